@@ -1,0 +1,39 @@
+# costeer: the two commands a fresh machine needs are `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+NANOVER_VENV := .venv-nanover
+PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $$HOME/.pyenv)
+PYTHON313 ?= $(PYENV_ROOT)/versions/3.13.0/bin/python3
+
+.PHONY: setup setup-nanover demo test test-fast bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[test]'
+	touch $@
+
+# NanoVer's own server, client and recording reader (Python >= 3.13), driven from tests as a subprocess.
+$(NANOVER_VENV)/.installed:
+	$(PYTHON313) -m venv $(NANOVER_VENV)
+	$(NANOVER_VENV)/bin/pip install -q --upgrade pip
+	$(NANOVER_VENV)/bin/pip install -q nanover-server==0.1.3018 openmm==8.6.1
+	touch $@
+
+setup: $(VENV)/.installed
+setup-nanover: $(NANOVER_VENV)/.installed
+
+demo: setup
+	$(VENV)/bin/costeer demo
+
+test: setup setup-nanover
+	$(VENV)/bin/pytest -m '' -q
+
+test-fast: setup
+	$(VENV)/bin/pytest -q
+
+bench: setup setup-nanover
+	$(VENV)/bin/python bench/run.py
+
+clean:
+	rm -rf $(VENV) $(NANOVER_VENV) *.egg-info

@@ -1,0 +1,159 @@
+"""Interactions: a user's pull on atoms, as read from an ``interaction.<id>`` state entry.
+
+``Interaction.from_state`` validates what a client sent and raises
+``InvalidInteractionError`` with a message that says what was wrong, so a bad entry is
+rejected before it can reach the simulation::
+
+    interaction = Interaction.from_state(state["interaction.abc"], particle_count=65)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+__all__ = [
+    "Interaction",
+    "InvalidInteractionError",
+    "INTERACTION_TYPES",
+    "DEFAULT_MAX_FORCE",
+    "MAX_INTERACTION_PARTICLES",
+]
+
+INTERACTION_TYPES = ("gaussian", "spring", "constant")
+DEFAULT_MAX_FORCE = 20000.0
+"""NanoVer's default per-interaction force cap, kJ/(mol nm)."""
+MAX_INTERACTION_PARTICLES = 100_000
+"""More particles than this in one interaction is refused as abuse."""
+
+_BUILTIN_FIELDS = {
+    "position",
+    "particles",
+    "interaction_type",
+    "type",
+    "scale",
+    "mass_weighted",
+    "reset_velocities",
+    "max_force",
+}
+
+
+class InvalidInteractionError(ValueError):
+    """An ``interaction.*`` state entry that cannot become a force; the message says why."""
+
+
+@dataclass(frozen=True, eq=False)
+class Interaction:
+    """One user interaction: pull ``particles`` towards ``position`` (nm)."""
+
+    position: np.ndarray
+    """Where the controller is, in nm, shape (3,)."""
+    particles: np.ndarray
+    """Sorted unique particle indices (int64)."""
+    interaction_type: str = "gaussian"
+    scale: float = 1.0
+    mass_weighted: bool = True
+    reset_velocities: bool = False
+    max_force: float = DEFAULT_MAX_FORCE
+    """Per-interaction cap on each force component, kJ/(mol nm); ``inf`` means no cap."""
+    properties: dict[str, Any] = field(default_factory=dict)
+    """Pass-through fields such as ``owner.id`` and ``label``."""
+
+    @classmethod
+    def from_state(cls, value: Any, *, particle_count: int | None = None) -> "Interaction":
+        """Build an interaction from a state value, checking every field.
+
+        ``particle_count``, when given, rejects indices outside ``[0, particle_count)``.
+        """
+        if not isinstance(value, Mapping):
+            raise InvalidInteractionError(
+                f"an interaction must be a map of fields, got {type(value).__name__}"
+            )
+        position = _vector3(value.get("position", (0.0, 0.0, 0.0)))
+        particles = _particles(value.get("particles", ()), particle_count)
+        interaction_type = value.get("interaction_type", value.get("type", "gaussian"))
+        if interaction_type not in INTERACTION_TYPES:
+            raise InvalidInteractionError(
+                f"unknown interaction_type {interaction_type!r}; use one of {', '.join(INTERACTION_TYPES)}"
+            )
+        scale = _finite_number(value.get("scale", 1.0), "scale")
+        max_force = _number(value.get("max_force", DEFAULT_MAX_FORCE), "max_force")
+        if math.isnan(max_force) or max_force < 0:
+            raise InvalidInteractionError(f"max_force must be >= 0 (inf allowed), got {max_force}")
+        properties = {k: v for k, v in value.items() if k not in _BUILTIN_FIELDS}
+        return cls(
+            position=position,
+            particles=particles,
+            interaction_type=str(interaction_type),
+            scale=scale,
+            mass_weighted=_flag(value.get("mass_weighted", True), "mass_weighted"),
+            reset_velocities=_flag(value.get("reset_velocities", False), "reset_velocities"),
+            max_force=max_force,
+            properties=properties,
+        )
+
+    def to_state(self) -> dict[str, Any]:
+        """The state value NanoVer clients write for this interaction."""
+        return {
+            **self.properties,
+            "position": [float(x) for x in self.position],
+            "particles": [int(i) for i in self.particles],
+            "interaction_type": self.interaction_type,
+            "scale": self.scale,
+            "mass_weighted": self.mass_weighted,
+            "reset_velocities": self.reset_velocities,
+            "max_force": self.max_force,
+        }
+
+
+def _number(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        raise InvalidInteractionError(f"{name} must be a number, got {value!r}")
+    return float(value)
+
+
+def _finite_number(value: Any, name: str) -> float:
+    number = _number(value, name)
+    if not math.isfinite(number):
+        raise InvalidInteractionError(f"{name} must be finite, got {number}")
+    return number
+
+
+def _flag(value: Any, name: str) -> bool:
+    if not isinstance(value, (bool, int, np.bool_)):
+        raise InvalidInteractionError(f"{name} must be true or false, got {value!r}")
+    return bool(value)
+
+
+def _vector3(value: Any) -> np.ndarray:
+    try:
+        vector = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InvalidInteractionError(f"position must be three numbers, got {value!r}") from None
+    if vector.shape != (3,):
+        raise InvalidInteractionError(f"position must be three numbers, got shape {vector.shape}")
+    if not np.all(np.isfinite(vector)):
+        raise InvalidInteractionError(f"position must be finite, got {vector.tolist()}")
+    return vector
+
+
+def _particles(value: Any, particle_count: int | None) -> np.ndarray:
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
+        raise InvalidInteractionError(f"particles must be a list of indices, got {value!r}")
+    if len(value) > MAX_INTERACTION_PARTICLES:
+        raise InvalidInteractionError(
+            f"an interaction may hold at most {MAX_INTERACTION_PARTICLES} particles, got {len(value)}"
+        )
+    if not all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in value):
+        raise InvalidInteractionError("particles must be whole numbers")
+    indices = np.unique(np.asarray(value, dtype=np.int64))
+    if indices.size and indices[0] < 0:
+        raise InvalidInteractionError(f"particle index {int(indices[0])} is negative")
+    if particle_count is not None and indices.size and indices[-1] >= particle_count:
+        raise InvalidInteractionError(
+            f"particle index {int(indices[-1])} is out of range: the system has {particle_count} particles"
+        )
+    return indices

@@ -1,0 +1,33 @@
+"""The contract between the simulation thread and what it runs (OpenMM or a recording)."""
+
+from __future__ import annotations
+
+from typing import Mapping, Protocol
+
+from .frame import FrameDict
+from .interaction import Interaction
+
+__all__ = ["Simulation"]
+
+
+class Simulation(Protocol):
+    """Something the runner can load, reset and advance, producing frames.
+
+    The runner calls these from its own thread only. ``reset`` returns the full frame
+    (topology and positions) that starts a new frame sequence; ``advance`` returns the
+    delta frame reached after moving on (or ``None`` when nothing changed).
+    """
+
+    name: str
+
+    def load(self) -> None:
+        """Do the expensive set-up (parse files, build the OpenMM context); idempotent."""
+
+    def reset(self) -> FrameDict:
+        """Return to the initial conditions and return a full frame."""
+
+    def advance(self, seconds: float) -> FrameDict | None:
+        """Advance by one frame interval (``seconds`` of wall time since the last call)."""
+
+    def set_interactions(self, interactions: Mapping[str, Interaction]) -> None:
+        """Replace the live interactions; applied from the next advance on."""
