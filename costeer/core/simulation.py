@@ -7,7 +7,7 @@ from typing import Mapping, Protocol
 from .frame import FrameDict
 from .interaction import Interaction
 
-__all__ = ["Simulation"]
+__all__ = ["Simulation", "FramePublisher"]
 
 
 class Simulation(Protocol):
@@ -31,3 +31,19 @@ class Simulation(Protocol):
 
     def set_interactions(self, interactions: Mapping[str, Interaction]) -> None:
         """Replace the live interactions; applied from the next advance on."""
+
+
+class FramePublisher(Protocol):
+    """Where a runner sends frames (the server's frame hub implements it).
+
+    Mirrors NanoVer's publisher: ``send_clear`` starts a new frame sequence (the next
+    frame gets ``frame.index`` 0 semantics for clients), ``send_frame`` publishes a delta.
+    The publisher stamps ``frame.index``, ``server.timestamp`` and
+    ``system.simulation.counter``.
+    """
+
+    def send_clear(self) -> None:
+        """Start a new sequence of frames (after load or reset)."""
+
+    def send_frame(self, frame: FrameDict) -> None:
+        """Publish one (delta) frame; must be cheap and never block on clients."""
