@@ -1,0 +1,169 @@
+"""``costeer serve``: run simulations for NanoVer clients (VR headsets, scripts), recorded."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import math
+import platform as host_platform
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+
+__all__ = ["add_parser", "add_simulation_options", "build_simulations", "session_info", "parse_labels"]
+
+DEFAULT_TASK = "nanotube"
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "serve",
+        help="serve simulations over NanoVer's WebSocket protocol",
+        description="Serve interactive simulations to NanoVer clients. With no system given, "
+        f"serves the built-in '{DEFAULT_TASK}' task. For headsets on the LAN use "
+        "--address 0.0.0.0 --discovery and open TCP 38801 and UDP 54545.",
+    )
+    add_simulation_options(parser)
+    net = parser.add_argument_group("network")
+    net.add_argument("--address", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for the LAN)")
+    net.add_argument("--port", type=int, default=38801, help="WebSocket port (default 38801; 0 picks a free one)")
+    net.add_argument("--discovery", action="store_true", help="announce the server by ESSD on UDP 54545 (broadcasts to the LAN)")
+    net.add_argument("--name", default="costeer", help="server name shown to clients")
+    rec = parser.add_argument_group("recording")
+    rec.add_argument("--record", type=Path, metavar="PATH", help="record the session to PATH (.nanover.zip)")
+    rec.add_argument("--label", action="append", default=[], metavar="KEY=VALUE", help="free-form label stored with the recording (repeatable)")
+    parser.set_defaults(run=run)
+
+
+def add_simulation_options(parser: argparse.ArgumentParser) -> None:
+    """Options choosing and tuning the simulations (shared with ``costeer demo``)."""
+    src = parser.add_argument_group("system (one kind; default: the built-in task)")
+    src.add_argument("--omm", nargs="+", type=Path, default=[], metavar="FILE", help="NanoVer OpenMM XML files; several = several simulations (playback/load, playback/next)")
+    src.add_argument("--pdb", type=Path, metavar="FILE", help="PDB or PDBx/mmCIF file, simulated with --forcefield")
+    src.add_argument("--forcefield", nargs="+", default=["amber14-all.xml"], metavar="XML", help="OpenMM force-field files for --pdb (default amber14-all.xml)")
+    src.add_argument("--strip-water", action="store_true", help="remove water from --pdb before building the system")
+    src.add_argument("--task", metavar="NAME", help=f"built-in task system (default {DEFAULT_TASK})")
+    src.add_argument("--playback", type=Path, metavar="FILE", help="replay a .nanover.zip recording to clients")
+    run_group = parser.add_argument_group("running")
+    run_group.add_argument("--steps-per-frame", type=int, default=5, help="MD steps per frame (default 5)")
+    run_group.add_argument("--frame-rate", type=float, default=30.0, help="frames per second sent to clients (default 30)")
+    run_group.add_argument("--free-run", action="store_true", help="step as fast as OpenMM goes; frames sampled at --frame-rate")
+    run_group.add_argument("--platform", help="OpenMM platform (default: the fastest for the system's size)")
+    run_group.add_argument("--include-velocities", action="store_true", help="send particle velocities in frames")
+    run_group.add_argument("--include-forces", action="store_true", help="send particle forces in frames")
+    run_group.add_argument("--max-force", type=float, default=None, help="server-wide cap on every interactive force component, kJ/(mol nm)")
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    kinds = [bool(args.omm), args.pdb is not None, args.task is not None, args.playback is not None]
+    if sum(kinds) > 1:
+        raise ValueError("give one kind of system: --omm, --pdb, --task or --playback")
+    if args.steps_per_frame < 1:
+        raise ValueError(f"--steps-per-frame must be at least 1, got {args.steps_per_frame}")
+    if not (0 < args.frame_rate <= 1000):
+        raise ValueError(f"--frame-rate must be in (0, 1000], got {args.frame_rate}")
+    if args.max_force is not None and not (args.max_force > 0 and not math.isnan(args.max_force)):
+        raise ValueError(f"--max-force must be positive, got {args.max_force}")
+    for path in [*args.omm, args.pdb, args.playback]:
+        if path is not None and not Path(path).is_file():
+            raise FileNotFoundError(f"no such file: {path}")
+
+
+def build_simulations(args: argparse.Namespace) -> list[Any]:
+    """The simulations the options describe, not yet loaded."""
+    _check_options(args)
+    if args.playback is not None:
+        from ..recording.playback import RecordingPlayback
+
+        return [RecordingPlayback(args.playback)]
+
+    from ..engine.openmm_simulation import OpenMMSimulation
+
+    settings = dict(
+        steps_per_frame=args.steps_per_frame,
+        platform=args.platform,
+        include_velocities=args.include_velocities,
+        include_forces=args.include_forces,
+        max_force=args.max_force,
+    )
+    if args.omm:
+        from ..engine.nanover_xml import read_nanover_xml
+
+        return [OpenMMSimulation(read_nanover_xml(path), source=str(path), **settings) for path in args.omm]
+    if args.pdb is not None:
+        from ..engine.loading import load_pdb_system
+
+        loaded = load_pdb_system(args.pdb, forcefields=tuple(args.forcefield), strip_water=args.strip_water)
+        return [OpenMMSimulation(loaded, source=str(args.pdb), **settings)]
+    from ..engine.loading import from_built
+    from ..tasks import build_task_system
+
+    task = args.task or DEFAULT_TASK
+    return [OpenMMSimulation(from_built(build_task_system(task)), source=f"task:{task}", **settings)]
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def session_info(args: argparse.Namespace, labels: dict[str, str]) -> dict[str, Any]:
+    """The ``costeer.session`` state entry: who served what, how, and the user's labels."""
+    files = [*args.omm, args.pdb, args.playback]
+    systems = [{"file": str(path), "sha256": _file_sha256(path)} for path in files if path is not None]
+    if not systems:
+        systems = [{"task": args.task or DEFAULT_TASK}]
+    return {
+        "server": "costeer",
+        "version": __version__,
+        "python": host_platform.python_version(),
+        "systems": systems,
+        "settings": {
+            "steps_per_frame": args.steps_per_frame,
+            "frame_rate": args.frame_rate,
+            "free_run": args.free_run,
+            "platform": args.platform,
+            "max_force": args.max_force,
+            "forcefield": list(args.forcefield) if args.pdb else None,
+            "strip_water": args.strip_water if args.pdb else None,
+        },
+        "labels": labels,
+    }
+
+
+def parse_labels(items: list[str]) -> dict[str, str]:
+    labels = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--label expects KEY=VALUE, got {item!r}")
+        labels[key] = value
+    return labels
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..server.app import CosteerServer
+
+    simulations = build_simulations(args)
+    info = session_info(args, parse_labels(args.label))
+    server = CosteerServer(
+        simulations,
+        address=args.address,
+        port=args.port,
+        frame_rate=args.frame_rate,
+        free_run=args.free_run,
+        discovery=args.discovery,
+        name=args.name,
+        record=args.record,
+        session_info=info,
+    )
+    server.start()
+    print(f"costeer serving ws://{args.address}:{server.port}", flush=True)
+    if args.record is not None:
+        print(f"recording to {args.record}", flush=True)
+    server.serve_forever()
+    return 0
