@@ -146,10 +146,10 @@ def parse_labels(items: list[str]) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..server.app import CosteerServer
-
     simulations = build_simulations(args)
     info = session_info(args, parse_labels(args.label))
+    from ..server.app import CosteerServer
+
     server = CosteerServer(
         simulations,
         address=args.address,

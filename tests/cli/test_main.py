@@ -1,0 +1,59 @@
+"""The command line: parsing, option checks and the errors users see."""
+
+from __future__ import annotations
+
+import pytest
+
+from costeer.cli.main import build_parser, main
+from costeer.cli.serve import build_simulations, parse_labels, session_info
+
+
+def parse(*argv: str):
+    return build_parser().parse_args(list(argv))
+
+
+def test_serve_defaults_match_nanover():
+    args = parse("serve")
+    assert (args.address, args.port, args.discovery) == ("127.0.0.1", 38801, False)
+    assert (args.steps_per_frame, args.frame_rate, args.free_run) == (5, 30.0, False)
+
+
+def test_help_lists_every_subcommand(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for command in ("serve", "export", "record", "recording", "demo"):
+        assert command in out
+
+
+def test_labels_parse_and_reject_bad_items():
+    assert parse_labels(["origin=human", "site=bristol"]) == {"origin": "human", "site": "bristol"}
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        parse_labels(["nonsense"])
+
+
+def test_two_kinds_of_system_is_a_clear_error(capsys, nanotube_xml):
+    code = main(["serve", "--omm", str(nanotube_xml), "--task", "nanotube"])
+    assert code == 2
+    assert "one kind of system" in capsys.readouterr().err
+
+
+def test_missing_file_is_a_clear_error(capsys, tmp_path):
+    code = main(["serve", "--omm", str(tmp_path / "absent.xml")])
+    assert code == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", [["--steps-per-frame", "0"], ["--frame-rate", "-1"], ["--max-force", "nan"]])
+def test_bad_numbers_are_refused(option):
+    with pytest.raises(ValueError):
+        build_simulations(parse("serve", *option))
+
+
+def test_session_info_names_the_file_and_its_hash(nanotube_xml):
+    info = session_info(parse("serve", "--omm", str(nanotube_xml)), {"origin": "human"})
+    assert info["server"] == "costeer"
+    assert info["systems"][0]["file"] == str(nanotube_xml)
+    assert len(info["systems"][0]["sha256"]) == 64
+    assert info["labels"] == {"origin": "human"}
+    assert info["settings"]["steps_per_frame"] == 5
