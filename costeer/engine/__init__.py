@@ -1,0 +1,1 @@
+"""The OpenMM side: loading systems, stepping, interactive forces, frames out."""
