@@ -1,0 +1,218 @@
+"""The frame hub: the runner publishes frames here, every client takes the latest merged one.
+
+Each frame is packed once (numpy -> little-endian bytes) and msgpack-encoded at most once,
+however many clients receive it. A client that falls behind never queues frames: it holds
+one pending frame, the merge of everything it missed, so memory stays bounded and the
+publisher never waits for anyone.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable
+
+import msgpack
+
+from costeer.core import keys
+from costeer.core.frame import FrameDict, merge_frames, pack_frame
+
+__all__ = ["FrameHub", "FrameSubscription", "PackedFrame"]
+
+
+class PackedFrame:
+    """A packed frame and, once someone asked for it, its msgpack encoding ``{"frame": ...}``.
+
+        packed = PackedFrame(pack_frame(frame))
+        wire = packed.encoded()   # encoded on first use, then reused
+    """
+
+    __slots__ = ("frame", "_encoded")
+
+    def __init__(self, frame: FrameDict) -> None:
+        self.frame = frame
+        """The packed frame (arrays as bytes); never mutated after construction."""
+        self._encoded: bytes | None = None
+
+    def encoded(self) -> bytes:
+        """The WebSocket message for this frame; computed once (a race only repeats work)."""
+        encoded = self._encoded
+        if encoded is None:
+            encoded = msgpack.packb({"frame": self.frame}, use_bin_type=True)
+            self._encoded = encoded
+        return encoded
+
+    def merged_with(self, later: "PackedFrame") -> "PackedFrame":
+        """A new packed frame: this one with ``later`` applied (NanoVer's merge rule)."""
+        return PackedFrame(merge_frames(self.frame, later.frame))
+
+
+class FrameSubscription:
+    """One consumer's view of the hub: at most one pending (merged) frame.
+
+        subscription = hub.subscribe(on_ready=event.set)
+        frame = subscription.take()          # packed dict, or None when nothing is new
+        wire = subscription.encoded_take()   # or the msgpack bytes of the same
+    """
+
+    def __init__(self, hub: "FrameHub", on_ready: Callable[[], None] | None) -> None:
+        self._hub = hub
+        self._on_ready = on_ready
+        self._condition = threading.Condition(threading.Lock())
+        self._pending: PackedFrame | None = None
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        """True once the subscription or its hub was closed."""
+        return self._closed
+
+    def take(self) -> FrameDict | None:
+        """The pending merged packed frame, or ``None``; never blocks."""
+        pending = self._take_packed()
+        return None if pending is None else pending.frame
+
+    def encoded_take(self) -> bytes | None:
+        """Like :meth:`take`, as the msgpack message ``{"frame": ...}`` (shared bytes)."""
+        pending = self._take_packed()
+        return None if pending is None else pending.encoded()
+
+    def wait(self, timeout: float | None = None) -> FrameDict | None:
+        """Block until a frame is pending (or ``timeout`` seconds, or close), then take it."""
+        with self._condition:
+            self._condition.wait_for(lambda: self._pending is not None or self._closed, timeout)
+        return self.take()
+
+    def close(self) -> None:
+        """Stop receiving frames; pending data is dropped and waiters wake up."""
+        self._hub._unsubscribe(self)
+        self._mark_closed()
+
+    def _take_packed(self) -> PackedFrame | None:
+        with self._condition:
+            pending, self._pending = self._pending, None
+        return pending
+
+    def _put(self, frame: PackedFrame) -> bool:
+        """Merge ``frame`` into the pending one; True when the subscription just became ready."""
+        with self._condition:
+            if self._closed:
+                return False
+            pending = self._pending
+            self._pending = frame if pending is None else pending.merged_with(frame)
+            self._condition.notify_all()
+        return pending is None
+
+    def _notify(self) -> None:
+        if self._on_ready is not None:
+            self._on_ready()
+
+    def _mark_closed(self) -> None:
+        with self._condition:
+            self._closed = True
+            self._pending = None
+            self._condition.notify_all()
+
+    def __enter__(self) -> "FrameSubscription":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class FrameHub:
+    """Publishes frames to any number of subscribers (implements ``FramePublisher``).
+
+        hub = FrameHub()
+        hub.send_clear(); hub.send_frame({"particle.positions": positions})
+        with hub.subscribe() as subscription:
+            first = subscription.take()   # the aggregate frame, frame.index 0
+
+    Stamps frames like NanoVer: ``send_clear`` publishes ``frame.index`` 0 with the
+    ``system.simulation.counter`` (0, 1, 2, ... per clear); ``send_frame`` stamps
+    ``frame.index`` 1, 2, ... and ``server.timestamp`` (``time.monotonic()``).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subscriptions: set[FrameSubscription] = set()
+        self._current: PackedFrame | None = None
+        self._next_index = 0
+        self._simulation_counter = 0
+        self._closed = False
+
+    @property
+    def current_frame(self) -> FrameDict | None:
+        """The aggregate of every frame since the last clear, packed; ``None`` before any."""
+        current = self._current
+        return None if current is None else current.frame
+
+    @property
+    def subscriber_count(self) -> int:
+        """How many subscriptions are open."""
+        return len(self._subscriptions)
+
+    def send_clear(self) -> None:
+        """Start a new frame sequence: publish ``frame.index`` 0 with the next simulation counter."""
+        with self._lock:
+            ready = self._clear_locked()
+        _notify_all(ready)
+
+    def send_frame(self, frame: FrameDict) -> None:
+        """Publish one delta frame; never blocks on subscribers. ``frame`` is not modified."""
+        with self._lock:
+            ready = self._clear_locked() if self._current is None else []
+            stamped: dict[str, Any] = dict(frame)
+            stamped[keys.SERVER_TIMESTAMP] = time.monotonic()
+            stamped[keys.FRAME_INDEX] = self._next_index
+            self._next_index += 1
+            packed = PackedFrame(pack_frame(stamped))
+            assert self._current is not None
+            self._current = self._current.merged_with(packed)
+            ready += self._publish(packed)
+        _notify_all(ready)
+
+    def subscribe(self, *, on_ready: Callable[[], None] | None = None) -> FrameSubscription:
+        """A new subscription whose first frame is the current aggregate (if any).
+
+        ``on_ready`` is called, from the publishing thread, each time the subscription goes
+        from nothing pending to a pending frame; it must be cheap and must not block.
+        """
+        subscription = FrameSubscription(self, on_ready)
+        with self._lock:
+            if self._closed:
+                subscription._mark_closed()
+                return subscription
+            ready = self._current is not None and subscription._put(self._current)
+            self._subscriptions.add(subscription)
+        if ready:
+            subscription._notify()
+        return subscription
+
+    def close(self) -> None:
+        """Close every subscription (their ``wait`` returns ``None``); later ones start closed."""
+        with self._lock:
+            self._closed = True
+            subscriptions, self._subscriptions = self._subscriptions, set()
+        for subscription in subscriptions:
+            subscription._mark_closed()
+            subscription._notify()
+
+    def _clear_locked(self) -> list[FrameSubscription]:
+        clear = PackedFrame({keys.FRAME_INDEX: 0, keys.SIMULATION_COUNTER: self._simulation_counter})
+        self._simulation_counter += 1
+        self._next_index = 1
+        self._current = clear
+        return self._publish(clear)
+
+    def _publish(self, frame: PackedFrame) -> list[FrameSubscription]:
+        return [subscription for subscription in self._subscriptions if subscription._put(frame)]
+
+    def _unsubscribe(self, subscription: FrameSubscription) -> None:
+        with self._lock:
+            self._subscriptions.discard(subscription)
+
+
+def _notify_all(subscriptions: list[FrameSubscription]) -> None:
+    for subscription in subscriptions:
+        subscription._notify()

@@ -1,0 +1,217 @@
+"""The shared state: NanoVer's key/value store that every client sees and writes.
+
+Clients write avatars, interactions, cursors...; the server writes ``simulation.name`` and
+friends. Each subscriber holds the merged latest change (NanoVer's change-buffer rule), so
+a slow reader costs at most one copy of the state. The store remembers which keys each
+writer (``origin``) wrote, so a client's keys can be cleaned up when it leaves. Filters
+may veto updates before they are stored (e.g. invalid interactions).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Callable, Iterable, Mapping
+
+__all__ = ["SharedState", "StateSubscription", "StateListener", "StateFilter", "StateChange"]
+
+StateChange = dict[str, Any]
+"""``{"updates": {key: value}, "removals": [key, ...]}``: NanoVer's wire form of a change."""
+
+StateListener = Callable[[Mapping[str, Any], frozenset[str]], None]
+"""Called after every change with (updates, removals), outside the state's lock."""
+
+StateFilter = Callable[[dict[str, Any], str | None, Mapping[str, Any]], dict[str, Any]]
+"""Called under the lock with (updates, origin, current content); returns the updates to keep."""
+
+_log = logging.getLogger(__name__)
+
+
+class StateSubscription:
+    """One consumer's pending change: the merge of everything since its last take.
+
+        subscription = state.subscribe(on_ready=event.set)
+        change = subscription.take()   # first take: the whole current content
+    """
+
+    def __init__(self, state: "SharedState", on_ready: Callable[[], None] | None) -> None:
+        self._state = state
+        self._on_ready = on_ready
+        self._condition = threading.Condition(threading.Lock())
+        self._updates: dict[str, Any] = {}
+        self._removals: set[str] = set()
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        """True once the subscription or its state was closed."""
+        return self._closed
+
+    def take(self) -> StateChange | None:
+        """The pending change as ``{"updates", "removals"}``, or ``None`` when nothing changed."""
+        with self._condition:
+            if not self._updates and not self._removals:
+                return None
+            updates, removals = self._updates, self._removals
+            self._updates, self._removals = {}, set()
+        return {"updates": updates, "removals": sorted(removals)}
+
+    def wait(self, timeout: float | None = None) -> StateChange | None:
+        """Block until a change is pending (or ``timeout`` seconds, or close), then take it."""
+        with self._condition:
+            self._condition.wait_for(
+                lambda: bool(self._updates or self._removals) or self._closed, timeout
+            )
+        return self.take()
+
+    def close(self) -> None:
+        """Stop receiving changes; waiters wake up."""
+        self._state._unsubscribe(self)
+        self._mark_closed()
+
+    def _put(self, updates: Mapping[str, Any], removals: Iterable[str]) -> bool:
+        """Merge a change in; True when the subscription just went from empty to pending."""
+        with self._condition:
+            if self._closed:
+                return False
+            was_empty = not self._updates and not self._removals
+            for key in removals:
+                self._updates.pop(key, None)
+                self._removals.add(key)
+            for key, value in updates.items():
+                self._removals.discard(key)
+                self._updates[key] = value
+            self._condition.notify_all()
+            return was_empty and bool(self._updates or self._removals)
+
+    def _notify(self) -> None:
+        if self._on_ready is not None:
+            self._on_ready()
+
+    def _mark_closed(self) -> None:
+        with self._condition:
+            self._closed = True
+            self._updates, self._removals = {}, set()
+            self._condition.notify_all()
+
+    def __enter__(self) -> "StateSubscription":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class SharedState:
+    """A thread-safe key/value store with merged-change subscriptions and per-writer tracking.
+
+        state = SharedState()
+        state.update({"avatar.abc": {...}}, origin="client-1")
+        state.keys_written_by("client-1")   # {"avatar.abc"}
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._content: dict[str, Any] = {}
+        self._writers: dict[str, set[str]] = {}
+        self._subscriptions: set[StateSubscription] = set()
+        self._listeners: list[StateListener] = []
+        self._filters: list[StateFilter] = []
+        self._closed = False
+
+    def update(
+        self,
+        updates: Mapping[str, Any],
+        removals: Iterable[str] = (),
+        *,
+        origin: str | None = None,
+    ) -> dict[str, Any]:
+        """Apply a change; returns the updates actually stored (filters may drop some).
+
+        ``origin`` names the writer (a client's connection id) for :meth:`keys_written_by`.
+        Removals of absent keys are ignored; a key both updated and removed is removed.
+        """
+        removal_set = frozenset(removals)
+        with self._lock:
+            if self._closed:
+                return {}
+            kept = {key: value for key, value in updates.items() if key not in removal_set}
+            for state_filter in self._filters:
+                kept = state_filter(kept, origin, self._content)
+            removed = frozenset(key for key in removal_set if key in self._content)
+            for key in removed:
+                del self._content[key]
+                for written in self._writers.values():
+                    written.discard(key)
+            self._content.update(kept)
+            if origin is not None and kept:
+                self._writers.setdefault(origin, set()).update(kept)
+            if not kept and not removed:
+                return kept
+            ready = [s for s in self._subscriptions if s._put(kept, removed)]
+            listeners = list(self._listeners)
+        for subscription in ready:
+            subscription._notify()
+        for listener in listeners:
+            try:
+                listener(kept, removed)
+            except Exception:
+                _log.exception("a shared-state listener failed; the change was stored anyway")
+        return kept
+
+    def snapshot(self) -> dict[str, Any]:
+        """A shallow copy of the whole state."""
+        with self._lock:
+            return dict(self._content)
+
+    def keys_written_by(self, origin: str) -> set[str]:
+        """Keys still present that ``origin`` wrote last or earlier."""
+        with self._lock:
+            return set(self._writers.get(origin, ()))
+
+    def forget_writer(self, origin: str) -> None:
+        """Drop the record of what ``origin`` wrote (after its clean-up)."""
+        with self._lock:
+            self._writers.pop(origin, None)
+
+    def subscribe(self, *, on_ready: Callable[[], None] | None = None) -> StateSubscription:
+        """A new subscription whose first take is the whole current content.
+
+        ``on_ready`` is called (from the writer's thread) when a change becomes pending.
+        """
+        subscription = StateSubscription(self, on_ready)
+        with self._lock:
+            if self._closed:
+                subscription._mark_closed()
+                return subscription
+            ready = subscription._put(self._content, ())
+            self._subscriptions.add(subscription)
+        if ready:
+            subscription._notify()
+        return subscription
+
+    def add_listener(self, listener: StateListener) -> None:
+        """Call ``listener(updates, removals)`` after every stored change (in the writer's thread)."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def add_filter(self, state_filter: StateFilter) -> None:
+        """Run ``state_filter(updates, origin, content)`` on every update before it is stored.
+
+        It runs under the state's lock, so it sees a consistent ``content``; it must be
+        quick, must not write to the state, and returns the updates to keep.
+        """
+        with self._lock:
+            self._filters.append(state_filter)
+
+    def close(self) -> None:
+        """Refuse further changes and close every subscription."""
+        with self._lock:
+            self._closed = True
+            subscriptions, self._subscriptions = self._subscriptions, set()
+        for subscription in subscriptions:
+            subscription._mark_closed()
+            subscription._notify()
+
+    def _unsubscribe(self, subscription: StateSubscription) -> None:
+        with self._lock:
+            self._subscriptions.discard(subscription)

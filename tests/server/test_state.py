@@ -1,0 +1,88 @@
+"""SharedState: merged-change subscriptions, writers, filters and listeners."""
+
+from __future__ import annotations
+
+from costeer.server.state import SharedState
+
+
+def test_first_take_is_the_whole_content_then_changes():
+    state = SharedState()
+    state.update({"a": 1, "b": 2})
+    sub = state.subscribe()
+    assert sub.take() == {"updates": {"a": 1, "b": 2}, "removals": []}
+    assert sub.take() is None
+    state.update({"a": 3}, ["b"])
+    assert sub.take() == {"updates": {"a": 3}, "removals": ["b"]}
+
+
+def test_changes_merge_like_nanovers_change_buffer():
+    state = SharedState()
+    state.update({"x": 0, "y": 0})
+    sub = state.subscribe()
+    sub.take()
+    state.update({"x": 1})
+    state.update({}, ["x"])        # removal cancels the pending update
+    state.update({"y": 1})
+    state.update({}, ["y"])
+    state.update({"y": 2})         # update cancels the pending removal
+    assert sub.take() == {"updates": {"y": 2}, "removals": ["x"]}
+
+
+def test_snapshot_and_removal_of_absent_keys():
+    state = SharedState()
+    state.update({"a": 1})
+    sub = state.subscribe()
+    sub.take()
+    state.update({}, ["missing"])
+    assert sub.take() is None
+    assert state.snapshot() == {"a": 1}
+
+
+def test_writers_are_tracked_and_forgotten():
+    state = SharedState()
+    state.update({"avatar.u": 1, "scene": 2}, origin="c1")
+    state.update({"other": 1}, origin="c2")
+    assert state.keys_written_by("c1") == {"avatar.u", "scene"}
+    state.update({}, ["scene"], origin="c2")
+    assert state.keys_written_by("c1") == {"avatar.u"}
+    state.forget_writer("c1")
+    assert state.keys_written_by("c1") == set()
+
+
+def test_filter_can_drop_updates_and_listener_sees_what_was_stored():
+    state = SharedState()
+    seen = []
+    state.add_filter(lambda updates, origin, content: {k: v for k, v in updates.items() if k != "bad"})
+    state.add_listener(lambda updates, removals: seen.append((dict(updates), set(removals))))
+    stored = state.update({"good": 1, "bad": 2}, origin="c")
+    assert stored == {"good": 1} and state.snapshot() == {"good": 1}
+    assert seen == [({"good": 1}, set())]
+    assert state.keys_written_by("c") == {"good"}
+
+
+def test_failing_listener_does_not_break_the_update():
+    state = SharedState()
+    state.add_listener(lambda updates, removals: 1 / 0)
+    state.update({"a": 1})
+    assert state.snapshot() == {"a": 1}
+
+
+def test_subscription_memory_is_bounded_by_the_key_count():
+    state = SharedState()
+    sub = state.subscribe()
+    for i in range(10_000):
+        state.update({f"avatar.{i % 3}": i})
+    change = sub.take()
+    assert change["updates"] == {"avatar.0": 9999, "avatar.1": 9997, "avatar.2": 9998}
+
+
+def test_on_ready_and_close():
+    state = SharedState()
+    calls = []
+    sub = state.subscribe(on_ready=lambda: calls.append(1))
+    state.update({"a": 1})
+    state.update({"a": 2})
+    assert len(calls) == 1
+    state.close()
+    assert sub.wait(timeout=1) is None and sub.closed
+    assert state.update({"b": 1}) == {}
