@@ -5,7 +5,7 @@ Built in code, with the force field of NanoVer's ``nanotube.xml`` (the threading
 atom for atom. Facts taken from the XML:
 
 - atoms: 60 tube carbons (indices 0-59, chain A), then methane C (60) and its 4 H (61-64, chain B);
-- tube: (3,3) armchair, 10 layers of 6 atoms (about 1.04 nm long, radius about 0.195 nm);
+- tube: (3,3) armchair, 10 layers of 6 atoms (1.03 nm between end layers, radius 0.195 nm);
   atom ``i`` is in ring ``i // 12`` (a pair of layers), dimer slot ``(i // 4) % 3``, upper layer
   of the pair if ``(i // 2) % 2``, second atom of its dimer if ``i % 2``;
 - MM3-style force field: anharmonic ``CustomBondForce`` (cubic + quartic, ``cs = -25.5`` /nm),
