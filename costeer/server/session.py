@@ -1,0 +1,124 @@
+"""One connected client, independent of the transport: what it wrote, who it is, its clean-up.
+
+The transport decodes messages and hands them to ``ClientSession.receive``; the session
+applies state changes (tagged with the connection id), runs commands, and on ``close``
+removes what belonged to the client: the ``interaction.*`` keys it wrote or owns, and keys
+carrying its user id (``avatar.<id>``, ``cursor.<id>.left``, ``update.index.<id>`` ...),
+never shared keys such as ``scene``.
+
+    session = ClientSession("client-3", state=state, commands=registry, send_command=send)
+    session.receive(decode_message(data))
+    ...
+    session.close()
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Executor
+from typing import Any, Callable, Iterable, Mapping
+
+from costeer.core import keys
+
+from .commands import CommandChannel, CommandRegistry
+from .state import SharedState
+from .websocket.codec import ClientMessage
+
+__all__ = ["ClientSession", "USER_ID_PREFIXES", "user_ids_from_keys", "keys_to_clean_up"]
+
+USER_ID_PREFIXES = (keys.AVATAR_PREFIX, "playarea.", "update.index.")
+"""Keys ``<prefix><user id>`` by which a client says who it is (NanoVer uses ``avatar.``)."""
+_PER_USER_PREFIXES = (*USER_ID_PREFIXES, "cursor.", "user-origin.")
+"""Keys that always belong to one user, removed with their writer even without a known id."""
+
+_log = logging.getLogger(__name__)
+
+
+def user_ids_from_keys(written: Iterable[str]) -> set[str]:
+    """User ids a client revealed by writing ``avatar.<id>``, ``playarea.<id>`` or ``update.index.<id>``."""
+    ids = set()
+    for key in written:
+        for prefix in USER_ID_PREFIXES:
+            if key.startswith(prefix) and len(key) > len(prefix):
+                ids.add(key[len(prefix):])
+    return ids
+
+
+def keys_to_clean_up(content: Mapping[str, Any], written: Iterable[str], user_ids: Iterable[str]) -> set[str]:
+    """The keys to remove when a client leaves.
+
+    ``written``: keys it wrote; ``user_ids``: the ids it revealed. Removes the
+    ``interaction.*`` and per-user keys it wrote, interactions whose ``owner.id`` is one of
+    its ids, and keys with one of its ids as a whole dotted component after the first
+    (``cursor.<id>.left``), never a one-component key such as ``scene``.
+    """
+    ids = {user_id for user_id in user_ids if user_id}
+    doomed = {
+        key
+        for key in written
+        if key in content and (key.startswith(keys.INTERACTION_PREFIX) or key.startswith(_PER_USER_PREFIXES))
+    }
+    for key, value in content.items():
+        if key.startswith(keys.INTERACTION_PREFIX) and isinstance(value, Mapping) and value.get("owner.id") in ids:
+            doomed.add(key)
+        elif ids and _carries_id(key, ids):
+            doomed.add(key)
+    return doomed
+
+
+def _carries_id(key: str, ids: set[str]) -> bool:
+    _, dot, rest = key.partition(".")
+    if not dot:
+        return False
+    padded = f".{rest}."
+    return any(f".{user_id}." in padded for user_id in ids)
+
+
+class ClientSession:
+    """The transport-independent half of one client connection.
+
+        session = ClientSession("client-1", state=state, commands=registry, send_command=send)
+    """
+
+    def __init__(
+        self,
+        connection_id: str,
+        *,
+        state: SharedState,
+        commands: CommandRegistry,
+        send_command: Callable[[dict[str, Any]], None],
+        executor: Executor | None = None,
+    ) -> None:
+        self.connection_id = connection_id
+        """Unique per connection; the ``origin`` of this client's state writes."""
+        self.user_ids: set[str] = set()
+        """The user ids this client revealed (from ``avatar.<id>`` etc.)."""
+        self._state = state
+        self._channel = CommandChannel(commands, send=send_command, client=connection_id, executor=executor)
+        self._closed = False
+
+    def receive(self, message: ClientMessage) -> None:
+        """Apply one decoded message: its state change, then its commands."""
+        if message.frame is not None:
+            _log.warning(
+                "%s sent a frame; this server produces its own frames, so client frames are ignored",
+                self.connection_id,
+            )
+        if message.state is not None:
+            self.user_ids |= user_ids_from_keys(message.state.updates)
+            self._state.update(message.state.updates, message.state.removals, origin=self.connection_id)
+        for command in message.commands:
+            self._channel.handle(command)
+
+    def close(self) -> set[str]:
+        """Forget the client: drop its commands and remove its keys; returns the removed keys."""
+        if self._closed:
+            return set()
+        self._closed = True
+        self._channel.close()
+        written = self._state.keys_written_by(self.connection_id)
+        doomed = keys_to_clean_up(self._state.snapshot(), written, self.user_ids)
+        if doomed:
+            self._state.update({}, doomed)
+        self._state.forget_writer(self.connection_id)
+        return doomed

@@ -1,0 +1,145 @@
+"""NanoVer's WebSocket messages, decoded and checked without any I/O.
+
+A message is one msgpack map with any of ``frame``, ``state`` and ``command``. Decoding
+returns a ``ClientMessage`` whose parts have the right shapes, or raises ``ProtocolError``
+with a message saying what was wrong, so the transport only has to log and carry on.
+
+    message = decode_message(data)
+    if message.state is not None: state.update(message.state.updates, message.state.removals)
+    wire = encode_message({"command": {"request": request, "response": result}})
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import msgpack
+import numpy as np
+
+__all__ = [
+    "ProtocolError",
+    "StatePart",
+    "ClientMessage",
+    "MAX_MESSAGE_BYTES",
+    "decode_message",
+    "encode_message",
+]
+
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+"""Largest message a client may send; larger ones are refused before parsing."""
+
+_PARTS = ("frame", "state", "command")
+
+
+class ProtocolError(ValueError):
+    """A client message that does not follow NanoVer's protocol; the message says why."""
+
+
+@dataclass(frozen=True)
+class StatePart:
+    """A state change sent by a client."""
+
+    updates: dict[str, Any]
+    removals: list[str]
+
+
+@dataclass(frozen=True)
+class ClientMessage:
+    """The checked parts of one client message (absent parts are ``None``)."""
+
+    frame: dict[str, Any] | None = None
+    state: StatePart | None = None
+    commands: tuple[dict[str, Any], ...] = ()
+    """Command messages in order (NanoVer's old format sends a list of them)."""
+
+
+def decode_message(data: bytes | bytearray | memoryview | str, *, max_bytes: int = MAX_MESSAGE_BYTES) -> ClientMessage:
+    """Parse and check one client message; raises ``ProtocolError``."""
+    if isinstance(data, str):
+        raise ProtocolError("text messages are not understood: send binary msgpack maps")
+    if len(data) > max_bytes:
+        raise ProtocolError(f"message of {len(data)} bytes is larger than the {max_bytes}-byte limit")
+    try:
+        message = msgpack.unpackb(data, raw=False, strict_map_key=False)
+    except Exception as error:
+        raise ProtocolError(f"message is not valid msgpack ({type(error).__name__}: {error})") from None
+    if not isinstance(message, dict):
+        raise ProtocolError(f"a message must be a msgpack map, got {type(message).__name__}")
+    if not any(part in message for part in _PARTS):
+        found = ", ".join(sorted(map(str, message))) or "nothing"
+        raise ProtocolError(f"a message must hold 'frame', 'state' or 'command'; got {found}")
+    frame = message.get("frame")
+    if frame is not None and not _is_string_map(frame):
+        raise ProtocolError("'frame' must be a map of string keys")
+    state = _decode_state(message["state"]) if "state" in message else None
+    commands = _decode_commands(message["command"]) if "command" in message else ()
+    return ClientMessage(frame=frame, state=state, commands=commands)
+
+
+def encode_message(message: Mapping[str, Any]) -> bytes:
+    """msgpack a server message; numpy values become lists/numbers as NanoVer does.
+
+    Raises ``TypeError`` for values msgpack cannot carry.
+    """
+    return msgpack.packb(message, use_bin_type=True, default=_fallback)
+
+
+def _fallback(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"cannot send a {type(value).__name__} in a message")
+
+
+def _is_string_map(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(key, str) for key in value)
+
+
+def _decode_state(state: Any) -> StatePart:
+    if not isinstance(state, dict):
+        raise ProtocolError(f"'state' must be a map with 'updates' and 'removals', got {type(state).__name__}")
+    updates = state.get("updates") or {}
+    removals = state.get("removals") or []
+    if not _is_string_map(updates):
+        raise ProtocolError("'state.updates' must be a map of string keys to values")
+    if not isinstance(removals, list) or not all(isinstance(key, str) for key in removals):
+        raise ProtocolError("'state.removals' must be a list of string keys")
+    return StatePart(updates=updates, removals=removals)
+
+
+def _decode_commands(command: Any) -> tuple[dict[str, Any], ...]:
+    items = command if isinstance(command, list) else [command]
+    return tuple(_decode_command(item) for item in items)
+
+
+def _decode_command(command: Any) -> dict[str, Any]:
+    if not isinstance(command, dict):
+        raise ProtocolError(f"'command' must be a map, got {type(command).__name__}")
+    if "register" in command:
+        register = command["register"]
+        if not isinstance(register, dict) or not isinstance(register.get("name"), str) or not register["name"]:
+            raise ProtocolError("'command.register' must be a map with a non-empty string 'name'")
+        arguments = register.get("arguments")
+        if arguments is not None and not _is_string_map(arguments):
+            raise ProtocolError("'command.register.arguments' must be a map of string keys")
+        return command
+    request = command.get("request")
+    if not isinstance(request, dict):
+        raise ProtocolError("'command' must hold a 'request' map (or 'register')")
+    is_reply = "response" in command or "exception" in command
+    request_id = request.get("id")
+    if isinstance(request_id, bool) or not isinstance(request_id, (int, str)):
+        raise ProtocolError("'command.request' must carry an 'id' (a number or string) so the reply can be matched")
+    if not is_reply:
+        if not isinstance(request.get("name"), str) or not request["name"]:
+            raise ProtocolError("'command.request.name' must be a non-empty string")
+        arguments = request.get("arguments")
+        if arguments is not None and not _is_string_map(arguments):
+            raise ProtocolError(
+                f"arguments of command {request['name']!r} must be a map of string keys, got {type(arguments).__name__}"
+            )
+    return command
