@@ -1,0 +1,147 @@
+"""Replay a recording as a simulation: frames in real time, state changes through a sink.
+
+Behaves like NanoVer's ``PlaybackSimulation``: reset puts the scene box back to identity,
+removes every state key the recording sets (except ``scene``) and starts from the first
+frame; advancing by ``seconds`` replays every message recorded up to the new playback time;
+at the end the playback starts again from the beginning (or stops, with ``loop=False``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from costeer.core import keys
+from costeer.core.frame import FrameDict, merge_frames
+from costeer.core.interaction import Interaction
+
+from .format import RecordingError
+from .reader import RecordingReader, normalize_frame
+
+__all__ = ["RecordingPlayback", "SCENE_IDENTITY"]
+
+SCENE_IDENTITY = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0]
+"""The ``scene`` pose (position, rotation quaternion, scale) a reset restores."""
+
+StateSink = Callable[[dict[str, Any], list[str]], None]
+
+_STAMPED_BY_PUBLISHER = (keys.SERVER_TIMESTAMP, keys.SIMULATION_COUNTER, keys.RESET_COUNTER)
+
+
+class RecordingPlayback:
+    """A recorded session replayed in real time (implements ``Simulation``).
+
+        playback = RecordingPlayback("session.nanover.zip", state_sink=state.apply)
+        playback.load()
+        first = playback.reset()              # full first frame
+        delta = playback.advance(1 / 30)      # everything recorded in the next 1/30 s
+
+    ``advance`` returns the merge of the frames recorded up to the new playback time, or
+    ``None`` when there were none. When the recording starts a new frame sequence (or the
+    playback loops back to the start), that frame carries ``frame.index`` 0: publish it
+    after a clear. Interactions are ignored: a recording cannot be steered.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        state_sink: StateSink | None = None,
+        loop: bool = True,
+    ) -> None:
+        self.path = Path(path)
+        self.name = self.path.name.removesuffix(".zip").removesuffix(".nanover")
+        """Simulation name: the file name without ``.nanover.zip``."""
+        self.loop = loop
+        """Start again at the end (NanoVer's behaviour) rather than stop."""
+        self._state_sink = state_sink
+        self._reader: RecordingReader | None = None
+        self._changed_keys: list[str] = []
+        self._next = 0
+        self._time_us = 0.0
+
+    def load(self) -> None:
+        """Open the recording and find the state keys it sets; idempotent."""
+        if self._reader is not None:
+            return
+        reader = RecordingReader(self.path)
+        changed: set[str] = set()
+        for _, updates, removals in reader.state_updates():
+            changed.update(updates)
+        changed.discard("scene")
+        self._changed_keys = sorted(changed)
+        self._reader = reader
+
+    def reset(self) -> FrameDict:
+        """Go back to the start: clean the state, return the first full frame."""
+        self.load()
+        self._next = 0
+        self._emit_state({"scene": list(SCENE_IDENTITY)}, self._changed_keys)
+        frame: FrameDict = {}
+        while keys.PARTICLE_POSITIONS not in frame:
+            if self._next >= len(self._entries):
+                raise RecordingError(f"{self.path} holds no frame with particle positions: nothing to play")
+            frame = self._replay_next(frame)
+            self._time_us = self._entries[self._next - 1].timestamp_us
+        frame = _strip(frame)
+        frame.pop(keys.FRAME_INDEX, None)
+        frame[keys.SIMULATION_NAME] = self.name
+        return frame
+
+    def advance(self, seconds: float) -> FrameDict | None:
+        """Replay everything recorded in the next ``seconds`` of playback time."""
+        entries = self._entries
+        if self._next >= len(entries):
+            if not self.loop:
+                return None
+            return {**self.reset(), keys.FRAME_INDEX: 0}
+        self._time_us += seconds * 1e6
+        merged: FrameDict | None = None
+        while self._next < len(entries) and entries[self._next].timestamp_us <= self._time_us:
+            merged = self._replay_next(merged)
+        return None if merged is None else _strip(merged)
+
+    def set_interactions(self, interactions: Mapping[str, Interaction]) -> None:
+        """Ignored: a recording plays as it was recorded."""
+
+    def close(self) -> None:
+        """Close the recording file."""
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    @property
+    def _entries(self) -> list:
+        if self._reader is None:
+            raise RuntimeError("call load() before playing a recording")
+        return self._reader.entries
+
+    def _replay_next(self, frame: FrameDict | None) -> FrameDict | None:
+        """Replay the next message: state to the sink, frame merged into ``frame``."""
+        assert self._reader is not None
+        entry = self._reader.entries[self._next]
+        self._next += 1
+        message = self._reader.read(entry)
+        change = message.get("state")
+        if isinstance(change, dict):
+            self._emit_state(dict(change.get("updates") or {}), list(change.get("removals") or []))
+        packed = message.get("frame")
+        if isinstance(packed, dict):
+            try:
+                delta = normalize_frame(packed)
+            except ValueError as error:
+                raise RecordingError(f"{self.path}: bad frame at offset {entry.offset}: {error}") from None
+            frame = merge_frames(frame or {}, delta)
+        return frame
+
+    def _emit_state(self, updates: dict[str, Any], removals: list[str]) -> None:
+        if self._state_sink is not None and (updates or removals):
+            self._state_sink(updates, removals)
+
+
+def _strip(frame: FrameDict) -> FrameDict:
+    """Drop what the publisher stamps itself; keep ``frame.index`` only as a reset marker."""
+    stripped = {key: value for key, value in frame.items() if key not in _STAMPED_BY_PUBLISHER}
+    if stripped.get(keys.FRAME_INDEX) != 0:
+        stripped.pop(keys.FRAME_INDEX, None)
+    return stripped

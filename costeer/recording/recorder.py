@@ -1,0 +1,134 @@
+"""Record a running server from inside its process: frames and shared state, in a thread.
+
+The recorder subscribes to the server's frame hub and shared state like a client would,
+and a thread of its own writes whatever is pending to a :class:`RecordingWriter`. The
+simulation never waits for the disk: when the recorder falls behind, the hub merges the
+frames it missed into one (every frame is recorded under normal load).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+from .writer import DEFAULT_FLUSH_INTERVAL, RecordingWriter
+
+__all__ = ["SessionRecorder", "Subscription", "Subscribable"]
+
+_log = logging.getLogger(__name__)
+
+
+class Subscription(Protocol):
+    """What a frame hub or shared state hands a subscriber."""
+
+    def take(self) -> dict[str, Any] | None:
+        """Everything pending since the last take (merged), or ``None``; never blocks."""
+
+    def close(self) -> None:
+        """Stop receiving."""
+
+
+class Subscribable(Protocol):
+    """A frame hub or shared state: ``subscribe(on_ready=...)`` returns a subscription."""
+
+    def subscribe(self, *, on_ready: Callable[[], None] | None = None) -> Subscription:
+        """Subscribe; ``on_ready`` is called (from any thread) when something is pending."""
+
+
+class SessionRecorder:
+    """Records a server's frames and shared state to a ``.nanover.zip`` from its own thread.
+
+        recorder = SessionRecorder("session.nanover.zip", frames=server.frames, state=server.state)
+        recorder.start()
+        ...
+        recorder.close()   # writes the index; the file is complete
+
+    Frames are stored as ``{"frame": packed}`` messages and state changes as
+    ``{"state": {"updates", "removals"}}`` messages, timestamped in microseconds since
+    ``start`` (NanoVer's convention). A write error stops the recording (logged, kept in
+    :attr:`error`) but never the server.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        frames: Subscribable,
+        state: Subscribable,
+        flush_interval: float = DEFAULT_FLUSH_INTERVAL,
+    ) -> None:
+        self.path = Path(path)
+        self._frames = frames
+        self._state = state
+        self._flush_interval = flush_interval
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._writer: RecordingWriter | None = None
+        self._subscriptions: list[Subscription] = []
+        self.error: BaseException | None = None
+        """The exception that stopped the recording early, if any."""
+
+    @property
+    def frames_recorded(self) -> int:
+        return 0 if self._writer is None else self._writer.frames_written
+
+    @property
+    def states_recorded(self) -> int:
+        return 0 if self._writer is None else self._writer.states_written
+
+    def start(self) -> None:
+        """Open the file, subscribe and start the recording thread."""
+        if self._thread is not None:
+            raise RuntimeError(f"the recording to {self.path} was already started")
+        self._writer = RecordingWriter(self.path, flush_interval=self._flush_interval)
+        self._frame_subscription = self._frames.subscribe(on_ready=self._wake.set)
+        self._state_subscription = self._state.subscribe(on_ready=self._wake.set)
+        self._subscriptions = [self._frame_subscription, self._state_subscription]
+        self._thread = threading.Thread(target=self._run, name="costeer-recorder", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Record what is still pending, finish the file and stop; idempotent."""
+        if self._thread is None:
+            return
+        self._stop.set()
+        self._wake.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        assert self._writer is not None
+        try:
+            while not self._stop.is_set():
+                self._wake.wait(self._flush_interval)
+                self._wake.clear()
+                self._drain(self._writer)
+                self._writer.flush_if_due()
+            self._drain(self._writer)
+        except Exception as error:  # a full disk must not take the server down
+            self.error = error
+            _log.exception("recording to %s stopped", self.path)
+        finally:
+            for subscription in self._subscriptions:
+                subscription.close()
+            try:
+                self._writer.close()
+            except Exception:
+                _log.exception("could not finish the recording %s: run `costeer recording repair`", self.path)
+
+    def _drain(self, writer: RecordingWriter) -> None:
+        frame = self._frame_subscription.take()
+        if frame is not None:
+            writer.write({"frame": frame})
+        change = self._state_subscription.take()
+        if change is not None:
+            writer.write({"state": {"updates": change.get("updates", {}), "removals": list(change.get("removals", []))}})
+
+    def __enter__(self) -> "SessionRecorder":
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

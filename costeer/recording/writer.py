@@ -1,0 +1,152 @@
+"""Write ``.nanover.zip`` recordings that survive the recording process being killed.
+
+The zip holds exactly NanoVer's layout (``messages.msgpack`` stored, then
+``index.msgpack``), so NanoVer's ``NanoverRecordingReader`` opens it. A plain zip writer
+only makes the file readable at close (index and central directory come last); this one
+also appends every index entry to a journal beside the file and pushes messages and
+journal to disk (flush + fsync) every ``flush_interval`` seconds. After SIGKILL at most the
+last interval is lost and :func:`costeer.recording.repair.repair_recording` rebuilds the
+rest. A clean ``close`` removes the journal.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, Mapping
+from zipfile import ZIP_STORED, ZipFile
+
+import msgpack
+import numpy as np
+
+from .format import INDEX_NAME, MESSAGES_NAME, journal_path, message_metadata
+
+__all__ = ["RecordingWriter", "DEFAULT_FLUSH_INTERVAL"]
+
+DEFAULT_FLUSH_INTERVAL = 0.5
+"""Seconds between pushes to disk: the most a killed recorder can lose."""
+
+
+def _fallback(value: Any) -> Any:
+    """Encode numpy values left in a message as msgpack knows them (like NanoVer)."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot record a value of type {type(value).__name__}: {value!r:.100}")
+
+
+class RecordingWriter:
+    """Appends messages to a ``.nanover.zip`` recording, crash-safely.
+
+        with RecordingWriter("session.nanover.zip") as writer:
+            writer.write({"frame": pack_frame(frame)})
+            writer.write({"state": {"updates": {...}, "removals": []}})
+
+    Timestamps default to microseconds since the writer was created (NanoVer's convention).
+    Not thread-safe: use it from one thread (the recorder's).
+    """
+
+    def __init__(self, path: str | Path, *, flush_interval: float = DEFAULT_FLUSH_INTERVAL) -> None:
+        self.path = Path(path)
+        """Where the recording goes."""
+        self.flush_interval = flush_interval
+        self._journal_path = journal_path(self.path)
+        self._file = open(self.path, "w+b")
+        self._zip = ZipFile(self._file, "w", compression=ZIP_STORED)
+        self._messages = self._zip.open(MESSAGES_NAME, "w", force_zip64=True)
+        self._journal = open(self._journal_path, "wb")
+        self._buffer = bytearray()
+        self._journal_buffer = bytearray()
+        self._index = bytearray()
+        self._offset = 0
+        self._start_ns = time.monotonic_ns()
+        self._last_flush = time.monotonic()
+        self._closed = False
+        self.messages_written = 0
+        """Messages appended so far."""
+        self.frames_written = 0
+        """Messages holding a frame."""
+        self.states_written = 0
+        """Messages holding a state change."""
+        self.last_timestamp_us = 0
+        """Timestamp of the latest message."""
+        self.flush()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def elapsed_us(self) -> int:
+        """Microseconds since the writer was created: the default timestamp."""
+        return (time.monotonic_ns() - self._start_ns) // 1000
+
+    def write(self, message: Mapping[str, Any], *, timestamp_us: int | None = None) -> None:
+        """Append one message (``{"frame": packed}`` and/or ``{"state": change}``)."""
+        data = msgpack.packb(message, use_bin_type=True, default=_fallback)
+        stamp = self.elapsed_us() if timestamp_us is None else int(timestamp_us)
+        self.write_raw(data, message_metadata(message, stamp))
+
+    def write_raw(self, data: bytes, metadata: Mapping[str, Any]) -> None:
+        """Append an already-encoded message with its index metadata (repair, copies)."""
+        if self._closed:
+            raise ValueError(f"the recording {self.path} is closed")
+        entry = msgpack.packb(
+            {"offset": self._offset, "length": len(data), "metadata": dict(metadata)}, use_bin_type=True
+        )
+        self._buffer += data
+        self._journal_buffer += entry
+        self._index += entry
+        self._offset += len(data)
+        self.messages_written += 1
+        types = metadata.get("types", ())
+        self.frames_written += "frame" in types
+        self.states_written += "state" in types
+        self.last_timestamp_us = int(metadata.get("timestamp") or 0)
+        self.flush_if_due()
+
+    def flush_if_due(self) -> None:
+        """Push to disk if ``flush_interval`` seconds passed since the last push."""
+        if time.monotonic() - self._last_flush >= self.flush_interval:
+            self.flush()
+
+    def flush(self) -> None:
+        """Push buffered messages, then their journal entries, to disk (fsync)."""
+        if self._closed:
+            return
+        if self._buffer:
+            self._messages.write(self._buffer)
+            self._buffer.clear()
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        if self._journal_buffer:
+            self._journal.write(self._journal_buffer)
+            self._journal_buffer.clear()
+        self._journal.flush()
+        os.fsync(self._journal.fileno())
+        self._last_flush = time.monotonic()
+
+    def close(self) -> None:
+        """Finish the zip (index and central directory) and remove the journal; idempotent."""
+        if self._closed:
+            return
+        if self._buffer:
+            self._messages.write(self._buffer)
+            self._buffer.clear()
+        self._messages.close()
+        packer = msgpack.Packer()
+        self._zip.writestr(INDEX_NAME, packer.pack_array_header(self.messages_written) + bytes(self._index))
+        self._zip.close()
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        self._journal.close()
+        self._journal_path.unlink(missing_ok=True)
+        self._closed = True
+
+    def __enter__(self) -> "RecordingWriter":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

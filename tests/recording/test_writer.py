@@ -1,0 +1,97 @@
+"""RecordingWriter: NanoVer's layout, timestamps, the journal, and a round trip through our reader."""
+
+from __future__ import annotations
+
+import zipfile
+
+import msgpack
+import numpy as np
+import pytest
+
+from costeer.recording.format import journal_path
+from costeer.recording.reader import RecordingReader
+from costeer.recording.writer import RecordingWriter
+
+
+def test_layout_is_nanovers(tmp_path, make_frame):
+    path = tmp_path / "a.nanover.zip"
+    with RecordingWriter(path) as writer:
+        writer.write({"frame": make_frame(0)}, timestamp_us=10)
+        writer.write({"state": {"updates": {"k": 1}, "removals": []}}, timestamp_us=20)
+    with zipfile.ZipFile(path) as archive:
+        infos = archive.infolist()
+        assert [info.filename for info in infos] == ["messages.msgpack", "index.msgpack"]
+        assert all(info.compress_type == zipfile.ZIP_STORED for info in infos)
+        index = msgpack.unpackb(archive.read("index.msgpack"))
+        messages = archive.read("messages.msgpack")
+    assert index[0]["metadata"] == {"types": ["frame"], "frame.index": 0, "timestamp": 10}
+    assert index[1]["metadata"] == {"types": ["state"], "timestamp": 20}
+    assert index[1]["offset"] == index[0]["length"]
+    second = msgpack.unpackb(messages[index[1]["offset"] : index[1]["offset"] + index[1]["length"]])
+    assert second == {"state": {"updates": {"k": 1}, "removals": []}}
+    assert not journal_path(path).exists()
+
+
+def test_default_timestamps_are_microseconds_since_start(tmp_path, make_frame):
+    path = tmp_path / "a.nanover.zip"
+    with RecordingWriter(path) as writer:
+        for index in range(3):
+            writer.write({"frame": make_frame(index)})
+    with RecordingReader(path) as reader:
+        stamps = [entry.timestamp_us for entry in reader.entries]
+    assert stamps == sorted(stamps)
+    assert 0 <= stamps[0] < 1_000_000
+
+
+def test_round_trip(tmp_path, make_frame):
+    path = tmp_path / "a.nanover.zip"
+    sent = [make_frame(index) for index in range(20)]
+    with RecordingWriter(path) as writer:
+        for index, frame in enumerate(sent):
+            writer.write({"frame": frame}, timestamp_us=index * 1000)
+            if index % 5 == 0:
+                writer.write({"state": {"updates": {f"key.{index}": index}, "removals": []}}, timestamp_us=index * 1000)
+        writer.write({"state": {"updates": {}, "removals": ["key.0"]}}, timestamp_us=99_000)
+    with RecordingReader(path) as reader:
+        assert (reader.frame_count, reader.state_count) == (20, 5)
+        assert [message for _, message in reader.messages()][0] == {"frame": sent[0]}
+        frames = list(reader.frames())
+        states = list(reader.states())
+    assert len(frames) == 20
+    last = frames[-1].frame
+    expected = np.frombuffer(sent[-1]["particle.positions"], "<f4").reshape(-1, 3)
+    np.testing.assert_array_equal(last["particle.positions"], expected)
+    assert last["particle.elements"].tolist() == [6] * 5
+    assert last["frame.index"] == 19
+    assert frames[-1].timestamp_us == 19_000
+    assert states[-1].state == {"key.5": 5, "key.10": 10, "key.15": 15}
+
+
+def test_numpy_values_in_state_are_recorded_as_lists(tmp_path):
+    path = tmp_path / "a.nanover.zip"
+    with RecordingWriter(path) as writer:
+        writer.write({"state": {"updates": {"p": np.arange(3.0), "s": np.float32(2)}, "removals": []}})
+    with RecordingReader(path) as reader:
+        assert list(reader.states())[-1].state == {"p": [0.0, 1.0, 2.0], "s": 2.0}
+
+
+def test_write_after_close_is_refused(tmp_path, make_frame):
+    writer = RecordingWriter(tmp_path / "a.nanover.zip")
+    writer.close()
+    writer.close()
+    with pytest.raises(ValueError, match="closed"):
+        writer.write({"frame": make_frame(0)})
+
+
+def test_journal_and_messages_reach_disk_on_flush(tmp_path, make_frame):
+    path = tmp_path / "a.nanover.zip"
+    writer = RecordingWriter(path, flush_interval=3600)
+    writer.write({"frame": make_frame(0)}, timestamp_us=5)
+    journal = journal_path(path)
+    assert journal.stat().st_size == 0  # buffered until the next flush
+    writer.flush()
+    entries = list(msgpack.Unpacker(open(journal, "rb")))
+    assert entries == [{"offset": 0, "length": entries[0]["length"], "metadata": {"types": ["frame"], "frame.index": 0, "timestamp": 5}}]
+    assert path.stat().st_size > entries[0]["length"]
+    writer.close()
+    assert not journal.exists()
