@@ -1,0 +1,117 @@
+"""NanoVer's official client on costeer: topology in frames, and a spring that pulls atom 60.
+
+"Done means" of issue 2, first bullet: on ``--omm nanotube.xml``, on the built-in task and
+on a PDB + force-field system, frames carry the right particles, elements and bonds, and a
+spring interaction on atom 60 towards a point 1 nm away brings it >= 0.5 nm closer within
+3 s, with ``forces.user.index == [60]`` and ``energy.user.total > 0`` in the frames. NanoVer's
+own server runs the XML case too: the checks must hold for the reference itself.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openmm import app
+
+ATOM = 60
+PULL_SECONDS = 3.0
+
+
+def _topology_from_nanover_xml(path: Path) -> app.Topology:
+    text = path.read_text()
+    match = re.search(r"<pdbx>(.*?)</pdbx>", text, re.S)
+    assert match, f"{path}: no <pdbx> topology"
+    return app.PDBxFile(io.StringIO(match.group(1))).topology
+
+
+def _topology_from_pdb(path: Path) -> app.Topology:
+    modeller = app.Modeller(app.PDBFile(str(path)).topology, app.PDBFile(str(path)).positions)
+    modeller.deleteWater()
+    return modeller.topology
+
+
+def _expected(topology: app.Topology) -> dict[str, Any]:
+    return {
+        "particle_count": topology.getNumAtoms(),
+        "elements": [atom.element.atomic_number for atom in topology.atoms()],
+        "bonds": sorted(sorted((bond[0].index, bond[1].index)) for bond in topology.bonds()),
+    }
+
+
+def _check_topology(seen: dict[str, Any], expected: dict[str, Any], where: str) -> None:
+    assert seen["particle_count"] == expected["particle_count"], (
+        f"{where}: particle.count {seen['particle_count']}, expected {expected['particle_count']}"
+    )
+    assert seen["position_count"] == expected["particle_count"], (
+        f"{where}: {seen['position_count']} positions for {expected['particle_count']} particles"
+    )
+    wrong = [i for i, (a, b) in enumerate(zip(seen["elements"], expected["elements"])) if a != b]
+    assert not wrong and len(seen["elements"]) == len(expected["elements"]), (
+        f"{where}: particle.elements differ at {wrong[:10]} "
+        f"(sent {[seen['elements'][i] for i in wrong[:10]]})"
+    )
+    sent, wanted = {tuple(b) for b in seen["bonds"]}, {tuple(b) for b in expected["bonds"]}
+    assert sent == wanted, (
+        f"{where}: bond.pairs differ: {len(sent - wanted)} extra {sorted(sent - wanted)[:5]}, "
+        f"{len(wanted - sent)} missing {sorted(wanted - sent)[:5]}"
+    )
+    assert len(seen["bonds"]) == len(expected["bonds"]), f"{where}: duplicated bond pairs"
+
+
+def _check_pull(seen: dict[str, Any], where: str) -> None:
+    track = [point for point in seen["track"] if point["t"] <= PULL_SECONDS]
+    assert len(track) >= 30, f"{where}: only {len(track)} frames with positions in {PULL_SECONDS} s"
+    start = seen["start_distance"]
+    closest = min(point["distance"] for point in track)
+    assert start - closest >= 0.5, (
+        f"{where}: atom {ATOM} got only {start - closest:.3f} nm closer to the spring's point "
+        f"in {PULL_SECONDS} s (start {start:.3f} nm, closest {closest:.3f} nm); need >= 0.5"
+    )
+    shown = [i for i, point in enumerate(track) if point["user_index"] == [ATOM]]
+    assert shown, f"{where}: no frame had forces.user.index == [{ATOM}]: {[p['user_index'] for p in track][:20]}"
+    after = track[shown[0] :]
+    wrong_index = [point["user_index"] for point in after if point["user_index"] != [ATOM]]
+    assert not wrong_index, f"{where}: forces.user.index changed while pulling: {wrong_index[:5]}"
+    energies = [point["user_energy"] for point in after]
+    assert all(e is not None and e > 0 for e in energies), (
+        f"{where}: energy.user.total not > 0 while pulling: {energies[:10]}"
+    )
+    latency = track[shown[0]]["t"]
+    assert latency < 1.0, f"{where}: the interaction first showed in a frame after {latency:.2f} s"
+
+
+@pytest.mark.slow
+def test_nanover_reference_on_xml(nanover_server, side_client, nanotube_xml: Path) -> None:
+    server = nanover_server("--omm", str(nanotube_xml))
+    seen = side_client("pull", server.url)
+    _check_topology(seen, _expected(_topology_from_nanover_xml(nanotube_xml)), "NanoVer --omm")
+    _check_pull(seen, "NanoVer --omm")
+
+
+@pytest.mark.slow
+def test_costeer_on_xml(costeer_server, side_client, nanotube_xml: Path) -> None:
+    server = costeer_server("--omm", str(nanotube_xml))
+    seen = side_client("pull", server.url)
+    _check_topology(seen, _expected(_topology_from_nanover_xml(nanotube_xml)), "costeer --omm")
+    _check_pull(seen, "costeer --omm")
+
+
+@pytest.mark.slow
+def test_costeer_on_builtin_task(costeer_server, side_client, nanotube_xml: Path) -> None:
+    server = costeer_server("--task", "nanotube")
+    seen = side_client("pull", server.url)
+    # the built-in task reproduces the XML's tube and methane
+    _check_topology(seen, _expected(_topology_from_nanover_xml(nanotube_xml)), "costeer --task nanotube")
+    _check_pull(seen, "costeer --task nanotube")
+
+
+@pytest.mark.slow
+def test_costeer_on_pdb_with_forcefield(costeer_server, side_client, villin_pdb: Path) -> None:
+    server = costeer_server("--pdb", str(villin_pdb), "--forcefield", "amber14-all.xml", "--strip-water")
+    seen = side_client("pull", server.url)
+    _check_topology(seen, _expected(_topology_from_pdb(villin_pdb)), "costeer --pdb test.pdb")
+    _check_pull(seen, "costeer --pdb test.pdb")
