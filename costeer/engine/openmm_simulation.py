@@ -1,0 +1,326 @@
+"""An OpenMM system as a costeer ``Simulation``: steps, user forces, frames out.
+
+    simulation = OpenMMSimulation(read_nanover_xml("nanotube.xml"))
+    simulation.load()
+    full = simulation.reset()          # topology + positions, starts a frame sequence
+    delta = simulation.advance(1 / 30) # steps_per_frame steps, then a delta frame
+
+The runner may also drive it unpaced: ``run_chunk()`` steps ``steps_per_frame`` steps and
+refreshes the user forces (no OpenMM state is fetched when nobody interacts), and
+``current_frame()`` builds a frame only when one is to be published.
+
+Frames carry the keys NanoVer 0.1.3018's OpenMM simulation sends: the full frame has the
+topology (``particle.*``, ``residue.*``, ``chain.*``, ``bond.pairs``), positions, energies,
+box vectors, ``system.simulation.time`` (ps) and ``system.simulation.name``; each delta has
+positions, energies and ``system.temperature``, box vectors, time, and the user's forces
+(``forces.user.sparse``/``index``, ``energy.user.total``, ``forces.user.work_done``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Mapping
+
+import numpy as np
+import openmm
+from openmm import unit
+
+from costeer.core import keys
+from costeer.core.frame import FrameDict
+from costeer.core.interaction import Interaction
+
+from .imd import ImdResult, compute_imd_forces, work_contribution
+from .imd_force import NON_IMD_GROUPS, ImdForce
+from .nanover_xml import LoadedSystem
+from .platforms import choose_platform
+
+__all__ = ["OpenMMSimulation", "SimulationBlowUpError", "MOLAR_GAS_CONSTANT"]
+
+_LOG = logging.getLogger(__name__)
+
+MOLAR_GAS_CONSTANT = 0.00831446261815324
+"""R in kJ/(mol K), for the instantaneous temperature."""
+
+
+class SimulationBlowUpError(RuntimeError):
+    """The simulation produced non-finite positions or energies; reset it to go on."""
+
+
+class OpenMMSimulation:
+    """Runs one OpenMM system for the runner: reset, advance, user forces, frames.
+
+    ``sim = OpenMMSimulation(loaded, steps_per_frame=5); sim.load(); sim.reset()``
+    """
+
+    def __init__(
+        self,
+        loaded: LoadedSystem,
+        *,
+        steps_per_frame: int = 5,
+        platform: str | None = None,
+        include_velocities: bool = False,
+        include_forces: bool = False,
+        include_energies: bool = True,
+        max_force: float | None = None,
+        source: str | None = None,
+    ) -> None:
+        if steps_per_frame < 1:
+            raise ValueError(f"steps_per_frame must be at least 1, got {steps_per_frame}")
+        self.loaded = loaded
+        self.name: str = loaded.name
+        """Shown to clients as ``simulation.name`` / ``system.simulation.name``."""
+        self.steps_per_frame = steps_per_frame
+        self.platform_name = platform
+        """Requested OpenMM platform (any case); ``None`` picks by size (``choose_platform``)."""
+        self.include_velocities = include_velocities
+        self.include_forces = include_forces
+        self.include_energies = include_energies
+        """Energies and temperature in frames; each costs a force evaluation."""
+        self.max_force = max_force
+        """Server-wide cap on user forces, kJ/(mol nm); ``None`` for none."""
+        self.source = source if source is not None else (str(loaded.source) if loaded.source else None)
+        """Where the system came from (file path or task name), for the session record."""
+        system = loaded.system
+        self.particle_count: int = system.getNumParticles()
+        self.masses: np.ndarray = np.array(
+            [system.getParticleMass(i).value_in_unit(unit.dalton) for i in range(self.particle_count)],
+            dtype=np.float64,
+        )
+        """Particle masses in dalton."""
+        self.periodic: bool = system.usesPeriodicBoundaryConditions()
+        self.steps_taken: int = 0
+        """MD steps run since ``load`` (resets do not rewind it): for steps/s figures."""
+
+        self._context: openmm.Context | None = None
+        self._integrator: openmm.Integrator | None = None
+        self._imd: ImdForce | None = None
+        self._checkpoint: bytes | None = None
+        self._topology_frame: FrameDict = {}
+        self._dof = 0
+        self._interactions: dict[str, Interaction] = {}
+        self._previous_interactions: dict[str, Interaction] = {}
+        self._result: ImdResult = ImdResult.EMPTY
+        self._work_done = 0.0
+        self._work_pending = 0.0
+        self._chunk_positions: np.ndarray | None = None
+        self._failed = False
+
+    @property
+    def context(self) -> openmm.Context:
+        """The OpenMM context (after ``load``)."""
+        if self._context is None:
+            raise RuntimeError(f"simulation {self.name!r} is not loaded: call load() first")
+        return self._context
+
+    @property
+    def platform(self) -> str:
+        """Name of the OpenMM platform in use (after ``load``)."""
+        return self.context.getPlatform().getName()
+
+    def load(self) -> None:
+        """Build the OpenMM context (with the user force) and remember the initial state."""
+        if self._context is not None:
+            return
+        loaded = self.loaded
+        system = openmm.XmlSerializer.clone(loaded.system)
+        self._integrator = openmm.XmlSerializer.clone(loaded.integrator)
+        self._imd = ImdForce(system)
+        platform = choose_platform(self.particle_count, self.platform_name)
+        context = openmm.Context(system, self._integrator, platform)
+        if loaded.box is not None:
+            context.setPeriodicBoxVectors(*loaded.box)
+        context.setPositions(loaded.positions)
+        if loaded.velocities is not None:
+            context.setVelocities(loaded.velocities)
+        if loaded.state is not None:
+            context.setTime(loaded.state.getTime())
+            context.setStepCount(loaded.state.getStepCount())
+        if system.getNumConstraints():
+            context.applyConstraints(1e-6)
+        self._context = context
+        self._checkpoint = context.createCheckpoint()
+        self._dof = _degrees_of_freedom(system)
+        self._topology_frame = _topology_frame(loaded.topology)
+        _LOG.info("loaded %s: %d particles on the %s platform", self.name, self.particle_count, self.platform)
+
+    def reset(self) -> FrameDict:
+        """Return to the initial state, drop the user forces and work, return a full frame."""
+        context = self.context
+        if self._failed:
+            # After a blow-up OpenMM may keep non-finite cached values (the kinetic energy of
+            # leapfrog integrators): rebuild the context's data, as NanoVer always does.
+            context.reinitialize()
+            self._failed = False
+        context.loadCheckpoint(self._checkpoint)
+        self._imd.clear(context)
+        self._result = ImdResult.EMPTY
+        self._previous_interactions = {}
+        self._work_done = 0.0
+        self._work_pending = 0.0
+        self._chunk_positions = None
+        frame = dict(self._topology_frame)
+        frame.update(self._state_frame(with_user=False))
+        frame[keys.SIMULATION_NAME] = self.name
+        return frame
+
+    def advance(self, seconds: float) -> FrameDict:
+        """Run ``steps_per_frame`` steps (``seconds`` is ignored) and return the delta frame."""
+        self.run_chunk()
+        return self.current_frame()
+
+    def run_chunk(self) -> None:
+        """Run ``steps_per_frame`` steps, then refresh the user forces if anyone interacts."""
+        try:
+            self._integrator.step(self.steps_per_frame)
+            self.steps_taken += self.steps_per_frame
+            self._chunk_positions = None
+            if self._interactions or self._previous_interactions:
+                positions = self._positions()
+                self._update_user_forces(positions)
+                self._chunk_positions = positions
+        except Exception:
+            self._failed = True
+            raise
+
+    def current_frame(self) -> FrameDict:
+        """The delta frame for the current state (raises ``SimulationBlowUpError`` if it blew up)."""
+        try:
+            return self._state_frame(with_user=True)
+        except Exception:
+            self._failed = True
+            raise
+
+    def set_interactions(self, interactions: Mapping[str, Interaction]) -> None:
+        """Replace the live interactions; those naming particles this system lacks are ignored."""
+        accepted: dict[str, Interaction] = {}
+        for key, interaction in interactions.items():
+            if interaction.particles.size and interaction.particles[-1] >= self.particle_count:
+                _LOG.warning(
+                    "ignoring %s: particle %d is out of range for %s (%d particles)",
+                    key, int(interaction.particles[-1]), self.name, self.particle_count,
+                )
+                continue
+            accepted[key] = interaction
+        self._interactions = accepted
+
+    def _positions(self) -> np.ndarray:
+        state = self._context.getState(getPositions=True, enforcePeriodicBox=self.periodic)
+        positions = state.getPositions(asNumpy=True).value_in_unit(unit.nanometer)
+        _require_finite(positions, "positions", self.name)
+        return positions
+
+    def _update_user_forces(self, positions: np.ndarray) -> None:
+        """NanoVer's order: account the work of the forces just felt, then compute new ones."""
+        previous = self._result
+        if previous.indices.size:
+            self._work_pending += work_contribution(previous.forces, positions[previous.indices])
+        ended = [
+            interaction
+            for key, interaction in self._previous_interactions.items()
+            if interaction.reset_velocities and key not in self._interactions
+        ]
+        if ended:
+            self._remove_mean_velocities(ended)
+        box = self.loaded.box if self.periodic else None
+        result = compute_imd_forces(
+            positions, self.masses, self._interactions.values(), periodic_box=box, max_force=self.max_force
+        )
+        self._imd.apply(self._context, result)
+        self._work_done = self._work_pending
+        if result.indices.size:
+            self._work_pending -= work_contribution(result.forces, positions[result.indices])
+        self._result = result
+        self._previous_interactions = dict(self._interactions)
+
+    def _remove_mean_velocities(self, interactions: list[Interaction]) -> None:
+        """NanoVer's velocity reset: released particles lose their mean velocity."""
+        state = self._context.getState(getVelocities=True)
+        velocities = state.getVelocities(asNumpy=True).value_in_unit(unit.nanometer / unit.picosecond)
+        for interaction in interactions:
+            particles = interaction.particles
+            velocities[particles] -= velocities[particles].mean(axis=0)
+        self._context.setVelocities(velocities)
+
+    def _state_frame(self, *, with_user: bool) -> FrameDict:
+        positions = self._chunk_positions if with_user else None
+        state = self._context.getState(
+            getPositions=positions is None,
+            getEnergy=self.include_energies,
+            getVelocities=self.include_velocities,
+            getForces=self.include_forces,
+            enforcePeriodicBox=self.periodic,
+            groups=NON_IMD_GROUPS,
+        )
+        if positions is None:
+            positions = state.getPositions(asNumpy=True).value_in_unit(unit.nanometer)
+            _require_finite(positions, "positions", self.name)
+        box = state.getPeriodicBoxVectors(asNumpy=True).value_in_unit(unit.nanometer)
+        frame: FrameDict = {
+            keys.PARTICLE_POSITIONS: np.asarray(positions, dtype=np.float32),
+            keys.BOX_VECTORS: np.asarray(box, dtype=np.float32),
+            keys.SIMULATION_TIME: state.getTime().value_in_unit(unit.picosecond),
+        }
+        if self.include_energies:
+            kinetic = state.getKineticEnergy().value_in_unit(unit.kilojoule_per_mole)
+            potential = state.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
+            _require_finite(np.array([kinetic, potential]), "energies", self.name)
+            frame[keys.KINETIC_ENERGY] = kinetic
+            frame[keys.POTENTIAL_ENERGY] = potential
+            if with_user and self._dof > 0:
+                frame[keys.SYSTEM_TEMPERATURE] = 2.0 * kinetic / (self._dof * MOLAR_GAS_CONSTANT)
+        if self.include_velocities:
+            velocities = state.getVelocities(asNumpy=True).value_in_unit(unit.nanometer / unit.picosecond)
+            frame[keys.PARTICLE_VELOCITIES] = np.asarray(velocities, dtype=np.float32)
+        if self.include_forces:
+            forces = state.getForces(asNumpy=True).value_in_unit(unit.kilojoule_per_mole / unit.nanometer)
+            frame[keys.PARTICLE_FORCES_SYSTEM] = np.asarray(forces, dtype=np.float32)
+        if with_user:
+            frame[keys.USER_ENERGY] = self._result.energy
+            frame[keys.USER_FORCES_SPARSE] = self._result.forces.astype(np.float32)
+            frame[keys.USER_FORCES_INDEX] = self._result.indices.astype(np.uint32)
+            frame[keys.USER_WORK_DONE] = self._work_done
+        return frame
+
+
+def _require_finite(values: np.ndarray, what: str, name: str) -> None:
+    if not np.isfinite(values).all():
+        raise SimulationBlowUpError(
+            f"simulation {name!r} blew up (non-finite {what}); reset it, and pull more gently "
+            "or lower --max-force"
+        )
+
+
+def _topology_frame(topology: openmm.app.Topology) -> FrameDict:
+    """The topology keys of NanoVer's first frame (built once per load)."""
+    atoms = list(topology.atoms())
+    residues = list(topology.residues())
+    chains = list(topology.chains())
+    bonds = [(a.index, b.index) for a, b in topology.bonds()]
+    return {
+        keys.PARTICLE_COUNT: len(atoms),
+        keys.PARTICLE_NAMES: [atom.name for atom in atoms],
+        keys.PARTICLE_ELEMENTS: np.array(
+            [atom.element.atomic_number if atom.element is not None else 0 for atom in atoms], dtype=np.uint8
+        ),
+        keys.PARTICLE_RESIDUES: np.array([atom.residue.index for atom in atoms], dtype=np.uint32),
+        keys.RESIDUE_COUNT: len(residues),
+        keys.RESIDUE_NAMES: [residue.name for residue in residues],
+        keys.RESIDUE_IDS: [residue.id for residue in residues],
+        keys.RESIDUE_CHAINS: np.array([residue.chain.index for residue in residues], dtype=np.uint32),
+        keys.CHAIN_COUNT: len(chains),
+        keys.CHAIN_NAMES: [chain.id for chain in chains],
+        keys.BOND_PAIRS: np.array(bonds, dtype=np.uint32).reshape(-1, 2),
+    }
+
+
+def _degrees_of_freedom(system: openmm.System) -> int:
+    """OpenMM StateDataReporter's count: 3 per massive particle, minus constraints and COM motion."""
+    masses = np.array([system.getParticleMass(i).value_in_unit(unit.dalton) for i in range(system.getNumParticles())])
+    dof = 3 * int(np.count_nonzero(masses > 0))
+    for i in range(system.getNumConstraints()):
+        first, second, _ = system.getConstraintParameters(i)
+        if masses[first] > 0 or masses[second] > 0:
+            dof -= 1
+    if any(isinstance(system.getForce(i), openmm.CMMotionRemover) for i in range(system.getNumForces())):
+        dof -= 3
+    return dof

@@ -1,0 +1,309 @@
+"""The simulation thread: plays, pauses, steps, resets and switches simulations, frames out.
+
+    runner = SimulationRunner([sim_a, sim_b], hub, frame_rate=30.0)
+    runner.start()            # loads and resets simulation 0, then plays
+    runner.pause(); runner.step(); runner.play(); runner.load(1); runner.close()
+
+Two ways to run, as in the issue:
+
+- paced (default, NanoVer's behaviour): every ``1/frame_rate`` s, ``advance`` once
+  (``steps_per_frame`` MD steps) and publish the frame it returns;
+- free-running (``free_run=True``): step as fast as OpenMM goes, in chunks of
+  ``steps_per_frame`` steps with the user forces refreshed after each chunk (the same
+  physics as paced), and publish a frame only when ``1/frame_rate`` s have passed. This
+  needs a simulation with ``run_chunk()`` and ``current_frame()`` (``FreeRunning``); others
+  (recording playback) are paced whatever the setting.
+
+Every control call is queued to the simulation thread and returns at once (``load`` waits
+for the switch when called from another thread). Any exception while running publishes a
+frame with ``system.simulation.exception`` and pauses, as NanoVer does; ``reset`` recovers.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
+
+from costeer.core import keys
+from costeer.core.frame import FrameDict
+from costeer.core.interaction import Interaction
+from costeer.core.simulation import FramePublisher, Simulation
+
+__all__ = ["SimulationRunner", "FreeRunning", "LOAD_WAIT_SECONDS"]
+
+_LOG = logging.getLogger(__name__)
+
+LOAD_WAIT_SECONDS = 60.0
+"""How long ``load``/``next`` wait for the switch before returning anyway."""
+
+
+@runtime_checkable
+class FreeRunning(Protocol):
+    """A simulation that can run unpaced: step a chunk cheaply, build a frame on demand."""
+
+    def run_chunk(self) -> None:
+        """Run one chunk of steps (refreshing user forces); fetch nothing that is not needed."""
+
+    def current_frame(self) -> FrameDict:
+        """The delta frame for the current state."""
+
+
+class SimulationRunner:
+    """Runs simulations on their own thread and publishes their frames.
+
+    ``runner = SimulationRunner(simulations, publisher); runner.start(); ...; runner.close()``
+    """
+
+    def __init__(
+        self,
+        simulations: Sequence[Simulation],
+        publisher: FramePublisher,
+        *,
+        frame_rate: float = 30.0,
+        free_run: bool = False,
+        on_simulation_changed: Callable[[int, str], None] | None = None,
+    ) -> None:
+        if not simulations:
+            raise ValueError("a runner needs at least one simulation")
+        if not frame_rate > 0:
+            raise ValueError(f"frame_rate must be positive, got {frame_rate}")
+        self.simulations = list(simulations)
+        self.publisher = publisher
+        self.frame_rate = float(frame_rate)
+        self.free_run = free_run
+        self.on_simulation_changed = on_simulation_changed
+        self.frames_published = 0
+        """Frames sent since start (exception frames and resets included)."""
+
+        self._interval = 1.0 / self.frame_rate
+        self._signals: deque[tuple[str, Any]] = deque()
+        self._wake = threading.Condition()
+        self._interactions_lock = threading.Lock()
+        self._interactions: dict[str, Interaction] = {}
+        self._interactions_version = 0
+        self._index = 0
+        self._paused = False
+        self._stopped = False
+        self._free_running = False
+        self._thread: threading.Thread | None = None
+
+    # ---- state, readable from any thread -------------------------------------------------
+
+    @property
+    def simulation_names(self) -> list[str]:
+        """Names of the simulations, in ``playback/load`` index order."""
+        return [simulation.name for simulation in self.simulations]
+
+    @property
+    def index(self) -> int:
+        """Index of the current simulation."""
+        return self._index
+
+    @property
+    def simulation(self) -> Simulation:
+        """The current simulation."""
+        return self.simulations[self._index]
+
+    @property
+    def is_paused(self) -> bool:
+        return self._paused
+
+    @property
+    def particle_count(self) -> int | None:
+        """Particles in the current simulation, when it knows (for validating interactions)."""
+        return getattr(self.simulation, "particle_count", None)
+
+    # ---- control, from any thread --------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the simulation thread: load and reset the first simulation, then play."""
+        if self._thread is not None:
+            raise RuntimeError("this runner has already been started")
+        self._signal("load", 0)
+        self._thread = threading.Thread(target=self._run, name="costeer-simulation", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop the simulation thread and wait for it to finish."""
+        self._signal("stop", None)
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+
+    def play(self) -> None:
+        self._signal("play", None)
+
+    def pause(self) -> None:
+        self._signal("pause", None)
+
+    def step(self) -> None:
+        """Pause, then advance exactly one frame (``steps_per_frame`` steps) and publish it."""
+        self._signal("step", None)
+
+    def reset(self) -> None:
+        """Back to the initial state: ``send_clear`` then a full frame. Pausing is unchanged."""
+        self._signal("reset", None)
+
+    def load(self, index: int) -> None:
+        """Switch to simulation ``index`` (modulo their number), reset it and play."""
+        self._switch_and_wait("load", int(index) % len(self.simulations))
+
+    def next(self) -> None:
+        """Switch to the next simulation, looping after the last."""
+        self._switch_and_wait("next", None)
+
+    def set_interactions(self, interactions: Mapping[str, Interaction]) -> None:
+        """Replace every live interaction at once; the current simulation gets them next chunk."""
+        with self._interactions_lock:
+            self._interactions = dict(interactions)
+            self._interactions_version += 1
+
+    def _signal(self, name: str, argument: Any) -> None:
+        with self._wake:
+            self._signals.append((name, argument))
+            self._wake.notify()
+
+    def _switch_and_wait(self, name: str, argument: Any) -> None:
+        done = threading.Event()
+        self._signal(name, (argument, done))
+        running = self._thread is not None and self._thread.is_alive()
+        if running and self._thread is not threading.current_thread():
+            done.wait(LOAD_WAIT_SECONDS)
+
+    # ---- the simulation thread -----------------------------------------------------------
+
+    def _run(self) -> None:
+        seen_version = -1
+        next_tick: float | None = None
+        last_advance = 0.0
+        next_publish = 0.0
+        while True:
+            if self._signals:
+                self._handle_signals()
+                if self._stopped:
+                    return
+                continue
+            if self._paused:
+                self._wait(None)
+                next_tick = None
+                continue
+            if self._interactions_version != seen_version:
+                seen_version = self._forward_interactions()
+                continue
+            simulation = self.simulations[self._index]
+            if self._free_running:
+                try:
+                    simulation.run_chunk()
+                    now = time.perf_counter()
+                    if now >= next_publish:
+                        next_publish = now + self._interval
+                        self._publish(simulation.current_frame())
+                except Exception as error:
+                    self._report(error)
+                continue
+            now = time.perf_counter()
+            if next_tick is None:
+                next_tick = last_advance = now
+            if now < next_tick:
+                self._wait(next_tick - now)
+                continue
+            seconds, last_advance = now - last_advance, now
+            next_tick = max(next_tick + self._interval, now)
+            self._advance(simulation, seconds)
+
+    def _wait(self, timeout: float | None) -> None:
+        with self._wake:
+            if not self._signals:
+                self._wake.wait(timeout)
+
+    def _handle_signals(self) -> None:
+        while self._signals:
+            name, argument = self._signals.popleft()
+            if name == "stop":
+                self._stopped = True
+                return
+            if name == "play":
+                self._paused = False
+            elif name == "pause":
+                self._paused = True
+            elif name == "step":
+                self._paused = True
+                self._advance(self.simulations[self._index], self._interval)
+            elif name == "reset":
+                self._reset()
+            elif name in ("load", "next"):
+                index, done = argument if isinstance(argument, tuple) else (argument, None)
+                if name == "next":
+                    index = self._index + 1
+                self._switch(index % len(self.simulations))
+                if done is not None:
+                    done.set()
+
+    def _forward_interactions(self) -> int:
+        with self._interactions_lock:
+            interactions, version = self._interactions, self._interactions_version
+        try:
+            self.simulations[self._index].set_interactions(interactions)
+        except Exception as error:
+            self._report(error)
+        return version
+
+    def _advance(self, simulation: Simulation, seconds: float) -> None:
+        try:
+            frame = simulation.advance(seconds)
+        except Exception as error:
+            self._report(error)
+            return
+        if frame:
+            self._publish(frame)
+
+    def _reset(self) -> None:
+        simulation = self.simulations[self._index]
+        try:
+            frame = simulation.reset()
+        except Exception as error:
+            self._report(error)
+            return
+        self.publisher.send_clear()
+        self._publish(frame)
+
+    def _switch(self, index: int) -> None:
+        """NanoVer's load: forget interactions, load and reset the simulation, play."""
+        self._index = index
+        simulation = self.simulations[index]
+        self._free_running = self.free_run and isinstance(simulation, FreeRunning)
+        with self._interactions_lock:
+            self._interactions = {}
+            self._interactions_version += 1
+        try:
+            simulation.load()
+            simulation.set_interactions({})
+        except Exception as error:
+            _LOG.exception("could not load simulation %r", simulation.name)
+            self.publisher.send_clear()
+            self._report(error)
+        else:
+            self._paused = False
+            self._reset()
+        if self.on_simulation_changed is not None:
+            try:
+                self.on_simulation_changed(index, simulation.name)
+            except Exception:
+                _LOG.exception("on_simulation_changed failed for %r", simulation.name)
+
+    def _publish(self, frame: FrameDict) -> None:
+        self.publisher.send_frame(frame)
+        self.frames_published += 1
+
+    def _report(self, error: Exception) -> None:
+        """NanoVer's exception frame, then pause: the simulation thread never dies."""
+        name = self.simulations[self._index].name
+        message = f"{type(error).__name__} during simulation `{name}`: {error}"
+        _LOG.error("%s (paused)", message, exc_info=error)
+        self._paused = True
+        try:
+            self._publish({keys.SIMULATION_EXCEPTION: message})
+        except Exception:
+            _LOG.exception("could not publish the exception frame")

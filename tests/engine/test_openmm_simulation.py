@@ -1,0 +1,169 @@
+"""OpenMMSimulation on the real nanotube: frames, steps, reset, user forces, blow-ups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from costeer.core import keys
+from costeer.core.interaction import Interaction
+from costeer.engine.imd_force import IMD_FORCE_GROUP
+from costeer.engine.nanover_xml import read_nanover_xml
+from costeer.engine.openmm_simulation import OpenMMSimulation, SimulationBlowUpError
+
+TOPOLOGY_KEYS = {
+    keys.PARTICLE_COUNT, keys.PARTICLE_NAMES, keys.PARTICLE_ELEMENTS, keys.PARTICLE_RESIDUES,
+    keys.RESIDUE_COUNT, keys.RESIDUE_NAMES, keys.RESIDUE_IDS, keys.RESIDUE_CHAINS,
+    keys.CHAIN_COUNT, keys.CHAIN_NAMES, keys.BOND_PAIRS,
+}
+STATE_KEYS = {keys.PARTICLE_POSITIONS, keys.BOX_VECTORS, keys.SIMULATION_TIME, keys.KINETIC_ENERGY, keys.POTENTIAL_ENERGY}
+USER_KEYS = {keys.USER_ENERGY, keys.USER_FORCES_SPARSE, keys.USER_FORCES_INDEX, keys.USER_WORK_DONE}
+
+
+@pytest.fixture
+def simulation(nanotube_xml: Path) -> OpenMMSimulation:
+    sim = OpenMMSimulation(read_nanover_xml(nanotube_xml), platform="Reference")
+    sim.load()
+    return sim
+
+
+def spring_on_60(target: np.ndarray) -> Interaction:
+    return Interaction.from_state(
+        {"position": target.tolist(), "particles": [60], "interaction_type": "spring",
+         "scale": 100.0, "max_force": float("inf")},
+        particle_count=65,
+    )
+
+
+def test_attributes(simulation: OpenMMSimulation) -> None:
+    assert simulation.name == "nanotube"
+    assert simulation.particle_count == 65
+    assert simulation.masses.shape == (65,)
+    assert simulation.masses[60] == pytest.approx(12.01, abs=0.1)
+    assert simulation.periodic is False
+    assert simulation.platform == "Reference"
+
+
+def test_full_frame_keys_and_dtypes(simulation: OpenMMSimulation) -> None:
+    frame = simulation.reset()
+    assert set(frame) == TOPOLOGY_KEYS | STATE_KEYS | {keys.SIMULATION_NAME}
+    assert frame[keys.SIMULATION_NAME] == "nanotube"
+    assert frame[keys.PARTICLE_COUNT] == 65
+    assert frame[keys.PARTICLE_ELEMENTS].dtype == np.uint8
+    assert frame[keys.PARTICLE_ELEMENTS][:61].tolist() == [6] * 61
+    assert frame[keys.PARTICLE_ELEMENTS][61:].tolist() == [1] * 4
+    assert frame[keys.BOND_PAIRS].dtype == np.uint32 and frame[keys.BOND_PAIRS].shape == (88, 2)
+    assert frame[keys.PARTICLE_RESIDUES].dtype == np.uint32
+    assert frame[keys.RESIDUE_CHAINS].dtype == np.uint32
+    assert len(frame[keys.PARTICLE_NAMES]) == 65
+    assert frame[keys.RESIDUE_COUNT] == len(frame[keys.RESIDUE_NAMES]) == len(frame[keys.RESIDUE_IDS])
+    assert frame[keys.CHAIN_COUNT] == len(frame[keys.CHAIN_NAMES])
+    assert frame[keys.PARTICLE_POSITIONS].dtype == np.float32 and frame[keys.PARTICLE_POSITIONS].shape == (65, 3)
+    assert frame[keys.BOX_VECTORS].dtype == np.float32 and frame[keys.BOX_VECTORS].shape == (3, 3)
+    assert isinstance(frame[keys.SIMULATION_TIME], float)
+
+
+def test_delta_frame_keys(simulation: OpenMMSimulation) -> None:
+    simulation.reset()
+    frame = simulation.advance(1 / 30)
+    assert set(frame) == STATE_KEYS | USER_KEYS | {keys.SYSTEM_TEMPERATURE}
+    assert frame[keys.USER_FORCES_SPARSE].dtype == np.float32 and frame[keys.USER_FORCES_SPARSE].shape == (0, 3)
+    assert frame[keys.USER_FORCES_INDEX].dtype == np.uint32 and frame[keys.USER_FORCES_INDEX].shape == (0,)
+    assert frame[keys.USER_ENERGY] == 0.0 and frame[keys.USER_WORK_DONE] == 0.0
+    assert 0 < frame[keys.SYSTEM_TEMPERATURE] < 2000
+
+
+def test_optional_keys(nanotube_xml: Path) -> None:
+    sim = OpenMMSimulation(
+        read_nanover_xml(nanotube_xml), include_velocities=True, include_forces=True, include_energies=False
+    )
+    sim.load()
+    sim.reset()
+    frame = sim.advance(0.0)
+    assert frame[keys.PARTICLE_VELOCITIES].dtype == np.float32
+    assert frame[keys.PARTICLE_FORCES_SYSTEM].shape == (65, 3)
+    assert keys.KINETIC_ENERGY not in frame and keys.SYSTEM_TEMPERATURE not in frame
+
+
+def test_advance_runs_steps_per_frame(nanotube_xml: Path) -> None:
+    loaded = read_nanover_xml(nanotube_xml)
+    sim = OpenMMSimulation(loaded, steps_per_frame=7)
+    sim.load()
+    start = sim.reset()[keys.SIMULATION_TIME]
+    frame = sim.advance(1.0)
+    step_ps = loaded.integrator.getStepSize()._value
+    assert frame[keys.SIMULATION_TIME] - start == pytest.approx(7 * step_ps)
+    assert sim.steps_taken == 7
+
+
+def test_reset_returns_to_the_start(simulation: OpenMMSimulation) -> None:
+    first = simulation.reset()
+    for _ in range(5):
+        simulation.advance(0.0)
+    again = simulation.reset()
+    assert again[keys.SIMULATION_TIME] == pytest.approx(first[keys.SIMULATION_TIME])
+    np.testing.assert_array_equal(again[keys.PARTICLE_POSITIONS], first[keys.PARTICLE_POSITIONS])
+
+
+def test_spring_pulls_atom_60_towards_target(simulation: OpenMMSimulation) -> None:
+    start = simulation.reset()[keys.PARTICLE_POSITIONS][60].astype(np.float64)
+    target = start + np.array([1.0, 0.0, 0.0])
+    simulation.set_interactions({"interaction.test": spring_on_60(target)})
+    frame = simulation.advance(0.0)
+    assert frame[keys.USER_FORCES_INDEX].tolist() == [60]
+    assert frame[keys.USER_ENERGY] > 0
+    assert frame[keys.USER_FORCES_SPARSE][0, 0] > 0  # towards +x
+    # the force is really in OpenMM, in its own group
+    force = simulation.context.getState(getForces=True, groups=1 << IMD_FORCE_GROUP).getForces(asNumpy=True)
+    np.testing.assert_allclose(force[60]._value, frame[keys.USER_FORCES_SPARSE][0], rtol=1e-5)
+    for _ in range(200):
+        frame = simulation.advance(0.0)
+    distance = np.linalg.norm(frame[keys.PARTICLE_POSITIONS][60] - target)
+    assert distance < 0.5
+    assert frame[keys.USER_WORK_DONE] > 0
+    simulation.set_interactions({})
+    frame = simulation.advance(0.0)
+    assert frame[keys.USER_FORCES_INDEX].size == 0 and frame[keys.USER_ENERGY] == 0.0
+    force = simulation.context.getState(getForces=True, groups=1 << IMD_FORCE_GROUP).getForces(asNumpy=True)
+    assert not np.any(force._value)
+
+
+def test_out_of_range_interaction_is_ignored(simulation: OpenMMSimulation) -> None:
+    simulation.reset()
+    bad = Interaction.from_state({"position": [0, 0, 0], "particles": [100]})
+    simulation.set_interactions({"interaction.bad": bad})
+    frame = simulation.advance(0.0)
+    assert frame[keys.USER_FORCES_INDEX].size == 0
+
+
+def test_reset_clears_user_forces_and_work(simulation: OpenMMSimulation) -> None:
+    start = simulation.reset()[keys.PARTICLE_POSITIONS][60].astype(np.float64)
+    simulation.set_interactions({"interaction.test": spring_on_60(start + 1.0)})
+    for _ in range(3):
+        simulation.advance(0.0)
+    simulation.set_interactions({})
+    simulation.reset()
+    frame = simulation.advance(0.0)
+    assert frame[keys.USER_WORK_DONE] == 0.0 and frame[keys.USER_FORCES_INDEX].size == 0
+
+
+def test_nan_positions_raise_blow_up(simulation: OpenMMSimulation) -> None:
+    simulation.reset()
+    positions = simulation.context.getState(getPositions=True).getPositions(asNumpy=True)._value
+    positions[60] = np.nan
+    simulation.context.setPositions(positions)
+    with pytest.raises(SimulationBlowUpError, match="reset"):
+        simulation.advance(0.0)
+    frame = simulation.reset()  # recovers
+    assert np.isfinite(frame[keys.PARTICLE_POSITIONS]).all()
+    assert np.isfinite(simulation.advance(0.0)[keys.PARTICLE_POSITIONS]).all()
+
+
+def test_the_loaded_system_is_not_modified(nanotube_xml: Path) -> None:
+    loaded = read_nanover_xml(nanotube_xml)
+    forces = loaded.system.getNumForces()
+    OpenMMSimulation(loaded).load()
+    OpenMMSimulation(loaded).load()  # the integrator is not bound to the first context
+    assert loaded.system.getNumForces() == forces

@@ -1,0 +1,242 @@
+"""SimulationRunner: pacing, free running, play/pause/step/reset/load, blow-ups."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+
+import numpy as np
+import pytest
+
+from costeer.core import keys
+from costeer.core.frame import FrameDict
+from costeer.core.interaction import Interaction
+from costeer.engine.nanover_xml import read_nanover_xml
+from costeer.engine.openmm_simulation import OpenMMSimulation
+from costeer.engine.runner import SimulationRunner
+
+
+class FakePublisher:
+    """Records what the runner publishes: ("clear", None) or ("frame", frame)."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, FrameDict | None]] = []
+        self.lock = threading.Lock()
+
+    def send_clear(self) -> None:
+        with self.lock:
+            self.events.append(("clear", None))
+
+    def send_frame(self, frame: FrameDict) -> None:
+        with self.lock:
+            self.events.append(("frame", frame))
+
+    def frames(self) -> list[FrameDict]:
+        with self.lock:
+            return [frame for kind, frame in self.events if kind == "frame"]
+
+    def clear_events(self) -> None:
+        with self.lock:
+            self.events.clear()
+
+
+class CountingSimulation:
+    """A minimal Simulation (the four Protocol methods only), like recording playback."""
+
+    def __init__(self, name: str = "counter") -> None:
+        self.name = name
+        self.particle_count = 3
+        self.advances = 0
+        self.interactions: Mapping[str, Interaction] = {}
+
+    def load(self) -> None:
+        pass
+
+    def reset(self) -> FrameDict:
+        self.advances = 0
+        return {keys.PARTICLE_COUNT: 3, keys.SIMULATION_NAME: self.name}
+
+    def advance(self, seconds: float) -> FrameDict:
+        self.advances += 1
+        return {keys.SIMULATION_TIME: float(self.advances)}
+
+    def set_interactions(self, interactions: Mapping[str, Interaction]) -> None:
+        self.interactions = interactions
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 5.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.fixture
+def nanotube_sim(nanotube_xml: Path) -> OpenMMSimulation:
+    return OpenMMSimulation(read_nanover_xml(nanotube_xml), platform="Reference")
+
+
+@pytest.fixture
+def run() -> Iterator[Callable[..., tuple[SimulationRunner, FakePublisher]]]:
+    runners: list[SimulationRunner] = []
+
+    def start(simulations: list, **options: Any) -> tuple[SimulationRunner, FakePublisher]:
+        publisher = FakePublisher()
+        runner = SimulationRunner(simulations, publisher, **options)
+        runners.append(runner)
+        runner.start()
+        return runner, publisher
+
+    yield start
+    for runner in runners:
+        runner.close()
+
+
+def test_start_sends_clear_then_full_frame(run, nanotube_sim) -> None:
+    changes: list[tuple[int, str]] = []
+    runner, publisher = run([nanotube_sim], on_simulation_changed=lambda i, n: changes.append((i, n)))
+    wait_for(lambda: len(publisher.frames()) >= 2)
+    assert publisher.events[0] == ("clear", None)
+    first = publisher.events[1][1]
+    assert first[keys.PARTICLE_COUNT] == 65 and keys.BOND_PAIRS in first
+    assert changes == [(0, "nanotube")]
+    assert runner.simulation_names == ["nanotube"] and runner.index == 0
+    assert runner.particle_count == 65 and not runner.is_paused
+
+
+def test_paced_rate_is_the_frame_rate(run) -> None:
+    sim = CountingSimulation()
+    runner, publisher = run([sim], frame_rate=50.0)
+    wait_for(lambda: publisher.frames())
+    time.sleep(1.0)
+    runner.pause()
+    count = sim.advances
+    assert 40 <= count <= 56, count
+
+
+def test_pause_stops_frames_and_step_advances_one_frame(run, nanotube_sim) -> None:
+    runner, publisher = run([nanotube_sim], frame_rate=30.0)
+    wait_for(lambda: len(publisher.frames()) >= 3)
+    runner.pause()
+    wait_for(lambda: runner.is_paused)
+    time.sleep(0.05)
+    publisher.clear_events()
+    time.sleep(0.3)
+    assert publisher.frames() == []
+    before = nanotube_sim.context.getState().getTime()._value
+    runner.step()
+    frame = wait_for(lambda: publisher.frames())[0]
+    step_ps = nanotube_sim.loaded.integrator.getStepSize()._value
+    assert frame[keys.SIMULATION_TIME] - before == pytest.approx(5 * step_ps)
+    time.sleep(0.2)
+    assert len(publisher.frames()) == 1 and runner.is_paused
+    runner.play()
+    wait_for(lambda: len(publisher.frames()) >= 3)
+
+
+def test_reset_clears_and_sends_full_frame(run, nanotube_sim) -> None:
+    runner, publisher = run([nanotube_sim])
+    first = wait_for(lambda: publisher.frames())[0]
+    wait_for(lambda: len(publisher.frames()) >= 5)
+    runner.pause()
+    wait_for(lambda: runner.is_paused)
+    publisher.clear_events()
+    runner.reset()
+    wait_for(lambda: len(publisher.events) >= 2)
+    kind, _ = publisher.events[0]
+    assert kind == "clear"
+    full = publisher.events[1][1]
+    assert keys.PARTICLE_ELEMENTS in full
+    assert full[keys.SIMULATION_TIME] == pytest.approx(first[keys.SIMULATION_TIME])
+    assert runner.is_paused  # as in NanoVer, reset does not change play/pause
+
+
+def test_interactions_reach_the_simulation(run, nanotube_sim) -> None:
+    runner, publisher = run([nanotube_sim], frame_rate=60.0)
+    start = wait_for(lambda: publisher.frames())[0][keys.PARTICLE_POSITIONS][60].astype(np.float64)
+    target = start + np.array([0.0, 1.0, 0.0])
+    interaction = Interaction.from_state(
+        {"position": target.tolist(), "particles": [60], "interaction_type": "spring", "scale": 300.0},
+        particle_count=65,
+    )
+    runner.set_interactions({"interaction.a": interaction})
+    frame = wait_for(lambda: [f for f in publisher.frames() if len(f.get(keys.USER_FORCES_INDEX, ()))])[-1]
+    assert frame[keys.USER_FORCES_INDEX].tolist() == [60] and frame[keys.USER_ENERGY] > 0
+
+    def close_enough() -> bool:
+        positions = publisher.frames()[-1][keys.PARTICLE_POSITIONS]
+        return np.linalg.norm(positions[60] - target) < 0.5
+
+    wait_for(close_enough, timeout=10)
+
+
+def test_blow_up_pauses_with_exception_frame_and_reset_recovers(run, nanotube_sim) -> None:
+    runner, publisher = run([nanotube_sim])
+    wait_for(lambda: len(publisher.frames()) >= 2)
+    runner.pause()
+    wait_for(lambda: runner.is_paused)
+    positions = nanotube_sim.context.getState(getPositions=True).getPositions(asNumpy=True)._value
+    positions[60] = np.nan
+    nanotube_sim.context.setPositions(positions)  # safe: the runner is paused
+    publisher.clear_events()
+    runner.play()
+    frame = wait_for(lambda: [f for f in publisher.frames() if keys.SIMULATION_EXCEPTION in f])[0]
+    assert "during simulation `nanotube`" in frame[keys.SIMULATION_EXCEPTION]
+    wait_for(lambda: runner.is_paused)
+    runner.reset()
+    runner.play()
+    wait_for(lambda: len([f for f in publisher.frames() if keys.USER_WORK_DONE in f]) >= 3)
+    assert np.isfinite(publisher.frames()[-1][keys.PARTICLE_POSITIONS]).all()
+
+
+def test_any_exception_pauses_and_reports(run) -> None:
+    sim = CountingSimulation("fragile")
+
+    def broken(seconds: float) -> FrameDict:
+        raise ZeroDivisionError("boom")
+
+    sim.advance = broken  # type: ignore[method-assign]
+    runner, publisher = run([sim])
+    frame = wait_for(lambda: [f for f in publisher.frames() if keys.SIMULATION_EXCEPTION in f])[0]
+    assert frame[keys.SIMULATION_EXCEPTION].startswith("ZeroDivisionError during simulation `fragile`")
+    wait_for(lambda: runner.is_paused)
+
+
+def test_load_and_next_switch_simulations(run) -> None:
+    a, b = CountingSimulation("a"), CountingSimulation("b")
+    changes: list[tuple[int, str]] = []
+    runner, publisher = run([a, b], on_simulation_changed=lambda i, n: changes.append((i, n)))
+    wait_for(lambda: publisher.frames())
+    runner.set_interactions({"interaction.x": Interaction.from_state({"particles": [0]})})
+    wait_for(lambda: a.interactions)
+    runner.pause()
+    runner.load(1)
+    assert runner.index == 1 and changes[-1] == (1, "b")
+    assert not runner.is_paused  # load plays, as NanoVer
+    assert b.interactions == {}  # interactions do not carry over
+    wait_for(lambda: b.advances > 0)
+    runner.next()
+    assert runner.index == 0 and changes[-1] == (0, "a")
+    runner.load(3)  # modulo, as NanoVer
+    assert runner.index == 1
+
+
+def test_free_run_makes_more_steps_than_paced(nanotube_xml: Path) -> None:
+    steps = {}
+    frames = {}
+    for free in (False, True):
+        sim = OpenMMSimulation(read_nanover_xml(nanotube_xml), platform="Reference")
+        publisher = FakePublisher()
+        runner = SimulationRunner([sim], publisher, frame_rate=30.0, free_run=free)
+        runner.start()
+        wait_for(lambda: publisher.frames())
+        time.sleep(0.5)
+        runner.close()
+        steps[free], frames[free] = sim.steps_taken, len(publisher.frames())
+    assert steps[True] > 3 * steps[False]
+    assert frames[True] <= 0.5 * 30 + 5  # still at most frame_rate frames per second
