@@ -1,0 +1,117 @@
+"""SessionRecorder: every published frame and state change reaches the file, off-thread."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from costeer.core.frame import merge_frames
+from costeer.recording.reader import RecordingReader
+from costeer.recording.recorder import SessionRecorder
+from costeer.server.hub import FrameHub
+from costeer.server.state import SharedState
+
+
+class FakeSubscription:
+    """Holds the merged pending value like the server's subscriptions do."""
+
+    def __init__(self, merge: Callable[[Any, Any], Any], on_ready: Callable[[], None] | None) -> None:
+        self._merge = merge
+        self._on_ready = on_ready
+        self._lock = threading.Lock()
+        self._pending: Any = None
+        self.closed = False
+
+    def put(self, value: Any) -> None:
+        with self._lock:
+            was_empty = self._pending is None
+            self._pending = value if was_empty else self._merge(self._pending, value)
+        if was_empty and self._on_ready is not None:
+            self._on_ready()
+
+    def take(self) -> Any:
+        with self._lock:
+            value, self._pending = self._pending, None
+        return value
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FakeSource:
+    def __init__(self, merge: Callable[[Any, Any], Any]) -> None:
+        self._merge = merge
+        self.subscriptions: list[FakeSubscription] = []
+
+    def subscribe(self, *, on_ready: Callable[[], None] | None = None) -> FakeSubscription:
+        subscription = FakeSubscription(self._merge, on_ready)
+        self.subscriptions.append(subscription)
+        return subscription
+
+    def publish(self, value: Any) -> None:
+        for subscription in self.subscriptions:
+            subscription.put(value)
+
+
+def _merge_changes(earlier: dict, later: dict) -> dict:
+    return {"updates": {**earlier["updates"], **later["updates"]}, "removals": earlier["removals"] + later["removals"]}
+
+
+def test_records_every_frame_and_change_from_fakes(tmp_path, make_frame):
+    frames, state = FakeSource(merge_frames), FakeSource(_merge_changes)
+    path = tmp_path / "fake.nanover.zip"
+    recorder = SessionRecorder(path, frames=frames, state=state)
+    recorder.start()
+    for index in range(60):
+        frames.publish(make_frame(index))
+        if index % 10 == 0:
+            state.publish({"updates": {"avatar.a": index}, "removals": []})
+        time.sleep(1 / 120)
+    state.publish({"updates": {}, "removals": ["avatar.a"]})
+    recorder.close()
+    assert all(subscription.closed for subscription in frames.subscriptions + state.subscriptions)
+    assert recorder.error is None
+    with RecordingReader(path) as reader:
+        indices = [frame["frame.index"] for _, frame in reader.frames()]
+        states = list(reader.states())
+    assert indices == list(range(60))
+    assert [change.state.get("avatar.a") for change in states] == [0, 10, 20, 30, 40, 50, None]
+    assert recorder.frames_recorded == 60
+
+
+def test_records_a_real_hub_and_shared_state(tmp_path):
+    hub, state = FrameHub(), SharedState()
+    state.update({"simulation.name": "nanotube", "costeer.session": {"server": "costeer"}})
+    hub.send_clear()
+    hub.send_frame({"particle.count": 3, "particle.positions": np.zeros((3, 3), np.float32)})
+    path = tmp_path / "hub.nanover.zip"
+    with SessionRecorder(path, frames=hub, state=state):
+        for step in range(1, 31):
+            hub.send_frame({"particle.positions": np.full((3, 3), step, np.float32)})
+            if step == 15:
+                state.update({"interaction.x": {"particles": [0]}})
+            time.sleep(1 / 60)
+    with RecordingReader(path) as reader:
+        frames = list(reader.frames())
+        final_state = list(reader.states())[-1].state
+    # the first take is the hub's aggregate since the clear (frame.index 0), then every frame
+    assert [frame["frame.index"] for _, frame in frames] == [0, *range(2, 32)]
+    assert frames[-1].frame["particle.positions"][0, 0] == 30
+    assert frames[-1].frame["particle.count"] == 3
+    assert final_state["costeer.session"] == {"server": "costeer"}
+    assert "interaction.x" in final_state
+
+
+def test_write_errors_stop_the_recording_not_the_caller(tmp_path, make_frame):
+    frames, state = FakeSource(merge_frames), FakeSource(_merge_changes)
+    recorder = SessionRecorder(tmp_path / "bad.nanover.zip", frames=frames, state=state)
+    recorder.start()
+    frames.publish({"frame.index": 0, "bad": object()})  # cannot be encoded
+    time.sleep(0.2)
+    frames.publish(make_frame(1))  # still accepted by the hub: nobody waits
+    recorder.close()
+    assert isinstance(recorder.error, TypeError)
+    assert all(subscription.closed for subscription in frames.subscriptions)
