@@ -1,25 +1,35 @@
-"""Built-in tasks by name: each task lives in its own module and registers its builder here."""
+"""Tasks: what people do in VR, one small file each (system, grabbed and observed atoms, frame, success).
+
+    task = get_task("nanotube")                         # or resolve_task("path/to/task.py")
+    selection = task.select(Chemistry.from_frame(first_frame))
+    outcome = task.evaluate(positions, selection)       # positions (T, n, 3), nm
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from costeer.tasks.nanotube import build_nanotube_system
+from costeer.tasks.chemistry import Chemistry, ChemistryError
+from costeer.tasks.frame import TaskFrame
+from costeer.tasks.registry import get_task, load_task_file, register_task, resolve_task, task_names
 from costeer.tasks.system import BuiltSystem
+from costeer.tasks.task import AtomSelection, Outcome, Task
 
-__all__ = ["TASKS", "BuiltSystem", "build_task_system"]
-
-TASKS: dict[str, Callable[[], BuiltSystem]] = {
-    "nanotube": build_nanotube_system,
-}
-"""Task name -> function building that task's system afresh."""
+__all__ = [
+    "AtomSelection",
+    "BuiltSystem",
+    "Chemistry",
+    "ChemistryError",
+    "Outcome",
+    "Task",
+    "TaskFrame",
+    "build_task_system",
+    "get_task",
+    "load_task_file",
+    "register_task",
+    "resolve_task",
+    "task_names",
+]
 
 
 def build_task_system(name: str) -> BuiltSystem:
-    """Build the named task's system; raises ``ValueError`` naming the known tasks otherwise."""
-    try:
-        builder = TASKS[name]
-    except KeyError:
-        known = ", ".join(sorted(TASKS))
-        raise ValueError(f"unknown task {name!r}: choose one of {known}") from None
-    return builder()
+    """Build the named task's system (a registered name or a task file); ``ValueError`` names the known tasks."""
+    return resolve_task(name).build_system()

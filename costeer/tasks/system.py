@@ -19,7 +19,7 @@ class BuiltSystem:
     """
 
     name: str
-    """The task's name, as registered in :data:`costeer.tasks.TASKS`."""
+    """The task's name, as registered with :func:`costeer.tasks.register_task`."""
     topology: openmm.app.Topology
     """Atoms with elements, residues, chains and bonds, in the System's particle order."""
     system: openmm.System
