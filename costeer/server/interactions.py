@@ -71,6 +71,7 @@ class InteractionGate:
             return updates
         particle_count = self._particle_count()
         kept: dict[str, Any] = {}
+        refused: dict[str, list[str]] = {}
         with self._lock:
             for key, value in updates.items():
                 if not key.startswith(keys.INTERACTION_PREFIX):
@@ -83,11 +84,14 @@ class InteractionGate:
                     except InvalidInteractionError as error:
                         reason = str(error)
                 if reason is not None:
-                    _log.warning("ignored %s from %s: %s", key, origin or "the server", reason)
+                    refused.setdefault(reason, []).append(key)
                     continue
                 self._interactions[key] = interaction
                 self._writers[key] = origin
                 kept[key] = value
+        for reason, refused_keys in refused.items():
+            what = refused_keys[0] if len(refused_keys) == 1 else f"{len(refused_keys)} interactions ({refused_keys[0]}, ...)"
+            _log.warning("ignored %s from %s: %s", what, origin or "the server", reason)
         return kept
 
     def clear(self) -> None:

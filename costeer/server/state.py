@@ -163,6 +163,11 @@ class SharedState:
         with self._lock:
             return dict(self._content)
 
+    def get(self, key: str, default: Any = None) -> Any:
+        """The value of one key, or ``default``."""
+        with self._lock:
+            return self._content.get(key, default)
+
     def keys_written_by(self, origin: str) -> set[str]:
         """Keys still present that ``origin`` wrote last or earlier."""
         with self._lock:

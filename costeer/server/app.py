@@ -1,0 +1,190 @@
+"""``CosteerServer``: a NanoVer-compatible server around a simulation runner.
+
+Wires the frame hub, shared state, commands, interaction gate, WebSocket transport,
+optional ESSD discovery and optional recording together, and registers NanoVer's
+commands (``playback/*``, ``multiuser/radially-orient-origins``, ``commands/list``).
+
+    with CosteerServer([simulation], port=0) as server:
+        print(f"ws://127.0.0.1:{server.port}")
+        server.serve_forever()   # until Ctrl-C / SIGTERM
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from costeer.core import keys
+from costeer.core.simulation import Simulation
+from costeer.engine.runner import SimulationRunner
+
+from .commands import CommandRegistry
+from .discovery import DiscoveryBroadcaster
+from .hub import FrameHub
+from .interactions import InteractionGate
+from .multiuser import SceneShim, radial_origins
+from .state import SharedState
+from .websocket.server import DEFAULT_PORT, WebSocketServer
+
+__all__ = ["CosteerServer", "CLEARED_ON_SIMULATION_CHANGE"]
+
+CLEARED_ON_SIMULATION_CHANGE = (keys.INTERACTION_PREFIX, "selection.")
+"""State prefixes removed when another simulation is loaded, as NanoVer does."""
+
+_log = logging.getLogger(__name__)
+
+
+class CosteerServer:
+    """Serves simulations to NanoVer clients; records the session when asked.
+
+        server = CosteerServer(simulations, address="0.0.0.0", discovery=True, record=path)
+        server.start(); server.serve_forever()
+    """
+
+    def __init__(
+        self,
+        simulations: Sequence[Simulation],
+        *,
+        address: str = "127.0.0.1",
+        port: int = DEFAULT_PORT,
+        frame_rate: float = 30.0,
+        free_run: bool = False,
+        discovery: bool = False,
+        name: str = "costeer",
+        record: Path | None = None,
+        session_info: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.name = name
+        self.address = address
+        self.discovery = discovery
+        self.record = None if record is None else Path(record)
+        self.hub = FrameHub()
+        """Where the runner publishes frames; clients and the recorder subscribe."""
+        self.state = SharedState()
+        """The shared key/value state every client sees."""
+        self.commands = CommandRegistry()
+        """Commands by name, the server's and those clients register."""
+        self.runner = SimulationRunner(
+            simulations,
+            self.hub,
+            frame_rate=frame_rate,
+            free_run=free_run,
+            on_simulation_changed=self._on_simulation_changed,
+        )
+        self.interactions = InteractionGate(
+            particle_count=lambda: self.runner.particle_count, on_change=self.runner.set_interactions
+        )
+        """Checks ``interaction.*`` entries before they reach the state and the runner."""
+        self.interactions.install(self.state)
+        SceneShim(self.state).install()
+        self._register_commands()
+        initial: dict[str, Any] = {keys.STATE_VELOCITY_RESET_AVAILABLE: False}
+        if session_info is not None:
+            initial[keys.STATE_SESSION] = dict(session_info)
+        self.state.update(initial)
+        self._websocket = WebSocketServer(hub=self.hub, state=self.state, commands=self.commands, address=address, port=port)
+        self._discovery: DiscoveryBroadcaster | None = None
+        self._recorder: Any = None
+        self._started = False
+        self._closed = False
+
+    @property
+    def port(self) -> int | None:
+        """The WebSocket port actually listened on (after ``start``)."""
+        return self._websocket.port
+
+    @property
+    def client_count(self) -> int:
+        """Connected WebSocket clients."""
+        return self._websocket.client_count
+
+    def start(self) -> None:
+        """Listen, start recording (if asked), start the simulation, announce (if asked)."""
+        if self._started:
+            raise RuntimeError("this server has already been started")
+        self._started = True
+        self._websocket.start()
+        try:
+            if self.record is not None:
+                from costeer.recording.recorder import SessionRecorder
+
+                self._recorder = SessionRecorder(self.record, frames=self.hub, state=self.state)
+                self._recorder.start()
+            self.runner.start()
+            if self.discovery:
+                assert self.port is not None
+                self._discovery = DiscoveryBroadcaster(name=self.name, services={"ws": self.port}, address=self.address)
+                self._discovery.start()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Disconnect clients, stop the simulation, finish the recording; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._discovery is not None:
+            self._discovery.close()
+        self._websocket.close()
+        if self._started:
+            self.runner.close()
+        if self._recorder is not None:
+            self._recorder.close()
+        self.hub.close()
+        self.state.close()
+
+    def serve_forever(self) -> None:
+        """Block until SIGINT or SIGTERM (main thread only), then close cleanly."""
+        stop = threading.Event()
+        previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            while not stop.wait(0.5):
+                pass
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            self.close()
+
+    def _register_commands(self) -> None:
+        runner = self.runner
+        register = self.commands.register
+        register(keys.PLAY_COMMAND, runner.play)
+        register(keys.PAUSE_COMMAND, runner.pause)
+        register(keys.STEP_COMMAND, runner.step)
+        register(keys.RESET_COMMAND, runner.reset)
+        register(keys.LIST_COMMAND, self._list_simulations)
+        register(keys.LOAD_COMMAND, self._load)
+        register(keys.NEXT_COMMAND, runner.next)
+        register(keys.RADIALLY_ORIENT_COMMAND, self._radially_orient)
+
+    def _list_simulations(self) -> dict[str, list[str]]:
+        return {"simulations": self.runner.simulation_names}
+
+    def _load(self, index: int, clear_state: bool = True) -> None:
+        """NanoVer's ``playback/load`` (``clear_state`` is accepted; state is always cleared)."""
+        if isinstance(index, bool) or not isinstance(index, (int, float)):
+            raise ValueError(f"index must be a whole number, got {index!r}")
+        self.runner.load(int(index))
+
+    def _radially_orient(self, radius: float = 1.0) -> None:
+        self.state.update(radial_origins(self.state.snapshot(), radius=float(radius)))
+
+    def _on_simulation_changed(self, index: int, name: str) -> None:
+        """Forget interactions and selections of the previous simulation; announce the new one."""
+        content = self.state.snapshot()
+        stale = [key for key in content if key.startswith(CLEARED_ON_SIMULATION_CHANGE)]
+        self.state.update({}, stale)
+        self.interactions.clear()
+        self.state.update({keys.STATE_SIMULATION_NAME: name, keys.STATE_SIMULATION_INDEX: index})
+        _log.info("switched to simulation [%d] %r", index, name)
+
+    def __enter__(self) -> "CosteerServer":
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

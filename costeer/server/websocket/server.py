@@ -1,0 +1,235 @@
+"""NanoVer's WebSocket transport: a thin asyncio adapter between sockets and the sessions.
+
+Each client gets one receive loop and one send loop on the server's own event-loop thread.
+The send loop wakes when the frame hub, the shared state or a command reply has something
+for this client and sends the latest merged frame/state, so a client that stops reading
+only ever holds one pending frame and one pending change: the simulation and the other
+clients never wait for it.
+
+    server = WebSocketServer(hub=hub, state=state, commands=registry, port=0)
+    server.start(); print(server.port)
+    ...
+    server.close()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import itertools
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+from ..commands import CommandRegistry
+from ..hub import FrameHub
+from ..session import ClientSession
+from ..state import SharedState
+from .codec import MAX_MESSAGE_BYTES, ProtocolError, decode_message, encode_message
+
+__all__ = ["WebSocketServer", "DEFAULT_PORT", "MAX_PENDING_REPLIES"]
+
+DEFAULT_PORT = 38801
+"""NanoVer's default WebSocket port."""
+MAX_PENDING_REPLIES = 1024
+"""Command messages waiting for a client that does not read; beyond this it is disconnected."""
+
+_log = logging.getLogger(__name__)
+
+
+class WebSocketServer:
+    """Serves frames, shared state and commands to NanoVer clients over WebSocket + msgpack.
+
+        with WebSocketServer(hub=hub, state=state, commands=registry, port=0) as server:
+            url = f"ws://127.0.0.1:{server.port}"
+    """
+
+    def __init__(
+        self,
+        *,
+        hub: FrameHub,
+        state: SharedState,
+        commands: CommandRegistry,
+        address: str = "127.0.0.1",
+        port: int = DEFAULT_PORT,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+        write_limit: int = 64 * 1024,
+    ) -> None:
+        self.hub = hub
+        self.state = state
+        self.commands = commands
+        self.address = address
+        self._requested_port = port
+        self._max_message_bytes = max_message_bytes
+        self._write_limit = write_limit
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: Server | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="costeer-commands")
+        self._ids = itertools.count(1)
+        self._sessions: dict[str, ClientSession] = {}
+        self.port: int | None = None
+        """The port actually listened on, once started."""
+
+    @property
+    def client_count(self) -> int:
+        """How many clients are connected."""
+        return len(self._sessions)
+
+    def start(self) -> None:
+        """Listen (in a background thread); raises ``OSError`` saying so if the port is taken."""
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        self._thread = threading.Thread(target=loop.run_forever, name="costeer-websocket", daemon=True)
+        self._thread.start()
+        try:
+            self._server = asyncio.run_coroutine_threadsafe(self._listen(), loop).result()
+        except OSError as error:
+            self.close()
+            raise OSError(
+                error.errno,
+                f"cannot listen on {self.address}:{self._requested_port} ({error.strerror}); "
+                "choose another --port or stop the program using it",
+            ) from None
+        self.port = self._server.sockets[0].getsockname()[1] if self._server.sockets else None
+
+    def close(self) -> None:
+        """Disconnect every client (cleaning up their keys) and stop listening."""
+        loop, self._loop = self._loop, None
+        if loop is None:
+            return
+        if self._server is not None and loop.is_running():
+            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        loop.close()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _listen(self) -> Server:
+        return await serve(
+            self._handle,
+            self.address,
+            self._requested_port,
+            max_size=self._max_message_bytes,
+            write_limit=self._write_limit,
+            compression=None,
+            close_timeout=2,
+        )
+
+    async def _shutdown(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _handle(self, connection: ServerConnection) -> None:
+        client = _ClientConnection(self, connection, f"client-{next(self._ids)}")
+        self._sessions[client.session.connection_id] = client.session
+        try:
+            await client.run()
+        finally:
+            del self._sessions[client.session.connection_id]
+
+    def __enter__(self) -> "WebSocketServer":
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class _ClientConnection:
+    """The socket side of one client: a receive loop and a send loop sharing one wake-up."""
+
+    def __init__(self, server: WebSocketServer, connection: ServerConnection, connection_id: str) -> None:
+        self._connection = connection
+        self._max_bytes = server._max_message_bytes
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._replies: collections.deque[bytes] = collections.deque()
+        self._frames = server.hub.subscribe(on_ready=self._wake_threadsafe)
+        self._state = server.state.subscribe(on_ready=self._wake_threadsafe)
+        self.session = ClientSession(
+            connection_id,
+            state=server.state,
+            commands=server.commands,
+            send_command=self._send_command,
+            executor=server._executor,
+        )
+
+    async def run(self) -> None:
+        name = self.session.connection_id
+        _log.info("%s connected from %s", name, self._connection.remote_address)
+        sender = asyncio.create_task(self._send_loop())
+        try:
+            await self._receive_loop()
+        finally:
+            sender.cancel()
+            self._frames.close()
+            self._state.close()
+            removed = self.session.close()
+            _log.info("%s left; removed %d of its state keys", name, len(removed))
+
+    async def _receive_loop(self) -> None:
+        try:
+            async for data in self._connection:
+                try:
+                    message = decode_message(data, max_bytes=self._max_bytes)
+                    self.session.receive(message)
+                except ProtocolError as error:
+                    _log.warning("%s sent a bad message, ignored: %s", self.session.connection_id, error)
+                except Exception:
+                    _log.exception("%s: handling a message failed; the message was dropped", self.session.connection_id)
+        except ConnectionClosed:
+            pass
+
+    async def _send_loop(self) -> None:
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                while (data := self._next_message()) is not None:
+                    await self._connection.send(data)
+        except ConnectionClosed:
+            pass
+
+    def _next_message(self) -> bytes | None:
+        if self._replies:
+            return self._replies.popleft()
+        frame = self._frames.encoded_take()
+        if frame is not None:
+            return frame
+        change = self._state.take()
+        if change is not None:
+            return encode_message({"state": change})
+        return None
+
+    def _wake_threadsafe(self) -> None:
+        try:
+            self._loop.call_soon_threadsafe(self._wake.set)
+        except RuntimeError:
+            pass  # the loop is closed: the server is shutting down
+
+    def _send_command(self, message: dict[str, Any]) -> None:
+        """Queue a command message (from any thread); encoding errors raise here, for the caller."""
+        data = encode_message({"command": message})
+        try:
+            self._loop.call_soon_threadsafe(self._queue_reply, data)
+        except RuntimeError:
+            pass
+
+    def _queue_reply(self, data: bytes) -> None:
+        if len(self._replies) >= MAX_PENDING_REPLIES:
+            _log.warning(
+                "%s is not reading its command replies (%d waiting); disconnecting it",
+                self.session.connection_id,
+                len(self._replies),
+            )
+            asyncio.ensure_future(self._connection.close(code=1008, reason="too many unread command replies"))
+            return
+        self._replies.append(data)
+        self._wake.set()

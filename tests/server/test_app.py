@@ -1,0 +1,196 @@
+"""CosteerServer end to end over WebSocket with fake simulations (no OpenMM)."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import msgpack
+import numpy as np
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from costeer.core import keys
+from costeer.server.app import CosteerServer
+
+pytestmark = pytest.mark.slow
+
+USER = "929680e7-b96d-4ead-9878-1f56462ab669"
+
+
+@pytest.fixture
+def server(fake_simulation):
+    sims = [fake_simulation("alpha", 5), fake_simulation("beta", 7)]
+    with CosteerServer(sims, port=0, frame_rate=60.0, session_info={"server": "costeer-test", "labels": {"a": "b"}}) as srv:
+        yield srv
+
+
+@pytest.fixture
+def client(server, connect_client):
+    return connect_client(f"ws://127.0.0.1:{server.port}")
+
+
+def test_connect_gets_a_full_frame_and_the_server_state(client):
+    client.wait_for(lambda: client.frames and client.state.get("simulation.name") == "alpha")
+    first = client.frames[0]
+    assert first[keys.FRAME_INDEX] == 0
+    assert first[keys.PARTICLE_COUNT] == 5
+    assert np.frombuffer(first[keys.PARTICLE_ELEMENTS], dtype=np.uint8).tolist() == [6] * 5
+    assert len(first[keys.PARTICLE_POSITIONS]) == 5 * 3 * 4
+    assert client.state["simulation.index"] == 0
+    assert client.state["imd.velocity_reset_available"] is False
+    assert client.state["costeer.session"] == {"server": "costeer-test", "labels": {"a": "b"}}
+    client.wait_for(lambda: client.last_index > 3)
+    assert client.frame[keys.FRAME_INDEX] == 0  # a merged view keeps the reset; deltas follow
+
+
+def test_playback_commands(server, client):
+    listing = client.request("commands/list")["response"]
+    for name in ("playback/play", "playback/pause", "playback/step", "playback/reset", "playback/list",
+                 "playback/load", "playback/next", "multiuser/radially-orient-origins", "commands/list"):
+        assert name in listing["list"]
+        assert {"name": name, "arguments": {}} in listing["commands"]
+    assert client.request("playback/list")["response"] == {"simulations": ["alpha", "beta"]}
+
+    client.request("playback/pause")
+    time.sleep(0.1)
+    while client.receive(timeout=0.05):
+        pass
+    count = len(client.frames)
+    time.sleep(0.3)
+    while client.receive(timeout=0.05):
+        pass
+    assert len(client.frames) == count, "frames arrived while paused"
+    advances = server.runner.simulation.advances
+    client.request("playback/step")
+    client.wait_for(lambda: len(client.frames) == count + 1)
+    time.sleep(0.2)
+    while client.receive(timeout=0.05):
+        pass
+    assert len(client.frames) == count + 1 and server.runner.simulation.advances == advances + 1
+
+    counter = client.frame[keys.SIMULATION_COUNTER]
+    client.request("playback/reset")
+    client.wait_for(lambda: client.frame[keys.SIMULATION_COUNTER] == counter + 1)
+    assert client.frame[keys.SIMULATION_TIME] == 0.0
+
+    client.request("playback/load", {"index": 1})
+    client.wait_for(lambda: client.state.get("simulation.name") == "beta" and client.frame.get(keys.PARTICLE_COUNT) == 7)
+    assert client.state["simulation.index"] == 1
+    client.request("playback/next")
+    client.wait_for(lambda: client.state.get("simulation.name") == "alpha")
+
+
+def test_unknown_command_and_bad_arguments_get_exceptions(client):
+    reply = client.request("playback/fly")
+    assert "unknown command 'playback/fly'" in reply["exception"] and "playback/play" in reply["exception"]
+    reply = client.request("playback/load", {"index": "one"})
+    assert "index must be a whole number" in reply["exception"]
+    reply = client.request("playback/load", {"colour": 1})
+    assert "unsuitable arguments" in reply["exception"]
+
+
+def test_valid_interaction_reaches_the_simulation_and_leaves_with_its_client(server, client, connect_client, make_spring):
+    other = connect_client(f"ws://127.0.0.1:{server.port}")
+    client.update_state({
+        f"avatar.{USER}": {"components": []},
+        f"cursor.{USER}.left": {},
+        f"update.index.{USER}": 1,
+        "interaction.grab": make_spring(particles=[2], **{"owner.id": USER, "label": "hand.right"}),
+        "scene": [1.0, 0, 0, 0, 0, 0, 1, 1, 1, 1],
+    })
+    other.wait_for(lambda: "interaction.grab" in other.state and "transform.simulation" in other.state)
+    simulation = server.runner.simulation
+    deadline = time.monotonic() + 5
+    while "interaction.grab" not in simulation.interactions and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert simulation.interactions["interaction.grab"].particles.tolist() == [2]
+    assert other.state["transform.simulation"] == {"transform": [1.0, 0, 0, 0, 0, 0, 1, -1, 1, 1], "parent": "root"}
+
+    client.close()
+    other.wait_for(lambda: "interaction.grab" not in other.state and f"avatar.{USER}" not in other.state)
+    assert f"cursor.{USER}.left" not in other.state and f"update.index.{USER}" not in other.state
+    assert "scene" in other.state and "simulation.name" in other.state
+    deadline = time.monotonic() + 5
+    while simulation.interactions and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert simulation.interactions == {}
+
+
+def test_bad_input_never_stops_the_server_or_other_clients(server, client, connect_client, make_spring):
+    watcher = connect_client(f"ws://127.0.0.1:{server.port}")
+    watcher.wait_for(lambda: watcher.frames)
+    bad_interactions = {
+        "interaction.nan": make_spring(position=[math.nan, 0, 0]),
+        "interaction.inf-scale": make_spring(scale=math.inf),
+        "interaction.negative": make_spring(particles=[-1]),
+        "interaction.range": make_spring(particles=[5]),
+        "interaction.type": make_spring(interaction_type="tractor"),
+        "interaction.not-a-map": "pull!",
+    }
+    client.send_raw(b"\xc1 not msgpack")
+    client.send_raw("a text message")
+    client.send({"state": [1, 2, 3]})
+    client.send({"state": {"updates": {"a": 1}, "removals": "everything"}})
+    client.send({"command": {"request": {"name": 3, "id": 1}}})
+    client.send({"frame": {keys.FRAME_INDEX: 0}})
+    client.update_state(bad_interactions)
+    client.update_state({f"interaction.flood{i}": make_spring() for i in range(5000)})
+    reply = client.request("no/such/command")
+    assert "unknown command" in reply["exception"]
+
+    client.wait_for(lambda: any(key.startswith("interaction.flood") for key in client.state))
+    stored = [key for key in client.state if key.startswith("interaction.")]
+    assert not set(stored) & set(bad_interactions)
+    assert len(stored) == 64  # the per-client cap
+    assert all(math.isfinite(s.scale) for s in server.runner.simulation.interactions.values())
+
+    client.send_raw(b"\x00" * (17 * 1024 * 1024))  # over the 16 MiB limit: the server closes this client
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            client.receive(timeout=5)
+    assert closed.value.rcvd is None or closed.value.rcvd.code == 1009
+
+    index = watcher.last_index
+    watcher.wait_for(lambda: watcher.last_index > index + 5)
+    watcher.wait_for(lambda: not any(key.startswith("interaction.") for key in watcher.state))
+    assert watcher.request("playback/list")["response"] == {"simulations": ["alpha", "beta"]}
+
+
+def test_client_registered_command_round_trip(server, client, connect_client):
+    provider = connect_client(f"ws://127.0.0.1:{server.port}")
+    provider.send({"command": {"register": {"name": "custom/hello", "arguments": {"who": "world"}}}})
+    client.wait_for(lambda: "custom/hello" in client.request("commands/list")["response"]["list"])
+    request_id = 42
+    client.send({"command": {"request": {"name": "custom/hello", "arguments": {"who": "you"}, "id": request_id}}})
+    provider.wait_for(lambda: provider.requests)
+    forwarded = provider.requests[0]["request"]
+    assert forwarded["name"] == "custom/hello" and forwarded["arguments"] == {"who": "you"}
+    provider.send({"command": {"request": forwarded, "response": {"hello": "you"}}})
+    client.wait_for(lambda: request_id in client.replies)
+    assert client.replies[request_id]["response"] == {"hello": "you"}
+    provider.close()
+    client.wait_for(lambda: "custom/hello" not in client.request("commands/list")["response"]["list"])
+
+
+def test_radially_orient_origins(client):
+    client.update_state({"avatar.a": {}, "avatar.b": {}})
+    client.wait_for(lambda: "avatar.b" in client.state)
+    client.request("multiuser/radially-orient-origins", {"radius": 2})
+    client.wait_for(lambda: "user-origin.a" in client.state and "user-origin.b" in client.state)
+    assert client.state["user-origin.a"]["position"] == pytest.approx([2, 0, 0])
+    assert client.state["user-origin.b"]["position"] == pytest.approx([-2, 0, 0], abs=1e-12)
+
+
+def test_load_clears_interactions_and_selections(server, client, make_spring):
+    client.update_state({"interaction.x": make_spring(), "selection.s": {"name": "s"}, "scene": [0, 0, 0, 0, 0, 0, 1, 1, 1, 1]})
+    client.wait_for(lambda: "interaction.x" in client.state and "selection.s" in client.state)
+    client.request("playback/load", {"index": 1})
+    client.wait_for(lambda: "interaction.x" not in client.state and "selection.s" not in client.state)
+    assert "scene" in client.state
+
+
+def test_port_in_use_says_so(server, fake_simulation):
+    other = CosteerServer([fake_simulation()], port=server.port)
+    with pytest.raises(OSError, match="choose another --port"):
+        other.start()
