@@ -32,7 +32,7 @@ def simulation(nanotube_xml: Path) -> OpenMMSimulation:
 def spring_on_60(target: np.ndarray) -> Interaction:
     return Interaction.from_state(
         {"position": target.tolist(), "particles": [60], "interaction_type": "spring",
-         "scale": 100.0, "max_force": float("inf")},
+         "scale": 300.0, "max_force": float("inf")},
         particle_count=65,
     )
 
