@@ -54,7 +54,8 @@ class RecordingPlayback:
         """Simulation name: the file name without ``.nanover.zip``."""
         self.loop = loop
         """Start again at the end (NanoVer's behaviour) rather than stop."""
-        self._state_sink = state_sink
+        self.state_sink = state_sink
+        """Receives ``(updates, removals)`` for every recorded state change (settable later)."""
         self._reader: RecordingReader | None = None
         self._changed_keys: list[str] = []
         self._next = 0
@@ -135,8 +136,8 @@ class RecordingPlayback:
         return frame
 
     def _emit_state(self, updates: dict[str, Any], removals: list[str]) -> None:
-        if self._state_sink is not None and (updates or removals):
-            self._state_sink(updates, removals)
+        if self.state_sink is not None and (updates or removals):
+            self.state_sink(updates, removals)
 
 
 def _strip(frame: FrameDict) -> FrameDict:

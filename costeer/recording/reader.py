@@ -75,6 +75,16 @@ def _is_empty(frame: FrameDict) -> bool:
     return frame.keys() <= {keys.FRAME_INDEX}
 
 
+def _is_noop_frame(frame: Any) -> bool:
+    """An empty frame ``{}``: changes nothing (unlike ``{"frame.index": 0}``, a reset)."""
+    return isinstance(frame, dict) and not frame
+
+
+def _is_noop_change(change: Any) -> bool:
+    """A state change with no updates and no removals."""
+    return isinstance(change, dict) and not change.get("updates") and not change.get("removals")
+
+
 class RecordingReader:
     """Reads a ``.nanover.zip`` recording (NanoVer's or costeer's).
 
@@ -93,6 +103,7 @@ class RecordingReader:
         try:
             self.entries: list[IndexEntry] = self._open()
             """The index: one entry per message, in recording order."""
+            self._padding = self._first_message_padding()
         except BaseException:
             self._file.close()
             raise
@@ -154,6 +165,13 @@ class RecordingReader:
         except ValueError:
             raise NotARecordingError(f"{self.path}: damaged zip (no local header for {MESSAGES_NAME})") from None
 
+    def _first_message_padding(self) -> tuple[int, int]:
+        """(frames, states) in the first message that are empty padding (see RecordingWriter.write)."""
+        if not self.entries or not {"frame", "state"} <= set(self.entries[0].types):
+            return 0, 0
+        message = self.read(self.entries[0])
+        return int(_is_noop_frame(message.get("frame"))), int(_is_noop_change(message.get("state")))
+
     # -- messages -------------------------------------------------------------------------
 
     def __len__(self) -> int:
@@ -161,13 +179,13 @@ class RecordingReader:
 
     @property
     def frame_count(self) -> int:
-        """Messages holding a frame (by the index)."""
-        return sum("frame" in entry.types for entry in self.entries)
+        """Messages holding a frame (by the index; padding ``{}`` not counted)."""
+        return sum("frame" in entry.types for entry in self.entries) - self._padding[0]
 
     @property
     def state_count(self) -> int:
-        """Messages holding a state change (by the index)."""
-        return sum("state" in entry.types for entry in self.entries)
+        """Messages holding a state change (by the index; an empty padding change not counted)."""
+        return sum("state" in entry.types for entry in self.entries) - self._padding[1]
 
     @property
     def duration_s(self) -> float:
@@ -196,12 +214,15 @@ class RecordingReader:
     # -- frames and state -----------------------------------------------------------------
 
     def frame_updates(self) -> Iterator[RecordedFrame]:
-        """Each recorded frame as it was sent (a delta, or a full frame at ``frame.index`` 0)."""
+        """Each recorded frame as it was sent (a delta, or a full frame at ``frame.index`` 0).
+
+        Empty frames ``{}`` (no-ops, such as the writer's padding) are skipped.
+        """
         for entry in self.entries:
             if "frame" not in entry.types:
                 continue
             packed = self.read(entry).get("frame")
-            if packed is None:
+            if packed is None or _is_noop_frame(packed):
                 continue
             try:
                 yield RecordedFrame(entry.timestamp_us, normalize_frame(packed))
@@ -221,12 +242,12 @@ class RecordingReader:
                 yield RecordedFrame(timestamp_us, current)
 
     def state_updates(self) -> Iterator[tuple[int, dict[str, Any], list[str]]]:
-        """Each recorded state change as ``(timestamp_us, updates, removals)``."""
+        """Each recorded state change as ``(timestamp_us, updates, removals)``; no-ops skipped."""
         for entry in self.entries:
             if "state" not in entry.types:
                 continue
             change = self.read(entry).get("state")
-            if change is None:
+            if change is None or _is_noop_change(change):
                 continue
             if not isinstance(change, dict):
                 raise RecordingError(f"{self.path}: bad state change at offset {entry.offset}")

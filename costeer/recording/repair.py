@@ -49,9 +49,9 @@ class RepairReport:
     output: Path
     """The repaired recording."""
     frames: int
-    """Messages with a frame kept."""
+    """Messages with a frame kept (empty padding frames not counted)."""
     states: int
-    """Messages with a state change kept."""
+    """Messages with a state change kept (empty padding changes not counted)."""
     bytes_lost: int
     """Bytes of messages that could not be kept (the unflushed or half-written end)."""
     duration_s: float
@@ -67,7 +67,7 @@ class RepairReport:
             )
         return (
             f"repaired {self.output}: {self.frames} frames, {self.states} states, "
-            f"{self.duration_s:.1f} s; {self.bytes_lost:,} bytes lost"
+            f"{self.duration_s:.1f} s; {self.bytes_lost:,} bytes of cut-off messages dropped"
         )
 
 
@@ -88,12 +88,14 @@ def repair_recording(path: str | Path, *, output: str | Path | None = None) -> R
             journal = journal_path(path)
             found = _from_journal(region, journal) if journal.exists() else _by_scanning(region)
             temporary = target.with_name(f".{target.name}.repairing")
-            kept_end = 0
+            kept_end = frames = states = 0
             first_us = last_us = None
             with RecordingWriter(temporary) as writer:
-                for entry in found:
+                for entry, message in found:
                     writer.write_raw(bytes(region[entry.offset : entry.offset + entry.length]), entry.metadata)
                     kept_end = entry.offset + entry.length
+                    frames += message.get("frame") not in (None, {})
+                    states += not _is_noop_change(message.get("state"))
                     first_us = entry.timestamp_us if first_us is None else first_us
                     last_us = entry.timestamp_us
             del region
@@ -102,8 +104,8 @@ def repair_recording(path: str | Path, *, output: str | Path | None = None) -> R
         journal_path(path).unlink(missing_ok=True)
     return RepairReport(
         output=target,
-        frames=writer.frames_written,
-        states=writer.states_written,
+        frames=frames,
+        states=states,
         bytes_lost=size - kept_end,
         duration_s=0.0 if first_us is None else (last_us - first_us) / 1e6,
     )
@@ -166,17 +168,22 @@ class _map:
             self._mmap.close()
 
 
-def _is_message(region: memoryview, entry: IndexEntry) -> bool:
+def _is_noop_change(change: Any) -> bool:
+    return not isinstance(change, dict) or (not change.get("updates") and not change.get("removals"))
+
+
+def _message_at(region: memoryview, entry: IndexEntry) -> dict[str, Any] | None:
+    """The message ``entry`` points at, or ``None`` when it is not complete and readable."""
     if entry.offset + entry.length > len(region):
-        return False
+        return None
     try:
         message = msgpack.unpackb(region[entry.offset : entry.offset + entry.length])
     except (ValueError, msgpack.UnpackException):
-        return False
-    return isinstance(message, dict)
+        return None
+    return message if isinstance(message, dict) else None
 
 
-def _from_journal(region: memoryview, journal: Path) -> Iterator[IndexEntry]:
+def _from_journal(region: memoryview, journal: Path) -> Iterator[tuple[IndexEntry, dict[str, Any]]]:
     """Journaled entries, in order, as long as their messages are complete on disk."""
     expected = 0
     with open(journal, "rb") as file:
@@ -185,13 +192,14 @@ def _from_journal(region: memoryview, journal: Path) -> Iterator[IndexEntry]:
                 entry = IndexEntry.from_dict(item)
             except (ValueError, AttributeError):
                 return
-            if entry.offset != expected or not _is_message(region, entry):
+            message = _message_at(region, entry) if entry.offset == expected else None
+            if message is None:
                 return
             expected = entry.offset + entry.length
-            yield entry
+            yield entry, message
 
 
-def _by_scanning(region: memoryview) -> Iterator[IndexEntry]:
+def _by_scanning(region: memoryview) -> Iterator[tuple[IndexEntry, dict[str, Any]]]:
     """Messages read back to back, timed by ``server.timestamp`` (no journal to go by)."""
     unpacker = msgpack.Unpacker(max_buffer_size=max(len(region), 1))
     unpacker.feed(region)
@@ -211,5 +219,5 @@ def _by_scanning(region: memoryview) -> Iterator[IndexEntry]:
         if isinstance(server_time, (int, float)):
             first_server_time = server_time if first_server_time is None else first_server_time
             timestamp_us = max(timestamp_us, int((server_time - first_server_time) * 1e6))
-        yield IndexEntry(offset=offset, length=end - offset, metadata=message_metadata(message, timestamp_us))
+        yield IndexEntry(offset=offset, length=end - offset, metadata=message_metadata(message, timestamp_us)), message
         offset = end

@@ -67,9 +67,9 @@ class RecordingWriter:
         self.messages_written = 0
         """Messages appended so far."""
         self.frames_written = 0
-        """Messages holding a frame."""
+        """Messages holding a frame (not counting the first message's padding)."""
         self.states_written = 0
-        """Messages holding a state change."""
+        """Messages holding a state change (not counting the first message's padding)."""
         self.last_timestamp_us = 0
         """Timestamp of the latest message."""
         self.flush()
@@ -83,13 +83,28 @@ class RecordingWriter:
         return (time.monotonic_ns() - self._start_ns) // 1000
 
     def write(self, message: Mapping[str, Any], *, timestamp_us: int | None = None) -> None:
-        """Append one message (``{"frame": packed}`` and/or ``{"state": change}``)."""
-        data = msgpack.packb(message, use_bin_type=True, default=_fallback)
+        """Append one message (``{"frame": packed}`` and/or ``{"state": change}``).
+
+        The first message always carries both keys (an empty frame ``{}`` or an empty state
+        change is added; every reader applies it as a no-op). NanoVer's reader fails when
+        its first read of ``messages.msgpack`` needs a forward seek (CPython's zipfile seeks
+        ``SEEK_CUR`` from wherever reading the index left the shared file), so whichever
+        kind of message it iterates over, its first read must be at offset 0.
+        """
+        padded = dict(message)
+        if self.messages_written == 0:
+            padded.setdefault("frame", {})
+            padded.setdefault("state", {"updates": {}, "removals": []})
+        data = msgpack.packb(padded, use_bin_type=True, default=_fallback)
         stamp = self.elapsed_us() if timestamp_us is None else int(timestamp_us)
-        self.write_raw(data, message_metadata(message, stamp))
+        self._append(data, message_metadata(padded, stamp), frame="frame" in message, state="state" in message)
 
     def write_raw(self, data: bytes, metadata: Mapping[str, Any]) -> None:
         """Append an already-encoded message with its index metadata (repair, copies)."""
+        types = metadata.get("types", ())
+        self._append(data, metadata, frame="frame" in types, state="state" in types)
+
+    def _append(self, data: bytes, metadata: Mapping[str, Any], *, frame: bool, state: bool) -> None:
         if self._closed:
             raise ValueError(f"the recording {self.path} is closed")
         entry = msgpack.packb(
@@ -100,9 +115,8 @@ class RecordingWriter:
         self._index += entry
         self._offset += len(data)
         self.messages_written += 1
-        types = metadata.get("types", ())
-        self.frames_written += "frame" in types
-        self.states_written += "state" in types
+        self.frames_written += frame
+        self.states_written += state
         self.last_timestamp_us = int(metadata.get("timestamp") or 0)
         self.flush_if_due()
 

@@ -61,7 +61,7 @@ def test_records_until_the_server_closes(tmp_path, finite_server):
     result = record_server(finite_server, path)
     assert (result.frames, result.states) == (11, 1)
     with RecordingReader(path) as reader:
-        assert [entry.types for entry in reader.entries][:2] == [("frame",), ("state",)]
+        assert [entry.types for entry in reader.entries][:2] == [("frame", "state"), ("state",)]  # padded first
         frames = list(reader.frames())
         assert list(reader.states())[-1].state == {"simulation.name": "toy"}
     assert [frame["frame.index"] for _, frame in frames] == list(range(11))
@@ -83,3 +83,36 @@ def test_unreachable_server_is_a_clear_error(tmp_path, free_port):
     with pytest.raises(ConnectionError, match=f"127.0.0.1:{free_port}"):
         record_server(f"ws://127.0.0.1:{free_port}", tmp_path / "x.nanover.zip")
     assert not (tmp_path / "x.nanover.zip").exists()
+
+
+@pytest.mark.slow
+def test_records_nanovers_own_server(tmp_path, nanover_python, nanover_side, nanotube_xml, nanover_read):
+    import json
+    import subprocess
+
+    server = subprocess.Popen(
+        [str(nanover_python), str(nanover_side / "nanover_server.py"), "--omm", str(nanotube_xml), "--platform", "Reference"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = json.loads(server.stdout.readline())["url"]
+        path = tmp_path / "nanover-server.nanover.zip"
+        result = record_server(url, path, duration=2.0)
+    finally:
+        server.stdin.close()
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+    assert 30 <= result.frames <= 70 and result.states >= 1
+    with RecordingReader(path) as reader:
+        frames = list(reader.frames())
+        state = list(reader.states())[-1].state
+    assert frames[0].frame["particle.positions"].shape == (65, 3)
+    assert state["simulation.name"] == "nanotube"
+    seen = nanover_read(path)
+    with_positions = [frame for frame in seen["frames"] if frame["positions"] is not None]
+    assert len(with_positions) == len(frames) and seen["trajectories"] == 1
