@@ -29,7 +29,9 @@ class TaskFrame:
         origin = np.asarray(self.origin, dtype=np.float64)
         axes = np.asarray(self.axes, dtype=np.float64)
         if origin.shape[-1:] != (3,) or axes.shape != origin.shape[:-1] + (3, 3):
-            raise ValueError(f"a task frame needs origin (..., 3) and axes (..., 3, 3), got {origin.shape} and {axes.shape}")
+            raise ValueError(
+                f"a task frame needs origin (..., 3) and axes (..., 3, 3), got {origin.shape} and {axes.shape}"
+            )
         object.__setattr__(self, "origin", origin)
         object.__setattr__(self, "axes", axes)
 

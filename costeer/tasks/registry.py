@@ -61,7 +61,8 @@ def get_task(name: str, **options: Any) -> Task:
         cls = _REGISTRY[name]
     except KeyError:
         raise ValueError(
-            f"unknown task {name!r}: choose one of {', '.join(sorted(_REGISTRY))}, or give a task file (path/to/task.py)"
+            f"unknown task {name!r}: choose one of {', '.join(sorted(_REGISTRY))}, "
+            "or give a task file (path/to/task.py)"
         ) from None
     return cls(**options)
 
@@ -84,7 +85,9 @@ def load_task_file(path: str | Path) -> list[str]:
         raise
     names = sorted(name for name, cls in _REGISTRY.items() if cls.__module__ == module_name)
     if not names:
-        raise ValueError(f"{path} registers no task: decorate a costeer.tasks.Task subclass with @register_task('name')")
+        raise ValueError(
+            f"{path} registers no task: decorate a costeer.tasks.Task subclass with @register_task('name')"
+        )
     return names
 
 

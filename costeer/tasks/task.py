@@ -38,7 +38,8 @@ class AtomSelection:
     def __post_init__(self) -> None:
         object.__setattr__(self, "grabbed", np.unique(np.asarray(self.grabbed, dtype=np.int64)))
         object.__setattr__(self, "observed", np.asarray(self.observed, dtype=np.int64))
-        object.__setattr__(self, "groups", {name: np.asarray(atoms, dtype=np.int64) for name, atoms in self.groups.items()})
+        groups = {name: np.asarray(atoms, dtype=np.int64) for name, atoms in self.groups.items()}
+        object.__setattr__(self, "groups", groups)
 
 
 @runtime_checkable
@@ -79,8 +80,14 @@ class Task(ABC):
         """Choose the grabbed and observed atoms from elements and bonds; raise ChemistryError if absent."""
 
     @abstractmethod
-    def frames(self, positions: np.ndarray, selection: AtomSelection) -> TaskFrame:
-        """The task frame at each frame of an episode (batched, ``len == T``)."""
+    def frames(
+        self, positions: np.ndarray, selection: AtomSelection, *, previous: TaskFrame | None = None
+    ) -> TaskFrame:
+        """The task frame at each frame of an episode (batched, ``len == T``).
+
+        ``previous``: when an episode arrives in pieces (a live co-pilot), the task frame of the
+        frame just before ``positions[0]``, so that the frame continues; ``None`` at the start.
+        """
 
     @abstractmethod
     def evaluate(self, positions: np.ndarray, selection: AtomSelection) -> Outcome:

@@ -35,13 +35,17 @@ class TubeHull:
         return (np.abs(points[..., 2]) <= self.half_length) & (radial < self.radius)
 
 
-def fit_tube_frames(positions: np.ndarray, *, tube: np.ndarray, toward: int) -> TaskFrame:
+def fit_tube_frames(
+    positions: np.ndarray, *, tube: np.ndarray, toward: int, previous: TaskFrame | None = None
+) -> TaskFrame:
     """Task frames of a tube along an episode, one per frame of ``positions``.
 
     ``positions`` is ``(T, n, 3)`` (or ``(n, 3)`` for a single frame), ``tube`` the tube's atom
     indices and ``toward`` the atom whose place at the first frame picks the sign of z: z runs
     from the tube end nearer that atom towards the far end. Origin: the tube atoms' centroid.
     x: from the axis towards the tube's lowest-index atom; y completes a right-handed frame.
+    When an episode arrives in pieces (live), pass the last frame of the previous piece as
+    ``previous``: z then continues from it instead of following the start-of-episode rule.
     """
     positions = np.asarray(positions, dtype=np.float64)
     single = positions.ndim == 2
@@ -58,7 +62,10 @@ def fit_tube_frames(positions: np.ndarray, *, tube: np.ndarray, toward: int) -> 
     turns = np.sign(np.einsum("ti,ti->t", axis[1:], axis[:-1]))
     turns[turns == 0] = 1.0
     axis *= np.concatenate([[1.0], np.cumprod(turns)])[:, None]
-    if (positions[0, toward] - centre[0]) @ axis[0] > 0:
+    if previous is not None:
+        if np.asarray(previous.z_axis).reshape(-1, 3)[-1] @ axis[0] < 0:
+            axis = -axis
+    elif (positions[0, toward] - centre[0]) @ axis[0] > 0:
         axis = -axis
     reference = centred[:, 0, :]
     x_axis = reference - np.einsum("ti,ti->t", reference, axis)[:, None] * axis

@@ -82,7 +82,8 @@ def test_never_entering_fails() -> None:
 def test_starting_inside_and_leaving_is_not_a_threading() -> None:
     outcome = detect_threading(_path((0, 0, -0.3), (0, 0, 1.5)), HULL)
     assert not outcome.success
-    assert outcome.passages[0] == Passage(entry_index=0, exit_index=outcome.passages[0].exit_index, entry_end=None, exit_end="far")
+    (passage,) = outcome.passages
+    assert passage == Passage(entry_index=0, exit_index=passage.exit_index, entry_end=None, exit_end="far")
 
 
 def test_crossing_the_wall_is_not_an_end() -> None:

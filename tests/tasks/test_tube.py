@@ -68,13 +68,17 @@ def test_frames_follow_a_tumbling_tube(built: BuiltSystem) -> None:
     spin = np.array([0.3, -1.0, 0.4])
     centre = built.positions.mean(axis=0)
     episode = np.stack(
-        [(built.positions - centre) @ _rotation_about(spin, angle).T + centre + 0.01 * step for step, angle in enumerate(angles)]
+        [
+            (built.positions - centre) @ _rotation_about(spin, angle).T + centre + 0.01 * step
+            for step, angle in enumerate(angles)
+        ]
     )
     frames = fit_tube_frames(episode, tube=TUBE, toward=METHANE_C)
     assert len(frames) == 60
     local = frames.to_task(episode)
     np.testing.assert_allclose(local, np.broadcast_to(local[0], local.shape), atol=1e-9)
-    np.testing.assert_allclose(frames[0].axes, fit_tube_frames(built.positions, tube=TUBE, toward=METHANE_C).axes, atol=1e-12)
+    start = fit_tube_frames(built.positions, tube=TUBE, toward=METHANE_C)
+    np.testing.assert_allclose(frames[0].axes, start.axes, atol=1e-12)
 
 
 def test_hull_of_the_built_tube(built: BuiltSystem) -> None:
@@ -98,3 +102,27 @@ def test_hull_contains_is_elementwise() -> None:
 def test_too_few_tube_atoms() -> None:
     with pytest.raises(ValueError, match="at least 3"):
         fit_tube_frames(np.zeros((5, 3)), tube=np.array([0, 1]), toward=4)
+
+
+def test_a_live_episode_in_pieces_continues_the_first_frame(built: BuiltSystem) -> None:
+    # Methane walks along the axis past the far end while the system turns half a circle.
+    axis = _tube_axis(built.positions)
+    centre = built.positions.mean(axis=0)
+    steps = []
+    for shift, angle in zip(np.linspace(0, -1.6, 20), np.linspace(0, np.pi, 20)):
+        positions = built.positions.copy()
+        positions[60:] += shift * axis
+        steps.append((positions - centre) @ _rotation_about(np.array([0.0, 0.0, 1.0]), angle).T + centre)
+    episode = np.stack(steps)
+    whole = fit_tube_frames(episode, tube=TUBE, toward=METHANE_C)
+    assert whole.to_task(episode[:, [METHANE_C]])[-1, 0, 2] > 0.5  # it ended beyond the far end
+    # A frame at a time, each continuing the one before: the same frames as the whole episode.
+    frame = fit_tube_frames(episode[0], tube=TUBE, toward=METHANE_C)
+    for step in range(1, 20):
+        frame = fit_tube_frames(episode[step], tube=TUBE, toward=METHANE_C, previous=frame)
+        np.testing.assert_allclose(frame.axes, whole[step].axes, atol=1e-9)
+    piece = fit_tube_frames(episode[10:], tube=TUBE, toward=METHANE_C, previous=whole[9])
+    np.testing.assert_allclose(piece.axes, whole.axes[10:], atol=1e-9)
+    # Without the previous frame, the last frame alone would be read as a new episode.
+    alone = fit_tube_frames(episode[-1], tube=TUBE, toward=METHANE_C)
+    np.testing.assert_allclose(alone.z_axis, -whole[-1].z_axis, atol=1e-9)

@@ -61,8 +61,11 @@ class NanotubeTask(Task):
         observed = np.concatenate([methane, tube]) if self.observe_tube else methane
         return AtomSelection(grabbed=methane_carbon, observed=observed, groups={"tube": tube, "methane": methane})
 
-    def frames(self, positions: np.ndarray, selection: AtomSelection) -> TaskFrame:
-        return fit_tube_frames(positions, tube=selection.groups["tube"], toward=int(selection.groups["methane"][0]))
+    def frames(
+        self, positions: np.ndarray, selection: AtomSelection, *, previous: TaskFrame | None = None
+    ) -> TaskFrame:
+        methane_carbon = int(selection.groups["methane"][0])
+        return fit_tube_frames(positions, tube=selection.groups["tube"], toward=methane_carbon, previous=previous)
 
     def methane_path(self, positions: np.ndarray, selection: AtomSelection) -> tuple[np.ndarray, TubeHull]:
         """The methane carbon's task-frame path ``(T, 3)`` over an episode ``(T, n, 3)``, and the tube's hull."""
