@@ -2,9 +2,13 @@
 
 Success: some stay inside (an inside-interval) was entered through one end and left through
 the other. Backing out the way it came, passing alongside, stopping inside and never entering
-are not successes. Which end a crossing used is read from the first sample outside the hull
-next to the interval: beyond ``-half_length`` is the near end, beyond ``+half_length`` the far
-end, otherwise the wall (the side of the tube).
+are not successes. Which end a crossing used is read from the sample outside the hull next to
+the interval: beyond ``-half_length`` is the near end, beyond ``+half_length`` the far end,
+otherwise the wall (the side of the tube).
+
+An optional ``margin`` makes leaving take a clear step out: a stay starts when a point is in
+the hull but ends only when a point is outside the hull grown by ``margin`` on every side, so
+thermal jitter across an end's plane neither ends a stay nor counts as leaving.
 """
 
 from __future__ import annotations
@@ -80,12 +84,18 @@ class ThreadingOutcome:
         }
 
 
-def detect_threading(path: np.ndarray, hull: TubeHull) -> ThreadingOutcome:
-    """Judge a path ``(T, 3)`` given in the tube's task frame (z along the axis, origin at its centre)."""
+def detect_threading(path: np.ndarray, hull: TubeHull, *, margin: float = 0.0) -> ThreadingOutcome:
+    """Judge a path ``(T, 3)`` given in the tube's task frame (z along the axis, origin at its centre).
+
+    ``margin`` (nm): how far beyond the hull a point must be to end a stay inside (see above).
+    """
     path = np.asarray(path, dtype=np.float64)
     if path.ndim != 2 or path.shape[1] != 3:
         raise ValueError(f"a path is (T, 3) task-frame points, got shape {path.shape}")
-    inside = hull.contains(path)
+    if margin < 0:
+        raise ValueError(f"margin must be >= 0 nm, got {margin}")
+    outer = hull.grown(margin)
+    inside = _stays(hull.contains(path), ~outer.contains(path))
     change = np.diff(inside.astype(np.int8))
     entries = np.flatnonzero(change == 1) + 1
     exits = np.flatnonzero(change == -1) + 1
@@ -99,10 +109,17 @@ def detect_threading(path: np.ndarray, hull: TubeHull) -> ThreadingOutcome:
                 entry_index=entry,
                 exit_index=exit_,
                 entry_end=None if entry == 0 else _end(path[entry - 1], hull),
-                exit_end=None if exit_ is None else _end(path[exit_], hull),
+                exit_end=None if exit_ is None else _end(path[exit_], outer),
             )
         )
     return ThreadingOutcome(success=any(passage.threads for passage in passages), passages=tuple(passages))
+
+
+def _stays(enters: np.ndarray, leaves: np.ndarray) -> np.ndarray:
+    """Inside or not at each sample: switched on by ``enters``, off by ``leaves``, else as before."""
+    events = np.where(enters, 1, np.where(leaves, -1, 0))
+    last_event = np.maximum.accumulate(np.where(events != 0, np.arange(len(events)), -1))
+    return (last_event >= 0) & (events[np.maximum(last_event, 0)] == 1)
 
 
 def _end(point: np.ndarray, hull: TubeHull) -> End:

@@ -34,6 +34,10 @@ class TubeHull:
         radial = np.hypot(points[..., 0], points[..., 1])
         return (np.abs(points[..., 2]) <= self.half_length) & (radial < self.radius)
 
+    def grown(self, margin: float) -> "TubeHull":
+        """This hull widened by ``margin`` nm at the wall and at each end."""
+        return TubeHull(half_length=self.half_length + margin, radius=self.radius + margin)
+
 
 def fit_tube_frames(
     positions: np.ndarray, *, tube: np.ndarray, toward: int, previous: TaskFrame | None = None

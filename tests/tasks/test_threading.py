@@ -114,3 +114,28 @@ def test_empty_and_bad_paths() -> None:
     assert not detect_threading(np.zeros((0, 3)), HULL).success
     with pytest.raises(ValueError, match=r"\(T, 3\)"):
         detect_threading(np.zeros((5, 2)), HULL)
+
+
+def test_a_margin_ignores_jitter_across_an_end() -> None:
+    # In at the near end, then hovering at the far end's plane (z = 0.52 +- 0.04).
+    z = np.concatenate([np.linspace(-1.0, 0.52, 60), 0.52 + 0.04 * np.sin(np.arange(40))])
+    path = np.stack([np.zeros_like(z), np.zeros_like(z), z], axis=1)
+    assert detect_threading(path, HULL).success  # every poke past the plane counts without a margin
+    hovering = detect_threading(path, HULL, margin=0.1)
+    assert not hovering.success
+    (passage,) = hovering.passages
+    assert passage.exit_index is None
+    out = np.concatenate([path, [[0, 0, 0.6], [0, 0, 0.7]]])
+    (passage,) = detect_threading(out, HULL, margin=0.1).passages
+    assert (passage.exit_index, passage.exit_end) == (len(out) - 1, "far")
+
+
+def test_a_margin_keeps_one_stay_through_jitter_at_the_entrance() -> None:
+    jitter = -0.52 + 0.03 * np.sin(np.arange(30))
+    z = np.concatenate([np.linspace(-1.0, -0.52, 30), jitter, np.linspace(-0.5, 1.0, 30)])
+    path = np.stack([np.zeros_like(z), np.zeros_like(z), z], axis=1)
+    assert len(detect_threading(path, HULL).passages) > 1
+    outcome = detect_threading(path, HULL, margin=0.1)
+    assert outcome.success and len(outcome.passages) == 1
+    with pytest.raises(ValueError, match="margin"):
+        detect_threading(path, HULL, margin=-0.1)

@@ -5,7 +5,9 @@ with four hydrogens (the grabbed atom) and those hydrogens. Task frame: z along 
 axis from the end nearer methane at the episode's start to the far end, origin at the tube's
 centre (:func:`~costeer.tasks.tube.fit_tube_frames`). Observation: methane's five atoms (and,
 with ``observe_tube=True``, the tube's) in that frame. Success: the methane carbon's path
-threads the tube's hull (:func:`~costeer.tasks.threading.detect_threading`).
+threads the tube's hull (:func:`~costeer.tasks.threading.detect_threading`), leaving it by at
+least ``exit_margin`` (0.1 nm: a few times methane's thermal jitter in the tube, about a fifth
+of the tube's half-length) so that jitter at an end's plane is neither an exit nor a success.
 """
 
 from __future__ import annotations
@@ -35,9 +37,13 @@ class NanotubeTask(Task):
 
     description = "Thread methane through a carbon nanotube: in at one end, out through the other."
 
-    def __init__(self, *, observe_tube: bool = False) -> None:
+    def __init__(self, *, observe_tube: bool = False, exit_margin: float = 0.1) -> None:
+        if exit_margin < 0:
+            raise ValueError(f"exit_margin must be >= 0 nm, got {exit_margin}")
         self.observe_tube = observe_tube
         """Also observe the tube's atoms (after methane's), not only methane's five."""
+        self.exit_margin = exit_margin
+        """How far (nm) beyond the tube's hull methane must go to have left it."""
 
     def build_system(self) -> BuiltSystem:
         return build_nanotube_system()
@@ -79,4 +85,4 @@ class NanotubeTask(Task):
 
     def evaluate(self, positions: np.ndarray, selection: AtomSelection) -> ThreadingOutcome:
         path, hull = self.methane_path(positions, selection)
-        return detect_threading(path, hull)
+        return detect_threading(path, hull, margin=self.exit_margin)

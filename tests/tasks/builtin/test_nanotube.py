@@ -10,7 +10,15 @@ import openmm.app
 import pytest
 
 from costeer.recording.reader import RecordingReader
-from costeer.tasks import AtomSelection, BuiltSystem, Chemistry, ChemistryError, build_task_system, get_task
+from costeer.tasks import (
+    AtomSelection,
+    BuiltSystem,
+    Chemistry,
+    ChemistryError,
+    Outcome,
+    build_task_system,
+    get_task,
+)
 from costeer.tasks.builtin.nanotube import NanotubeTask
 from costeer.tasks.threading import ThreadingOutcome
 
@@ -121,10 +129,15 @@ def _methane_episode(built: BuiltSystem, z_path: np.ndarray) -> np.ndarray:
 def test_evaluate_threading_and_backing_out(task: NanotubeTask, built: BuiltSystem, selection: AtomSelection) -> None:
     through = _methane_episode(built, np.linspace(-1.2, 1.2, 50))
     outcome = task.evaluate(through, selection)
-    assert isinstance(outcome, ThreadingOutcome) and outcome.success
+    assert isinstance(outcome, ThreadingOutcome) and isinstance(outcome, Outcome) and outcome.success
     assert (outcome.passages[0].entry_end, outcome.passages[0].exit_end) == ("near", "far")
     back = _methane_episode(built, np.concatenate([np.linspace(-1.2, 0.1, 30), np.linspace(0.1, -1.2, 30)]))
     assert not task.evaluate(back, selection).success
+    # Stopping at the far end's plane is not leaving the tube; a small step beyond it is.
+    at_the_mouth = _methane_episode(built, np.linspace(-1.2, 0.55, 50))
+    assert not task.evaluate(at_the_mouth, selection).success
+    assert NanotubeTask(exit_margin=0.0).evaluate(at_the_mouth, selection).success
+    assert task.evaluate(_methane_episode(built, np.linspace(-1.2, 0.7, 50)), selection).success
     # Starting beyond the other end of the tube flips the frame: the same walk reads near -> far.
     reverse = _methane_episode(built, np.linspace(1.2, -1.2, 50))
     path, _ = task.methane_path(reverse, selection)
