@@ -118,6 +118,12 @@ def _nanover_url(line: str) -> tuple[str, int] | None:
     return (announced["url"], int(announced["port"])) if "url" in announced else None
 
 
+@pytest.fixture(scope="session")
+def costeer_cli() -> list[str]:
+    """The command that runs ``costeer`` (append a subcommand and its arguments)."""
+    return costeer_command()
+
+
 @pytest.fixture
 def costeer_server() -> Iterator[Callable[..., ServerProcess]]:
     """Start ``costeer serve ARGS --port 0`` (on 127.0.0.1); stopped after the test."""

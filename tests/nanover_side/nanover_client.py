@@ -317,12 +317,26 @@ def scenario_forces(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def scenario_watch(args: argparse.Namespace) -> dict[str, Any]:
-    with ObservingClient.connect(args.url) as client:
-        client.wait_frame(timeout=15)
-        print(json.dumps({"ready": time.time()}), file=sys.stderr, flush=True)
-        offset = time.time() - time.monotonic()
-        time.sleep(args.duration)
-        frames = client.frames_since(0)
+    """Log frame arrivals for ``--duration`` s (``--interact``: while pulling atom ``--atom``).
+
+    Survives the server going away (the SIGKILL test): the log so far is still printed.
+    """
+    client = ObservingClient.connect(args.url)
+    client.wait_frame(_has_positions, merged=True, timeout=15)
+    if args.interact:
+        positions = client.wait_frame(_has_positions, merged=True).merged[POSITIONS]
+        target = [float(x) + 0.5 for x in positions[args.atom]]
+        client.start_interaction(
+            ParticleInteraction(position=target, particles=[args.atom], interaction_type="spring", scale=50.0)
+        )
+    print(json.dumps({"ready": time.time()}), file=sys.stderr, flush=True)
+    offset = time.time() - time.monotonic()
+    time.sleep(args.duration)
+    frames = client.frames_since(0)
+    try:
+        client.close()
+    except Exception:  # the server may be gone on purpose
+        pass
     return {
         "frames": [
             {
@@ -330,6 +344,7 @@ def scenario_watch(args: argparse.Namespace) -> dict[str, Any]:
                 "index": frame.data.get(FRAME_INDEX),
                 "time": frame.data.get(SIM_TIME),
                 "server_timestamp": frame.data.get("server.timestamp"),
+                "user_index": _user_index(frame.data),
             }
             for frame in frames
         ]
@@ -354,6 +369,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--scale", type=float, default=1000.0)
     parser.add_argument("--type", default="spring")
     parser.add_argument("--duration", type=float, default=3.0, help="seconds")
+    parser.add_argument("--interact", action="store_true", help="watch: pull --atom meanwhile")
     parser.add_argument("--settle", type=float, default=2.0, help="seconds after a client leaves")
     parser.add_argument("--xml", help="system XML (forces: particle masses)")
     parser.add_argument("--cases", type=int, default=12)
