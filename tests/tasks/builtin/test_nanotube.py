@@ -102,6 +102,8 @@ def test_observation_in_the_task_frame(task: NanotubeTask, built: BuiltSystem, s
     assert observed.shape == (2, 5, 3)
     np.testing.assert_allclose(observed[0], observed[1], atol=1e-12)  # a drift changes nothing
     assert observed[0, 0, 2] < 0  # methane starts at the near end
+    single = task.observe(built.positions, task.frames(built.positions, selection), selection)  # one frame
+    np.testing.assert_allclose(single, observed[0], atol=1e-12)
     velocities = np.zeros_like(episode)
     velocities[:, 60] = frames.z_axis  # moving along the tube's axis
     with_velocities = task.observe(episode, frames, selection, velocities=velocities)
