@@ -75,16 +75,6 @@ def _is_empty(frame: FrameDict) -> bool:
     return frame.keys() <= {keys.FRAME_INDEX}
 
 
-def _is_noop_frame(frame: Any) -> bool:
-    """An empty frame ``{}``: changes nothing (unlike ``{"frame.index": 0}``, a reset)."""
-    return isinstance(frame, dict) and not frame
-
-
-def _is_noop_change(change: Any) -> bool:
-    """A state change with no updates and no removals."""
-    return isinstance(change, dict) and not change.get("updates") and not change.get("removals")
-
-
 class RecordingReader:
     """Reads a ``.nanover.zip`` recording (NanoVer's or costeer's).
 
@@ -166,11 +156,11 @@ class RecordingReader:
             raise NotARecordingError(f"{self.path}: damaged zip (no local header for {MESSAGES_NAME})") from None
 
     def _first_message_padding(self) -> tuple[int, int]:
-        """(frames, states) in the first message that are empty padding (see RecordingWriter.write)."""
+        """Kinds (frame, state) the first entry lists but its message lacks: see ``write_raw``."""
         if not self.entries or not {"frame", "state"} <= set(self.entries[0].types):
             return 0, 0
         message = self.read(self.entries[0])
-        return int(_is_noop_frame(message.get("frame"))), int(_is_noop_change(message.get("state")))
+        return int("frame" not in message), int("state" not in message)
 
     # -- messages -------------------------------------------------------------------------
 
@@ -179,12 +169,12 @@ class RecordingReader:
 
     @property
     def frame_count(self) -> int:
-        """Messages holding a frame (by the index; padding ``{}`` not counted)."""
+        """Messages holding a frame (by the index)."""
         return sum("frame" in entry.types for entry in self.entries) - self._padding[0]
 
     @property
     def state_count(self) -> int:
-        """Messages holding a state change (by the index; an empty padding change not counted)."""
+        """Messages holding a state change (by the index)."""
         return sum("state" in entry.types for entry in self.entries) - self._padding[1]
 
     @property
@@ -214,15 +204,12 @@ class RecordingReader:
     # -- frames and state -----------------------------------------------------------------
 
     def frame_updates(self) -> Iterator[RecordedFrame]:
-        """Each recorded frame as it was sent (a delta, or a full frame at ``frame.index`` 0).
-
-        Empty frames ``{}`` (no-ops, such as the writer's padding) are skipped.
-        """
+        """Each recorded frame as it was sent (a delta, or a full frame at ``frame.index`` 0)."""
         for entry in self.entries:
             if "frame" not in entry.types:
                 continue
             packed = self.read(entry).get("frame")
-            if packed is None or _is_noop_frame(packed):
+            if packed is None:
                 continue
             try:
                 yield RecordedFrame(entry.timestamp_us, normalize_frame(packed))
@@ -242,12 +229,12 @@ class RecordingReader:
                 yield RecordedFrame(timestamp_us, current)
 
     def state_updates(self) -> Iterator[tuple[int, dict[str, Any], list[str]]]:
-        """Each recorded state change as ``(timestamp_us, updates, removals)``; no-ops skipped."""
+        """Each recorded state change as ``(timestamp_us, updates, removals)``."""
         for entry in self.entries:
             if "state" not in entry.types:
                 continue
             change = self.read(entry).get("state")
-            if change is None or _is_noop_change(change):
+            if change is None:
                 continue
             if not isinstance(change, dict):
                 raise RecordingError(f"{self.path}: bad state change at offset {entry.offset}")

@@ -49,9 +49,9 @@ class RepairReport:
     output: Path
     """The repaired recording."""
     frames: int
-    """Messages with a frame kept (empty padding frames not counted)."""
+    """Messages with a frame kept."""
     states: int
-    """Messages with a state change kept (empty padding changes not counted)."""
+    """Messages with a state change kept."""
     bytes_lost: int
     """Bytes of messages that could not be kept (the unflushed or half-written end)."""
     duration_s: float
@@ -94,8 +94,8 @@ def repair_recording(path: str | Path, *, output: str | Path | None = None) -> R
                 for entry, message in found:
                     writer.write_raw(bytes(region[entry.offset : entry.offset + entry.length]), entry.metadata)
                     kept_end = entry.offset + entry.length
-                    frames += message.get("frame") not in (None, {})
-                    states += not _is_noop_change(message.get("state"))
+                    frames += "frame" in message
+                    states += "state" in message
                     first_us = entry.timestamp_us if first_us is None else first_us
                     last_us = entry.timestamp_us
             del region
@@ -166,10 +166,6 @@ class _map:
     def __exit__(self, *exc_info: object) -> None:
         if self._mmap is not None:
             self._mmap.close()
-
-
-def _is_noop_change(change: Any) -> bool:
-    return not isinstance(change, dict) or (not change.get("updates") and not change.get("removals"))
 
 
 def _message_at(region: memoryview, entry: IndexEntry) -> dict[str, Any] | None:

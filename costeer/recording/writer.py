@@ -20,7 +20,7 @@ from zipfile import ZIP_STORED, ZipFile
 import msgpack
 import numpy as np
 
-from .format import INDEX_NAME, MESSAGES_NAME, journal_path, message_metadata
+from .format import INDEX_NAME, MESSAGES_NAME, RECORDED_TYPES, journal_path, message_metadata
 
 __all__ = ["RecordingWriter", "DEFAULT_FLUSH_INTERVAL"]
 
@@ -67,9 +67,9 @@ class RecordingWriter:
         self.messages_written = 0
         """Messages appended so far."""
         self.frames_written = 0
-        """Messages holding a frame (not counting the first message's padding)."""
+        """Messages holding a frame."""
         self.states_written = 0
-        """Messages holding a state change (not counting the first message's padding)."""
+        """Messages holding a state change."""
         self.last_timestamp_us = 0
         """Timestamp of the latest message."""
         self.flush()
@@ -83,30 +83,28 @@ class RecordingWriter:
         return (time.monotonic_ns() - self._start_ns) // 1000
 
     def write(self, message: Mapping[str, Any], *, timestamp_us: int | None = None) -> None:
-        """Append one message (``{"frame": packed}`` and/or ``{"state": change}``).
-
-        The first message always carries both keys (an empty frame ``{}`` or an empty state
-        change is added; every reader applies it as a no-op). NanoVer's reader fails when
-        its first read of ``messages.msgpack`` needs a forward seek (CPython's zipfile seeks
-        ``SEEK_CUR`` from wherever reading the index left the shared file), so whichever
-        kind of message it iterates over, its first read must be at offset 0.
-        """
-        padded = dict(message)
-        if self.messages_written == 0:
-            padded.setdefault("frame", {})
-            padded.setdefault("state", {"updates": {}, "removals": []})
-        data = msgpack.packb(padded, use_bin_type=True, default=_fallback)
+        """Append one message (``{"frame": packed}`` and/or ``{"state": change}``)."""
+        data = msgpack.packb(message, use_bin_type=True, default=_fallback)
         stamp = self.elapsed_us() if timestamp_us is None else int(timestamp_us)
-        self._append(data, message_metadata(padded, stamp), frame="frame" in message, state="state" in message)
+        self.write_raw(data, message_metadata(message, stamp))
 
     def write_raw(self, data: bytes, metadata: Mapping[str, Any]) -> None:
-        """Append an already-encoded message with its index metadata (repair, copies)."""
-        types = metadata.get("types", ())
-        self._append(data, metadata, frame="frame" in types, state="state" in types)
+        """Append an already-encoded message with its index metadata (repair, copies).
 
-    def _append(self, data: bytes, metadata: Mapping[str, Any], *, frame: bool, state: bool) -> None:
+        The first message's index entry always lists both ``frame`` and ``state`` in its
+        ``types``, whatever the message holds. NanoVer's reader reads every entry whose
+        types include the kind it wants, and fails when its first read of
+        ``messages.msgpack`` needs a forward seek (CPython's zipfile seeks ``SEEK_CUR`` from
+        wherever reading the index left the shared file): so its first read must be at
+        offset 0, for frames and for state alike. Readers then find no such key and skip it.
+        """
         if self._closed:
             raise ValueError(f"the recording {self.path} is closed")
+        types = list(metadata.get("types", ()))
+        self.frames_written += "frame" in types
+        self.states_written += "state" in types
+        if self.messages_written == 0:
+            metadata = {**metadata, "types": types + [kind for kind in RECORDED_TYPES if kind not in types]}
         entry = msgpack.packb(
             {"offset": self._offset, "length": len(data), "metadata": dict(metadata)}, use_bin_type=True
         )
@@ -115,8 +113,6 @@ class RecordingWriter:
         self._index += entry
         self._offset += len(data)
         self.messages_written += 1
-        self.frames_written += frame
-        self.states_written += state
         self.last_timestamp_us = int(metadata.get("timestamp") or 0)
         self.flush_if_due()
 

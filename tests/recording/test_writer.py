@@ -24,7 +24,7 @@ def test_layout_is_nanovers(tmp_path, make_frame):
         assert all(info.compress_type == zipfile.ZIP_STORED for info in infos)
         index = msgpack.unpackb(archive.read("index.msgpack"))
         messages = archive.read("messages.msgpack")
-    # the first message always holds both kinds (here an empty state change): see RecordingWriter.write
+    # the first entry always lists both kinds, whatever it holds: see RecordingWriter.write_raw
     assert index[0]["metadata"] == {"types": ["frame", "state"], "frame.index": 0, "timestamp": 10}
     assert index[1]["metadata"] == {"types": ["state"], "timestamp": 20}
     assert index[1]["offset"] == index[0]["length"]
@@ -55,10 +55,7 @@ def test_round_trip(tmp_path, make_frame):
         writer.write({"state": {"updates": {}, "removals": ["key.0"]}}, timestamp_us=99_000)
     with RecordingReader(path) as reader:
         assert (reader.frame_count, reader.state_count) == (20, 5)
-        assert [message for _, message in reader.messages()][0] == {
-            "frame": sent[0],
-            "state": {"updates": {}, "removals": []},
-        }
+        assert [message for _, message in reader.messages()][0] == {"frame": sent[0]}
         frames = list(reader.frames())
         states = list(reader.states())
     assert len(frames) == 20
@@ -101,7 +98,7 @@ def test_journal_and_messages_reach_disk_on_flush(tmp_path, make_frame):
     assert not journal.exists()
 
 
-def test_first_message_is_padded_with_the_other_kind(tmp_path, make_frame):
+def test_first_entry_lists_both_kinds(tmp_path, make_frame):
     path = tmp_path / "a.nanover.zip"
     with RecordingWriter(path) as writer:
         writer.write({"state": {"updates": {"a": 1}, "removals": []}}, timestamp_us=1)
@@ -109,6 +106,7 @@ def test_first_message_is_padded_with_the_other_kind(tmp_path, make_frame):
         assert (writer.frames_written, writer.states_written) == (1, 1)
     with RecordingReader(path) as reader:
         assert [entry.types for entry in reader.entries] == [("state", "frame"), ("frame",)]
+        assert next(reader.messages()).message == {"state": {"updates": {"a": 1}, "removals": []}}
         assert (reader.frame_count, reader.state_count) == (1, 1)
         assert [timestamp for timestamp, _ in reader.frames()] == [2]
         assert [state.state for state in reader.states()] == [{"a": 1}]
