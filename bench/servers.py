@@ -1,0 +1,83 @@
+"""Start and stop the servers the bench compares: ``costeer serve`` and NanoVer's own.
+
+Both run as subprocesses on 127.0.0.1 with a free port; NanoVer's through
+``tests/nanover_side/nanover_server.py`` in its side venv (no discovery, optionally unpaced).
+
+    with costeer(["--omm", "x.xml", "--free-run"]) as url: ...
+    with nanover(["--omm", "x.xml", "--play-interval", "0"]) as url: ...
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+
+__all__ = ["REPO", "costeer", "nanover"]
+
+REPO = Path(__file__).resolve().parents[1]
+NANOVER_PYTHON = REPO / ".venv-nanover" / "bin" / "python"
+NANOVER_SERVER = REPO / "tests" / "nanover_side" / "nanover_server.py"
+START_TIMEOUT = 90.0
+
+
+def _costeer_command() -> list[str]:
+    script = Path(sys.executable).parent / "costeer"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "costeer.cli.main"]
+
+
+@contextmanager
+def _serve(command: list[str], find_url: Callable[[str], str | None]) -> Iterator[str]:
+    process = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    lines: list[str] = []
+    errors: list[str] = []
+    threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")), daemon=True).start()
+    threading.Thread(target=lambda: errors.extend(iter(process.stderr.readline, "")), daemon=True).start()
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        url = None
+        while url is None:
+            url = next((found for line in list(lines) if (found := find_url(line))), None)
+            if url is None and (process.poll() is not None or time.monotonic() > deadline):
+                raise RuntimeError(f"server did not start: {' '.join(command)}\n{''.join(errors[-30:])}")
+            time.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _costeer_url(line: str) -> str | None:
+    match = re.search(r"costeer serving (ws://\S+)", line)
+    return match.group(1) if match else None
+
+
+def _nanover_url(line: str) -> str | None:
+    try:
+        return json.loads(line).get("url")
+    except ValueError:
+        return None
+
+
+def costeer(args: list[str]) -> AbstractContextManager[str]:
+    """``costeer serve ARGS --port 0``; yields the ws:// URL."""
+    return _serve([*_costeer_command(), "serve", *args, "--port", "0"], _costeer_url)
+
+
+def nanover(args: list[str]) -> AbstractContextManager[str]:
+    """NanoVer 0.1.3018's server (side venv); yields the ws:// URL."""
+    if not NANOVER_PYTHON.exists():
+        raise RuntimeError("NanoVer's side venv is missing: run `make setup-nanover`")
+    return _serve([str(NANOVER_PYTHON), str(NANOVER_SERVER), *args], _nanover_url)
