@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import itertools
 import math
 import threading
@@ -53,10 +54,11 @@ class FakeSimulation:
 class NanoverTestClient:
     """A synchronous WebSocket client that keeps the merged frame and state it received."""
 
-    def __init__(self, url: str) -> None:
-        self.connection: ClientConnection = connect(url, max_size=None, compression=None).__enter__()
+    def __init__(self, url: str, *, max_kept: int | None = None) -> None:
+        self.connection: ClientConnection = connect(url, max_size=None, compression=None, close_timeout=1).__enter__()
         self.frame: dict[str, Any] = {}
-        self.frames: list[dict[str, Any]] = []
+        self.frames: collections.deque[dict[str, Any]] = collections.deque(maxlen=max_kept)
+        self.frame_count = 0
         self.state: dict[str, Any] = {}
         self.state_changes: list[dict[str, Any]] = []
         self.replies: dict[Any, dict[str, Any]] = {}
@@ -86,6 +88,7 @@ class NanoverTestClient:
         message = msgpack.unpackb(data)
         if "frame" in message:
             self.frames.append(message["frame"])
+            self.frame_count += 1
             self.frame = merge_frames(self.frame, message["frame"])
         if "state" in message:
             change = message["state"]
@@ -129,8 +132,8 @@ def fake_simulation() -> type[FakeSimulation]:
 def connect_client():
     clients: list[NanoverTestClient] = []
 
-    def make(url: str) -> NanoverTestClient:
-        client = NanoverTestClient(url)
+    def make(url: str, **options: Any) -> NanoverTestClient:
+        client = NanoverTestClient(url, **options)
         clients.append(client)
         return client
 

@@ -31,10 +31,12 @@ from ..session import ClientSession
 from ..state import SharedState
 from .codec import MAX_MESSAGE_BYTES, ProtocolError, decode_message, encode_message
 
-__all__ = ["WebSocketServer", "DEFAULT_PORT", "MAX_PENDING_REPLIES"]
+__all__ = ["WebSocketServer", "DEFAULT_PORT", "CLOSE_GRACE_SECONDS", "MAX_PENDING_REPLIES"]
 
 DEFAULT_PORT = 38801
 """NanoVer's default WebSocket port."""
+CLOSE_GRACE_SECONDS = 1.0
+"""How long ``close`` waits for clients to finish the closing handshake."""
 MAX_PENDING_REPLIES = 1024
 """Command messages waiting for a client that does not read; beyond this it is disconnected."""
 
@@ -71,14 +73,14 @@ class WebSocketServer:
         self._server: Server | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="costeer-commands")
         self._ids = itertools.count(1)
-        self._sessions: dict[str, ClientSession] = {}
+        self._clients: dict[str, _ClientConnection] = {}
         self.port: int | None = None
         """The port actually listened on, once started."""
 
     @property
     def client_count(self) -> int:
         """How many clients are connected."""
-        return len(self._sessions)
+        return len(self._clients)
 
     def start(self) -> None:
         """Listen (in a background thread); raises ``OSError`` saying so if the port is taken."""
@@ -122,17 +124,24 @@ class WebSocketServer:
         )
 
     async def _shutdown(self) -> None:
-        assert self._server is not None
-        self._server.close()
-        await self._server.wait_closed()
+        """Close politely; a client that does not read within the grace period is cut off."""
+        server = self._server
+        assert server is not None
+        server.close()
+        try:
+            await asyncio.wait_for(server.wait_closed(), CLOSE_GRACE_SECONDS)
+        except TimeoutError:
+            for client in list(self._clients.values()):
+                client.abort()
+            await asyncio.wait_for(server.wait_closed(), CLOSE_GRACE_SECONDS)
 
     async def _handle(self, connection: ServerConnection) -> None:
         client = _ClientConnection(self, connection, f"client-{next(self._ids)}")
-        self._sessions[client.session.connection_id] = client.session
+        self._clients[client.session.connection_id] = client
         try:
             await client.run()
         finally:
-            del self._sessions[client.session.connection_id]
+            del self._clients[client.session.connection_id]
 
     def __enter__(self) -> "WebSocketServer":
         self.start()
@@ -173,6 +182,10 @@ class _ClientConnection:
             self._state.close()
             removed = self.session.close()
             _log.info("%s left; removed %d of its state keys", name, len(removed))
+
+    def abort(self) -> None:
+        """Drop the TCP connection at once (for a client that will not finish closing)."""
+        self._connection.transport.abort()
 
     async def _receive_loop(self) -> None:
         try:

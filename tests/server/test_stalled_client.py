@@ -1,0 +1,55 @@
+"""A client that stops reading must not slow the simulation or the other clients."""
+
+from __future__ import annotations
+
+import time
+
+import psutil
+import pytest
+from websockets.sync.client import connect
+
+from costeer.server.app import CosteerServer
+
+pytestmark = pytest.mark.slow
+
+PARTICLES = 50_000  # 600 kB of positions a frame: 36 MB/s at 60 frames/s
+FRAME_RATE = 60.0
+
+
+def measure(server: CosteerServer, reader, seconds: float) -> tuple[float, float]:
+    """(frames/s the reader got, frames/s the runner published) over ``seconds``."""
+    while reader.receive(timeout=0.01):
+        pass
+    received, published = reader.frame_count, server.runner.frames_published
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        reader.receive(timeout=0.1)
+    elapsed = time.monotonic() - start
+    return (reader.frame_count - received) / elapsed, (server.runner.frames_published - published) / elapsed
+
+
+def test_stalled_client_costs_nothing(fake_simulation, connect_client):
+    process = psutil.Process()
+    with CosteerServer([fake_simulation("big", PARTICLES)], port=0, frame_rate=FRAME_RATE) as server:
+        url = f"ws://127.0.0.1:{server.port}"
+        reader = connect_client(url, max_kept=2)
+        reader.wait_for(lambda: reader.frame_count > 10)
+        base_received, base_published = measure(server, reader, 3.0)
+
+        # Reads nothing after the handshake: its 1-message queue fills, then TCP pushes back.
+        stalled = connect(url, max_size=None, max_queue=1, compression=None, close_timeout=0.5).__enter__()
+        try:
+            time.sleep(2.0)  # let the kernel buffers fill
+            rss_before = process.memory_info().rss
+            stall_received, stall_published = measure(server, reader, 5.0)
+            rss_growth = process.memory_info().rss - rss_before
+            lagging = [client for client in server._websocket._clients.values() if client._frames._pending is not None]
+        finally:
+            stalled.close()
+
+    print(f"reader {base_received:.1f} -> {stall_received:.1f} frames/s; "
+          f"runner {base_published:.1f} -> {stall_published:.1f} frames/s; RSS +{rss_growth / 1e6:.1f} MB")
+    assert stall_received >= 0.9 * base_received
+    assert stall_published >= 0.9 * base_published
+    assert lagging, "the stalled client never fell behind: the test did not stall it"
+    assert rss_growth < 50e6, f"server memory grew by {rss_growth / 1e6:.0f} MB while a client stalled"
