@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
+import socket
 import time
+import zipfile
 
 import msgpack
 import numpy as np
@@ -12,6 +15,7 @@ from websockets.exceptions import ConnectionClosed
 
 from costeer.core import keys
 from costeer.server.app import CosteerServer
+from costeer.server.discovery import ESSD_PORT
 
 pytestmark = pytest.mark.slow
 
@@ -71,7 +75,8 @@ def test_playback_commands(server, client):
 
     counter = client.frame[keys.SIMULATION_COUNTER]
     client.request("playback/reset")
-    client.wait_for(lambda: client.frame[keys.SIMULATION_COUNTER] == counter + 1)
+    # NanoVer's reset: a clear (frame.index 0, next counter), then the full frame.
+    client.wait_for(lambda: client.frame[keys.SIMULATION_COUNTER] == counter + 1 and keys.SIMULATION_TIME in client.frame)
     assert client.frame[keys.SIMULATION_TIME] == 0.0
 
     client.request("playback/load", {"index": 1})
@@ -194,3 +199,34 @@ def test_port_in_use_says_so(server, fake_simulation):
     other = CosteerServer([fake_simulation()], port=server.port)
     with pytest.raises(OSError, match="choose another --port"):
         other.start()
+
+
+def test_recording_holds_frames_and_state(fake_simulation, connect_client, tmp_path):
+    path = tmp_path / "session.nanover.zip"
+    with CosteerServer([fake_simulation("alpha")], port=0, frame_rate=60.0, record=path,
+                       session_info={"labels": {"run": "t"}}) as server:
+        client = connect_client(f"ws://127.0.0.1:{server.port}")
+        client.update_state({"avatar.u": {"components": []}})
+        client.wait_for(lambda: "avatar.u" in client.state and client.last_index > 5)
+    with zipfile.ZipFile(path) as archive:
+        unpacker = msgpack.Unpacker(raw=False)
+        unpacker.feed(archive.read("messages.msgpack"))
+        messages = list(unpacker)
+    frames = [m["frame"] for m in messages if "frame" in m]
+    updates = {key for m in messages if "state" in m for key in m["state"]["updates"]}
+    assert frames[0][keys.FRAME_INDEX] == 0 and len(frames) >= 2
+    assert {"simulation.name", "costeer.session", "avatar.u"} <= updates
+
+
+def test_discovery_announces_the_websocket_port(fake_simulation):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        listener.bind(("127.0.0.1", ESSD_PORT))
+        listener.settimeout(5)
+        with CosteerServer([fake_simulation()], port=0, discovery=True, name="lab server") as server:
+            while True:
+                hub = json.loads(listener.recv(2048))
+                if hub["name"] == "lab server":
+                    break
+    assert hub["services"] == {"ws": server.port} and hub["address"] == "127.0.0.1"
