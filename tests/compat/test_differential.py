@@ -11,6 +11,7 @@ survive a client leaving. Every difference is reported in the assertion message.
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -53,12 +54,10 @@ def xml(shared_data: Path) -> Path:
 
 @pytest.fixture
 def sessions(nanover_server, costeer_server, side_client, xml: Path) -> dict[str, dict[str, Any]]:
-    nanover = nanover_server("--omm", str(xml))
-    costeer = costeer_server("--omm", str(xml))
-    return {
-        "nanover": side_client("session", nanover.url),
-        "costeer": side_client("session", costeer.url),
-    }
+    urls = {"nanover": nanover_server("--omm", str(xml)).url, "costeer": costeer_server("--omm", str(xml)).url}
+    with ThreadPoolExecutor(2) as pool:  # the same script at the same time on both
+        runs = {name: pool.submit(side_client, "session", url) for name, url in urls.items()}
+        return {name: run.result() for name, run in runs.items()}
 
 
 @pytest.mark.slow
