@@ -230,3 +230,12 @@ def test_discovery_announces_the_websocket_port(fake_simulation):
                 if hub["name"] == "lab server":
                     break
     assert hub["services"] == {"ws": server.port} and hub["address"] == "127.0.0.1"
+
+
+def test_unsendable_server_state_is_dropped_not_fatal(server, client):
+    client.wait_for(lambda: client.frames)
+    server.state.update({"weird": object()})
+    server.state.update({"fine": 1})
+    count = client.frame_count
+    client.wait_for(lambda: client.state.get("fine") == 1 and client.frame_count > count + 3)
+    assert "weird" not in client.state

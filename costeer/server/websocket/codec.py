@@ -11,6 +11,7 @@ with a message saying what was wrong, so the transport only has to log and carry
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -92,6 +93,8 @@ def _fallback(value: Any) -> Any:
         return value.item()
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
     raise TypeError(f"cannot send a {type(value).__name__} in a message")
 
 

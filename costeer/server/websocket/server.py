@@ -209,6 +209,9 @@ class _ClientConnection:
                     await self._connection.send(data)
         except ConnectionClosed:
             pass
+        except Exception:
+            _log.exception("sending to %s failed; disconnecting it", self.session.connection_id)
+            await self._connection.close(code=1011, reason="server error while sending")
 
     def _next_message(self) -> bytes | None:
         if self._replies:
@@ -217,9 +220,24 @@ class _ClientConnection:
         if frame is not None:
             return frame
         change = self._state.take()
-        if change is not None:
+        if change is None:
+            return None
+        try:
             return encode_message({"state": change})
-        return None
+        except TypeError:
+            return encode_message({"state": self._sendable(change)})
+
+    def _sendable(self, change: dict[str, Any]) -> dict[str, Any]:
+        """``change`` without the values msgpack cannot carry (each one logged)."""
+        updates = {}
+        for key, value in change["updates"].items():
+            try:
+                encode_message({key: value})
+            except TypeError as error:
+                _log.error("state key %r cannot be sent to %s (%s); left out", key, self.session.connection_id, error)
+            else:
+                updates[key] = value
+        return {"updates": updates, "removals": change["removals"]}
 
     def _wake_threadsafe(self) -> None:
         try:

@@ -72,3 +72,10 @@ def test_encode_handles_numpy_and_refuses_the_unknown():
     assert msgpack.unpackb(data) == {"state": {"updates": {"a": [0, 1, 2], "b": 1.5}, "removals": []}}
     with pytest.raises(TypeError, match="cannot send a object"):
         encode_message({"command": {"response": object()}})
+
+
+def test_encode_turns_paths_into_strings():
+    from pathlib import Path
+
+    data = encode_message({"state": {"updates": {"costeer.session": {"system": Path("a/b.xml")}}, "removals": []}})
+    assert msgpack.unpackb(data)["state"]["updates"]["costeer.session"] == {"system": "a/b.xml"}
