@@ -1,0 +1,45 @@
+"""Radial origins (NanoVer's formula) and the scene/transform shim."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from costeer.server.multiuser import SceneShim, radial_origins
+from costeer.server.state import SharedState
+
+
+def test_radial_origins_face_the_centre():
+    origins = radial_origins({"avatar.a": {}, "avatar.b": {}, "avatar.c": {}, "scene": []}, radius=2.0)
+    assert set(origins) == {"user-origin.a", "user-origin.b", "user-origin.c"}
+    assert origins["user-origin.a"]["position"] == pytest.approx([2.0, 0, 0])
+    half = math.sin(-math.pi / 4)
+    assert origins["user-origin.a"]["rotation"] == pytest.approx([0, half, 0, math.cos(-math.pi / 4)])
+    angle = 2 * math.pi / 3
+    assert origins["user-origin.b"]["position"] == pytest.approx([2 * math.cos(angle), 0, 2 * math.sin(angle)])
+
+
+def test_no_avatars_no_origins():
+    assert radial_origins({"scene": 1}) == {}
+
+
+def test_scene_and_transform_mirror_each_other_once():
+    state = SharedState()
+    SceneShim(state).install()
+    changes = []
+    state.add_listener(lambda updates, removals: changes.append(dict(updates)))
+    state.update({"scene": [0, 0, 0, 0, 0, 0, 1, 2, 2, 2]})
+    assert state.get("transform.simulation") == {"transform": [0, 0, 0, 0, 0, 0, 1, -2, 2, 2], "parent": "root"}
+    state.update({"transform.simulation": {"transform": [1, 0, 0, 0, 0, 0, 1, -3, 3, 3], "parent": "root"}})
+    assert state.get("scene") == [1, 0, 0, 0, 0, 0, 1, 3, 3, 3]
+    assert len(changes) == 4  # each write mirrored once, no ping-pong
+
+
+def test_malformed_scene_is_not_mirrored():
+    state = SharedState()
+    SceneShim(state).install()
+    state.update({"scene": "upside down"})
+    state.update({"transform.simulation": {"transform": None}})
+    assert "transform.simulation" not in state.snapshot() or state.get("transform.simulation") == {"transform": None}
+    assert state.get("scene") == "upside down"
