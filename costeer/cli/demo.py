@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..core import keys
+from ..tasks import Chemistry, get_task
 
 __all__ = ["add_parser"]
 
@@ -28,75 +29,76 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of pulling (default 20)")
     parser.add_argument("--output", type=Path, default=None, help="recording path (default out/demo-<time>.nanover.zip)")
+    parser.add_argument("--steps-per-frame", type=int, default=5, help="MD steps per frame at 30 frames/s (default 5, as NanoVer)")
     parser.add_argument("--scale", type=float, default=100.0, help="spring strength sent with the interaction (default 100, as headsets send)")
     parser.set_defaults(run=run)
 
 
-def methane_and_tube(frame: dict[str, Any]) -> tuple[int, np.ndarray]:
-    """The methane carbon (a carbon with four hydrogens) and the tube atoms (carbons bonded to carbons)."""
-    elements = np.asarray(frame[keys.PARTICLE_ELEMENTS])
-    bonds = np.unique(np.sort(np.asarray(frame[keys.BOND_PAIRS]).reshape(-1, 2), axis=1), axis=0)
-    carbon = elements == 6
-    hydrogen_neighbours = np.zeros(len(elements), dtype=int)
-    carbon_neighbours = np.zeros(len(elements), dtype=int)
-    for a, b in (bonds, bonds[:, ::-1]):
-        np.add.at(hydrogen_neighbours, a, elements[b] == 1)
-        np.add.at(carbon_neighbours, a, elements[b] == 6)
-    methane = np.flatnonzero(carbon & (hydrogen_neighbours == 4))
-    tube = np.flatnonzero(carbon & (carbon_neighbours > 0))
-    if len(methane) != 1 or len(tube) == 0:
-        raise ValueError("the system has no single methane beside a carbon tube")
-    return int(methane[0]), tube
+def _threading_hand(
+    task: Any, selection: Any, start_frame: Any, half_length: float, *, lead: float = 2.0, push: float = 5.0, settle_s: float = 0.5
+) -> Any:
+    """A hand that leads the methane as people do: ``lead`` nm ahead of it towards a point on
+    the tube's axis before the near end; once the methane has stayed there ``settle_s``, ``push``
+    nm ahead along the axis (correcting sideways past the axis to keep it centred) until it is
+    out through the far end."""
+    entrance = np.array([0.0, 0.0, -(half_length + 1.0)])
+    state: dict[str, Any] = {"frame": start_frame, "settled_since": None, "pushing": False}
 
+    def hand(elapsed: float, positions: np.ndarray) -> np.ndarray:
+        frame = task.frames(positions, selection, previous=state["frame"])
+        state["frame"] = frame
+        methane = frame.to_task(positions[selection.grabbed].mean(axis=0)[None]).reshape(3)
+        if not state["pushing"]:
+            if np.linalg.norm(methane - entrance) < 0.2:
+                state["settled_since"] = state["settled_since"] or elapsed
+                state["pushing"] = elapsed - state["settled_since"] >= settle_s
+            else:
+                state["settled_since"] = None
+            heading = entrance - methane
+            distance = float(np.linalg.norm(heading))
+            target = methane + heading * min(lead / max(distance, 1e-9), 1.0)
+        else:
+            target = np.array([-methane[0], -methane[1], methane[2] + push])
+        return frame.to_lab(target[None]).reshape(3)
 
-def tube_frame(positions: np.ndarray, tube: np.ndarray, start: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """Centre, axis (pointing away from ``start``), half-length and radius of the tube."""
-    atoms = positions[tube]
-    centre = atoms.mean(axis=0)
-    _, _, vt = np.linalg.svd(atoms - centre)
-    axis = vt[0]
-    if np.dot(start - centre, axis) > 0:
-        axis = -axis
-    along = (atoms - centre) @ axis
-    radial = np.linalg.norm((atoms - centre) - np.outer(along, axis), axis=1)
-    return centre, axis, float(np.abs(along).max()), float(radial.mean())
+    return hand
 
 
 async def _drive(url: str, duration: float, scale: float) -> dict[str, Any]:
     from ..client import NanoverSession
-    from ..client.pull import drag_along
+    from ..client.pull import drag
 
+    task = get_task("nanotube")
     async with NanoverSession.connect(url) as session:
         frame = await session.wait_for_frame(lambda f: keys.PARTICLE_POSITIONS in f and keys.BOND_PAIRS in f)
         positions = np.asarray(frame[keys.PARTICLE_POSITIONS], dtype=float)
-        methane, tube = methane_and_tube(frame)
-        start = positions[methane]
-        centre, axis, half_length, radius = tube_frame(positions, tube, start)
-        waypoints = np.array([start, centre - axis * (half_length + 0.3), centre + axis * (half_length + 0.6)])
+        selection = task.select(Chemistry.from_frame(frame))
+        methane = int(selection.grabbed[0])
+        start_frame = task.frames(positions, selection)
+        half_length = task.methane_path(positions[None], selection)[1].half_length
+        hand = _threading_hand(task, selection, start_frame, half_length)
         time_start = float(frame.get(keys.SIMULATION_TIME, 0.0))
         wall_start = time.monotonic()
-        track = await drag_along(session, atom=methane, waypoints=waypoints, duration=duration, scale=scale)
+        track = await drag(session, particles=selection.grabbed, hand=hand, duration=duration, scale=scale)
         await asyncio.sleep(0.5)
         wall = time.monotonic() - wall_start
         time_end = float(session.frame.get(keys.SIMULATION_TIME, 0.0))
-        path = np.array(track.positions) if track.positions else start[None, :]
-        along = (path - centre) @ axis
-        radial = np.linalg.norm((path - centre) - np.outer(along, axis), axis=1)
-        inside = (np.abs(along) < half_length) & (radial < radius)
-        return {
-            "frames": session.frames_received,
-            "frames_per_s": len(track.times) / duration,
-            "simulated_ps": time_end - time_start,
-            "wall_s": wall,
-            "methane": methane,
-            "start_along_nm": float(along[0]),
-            "end_along_nm": float(along[-1]),
-            "tube_half_length_nm": half_length,
-            "was_inside": bool(inside.any()),
-            "threaded": bool(inside.any() and along[0] < -half_length and along[-1] > half_length),
-            "user_force_frames": track.user_force_frames,
-            "user_energy_max": track.user_energy_max,
-        }
+    episode = np.array([positions, *track.positions])
+    path, hull = task.methane_path(episode, selection)
+    outcome = task.evaluate(episode, selection)
+    return {
+        "frames": session.frames_received,
+        "frames_per_s": len(track.times) / duration,
+        "simulated_ps": time_end - time_start,
+        "wall_s": wall,
+        "methane": methane,
+        "start_z_nm": float(path[0, 2]),
+        "end_z_nm": float(path[-1, 2]),
+        "tube_half_length_nm": hull.half_length,
+        "threaded": bool(outcome.success),
+        "user_force_frames": track.user_force_frames,
+        "user_energy_max": track.user_energy_max,
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -109,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     output.parent.mkdir(parents=True, exist_ok=True)
     loaded = from_built(build_task_system("nanotube"))
     timestep_ps = loaded.integrator.getStepSize()._value
-    simulation = OpenMMSimulation(loaded, source="task:nanotube")
+    simulation = OpenMMSimulation(loaded, steps_per_frame=args.steps_per_frame, source="task:nanotube")
     info = {"server": "costeer", "systems": [{"task": "nanotube"}], "labels": {"origin": "scripted", "run": "demo"}}
     print(f"costeer demo: serving the built-in nanotube task, recording to {output}", flush=True)
     with CosteerServer([simulation], address="127.0.0.1", port=0, record=output, session_info=info) as server:
@@ -120,10 +122,10 @@ def run(args: argparse.Namespace) -> int:
             [
                 "costeer demo summary",
                 f"  frames received      {summary['frames']} ({summary['frames_per_s']:.1f}/s while pulling)",
-                f"  MD steps/s           {steps_per_s:,.0f} (paced: 5 steps x 30 frames/s)",
+                f"  MD steps/s           {steps_per_s:,.0f} (paced: {args.steps_per_frame} steps x 30 frames/s)",
                 f"  frames with the pull {summary['user_force_frames']} (max user energy {summary['user_energy_max']:.1f} kJ/mol)",
-                f"  methane (atom {summary['methane']}) along the tube axis: {summary['start_along_nm']:+.2f} nm -> "
-                f"{summary['end_along_nm']:+.2f} nm (tube ends at +/-{summary['tube_half_length_nm']:.2f} nm)",
+                f"  methane (atom {summary['methane']}) along the tube axis: z {summary['start_z_nm']:+.2f} nm -> "
+                f"{summary['end_z_nm']:+.2f} nm (tube ends at +/-{summary['tube_half_length_nm']:.2f} nm)",
                 f"  threaded through the tube: {'yes' if summary['threaded'] else 'no'}",
                 f"  recording            {output} ({output.stat().st_size / 1e6:.1f} MB)",
             ]

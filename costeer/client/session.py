@@ -60,6 +60,10 @@ class NanoverSession:
         """Call ``listener(delta, merged)`` for every frame received."""
         self._frame_listeners.append(listener)
 
+    def remove_frame_listener(self, listener: Callable[[FrameDict, FrameDict], None]) -> None:
+        """Stop calling ``listener``."""
+        self._frame_listeners.remove(listener)
+
     async def update_state(
         self, updates: Mapping[str, Any] | None = None, removals: Iterable[str] = ()
     ) -> None:
