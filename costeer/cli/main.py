@@ -34,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(args.run(args) or 0)
-    except (FileNotFoundError, ValueError) as error:
+    except (FileNotFoundError, ValueError, ConnectionError) as error:
         print(f"costeer {args.command}: error: {error}", file=sys.stderr)
         return 2
 

@@ -37,10 +37,11 @@ def run_record(args: argparse.Namespace) -> int:
     from ..recording.client import record_server
 
     try:
-        record_server(args.url, args.output, duration=args.duration)
+        result = record_server(args.url, args.output, duration=args.duration)
     except KeyboardInterrupt:
-        pass
-    print(f"recorded {args.url} to {args.output}")
+        print(f"stopped; recorded {args.url} to {args.output}")
+        return 0
+    print(f"recorded {result.frames} frames and {result.states} state updates in {result.seconds:.1f} s from {args.url} to {result.path}")
     return 0
 
 

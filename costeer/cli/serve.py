@@ -161,6 +161,8 @@ def run(args: argparse.Namespace) -> int:
         record=args.record,
         session_info=info,
     )
+    if args.playback is not None:  # the recording's avatars and interactions go to the shared state
+        simulations[0].state_sink = server.state.update
     server.start()
     print(f"costeer serving ws://{args.address}:{server.port}", flush=True)
     if args.record is not None:

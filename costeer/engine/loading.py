@@ -1,7 +1,7 @@
 """Build a ``LoadedSystem`` from a PDB/mmCIF file and OpenMM force fields, or from a task.
 
     loaded = load_pdb_system("villin.pdb", strip_water=True)       # amber14-all, vacuum
-    loaded = from_built(costeer.tasks.build("nanotube"))            # a built-in task
+    loaded = from_built(costeer.tasks.build_task_system("nanotube"))            # a built-in task
 
 Defaults (the issue's documented set-up): ``amber14-all.xml``; a
 ``LangevinMiddleIntegrator`` at 300 K, friction 1/ps, 2 fs; ``HBonds`` constraints;

@@ -256,8 +256,12 @@ class SimulationRunner:
         except Exception as error:
             self._report(error)
             return
-        if frame:
-            self._publish(frame)
+        if not frame:
+            return
+        if frame.get(keys.FRAME_INDEX) == 0:  # the simulation started a new sequence (a playback looped)
+            self.publisher.send_clear()
+            frame = {key: value for key, value in frame.items() if key != keys.FRAME_INDEX}
+        self._publish(frame)
 
     def _reset(self) -> None:
         simulation = self.simulations[self._index]

@@ -240,3 +240,25 @@ def test_free_run_makes_more_steps_than_paced(nanotube_xml: Path) -> None:
         steps[free], frames[free] = sim.steps_taken, len(publisher.frames())
     assert steps[True] > 3 * steps[False]
     assert frames[True] <= 0.5 * 30 + 5  # still at most frame_rate frames per second
+
+
+class LoopingSimulation(CountingSimulation):
+    """Starts a new frame sequence (``frame.index`` 0) every third frame, as a looping playback does."""
+
+    def advance(self, seconds: float) -> FrameDict:
+        frame = super().advance(seconds)
+        if self.advances % 3 == 0:
+            frame = {keys.FRAME_INDEX: 0, keys.PARTICLE_COUNT: 3, **frame}
+        return frame
+
+
+def test_a_new_sequence_from_the_simulation_is_a_clear(run) -> None:
+    runner, publisher = run([LoopingSimulation()], frame_rate=100.0)
+    wait_for(lambda: len(publisher.frames()) >= 8)
+    runner.pause()
+    kinds = [kind for kind, _ in publisher.events]
+    # start: clear + full frame; then every third advance: clear + frame
+    assert kinds.count("clear") >= 3
+    assert all(keys.FRAME_INDEX not in frame for frame in publisher.frames())
+    after_clear = [publisher.events[i + 1][1] for i, (kind, _) in enumerate(publisher.events[:-1]) if kind == "clear"]
+    assert all(frame[keys.PARTICLE_COUNT] == 3 for frame in after_clear)
