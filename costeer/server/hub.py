@@ -128,15 +128,18 @@ class FrameHub:
         with hub.subscribe() as subscription:
             first = subscription.take()   # the aggregate frame, frame.index 0
 
-    Stamps frames like NanoVer: ``send_clear`` publishes ``frame.index`` 0 with the
-    ``system.simulation.counter`` (0, 1, 2, ... per clear); ``send_frame`` stamps
-    ``frame.index`` 1, 2, ... and ``server.timestamp`` (``time.monotonic()``).
+    Stamps frames like NanoVer: ``send_clear`` starts a sequence with ``frame.index`` 0 and
+    the ``system.simulation.counter`` (0, 1, 2, ... per clear); ``send_frame`` stamps
+    ``frame.index`` 1, 2, ... and ``server.timestamp`` (``time.monotonic()``). The clear is
+    published together with the frame that follows it, so no client ever receives a reset
+    without the topology that comes with it.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._subscriptions: set[FrameSubscription] = set()
         self._current: PackedFrame | None = None
+        self._pending_clear: PackedFrame | None = None
         self._next_index = 0
         self._simulation_counter = 0
         self._closed = False
@@ -153,15 +156,18 @@ class FrameHub:
         return len(self._subscriptions)
 
     def send_clear(self) -> None:
-        """Start a new frame sequence: publish ``frame.index`` 0 with the next simulation counter."""
+        """Start a new frame sequence (``frame.index`` 0, next simulation counter).
+
+        Subscribers receive it merged with the next frame sent.
+        """
         with self._lock:
-            ready = self._clear_locked()
-        _notify_all(ready)
+            self._clear_locked()
 
     def send_frame(self, frame: FrameDict) -> None:
         """Publish one delta frame; never blocks on subscribers. ``frame`` is not modified."""
         with self._lock:
-            ready = self._clear_locked() if self._current is None else []
+            if self._current is None:
+                self._clear_locked()
             stamped: dict[str, Any] = dict(frame)
             stamped[keys.SERVER_TIMESTAMP] = time.monotonic()
             stamped[keys.FRAME_INDEX] = self._next_index
@@ -169,7 +175,9 @@ class FrameHub:
             packed = PackedFrame(pack_frame(stamped))
             assert self._current is not None
             self._current = self._current.merged_with(packed)
-            ready += self._publish(packed)
+            if self._pending_clear is not None:
+                packed, self._pending_clear = self._pending_clear.merged_with(packed), None
+            ready = self._publish(packed)
         _notify_all(ready)
 
     def subscribe(self, *, on_ready: Callable[[], None] | None = None) -> FrameSubscription:
@@ -198,12 +206,11 @@ class FrameHub:
             subscription._mark_closed()
             subscription._notify()
 
-    def _clear_locked(self) -> list[FrameSubscription]:
+    def _clear_locked(self) -> None:
         clear = PackedFrame({keys.FRAME_INDEX: 0, keys.SIMULATION_COUNTER: self._simulation_counter})
         self._simulation_counter += 1
         self._next_index = 1
-        self._current = clear
-        return self._publish(clear)
+        self._current = self._pending_clear = clear
 
     def _publish(self, frame: PackedFrame) -> list[FrameSubscription]:
         return [subscription for subscription in self._subscriptions if subscription._put(frame)]

@@ -19,15 +19,21 @@ def test_clear_then_frames_are_stamped_like_nanover():
     hub = FrameHub()
     sub = hub.subscribe()
     hub.send_clear()
-    assert sub.take() == {keys.FRAME_INDEX: 0, keys.SIMULATION_COUNTER: 0}
+    assert sub.take() is None, "a clear waits for the frame that carries the new topology"
     hub.send_frame({keys.PARTICLE_POSITIONS: positions(1.0)})
     first = sub.take()
-    assert first[keys.FRAME_INDEX] == 1 and isinstance(first[keys.SERVER_TIMESTAMP], float)
+    assert first[keys.FRAME_INDEX] == 0 and first[keys.SIMULATION_COUNTER] == 0
+    assert isinstance(first[keys.SERVER_TIMESTAMP], float)
     assert first[keys.PARTICLE_POSITIONS] == positions(1.0).tobytes()
+    assert hub.current_frame[keys.FRAME_INDEX] == 0
     hub.send_frame({keys.PARTICLE_POSITIONS: positions(2.0)})
     assert sub.take()[keys.FRAME_INDEX] == 2
+    hub.send_frame({keys.PARTICLE_POSITIONS: positions(3.0)})
+    assert sub.take()[keys.FRAME_INDEX] == 3
     hub.send_clear()
-    assert sub.take() == {keys.FRAME_INDEX: 0, keys.SIMULATION_COUNTER: 1}
+    hub.send_frame({keys.PARTICLE_POSITIONS: positions(4.0)})
+    again = sub.take()
+    assert again[keys.FRAME_INDEX] == 0 and again[keys.SIMULATION_COUNTER] == 1
 
 
 def test_first_frame_without_clear_starts_a_sequence():
@@ -52,12 +58,13 @@ def test_new_subscriber_gets_the_aggregate_as_a_full_frame():
 def test_slow_subscriber_gets_one_merged_frame():
     hub = FrameHub()
     hub.send_clear()
+    hub.send_frame({keys.PARTICLE_COUNT: 4})
     sub = hub.subscribe()
     sub.take()
     hub.send_frame({"a": 1, keys.PARTICLE_POSITIONS: positions(1.0)})
     hub.send_frame({"b": 2, keys.PARTICLE_POSITIONS: positions(2.0)})
     merged = sub.take()
-    assert merged["a"] == 1 and merged["b"] == 2 and merged[keys.FRAME_INDEX] == 2
+    assert merged["a"] == 1 and merged["b"] == 2 and merged[keys.FRAME_INDEX] == 3
     assert merged[keys.PARTICLE_POSITIONS] == positions(2.0).tobytes()
     assert sub.take() is None
 
@@ -77,6 +84,7 @@ def test_missed_clear_stays_visible():
 def test_frame_is_encoded_once_for_every_subscriber():
     hub = FrameHub()
     hub.send_clear()
+    hub.send_frame({keys.PARTICLE_COUNT: 4})
     subs = [hub.subscribe() for _ in range(3)]
     for sub in subs:
         sub.take()
@@ -84,7 +92,7 @@ def test_frame_is_encoded_once_for_every_subscriber():
     encoded = [sub.encoded_take() for sub in subs]
     assert encoded[0] is encoded[1] is encoded[2]
     message = msgpack.unpackb(encoded[0])
-    assert message["frame"][keys.FRAME_INDEX] == 1
+    assert message["frame"][keys.FRAME_INDEX] == 2
 
 
 def test_publisher_does_not_mutate_the_callers_frame():
