@@ -198,7 +198,8 @@ class SimulationRunner:
                     simulation.run_chunk()
                     now = time.perf_counter()
                     if now >= next_publish:
-                        next_publish = now + self._interval
+                        # a fixed frame clock: chunk boundaries jitter frames but not their rate
+                        next_publish = max(next_publish + self._interval, now)
                         self._publish(simulation.current_frame())
                 except Exception as error:
                     self._report(error)
