@@ -167,3 +167,33 @@ def test_the_loaded_system_is_not_modified(nanotube_xml: Path) -> None:
     OpenMMSimulation(loaded).load()
     OpenMMSimulation(loaded).load()  # the integrator is not bound to the first context
     assert loaded.system.getNumForces() == forces
+
+
+@pytest.mark.parametrize("reset_velocities", [True, False])
+def test_releasing_a_velocity_reset_interaction_stops_the_group(nanotube_xml: Path, reset_velocities: bool) -> None:
+    """NanoVer's velocity reset: when such an interaction ends, its atoms lose their mean velocity."""
+    sim = OpenMMSimulation(read_nanover_xml(nanotube_xml), platform="Reference", steps_per_frame=1)
+    sim.load()
+    start = sim.reset()[keys.PARTICLE_POSITIONS]
+    methane = [60, 61, 62, 63, 64]
+    push = Interaction.from_state(
+        {"position": (start[60] + [5.0, 0.0, 0.0]).tolist(), "particles": methane,
+         "interaction_type": "constant", "scale": 2000.0, "reset_velocities": reset_velocities},
+        particle_count=65,
+    )
+
+    def group_speed() -> float:
+        velocities = sim.context.getState(getVelocities=True).getVelocities(asNumpy=True)._value
+        return float(np.linalg.norm(velocities[methane].mean(axis=0)))
+
+    sim.set_interactions({"interaction.push": push})
+    for _ in range(40):
+        sim.advance(1 / 30)
+    moving = group_speed()
+    sim.set_interactions({})
+    sim.advance(1 / 30)
+    assert moving > 1.0, "the push should have set the methane moving"
+    if reset_velocities:
+        assert group_speed() < 0.2 * moving
+    else:
+        assert group_speed() > 0.8 * moving
