@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import warnings
 from pathlib import Path
 
@@ -48,20 +49,23 @@ def run_build(args: argparse.Namespace) -> int:
     from ..datasets.summary import summarise_dataset
     from ..recording import RecordingError
 
-    warnings.simplefilter("default")
     try:
-        output = build_dataset(
-            args.recordings,
-            task=args.task,
-            output=args.output,
-            per_grab=args.per_grab,
-            anonymise=args.anonymise,
-            velocities=args.velocities,
-            origin=args.origin,
-            overwrite=args.overwrite,
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            output = build_dataset(
+                args.recordings,
+                task=args.task,
+                output=args.output,
+                per_grab=args.per_grab,
+                anonymise=args.anonymise,
+                velocities=args.velocities,
+                origin=args.origin,
+                overwrite=args.overwrite,
+            )
     except (RecordingError, FileExistsError) as error:
         raise ValueError(str(error)) from None
+    for warning in caught:
+        print(f"costeer dataset build: warning: {warning.message}", file=sys.stderr)
     print(f"wrote {output}")
     print(summarise_dataset(output))
     return 0

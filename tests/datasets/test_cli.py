@@ -1,0 +1,50 @@
+"""``costeer dataset build | info | plot`` from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from costeer.cli.main import main
+
+
+def test_build_info_plot(sessions: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    output = tmp_path / "dataset"
+    recordings = [str(sessions[name]) for name in ("nanotube-methane-01", "nanotube-methane-02")]
+    assert main(["dataset", "build", *recordings, "--task", "nanotube", "-o", str(output), "--per-grab",
+                 "--anonymise", "--origin", "human"]) == 0
+    out = capsys.readouterr().out
+    assert f"wrote {output}" in out and "episodes      2 from 2 recording(s)" in out and "anonymised" in out
+    episodes = pd.read_parquet(output / "meta/episodes/chunk-000/file-000.parquet")
+    assert episodes["origin"].tolist() == ["human", "human"]
+    assert main(["dataset", "info", str(output)]) == 0
+    assert "success       2/2 (100%)" in capsys.readouterr().out
+    assert main(["dataset", "plot", str(output)]) == 0
+    assert "wrote 5 figures" in capsys.readouterr().out
+    assert len(list((output / "figures" / "paths").glob("*.png"))) == 2
+    # A second build into the same folder needs --overwrite.
+    assert main(["dataset", "build", recordings[0], "--task", "nanotube", "-o", str(output)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+
+
+def test_errors_name_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bogus = tmp_path / "bogus.nanover.zip"
+    bogus.write_bytes(b"nothing")
+    assert main(["dataset", "build", str(bogus), "--task", "nanotube", "-o", str(tmp_path / "out")]) == 2
+    assert "bogus.nanover.zip is not a .nanover.zip recording" in capsys.readouterr().err
+    assert main(["dataset", "info", str(tmp_path)]) == 2
+    assert "not an episode dataset" in capsys.readouterr().err
+
+
+def test_a_truncated_recording_is_built_with_a_warning(
+    sessions: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cut = tmp_path / "cut.nanover.zip"
+    data = sessions["nanotube-methane-01"].read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    assert main(["dataset", "build", str(cut), "--task", "nanotube", "-o", str(tmp_path / "out")]) == 0
+    captured = capsys.readouterr()
+    assert "warning: " in captured.err and "was cut short" in captured.err and "lost" in captured.err
+    assert "episodes      1 from 1 recording(s)" in captured.out
