@@ -1,5 +1,40 @@
 """Episode datasets: recordings → demonstrations → LeRobot-v3-like Parquet, with statistics and plots.
 
-    demos = read_demonstrations("session.nanover.zip")
-    summary = build_dataset(["session.nanover.zip"], task="nanotube", output="dataset/")
+    demos = read_demonstrations("session.nanover.zip")                 # episodes, frame by frame
+    build_dataset(["session.nanover.zip"], task="nanotube", output="dataset/")
+    print(summarise_dataset("dataset/")); plot_dataset("dataset/", "figures/")
 """
+
+from costeer.datasets.build import build_dataset
+from costeer.datasets.demonstrations import (
+    Demonstration,
+    DemonstrationFrame,
+    RepairedRecordingWarning,
+    read_demonstrations,
+    recording_origin,
+)
+from costeer.datasets.episodes import ACTION_NAMES, INTERACTION_TYPE_CODES, Episode, Pseudonyms, build_episode
+from costeer.datasets.lerobot import read_episodes, read_info, read_steps, write_dataset
+from costeer.datasets.plot import plot_dataset
+from costeer.datasets.summary import DatasetSummary, summarise_dataset
+
+__all__ = [
+    "ACTION_NAMES",
+    "INTERACTION_TYPE_CODES",
+    "DatasetSummary",
+    "Demonstration",
+    "DemonstrationFrame",
+    "Episode",
+    "Pseudonyms",
+    "RepairedRecordingWarning",
+    "build_dataset",
+    "build_episode",
+    "plot_dataset",
+    "read_demonstrations",
+    "read_episodes",
+    "read_info",
+    "read_steps",
+    "recording_origin",
+    "summarise_dataset",
+    "write_dataset",
+]

@@ -82,3 +82,13 @@ def test_one_step_matches_its_recording(real_dataset: Path, sessions: dict[str, 
     assert frame["forces.user.index"].tolist() == [60]
     np.testing.assert_allclose(step["user_force"], axes @ frame["forces.user.sparse"][0], rtol=1e-5)
     np.testing.assert_allclose(step["grabbed_position"], observed[0], atol=1e-6)
+
+
+def test_recorded_force_is_the_spring_on_the_action(real_dataset: Path) -> None:
+    """In NanoVer's sessions |F| = 2 * scale * |target| * mass of the grabbed carbon (mass-weighted spring)."""
+    steps = pd.read_parquet(real_dataset / DATA)
+    action = np.stack(steps["action"].to_numpy()).astype(float)
+    force = np.linalg.norm(np.stack(steps["user_force"].to_numpy()), axis=1)
+    pulled = (action[:, 5] == 1) & np.isfinite(action[:, 0]) & (force > 0)
+    ratio = force[pulled] / (2 * action[pulled, 3] * np.linalg.norm(action[pulled, :3], axis=1))
+    assert np.median(ratio) == pytest.approx(12.011, rel=0.01)
