@@ -22,7 +22,7 @@ def test_help_lists_every_subcommand(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     out = capsys.readouterr().out
-    for command in ("serve", "export", "record", "recording", "demo"):
+    for command in ("serve", "export", "record", "recording", "demo", "dataset"):
         assert command in out
 
 
