@@ -176,6 +176,7 @@ class SimulationRunner:
 
     def _run(self) -> None:
         seen_version = -1
+        live_keys: set[str] = set()
         next_tick: float | None = None
         last_advance = 0.0
         next_publish = 0.0
@@ -190,7 +191,10 @@ class SimulationRunner:
                 next_tick = None
                 continue
             if self._interactions_version != seen_version:
-                seen_version = self._forward_interactions()
+                seen_version, keys_now = self._forward_interactions()
+                if keys_now - live_keys:  # a grab started: show it in the next frame, not a tick later
+                    next_publish = 0.0
+                live_keys = keys_now
                 continue
             simulation = self.simulations[self._index]
             if self._free_running:
@@ -242,14 +246,15 @@ class SimulationRunner:
                 if done is not None:
                     done.set()
 
-    def _forward_interactions(self) -> int:
+    def _forward_interactions(self) -> tuple[int, set[str]]:
+        """Hand the latest interactions to the simulation; their version and keys."""
         with self._interactions_lock:
             interactions, version = self._interactions, self._interactions_version
         try:
             self.simulations[self._index].set_interactions(interactions)
         except Exception as error:
             self._report(error)
-        return version
+        return version, set(interactions)
 
     def _advance(self, simulation: Simulation, seconds: float) -> None:
         try:

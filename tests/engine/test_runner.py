@@ -262,3 +262,14 @@ def test_a_new_sequence_from_the_simulation_is_a_clear(run) -> None:
     assert all(keys.FRAME_INDEX not in frame for frame in publisher.frames())
     after_clear = [publisher.events[i + 1][1] for i, (kind, _) in enumerate(publisher.events[:-1]) if kind == "clear"]
     assert all(frame[keys.PARTICLE_COUNT] == 3 for frame in after_clear)
+
+
+def test_free_running_shows_a_new_grab_without_waiting_for_the_frame_clock(run, nanotube_sim) -> None:
+    runner, publisher = run([nanotube_sim], frame_rate=2.0, free_run=True)  # a frame every 0.5 s
+    wait_for(lambda: len(publisher.frames()) >= 2)
+    time.sleep(0.05)  # just after a frame: the clock's next tick is ~0.45 s away
+    grab = Interaction.from_state({"position": [2.0, 2.0, 2.0], "particles": [60]}, particle_count=65)
+    sent = time.perf_counter()
+    runner.set_interactions({"interaction.grab": grab})
+    wait_for(lambda: [f for f in publisher.frames() if len(f.get(keys.USER_FORCES_INDEX, ()))], timeout=2)
+    assert time.perf_counter() - sent < 0.2
