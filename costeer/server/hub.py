@@ -17,6 +17,8 @@ import msgpack
 from costeer.core import keys
 from costeer.core.frame import FrameDict, merge_frames, pack_frame
 
+from .subscription import LatestSubscription
+
 __all__ = ["FrameHub", "FrameSubscription", "PackedFrame"]
 
 
@@ -47,7 +49,7 @@ class PackedFrame:
         return PackedFrame(merge_frames(self.frame, later.frame))
 
 
-class FrameSubscription:
+class FrameSubscription(LatestSubscription[PackedFrame]):
     """One consumer's view of the hub: at most one pending (merged) frame.
 
         subscription = hub.subscribe(on_ready=event.set)
@@ -56,68 +58,26 @@ class FrameSubscription:
     """
 
     def __init__(self, hub: "FrameHub", on_ready: Callable[[], None] | None) -> None:
-        self._hub = hub
-        self._on_ready = on_ready
-        self._condition = threading.Condition(threading.Lock())
-        self._pending: PackedFrame | None = None
-        self._closed = False
-
-    @property
-    def closed(self) -> bool:
-        """True once the subscription or its hub was closed."""
-        return self._closed
+        super().__init__(merge=_merge_packed, unsubscribe=hub._unsubscribe, on_ready=on_ready)
 
     def take(self) -> FrameDict | None:
         """The pending merged packed frame, or ``None``; never blocks."""
-        pending = self._take_packed()
+        pending = self._take_pending()
         return None if pending is None else pending.frame
 
     def encoded_take(self) -> bytes | None:
         """Like :meth:`take`, as the msgpack message ``{"frame": ...}`` (shared bytes)."""
-        pending = self._take_packed()
+        pending = self._take_pending()
         return None if pending is None else pending.encoded()
 
     def wait(self, timeout: float | None = None) -> FrameDict | None:
         """Block until a frame is pending (or ``timeout`` seconds, or close), then take it."""
-        with self._condition:
-            self._condition.wait_for(lambda: self._pending is not None or self._closed, timeout)
-        return self.take()
+        pending = self._wait_pending(timeout)
+        return None if pending is None else pending.frame
 
-    def close(self) -> None:
-        """Stop receiving frames; pending data is dropped and waiters wake up."""
-        self._hub._unsubscribe(self)
-        self._mark_closed()
 
-    def _take_packed(self) -> PackedFrame | None:
-        with self._condition:
-            pending, self._pending = self._pending, None
-        return pending
-
-    def _put(self, frame: PackedFrame) -> bool:
-        """Merge ``frame`` into the pending one; True when the subscription just became ready."""
-        with self._condition:
-            if self._closed:
-                return False
-            pending = self._pending
-            self._pending = frame if pending is None else pending.merged_with(frame)
-            self._condition.notify_all()
-        return pending is None
-
-    def _notify(self) -> None:
-        if self._on_ready is not None:
-            self._on_ready()
-
-    def _mark_closed(self) -> None:
-        with self._condition:
-            self._closed = True
-            self._pending = None
-            self._condition.notify_all()
-
-    def __enter__(self) -> "FrameSubscription":
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+def _merge_packed(pending: PackedFrame | None, frame: PackedFrame) -> PackedFrame:
+    return frame if pending is None else pending.merged_with(frame)
 
 
 class FrameHub:
@@ -215,7 +175,7 @@ class FrameHub:
     def _publish(self, frame: PackedFrame) -> list[FrameSubscription]:
         return [subscription for subscription in self._subscriptions if subscription._put(frame)]
 
-    def _unsubscribe(self, subscription: FrameSubscription) -> None:
+    def _unsubscribe(self, subscription: LatestSubscription) -> None:
         with self._lock:
             self._subscriptions.discard(subscription)
 

@@ -13,6 +13,8 @@ import logging
 import threading
 from typing import Any, Callable, Iterable, Mapping
 
+from .subscription import LatestSubscription
+
 __all__ = ["SharedState", "StateSubscription", "StateListener", "StateFilter", "StateChange"]
 
 StateChange = dict[str, Any]
@@ -27,7 +29,7 @@ StateFilter = Callable[[dict[str, Any], str | None, Mapping[str, Any]], dict[str
 _log = logging.getLogger(__name__)
 
 
-class StateSubscription:
+class StateSubscription(LatestSubscription["_Change"]):
     """One consumer's pending change: the merge of everything since its last take.
 
         subscription = state.subscribe(on_ready=event.set)
@@ -35,70 +37,49 @@ class StateSubscription:
     """
 
     def __init__(self, state: "SharedState", on_ready: Callable[[], None] | None) -> None:
-        self._state = state
-        self._on_ready = on_ready
-        self._condition = threading.Condition(threading.Lock())
-        self._updates: dict[str, Any] = {}
-        self._removals: set[str] = set()
-        self._closed = False
-
-    @property
-    def closed(self) -> bool:
-        """True once the subscription or its state was closed."""
-        return self._closed
+        super().__init__(merge=_merge_changes, unsubscribe=state._unsubscribe, on_ready=on_ready)
 
     def take(self) -> StateChange | None:
         """The pending change as ``{"updates", "removals"}``, or ``None`` when nothing changed."""
-        with self._condition:
-            if not self._updates and not self._removals:
-                return None
-            updates, removals = self._updates, self._removals
-            self._updates, self._removals = {}, set()
-        return {"updates": updates, "removals": sorted(removals)}
+        return _wire(self._take_pending())
 
     def wait(self, timeout: float | None = None) -> StateChange | None:
         """Block until a change is pending (or ``timeout`` seconds, or close), then take it."""
-        with self._condition:
-            self._condition.wait_for(
-                lambda: bool(self._updates or self._removals) or self._closed, timeout
-            )
-        return self.take()
+        return _wire(self._wait_pending(timeout))
 
-    def close(self) -> None:
-        """Stop receiving changes; waiters wake up."""
-        self._state._unsubscribe(self)
-        self._mark_closed()
 
-    def _put(self, updates: Mapping[str, Any], removals: Iterable[str]) -> bool:
-        """Merge a change in; True when the subscription just went from empty to pending."""
-        with self._condition:
-            if self._closed:
-                return False
-            was_empty = not self._updates and not self._removals
-            for key in removals:
-                self._updates.pop(key, None)
-                self._removals.add(key)
-            for key, value in updates.items():
-                self._removals.discard(key)
-                self._updates[key] = value
-            self._condition.notify_all()
-            return was_empty and bool(self._updates or self._removals)
+class _Change:
+    """A subscription's own pending change (never shared between subscriptions)."""
 
-    def _notify(self) -> None:
-        if self._on_ready is not None:
-            self._on_ready()
+    __slots__ = ("updates", "removals")
 
-    def _mark_closed(self) -> None:
-        with self._condition:
-            self._closed = True
-            self._updates, self._removals = {}, set()
-            self._condition.notify_all()
+    def __init__(self, updates: Mapping[str, Any], removals: Iterable[str]) -> None:
+        self.updates: dict[str, Any] = {}
+        self.removals: set[str] = set()
+        self.apply(updates, removals)
 
-    def __enter__(self) -> "StateSubscription":
-        return self
+    def apply(self, updates: Mapping[str, Any], removals: Iterable[str]) -> None:
+        for key in removals:
+            self.updates.pop(key, None)
+            self.removals.add(key)
+        for key, value in updates.items():
+            self.removals.discard(key)
+            self.updates[key] = value
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+
+def _merge_changes(pending: _Change | None, change: _Change) -> _Change | None:
+    if pending is None:
+        merged = _Change(change.updates, change.removals)
+    else:
+        merged = pending
+        merged.apply(change.updates, change.removals)
+    return merged if merged.updates or merged.removals else None
+
+
+def _wire(change: _Change | None) -> StateChange | None:
+    if change is None:
+        return None
+    return {"updates": change.updates, "removals": sorted(change.removals)}
 
 
 class SharedState:
@@ -147,7 +128,8 @@ class SharedState:
                 self._writers.setdefault(origin, set()).update(kept)
             if not kept and not removed:
                 return kept
-            ready = [s for s in self._subscriptions if s._put(kept, removed)]
+            change = _Change(kept, removed)
+            ready = [s for s in self._subscriptions if s._put(change)]
             listeners = list(self._listeners)
         for subscription in ready:
             subscription._notify()
@@ -188,7 +170,7 @@ class SharedState:
             if self._closed:
                 subscription._mark_closed()
                 return subscription
-            ready = subscription._put(self._content, ())
+            ready = subscription._put(_Change(self._content, ()))
             self._subscriptions.add(subscription)
         if ready:
             subscription._notify()
@@ -217,6 +199,6 @@ class SharedState:
             subscription._mark_closed()
             subscription._notify()
 
-    def _unsubscribe(self, subscription: StateSubscription) -> None:
+    def _unsubscribe(self, subscription: LatestSubscription) -> None:
         with self._lock:
             self._subscriptions.discard(subscription)
