@@ -7,7 +7,7 @@ import logging
 import sys
 from typing import Sequence
 
-from . import dataset, demo, export, record, serve
+from . import dataset, demo, demonstrate, export, record, serve
 
 __all__ = ["main", "build_parser"]
 
@@ -20,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (serve, export, record, demo, dataset):
+    for module in (serve, export, record, demo, dataset, demonstrate):
         module.add_parser(commands)
     return parser
 
