@@ -112,7 +112,8 @@ class ThreadingHand:
         self._settled_since: float | None = None
         self._best_z = -math.inf
         self._progress_at = 0.0
-        self._paused_phase: Phase = "approach"
+        self._paused: tuple[Phase, float] = ("approach", 0.0)
+        """The phase a pause interrupted and how long that phase had lasted."""
         self._pause_until = 0.0
 
     @property
@@ -186,7 +187,7 @@ class ThreadingHand:
         if phase not in ("release", "done", "gave_up") and now > persona.budget_s:
             self._enter("gave_up", now, "out of time")
         elif phase in ("approach", "align") and self._pauses.random() < 1.0 - math.exp(-persona.pause_rate * step):
-            self._paused_phase = phase
+            self._paused = (phase, now - self._since)
             self._pause_until = now + self._pauses.uniform(*persona.pause_s)
             self._enter("pause", now)
         phase = self.phase
@@ -195,8 +196,10 @@ class ThreadingHand:
                 self._start_attempt(now)
             return self._hand
         if phase == "pause":
-            if now >= self._pause_until:
-                self._enter(self._paused_phase, now)
+            if now >= self._pause_until:  # carry on where it was: the pause does not count
+                phase, lasted = self._paused
+                self._enter(phase, now)
+                self._since = now - lasted
             return self._hand
         if phase == "approach":
             return self._approach(now, methane, drift)
