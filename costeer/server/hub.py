@@ -162,9 +162,7 @@ class FrameHub:
         with self._lock:
             self._closed = True
             subscriptions, self._subscriptions = self._subscriptions, set()
-        for subscription in subscriptions:
-            subscription._mark_closed()
-            subscription._notify()
+        LatestSubscription.close_all(subscriptions)
 
     def _clear_locked(self) -> None:
         clear = PackedFrame({keys.FRAME_INDEX: 0, keys.SIMULATION_COUNTER: self._simulation_counter})

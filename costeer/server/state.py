@@ -195,9 +195,7 @@ class SharedState:
         with self._lock:
             self._closed = True
             subscriptions, self._subscriptions = self._subscriptions, set()
-        for subscription in subscriptions:
-            subscription._mark_closed()
-            subscription._notify()
+        LatestSubscription.close_all(subscriptions)
 
     def _unsubscribe(self, subscription: LatestSubscription) -> None:
         with self._lock:

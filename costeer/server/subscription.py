@@ -72,6 +72,13 @@ class LatestSubscription(Generic[Item]):
             self._condition.notify_all()
             return was_empty and self._pending is not None
 
+    @staticmethod
+    def close_all(subscriptions: "set[LatestSubscription]") -> None:
+        """Close subscriptions on the publisher's behalf (their waiters wake, ``on_ready`` fires)."""
+        for subscription in subscriptions:
+            subscription._mark_closed()
+            subscription._notify()
+
     def _notify(self) -> None:
         if self._on_ready is not None:
             self._on_ready()
