@@ -25,7 +25,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--task", default="nanotube", help="the task to demonstrate (default nanotube)")
     parser.add_argument("--episodes", type=int, default=10, help="how many episodes (default 10)")
-    parser.add_argument("--server", default="ws://127.0.0.1:38801", metavar="URL", help="the server (default ws://127.0.0.1:38801)")
+    parser.add_argument(
+        "--server", default="ws://127.0.0.1:38801", metavar="URL", help="the server (default ws://127.0.0.1:38801)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic people (default 0)")
     parser.add_argument(
         "--time-compression",
@@ -35,7 +37,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="the server runs X times a person's pace (serve it with --steps-per-frame 5X); checked "
         "against the frames. The hand always lives on simulated time, so any pace stays faithful.",
     )
-    parser.add_argument("--max-seconds", type=float, default=60.0, help="longest episode, in a person's seconds (default 60)")
+    parser.add_argument(
+        "--max-seconds", type=float, default=60.0, help="longest episode, in a person's seconds (default 60)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON line per episode instead of text")
     parser.set_defaults(run=run)
 

@@ -68,8 +68,12 @@ async def drag(
     update_rate: float = 30.0,
     interaction_id: str = "interaction.costeer-script",
     owner: str = "costeer-script",
+    until: Callable[[], bool] | None = None,
 ) -> DragTrack:
-    """Grab ``particles``, move the interaction where ``hand`` says for ``duration`` s, release."""
+    """Grab ``particles``, move the interaction where ``hand`` says for ``duration`` s, release.
+
+    ``until``: let go earlier, as soon as it returns true (e.g. ``lambda: hand.finished``).
+    """
     track = DragTrack()
     grabbed = [int(i) for i in particles]
     start = time.monotonic()
@@ -86,7 +90,7 @@ async def drag(
 
     session.add_frame_listener(on_frame)
     try:
-        while (elapsed := time.monotonic() - start) < duration:
+        while (elapsed := time.monotonic() - start) < duration and not (until is not None and until()):
             positions = np.asarray(session.frame[keys.PARTICLE_POSITIONS], dtype=float)
             target = np.asarray(hand(elapsed, positions), dtype=float)
             track.targets.append(target)

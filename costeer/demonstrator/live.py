@@ -135,8 +135,9 @@ async def demonstrate(
         pace = await measure_pace(session)
         if time_compression is not None and not (1 / 1.5 <= pace / time_compression <= 1.5):
             raise ValueError(
-                f"the server runs at {pace:.1f} times a person's pace, not {time_compression:g}: start it with "
-                f"`costeer serve --steps-per-frame {round(5 * time_compression)}` (NanoVer's default is 5 at 30 frames/s)"
+                f"the server runs at {pace:.1f} times a person's pace, not {time_compression:g}: start it "
+                f"with `costeer serve --steps-per-frame {round(5 * time_compression)}` "
+                "(a person's pace is NanoVer's default, 5 steps per frame at 30 frames/s)"
             )
         _LOG.info("server at %.1f times a person's pace", pace)
         feed = _FrameFeed()
@@ -144,8 +145,14 @@ async def demonstrate(
         reports = []
         try:
             for index in range(episodes):
-                label = {"origin": "synthetic", "generator": "costeer demonstrate", "seed": seed, "episode": index,
-                         "task": task_name, "time_compression": round(pace, 3)}
+                label = {
+                    "origin": "synthetic",
+                    "generator": "costeer demonstrate",
+                    "seed": seed,
+                    "episode": index,
+                    "task": task_name,
+                    "time_compression": round(pace, 3),
+                }
                 report = await _episode(session, feed, task, index, seed, owner, label, max_person_s)
                 reports.append(report)
                 if on_episode is not None:
@@ -165,18 +172,13 @@ async def _episode(
     label: dict[str, Any],
     max_person_s: float,
 ) -> EpisodeReport:
-    resets = feed.resets
-    await session.run_command(keys.RESET_COMMAND)
-    frame = await feed.next()
-    while feed.resets == resets:  # frames sent before the reset took effect
-        frame = await feed.next()
+    frame = await _reset(session, feed)
     wall_start = time.monotonic()
     start = np.asarray(frame[keys.PARTICLE_POSITIONS], dtype=np.float64)
     chemistry = Chemistry.from_frame(frame)
     selection = task.select(chemistry)
-    rng = np.random.default_rng(np.random.SeedSequence([seed, index]))
-    hand = _HANDS[task.name](task, selection, start, rng=rng)
-    interaction_key = f"{keys.INTERACTION_PREFIX}{owner}"
+    hand = _HANDS[task.name](task, selection, start, rng=np.random.default_rng(np.random.SeedSequence([seed, index])))
+    key = f"{keys.INTERACTION_PREFIX}{owner}"
     interaction = {
         "particles": [int(i) for i in selection.grabbed],
         "interaction_type": "spring",
@@ -195,27 +197,43 @@ async def _episode(
         if told != (hand.phase, hand.attempt):
             told = (hand.phase, hand.attempt)
             await session.update_state({DEMONSTRATOR_KEY: {**label, "phase": hand.phase, "attempt": hand.attempt}})
-        await session.update_state({interaction_key: {**interaction, "position": [float(x) for x in target]}})
-        frame = await feed.next()
-        person_s = (float(frame[keys.SIMULATION_TIME]) - time0) / HUMAN_PACE_PS_PER_S
-        positions.append(np.asarray(frame[keys.PARTICLE_POSITIONS], dtype=np.float64))
-    await session.update_state(removals=[interaction_key])
+        await session.update_state({key: {**interaction, "position": [float(x) for x in target]}})
+        person_s = await _next_positions(feed, positions, time0)
+    await session.update_state(removals=[key])
     outcome = hand.outcome or "timeout"
-    await session.update_state({DEMONSTRATOR_KEY: {**label, "phase": "released", "attempt": hand.attempt, "outcome": outcome}})
+    released = {**label, "phase": "released", "attempt": hand.attempt, "outcome": outcome}
+    await session.update_state({DEMONSTRATOR_KEY: released})
     let_go = person_s
     while person_s < let_go + LINGER_S:
-        frame = await feed.next()
-        person_s = (float(frame[keys.SIMULATION_TIME]) - time0) / HUMAN_PACE_PS_PER_S
-        positions.append(np.asarray(frame[keys.PARTICLE_POSITIONS], dtype=np.float64))
-    verdict = task.evaluate(np.array(positions), selection)
+        person_s = await _next_positions(feed, positions, time0)
     return EpisodeReport(
         index=index,
-        success=bool(verdict.success),
+        success=bool(task.evaluate(np.array(positions), selection).success),
         hand_outcome=outcome,
         attempts=hand.attempt,
         frames=len(positions),
         person_s=person_s,
         wall_s=time.monotonic() - wall_start,
         persona=hand.persona.to_dict(),
-        events=[{"time_s": round(e.time_s, 3), "phase": e.phase, "attempt": e.attempt, "reason": e.reason} for e in hand.events],
+        events=[
+            {"time_s": round(event.time_s, 3), "phase": event.phase, "attempt": event.attempt, "reason": event.reason}
+            for event in hand.events
+        ],
     )
+
+
+async def _reset(session: NanoverSession, feed: _FrameFeed) -> dict[str, Any]:
+    """``playback/reset``, then the first positions frame after it."""
+    resets = feed.resets
+    await session.run_command(keys.RESET_COMMAND)
+    frame = await feed.next()
+    while feed.resets == resets:  # frames sent before the reset took effect
+        frame = await feed.next()
+    return frame
+
+
+async def _next_positions(feed: _FrameFeed, positions: list[np.ndarray], time0: float) -> float:
+    """Append the next frame's positions; return its time in a person's seconds since ``time0`` (ps)."""
+    frame = await feed.next()
+    positions.append(np.asarray(frame[keys.PARTICLE_POSITIONS], dtype=np.float64))
+    return (float(frame[keys.SIMULATION_TIME]) - time0) / HUMAN_PACE_PS_PER_S

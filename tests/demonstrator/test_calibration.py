@@ -9,7 +9,12 @@ import pytest
 
 from costeer.core import keys
 from costeer.core.frame import pack_frame
-from costeer.demonstrator.calibration import HUMAN_PACE_PS_PER_S, MotionStatistics, measure_recording, measure_recordings
+from costeer.demonstrator.calibration import (
+    HUMAN_PACE_PS_PER_S,
+    MotionStatistics,
+    measure_recording,
+    measure_recordings,
+)
 from costeer.recording.writer import RecordingWriter
 
 

@@ -21,7 +21,7 @@ def _person(seed: int, **changes: object) -> Persona:
 def _rollout(persona: Persona, *, seed: int, steps_per_frame: int = 30):
     rng = np.random.default_rng(seed)
     return rollout_offline(
-        lambda task, selection, chemistry, positions: ThreadingHand(task, selection, positions, rng=rng, persona=persona),
+        lambda task, selection, _, positions: ThreadingHand(task, selection, positions, rng=rng, persona=persona),
         steps_per_frame=steps_per_frame,
         seed=seed + 1,
     )
