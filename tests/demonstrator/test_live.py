@@ -43,6 +43,7 @@ class Run:
     reports: list[dict[str, Any]]
     episodes: dict[int, RecordedEpisode]
     session: dict[str, Any]
+    wrong_pace: subprocess.CompletedProcess
 
 
 def _costeer() -> list[str]:
@@ -94,6 +95,10 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     recording = tmp_path_factory.mktemp("demonstrate") / "synthetic.nanover.zip"
     server, url = _serve(recording)
     try:
+        wrong_pace = subprocess.run(
+            [*_costeer(), "demonstrate", "--episodes", "1", "--server", url, "--time-compression", "1"],
+            capture_output=True, text=True, timeout=60,
+        )
         done = subprocess.run(
             [*_costeer(), "demonstrate", "--task", "nanotube", "--episodes", str(EPISODES), "--server", url,
              "--seed", str(SEED), "--time-compression", str(COMPRESSION), "--json"],
@@ -105,7 +110,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     assert done.returncode == 0, done.stderr
     reports = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     episodes, session = _split(recording)
-    yield Run(recording, reports, episodes, session)
+    yield Run(recording, reports, episodes, session, wrong_pace)
 
 
 def test_twenty_episodes_between_resets(run: Run) -> None:
@@ -148,3 +153,9 @@ def test_hand_speed_and_force_are_within_a_factor_two_of_the_human_sessions(run:
     synthetic = measure_recording(run.recording).summary()
     for name, value in human.items():
         assert 0.5 <= synthetic[name] / value <= 2.0, (name, synthetic[name], value)
+
+
+def test_a_wrong_time_compression_says_how_to_start_the_server(run: Run) -> None:
+    assert run.wrong_pace.returncode == 2
+    assert "runs at 6.0 times a person's pace, not 1" in run.wrong_pace.stderr
+    assert "--steps-per-frame 5" in run.wrong_pace.stderr
