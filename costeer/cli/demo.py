@@ -1,13 +1,14 @@
 """``costeer demo``: serve the built-in nanotube task, pull the methane through it, record it.
 
 Starts a server on 127.0.0.1, connects a scripted NanoVer client that grabs the methane
-and drags it through the tube for ~20 s, records the session and prints a summary.
+and steers it through the tube like a person (about 20-40 s), records the session and prints a summary.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import time
 from datetime import datetime
 from pathlib import Path
@@ -25,48 +26,19 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "demo",
         help="serve the built-in nanotube task, pull the methane through, record it",
-        description="A 20-second tour: server + scripted client + recording, then a summary.",
+        description="A short tour: server + a synthetic person steering + recording, then a summary.",
     )
-    parser.add_argument("--duration", type=float, default=20.0, help="seconds of pulling (default 20)")
+    parser.add_argument("--duration", type=float, default=40.0, help="longest pull in seconds; the hand lets go once the methane is through (default 40)")
     parser.add_argument("--output", type=Path, default=None, help="recording path (default out/demo-<time>.nanover.zip)")
     parser.add_argument("--steps-per-frame", type=int, default=5, help="MD steps per frame at 30 frames/s (default 5, as NanoVer)")
-    parser.add_argument("--scale", type=float, default=100.0, help="spring strength sent with the interaction (default 100, as headsets send)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic person steering (default 0)")
     parser.set_defaults(run=run)
 
 
-def _threading_hand(
-    task: Any, selection: Any, start_frame: Any, half_length: float, *, lead: float = 2.0, push: float = 5.0, settle_s: float = 0.5
-) -> Any:
-    """A hand that leads the methane as people do: ``lead`` nm ahead of it towards a point on
-    the tube's axis before the near end; once the methane has stayed there ``settle_s``, ``push``
-    nm ahead along the axis (correcting sideways past the axis to keep it centred) until it is
-    out through the far end."""
-    entrance = np.array([0.0, 0.0, -(half_length + 1.0)])
-    state: dict[str, Any] = {"frame": start_frame, "settled_since": None, "pushing": False}
-
-    def hand(elapsed: float, positions: np.ndarray) -> np.ndarray:
-        frame = task.frames(positions, selection, previous=state["frame"])
-        state["frame"] = frame
-        methane = frame.to_task(positions[selection.grabbed].mean(axis=0)[None]).reshape(3)
-        if not state["pushing"]:
-            if np.linalg.norm(methane - entrance) < 0.2:
-                state["settled_since"] = state["settled_since"] or elapsed
-                state["pushing"] = elapsed - state["settled_since"] >= settle_s
-            else:
-                state["settled_since"] = None
-            heading = entrance - methane
-            distance = float(np.linalg.norm(heading))
-            target = methane + heading * min(lead / max(distance, 1e-9), 1.0)
-        else:
-            target = np.array([-methane[0], -methane[1], methane[2] + push])
-        return frame.to_lab(target[None]).reshape(3)
-
-    return hand
-
-
-async def _drive(url: str, duration: float, scale: float) -> dict[str, Any]:
+async def _drive(url: str, duration: float, seed: int) -> dict[str, Any]:
     from ..client import NanoverSession
     from ..client.pull import drag
+    from ..demonstrator import Persona, ThreadingHand, human_scale
 
     task = get_task("nanotube")
     async with NanoverSession.connect(url) as session:
@@ -74,12 +46,16 @@ async def _drive(url: str, duration: float, scale: float) -> dict[str, Any]:
         positions = np.asarray(frame[keys.PARTICLE_POSITIONS], dtype=float)
         selection = task.select(Chemistry.from_frame(frame))
         methane = int(selection.grabbed[0])
-        start_frame = task.frames(positions, selection)
-        half_length = task.methane_path(positions[None], selection)[1].half_length
-        hand = _threading_hand(task, selection, start_frame, half_length)
+        # a careful synthetic person, calibrated on the real VR sessions (costeer.demonstrator)
+        rng = np.random.default_rng(seed)
+        person = dataclasses.replace(Persona.sample(rng), sloppiness=0.0)
+        hand = ThreadingHand(task, selection, positions, rng=rng, persona=person)
+        scale = human_scale(Chemistry.from_frame(frame), selection)
         time_start = float(frame.get(keys.SIMULATION_TIME, 0.0))
         wall_start = time.monotonic()
-        track = await drag(session, particles=selection.grabbed, hand=hand, duration=duration, scale=scale)
+        track = await drag(
+            session, particles=selection.grabbed, hand=hand, duration=duration, scale=scale, until=lambda: hand.finished
+        )
         await asyncio.sleep(0.5)
         wall = time.monotonic() - wall_start
         time_end = float(session.frame.get(keys.SIMULATION_TIME, 0.0))
@@ -88,7 +64,7 @@ async def _drive(url: str, duration: float, scale: float) -> dict[str, Any]:
     outcome = task.evaluate(episode, selection)
     return {
         "frames": session.frames_received,
-        "frames_per_s": len(track.times) / duration,
+        "frames_per_s": len(track.times) / max(track.times[-1], 1e-9) if track.times else 0.0,
         "simulated_ps": time_end - time_start,
         "wall_s": wall,
         "methane": methane,
@@ -115,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     info = {"server": "costeer", "systems": [{"task": "nanotube"}], "labels": {"origin": "scripted", "run": "demo"}}
     print(f"costeer demo: serving the built-in nanotube task, recording to {output}", flush=True)
     with CosteerServer([simulation], address="127.0.0.1", port=0, record=output, session_info=info) as server:
-        summary = asyncio.run(_drive(f"ws://127.0.0.1:{server.port}", args.duration, args.scale))
+        summary = asyncio.run(_drive(f"ws://127.0.0.1:{server.port}", args.duration, args.seed))
     steps_per_s = summary["simulated_ps"] / timestep_ps / summary["wall_s"]
     print(
         "\n".join(
