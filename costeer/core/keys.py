@@ -48,6 +48,7 @@ STATE_SIMULATION_NAME = "simulation.name"
 STATE_SIMULATION_INDEX = "simulation.index"
 STATE_VELOCITY_RESET_AVAILABLE = "imd.velocity_reset_available"
 STATE_SESSION = "costeer.session"
+STATE_DEMONSTRATOR = "costeer.demonstrator"  # written by synthetic demonstrators
 
 # Commands
 LIST_COMMANDS = "commands/list"

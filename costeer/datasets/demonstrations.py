@@ -101,7 +101,8 @@ class Demonstration:
     """Elements and bonds of the system (from the episode's full frame)."""
     frames: list[DemonstrationFrame]
     origin: str = "unknown"
-    """``human``, ``synthetic``, ``co-pilot`` (from ``costeer.session`` labels), or ``unknown``."""
+    """``human``, ``synthetic``, ``co-pilot`` (from ``costeer.session`` labels, else a synthetic
+    demonstrator's ``costeer.demonstrator`` entry), or ``unknown``."""
     has_state: bool = True
     """Whether the recording holds shared state (interactions); ``False`` for frames-only files."""
     session: Mapping[str, Any] = field(default_factory=dict)
@@ -143,6 +144,7 @@ def read_demonstrations(path: str | Path, *, per_grab: bool = False) -> list[Dem
     with _open(path) as (reader, repaired):
         has_state = reader.state_count > 0
         session: dict[str, Any] = {}
+        demonstrator: dict[str, Any] = {}
 
         def close(next_split: SplitReason) -> None:
             nonlocal current, split
@@ -152,6 +154,7 @@ def read_demonstrations(path: str | Path, *, per_grab: bool = False) -> list[Dem
 
         for restart, frame, merged, state in read_frames(reader):
             session = state.get(keys.STATE_SESSION) or session
+            demonstrator = state.get(keys.STATE_DEMONSTRATOR) or demonstrator
             if restart:
                 close("restart")
             if not current:
@@ -166,6 +169,8 @@ def read_demonstrations(path: str | Path, *, per_grab: bool = False) -> list[Dem
     if per_grab:
         episodes = [piece for episode in episodes for piece in _split_grabs(episode)]
     origin = recording_origin(session)
+    if origin == "unknown":
+        origin = recording_origin({"labels": demonstrator})
     for part, episode in enumerate(episodes):
         episode.part, episode.origin, episode.session, episode.repaired = part, origin, session, repaired
     return episodes

@@ -34,7 +34,7 @@ from .hand import ThreadingHand, human_scale
 
 __all__ = ["DEMONSTRATOR_KEY", "EpisodeReport", "demonstrate", "measure_pace"]
 
-DEMONSTRATOR_KEY = "costeer.demonstrator"
+DEMONSTRATOR_KEY = keys.STATE_DEMONSTRATOR
 """Shared-state key labelling the session's demonstrations as synthetic."""
 
 LINGER_S = 0.5

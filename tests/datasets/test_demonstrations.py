@@ -134,3 +134,15 @@ def test_not_a_recording_is_a_clear_error_naming_the_file(tmp_path: Path) -> Non
         read_demonstrations(other)
     with pytest.raises(FileNotFoundError, match="missing.nanover.zip"):
         read_demonstrations(tmp_path / "missing.nanover.zip")
+
+
+def test_a_synthetic_demonstrator_labels_its_sessions_without_server_labels(tmp_path: Path, scripted: type) -> None:
+    path = tmp_path / "demonstrator.nanover.zip"
+    rec = scripted(path, origin=None)
+    rec.state({"costeer.demonstrator": {"origin": "synthetic", "seed": 2, "episode": 0}})
+    rec.frame(0, full=True)
+    rec.state(rec.interaction(2.5))
+    rec.frame(1, shift=0.01, force=True)
+    rec.close()
+    (demo,) = read_demonstrations(path)
+    assert demo.origin == "synthetic"
