@@ -60,6 +60,24 @@ def test_pandas_reads_steps_and_episodes(real_dataset: Path) -> None:
     assert state.shape == (1853, 15) and state.dtype == np.float32
 
 
+def test_hugging_face_datasets_reads_it_without_our_code(real_dataset: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import datasets
+
+    steps = datasets.load_dataset(
+        "parquet", data_files=str(real_dataset / DATA), split="train", cache_dir=str(tmp_path)
+    )
+    assert steps.num_rows == 1853
+    assert steps.features["action"].length == 6
+    first = steps.with_format("numpy")[0]
+    assert first["observation.state"].shape == (15,)
+    episodes = datasets.load_dataset(
+        "parquet", data_files=str(real_dataset / EPISODES), split="train", cache_dir=str(tmp_path)
+    )
+    assert episodes["length"] == [929, 326, 598]
+
+
 def test_one_step_matches_its_recording(real_dataset: Path, sessions: dict[str, Path]) -> None:
     steps = pd.read_parquet(real_dataset / DATA)
     step = steps[(steps["episode_index"] == 1) & (steps["frame_index"] == 100)].iloc[0]
