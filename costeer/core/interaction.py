@@ -72,6 +72,15 @@ class Interaction:
             raise InvalidInteractionError(
                 f"an interaction must be a map of fields, got {type(value).__name__}"
             )
+        try:
+            return cls._from_fields(value, particle_count)
+        except InvalidInteractionError:
+            raise
+        except (TypeError, ValueError, OverflowError) as error:  # anything else odd in the fields
+            raise InvalidInteractionError(f"unreadable interaction: {error}") from None
+
+    @classmethod
+    def _from_fields(cls, value: Mapping[str, Any], particle_count: int | None) -> "Interaction":
         position = _vector3(value.get("position", (0.0, 0.0, 0.0)))
         particles = _particles(value.get("particles", ()), particle_count)
         interaction_type = value.get("interaction_type", value.get("type", "gaussian"))
@@ -129,31 +138,35 @@ def _flag(value: Any, name: str) -> bool:
 
 
 def _vector3(value: Any) -> np.ndarray:
-    try:
-        vector = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InvalidInteractionError(f"position must be three numbers, got {value!r}") from None
-    if vector.shape != (3,):
-        raise InvalidInteractionError(f"position must be three numbers, got shape {vector.shape}")
+    if not isinstance(value, (list, tuple, np.ndarray)):
+        raise InvalidInteractionError(f"position must be three numbers, got {value!r}")
+    vector = np.asarray(value)
+    if vector.shape != (3,) or vector.dtype.kind not in "iuf":
+        raise InvalidInteractionError(f"position must be three numbers, got {value!r}")
+    vector = vector.astype(np.float64)
     if not np.all(np.isfinite(vector)):
         raise InvalidInteractionError(f"position must be finite, got {vector.tolist()}")
     return vector
 
 
 def _particles(value: Any, particle_count: int | None) -> np.ndarray:
-    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
+    if not isinstance(value, (list, tuple, np.ndarray)):
         raise InvalidInteractionError(f"particles must be a list of indices, got {value!r}")
-    if len(value) > MAX_INTERACTION_PARTICLES:
-        raise InvalidInteractionError(
-            f"an interaction may hold at most {MAX_INTERACTION_PARTICLES} particles, got {len(value)}"
-        )
-    if not all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in value):
+    limit = MAX_INTERACTION_PARTICLES if particle_count is None else min(MAX_INTERACTION_PARTICLES, particle_count)
+    if len(value) > limit:
+        raise InvalidInteractionError(f"an interaction may hold at most {limit} particles, got {len(value)}")
+    indices = np.asarray(value)
+    if indices.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if indices.ndim != 1 or indices.dtype.kind not in "iu":
         raise InvalidInteractionError("particles must be whole numbers")
-    indices = np.unique(np.asarray(value, dtype=np.int64))
-    if indices.size and indices[0] < 0:
-        raise InvalidInteractionError(f"particle index {int(indices[0])} is negative")
-    if particle_count is not None and indices.size and indices[-1] >= particle_count:
+    if indices.min() < 0:
+        raise InvalidInteractionError(f"particle index {int(indices.min())} is negative")
+    highest = int(indices.max())
+    if particle_count is not None and highest >= particle_count:
         raise InvalidInteractionError(
-            f"particle index {int(indices[-1])} is out of range: the system has {particle_count} particles"
+            f"particle index {highest} is out of range: the system has {particle_count} particles"
         )
-    return indices
+    if highest > np.iinfo(np.int64).max:
+        raise InvalidInteractionError(f"particle index {highest} is out of range")
+    return np.unique(indices.astype(np.int64))

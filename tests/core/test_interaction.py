@@ -54,6 +54,13 @@ def test_defaults_are_nanovers():
         ({"max_force": -1.0}, "max_force"),
         ({"max_force": math.nan}, "max_force"),
         ({"mass_weighted": "yes"}, "true or false"),
+        ({"position": ["1", "2", "3"]}, "three numbers"),
+        ({"position": [True, False, True]}, "three numbers"),
+        ({"particles": [2**64 - 1]}, "out of range"),
+        ({"particles": [2**70]}, "whole numbers"),
+        ({"particles": {1: 2}}, "list of indices"),
+        ({"particles": [[60]]}, "whole numbers"),
+        ({"particles": list(range(66))}, "at most 65 particles"),
     ],
 )
 def test_bad_fields_are_rejected_with_a_reason(change, message):
@@ -64,3 +71,4 @@ def test_bad_fields_are_rejected_with_a_reason(change, message):
 def test_not_a_map_is_rejected():
     with pytest.raises(InvalidInteractionError, match="map of fields"):
         Interaction.from_state([1, 2, 3])
+
