@@ -113,7 +113,13 @@ def compute_imd_forces(
     np.add.at(summed, inverse, np.concatenate(all_forces))
     if max_force is not None:
         np.clip(summed, -max_force, max_force, out=summed)
-    keep = np.any(summed != 0.0, axis=1)
+    finite = np.all(np.isfinite(summed), axis=1)
+    if not finite.all() or not np.isfinite(energy):
+        # finite interactions can still overflow together: the simulation never gets that
+        _warn(f"user forces on particles {_short(indices[~finite])} overflowed when summed; dropped them")
+        if not np.isfinite(energy):
+            energy = 0.0
+    keep = finite & np.any(summed != 0.0, axis=1)
     return ImdResult(indices=indices[keep].astype(np.uint32), forces=summed[keep], energy=float(energy))
 
 

@@ -228,3 +228,17 @@ def test_work_contribution_is_sum_of_dot_products():
     positions = np.array([[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]])
     assert work_contribution(forces, positions) == pytest.approx(6.0 - 1.0)
     assert work_contribution(np.zeros((0, 3)), np.zeros((0, 3))) == 0.0
+
+
+def test_finite_interactions_that_overflow_together_never_reach_the_simulation(caplog):
+    positions = np.zeros((2, 3))
+    huge = [
+        Interaction.from_state({"position": [0.5, 0, 0], "particles": [0], "interaction_type": "constant", "scale": 1e308, "max_force": math.inf})
+        for _ in range(3)
+    ]
+    gentle = Interaction.from_state({"position": [0, 1, 0], "particles": [1], "interaction_type": "spring"})
+    with caplog.at_level(logging.WARNING):
+        result = compute_imd_forces(positions, np.ones(2), [*huge, gentle])
+    assert np.all(np.isfinite(result.forces)) and math.isfinite(result.energy)
+    assert result.indices.tolist() == [1]
+    assert "overflowed" in caplog.text
