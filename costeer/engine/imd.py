@@ -110,7 +110,8 @@ def compute_imd_forces(
 
     indices, inverse = np.unique(np.concatenate(all_indices), return_inverse=True)
     summed = np.zeros((indices.size, 3), dtype=np.float64)
-    np.add.at(summed, inverse, np.concatenate(all_forces))
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is handled below
+        np.add.at(summed, inverse, np.concatenate(all_forces))
     if max_force is not None:
         np.clip(summed, -max_force, max_force, out=summed)
     finite = np.all(np.isfinite(summed), axis=1)
