@@ -34,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(args.run(args) or 0)
-    except (FileNotFoundError, ValueError, ConnectionError) as error:
+    except (OSError, ValueError, ImportError) as error:  # OSError covers missing files, ports in use, refused connections
         print(f"costeer {args.command}: error: {error}", file=sys.stderr)
         return 2
 

@@ -65,6 +65,8 @@ def _check_options(args: argparse.Namespace) -> None:
         raise ValueError(f"--frame-rate must be in (0, 1000], got {args.frame_rate}")
     if args.max_force is not None and not (args.max_force > 0 and not math.isnan(args.max_force)):
         raise ValueError(f"--max-force must be positive, got {args.max_force}")
+    if getattr(args, "record", None) is not None and Path(args.record).exists():
+        raise ValueError(f"{args.record} exists already: record to a new path, or move the old recording away")
     for path in [*args.omm, args.pdb, args.playback]:
         if path is not None and not Path(path).is_file():
             raise FileNotFoundError(f"no such file: {path}")

@@ -45,6 +45,7 @@ class RecordingWriter:
             writer.write({"state": {"updates": {...}, "removals": []}})
 
     Timestamps default to microseconds since the writer was created (NanoVer's convention).
+    An existing file is never overwritten (``FileExistsError``).
     Not thread-safe: use it from one thread (the recorder's).
     """
 
@@ -53,7 +54,13 @@ class RecordingWriter:
         """Where the recording goes."""
         self.flush_interval = flush_interval
         self._journal_path = journal_path(self.path)
-        self._file = open(self.path, "w+b")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._file = open(self.path, "x+b")
+        except FileExistsError:
+            raise FileExistsError(
+                f"{self.path} exists already: record to a new path, or move the old recording away"
+            ) from None
         self._zip = ZipFile(self._file, "w", compression=ZIP_STORED)
         self._messages = self._zip.open(MESSAGES_NAME, "w", force_zip64=True)
         self._journal = open(self._journal_path, "wb")

@@ -57,3 +57,12 @@ def test_session_info_names_the_file_and_its_hash(nanotube_xml):
     assert len(info["systems"][0]["sha256"]) == 64
     assert info["labels"] == {"origin": "human"}
     assert info["settings"]["steps_per_frame"] == 5
+
+
+def test_an_existing_recording_is_refused_before_serving(capsys, tmp_path):
+    old = tmp_path / "yesterday.nanover.zip"
+    old.write_bytes(b"precious")
+    code = main(["serve", "--record", str(old)])
+    assert code == 2
+    assert "exists already" in capsys.readouterr().err
+    assert old.read_bytes() == b"precious"

@@ -110,3 +110,13 @@ def test_first_entry_lists_both_kinds(tmp_path, make_frame):
         assert (reader.frame_count, reader.state_count) == (1, 1)
         assert [timestamp for timestamp, _ in reader.frames()] == [2]
         assert [state.state for state in reader.states()] == [{"a": 1}]
+
+
+def test_an_existing_recording_is_never_overwritten(tmp_path):
+    path = tmp_path / "nested" / "session.nanover.zip"
+    with RecordingWriter(path) as writer:
+        writer.write({"state": {"updates": {"a": 1}, "removals": []}})
+    before = path.read_bytes()
+    with pytest.raises(FileExistsError, match="exists already"):
+        RecordingWriter(path)
+    assert path.read_bytes() == before
