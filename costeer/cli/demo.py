@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from openmm import unit
 
 from ..core import keys
 from ..tasks import Chemistry, get_task
+from .serve import describe_session
 
 __all__ = ["add_parser"]
 
@@ -86,9 +88,13 @@ def run(args: argparse.Namespace) -> int:
     output = args.output or Path("out") / f"demo-{datetime.now():%Y%m%d-%H%M%S}.nanover.zip"
     output.parent.mkdir(parents=True, exist_ok=True)
     loaded = from_built(build_task_system("nanotube"))
-    timestep_ps = loaded.integrator.getStepSize()._value
+    timestep_ps = loaded.integrator.getStepSize().value_in_unit(unit.picosecond)
     simulation = OpenMMSimulation(loaded, steps_per_frame=args.steps_per_frame, source="task:nanotube")
-    info = {"server": "costeer", "systems": [{"task": "nanotube"}], "labels": {"origin": "scripted", "run": "demo"}}
+    info = describe_session(
+        systems=[{"task": "nanotube"}],
+        settings={"steps_per_frame": args.steps_per_frame, "frame_rate": 30.0, "free_run": False, "seed": args.seed},
+        labels={"origin": "scripted", "run": "demo"},
+    )
     print(f"costeer demo: serving the built-in nanotube task, recording to {output}", flush=True)
     with CosteerServer([simulation], address="127.0.0.1", port=0, record=output, session_info=info) as server:
         summary = asyncio.run(_drive(f"ws://127.0.0.1:{server.port}", args.duration, args.seed))

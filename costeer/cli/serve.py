@@ -11,7 +11,7 @@ from typing import Any
 
 from .. import __version__
 
-__all__ = ["add_parser", "add_simulation_options", "build_simulations", "session_info", "parse_labels"]
+__all__ = ["add_parser", "add_simulation_options", "build_simulations", "describe_session", "session_info", "parse_labels"]
 
 DEFAULT_TASK = "nanotube"
 
@@ -113,18 +113,25 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def session_info(args: argparse.Namespace, labels: dict[str, str]) -> dict[str, Any]:
+def describe_session(*, systems: list[dict[str, Any]], settings: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
     """The ``costeer.session`` state entry: who served what, how, and the user's labels."""
-    files = [*args.omm, args.pdb, args.playback]
-    systems = [{"file": str(path), "sha256": _file_sha256(path)} for path in files if path is not None]
-    if not systems:
-        systems = [{"task": args.task or DEFAULT_TASK}]
     return {
         "server": "costeer",
         "version": __version__,
         "python": host_platform.python_version(),
         "systems": systems,
-        "settings": {
+        "settings": settings,
+        "labels": labels,
+    }
+
+
+def session_info(args: argparse.Namespace, labels: dict[str, str]) -> dict[str, Any]:
+    """:func:`describe_session` for the systems and settings ``costeer serve`` was given."""
+    files = [*args.omm, args.pdb, args.playback]
+    systems = [{"file": str(path), "sha256": _file_sha256(path)} for path in files if path is not None]
+    return describe_session(
+        systems=systems or [{"task": args.task or DEFAULT_TASK}],
+        settings={
             "steps_per_frame": args.steps_per_frame,
             "frame_rate": args.frame_rate,
             "free_run": args.free_run,
@@ -133,8 +140,8 @@ def session_info(args: argparse.Namespace, labels: dict[str, str]) -> dict[str, 
             "forcefield": list(args.forcefield) if args.pdb else None,
             "strip_water": args.strip_water if args.pdb else None,
         },
-        "labels": labels,
-    }
+        labels=labels,
+    )
 
 
 def parse_labels(items: list[str]) -> dict[str, str]:
