@@ -52,6 +52,7 @@ def add_simulation_options(parser: argparse.ArgumentParser) -> None:
     run_group.add_argument("--platform", help="OpenMM platform (default: the fastest for the system's size)")
     run_group.add_argument("--include-velocities", action="store_true", help="send particle velocities in frames")
     run_group.add_argument("--include-forces", action="store_true", help="send particle forces in frames")
+    run_group.add_argument("--no-energies", action="store_true", help="leave energies and temperature out of frames (each costs a force evaluation per frame)")
     run_group.add_argument("--max-force", type=float, default=None, help="server-wide cap on every interactive force component, kJ/(mol nm)")
 
 
@@ -87,6 +88,7 @@ def build_simulations(args: argparse.Namespace) -> list[Any]:
         platform=args.platform,
         include_velocities=args.include_velocities,
         include_forces=args.include_forces,
+        include_energies=not args.no_energies,
         max_force=args.max_force,
     )
     if args.omm:
@@ -137,6 +139,7 @@ def session_info(args: argparse.Namespace, labels: dict[str, str]) -> dict[str, 
             "free_run": args.free_run,
             "platform": args.platform,
             "max_force": args.max_force,
+            "energies": not args.no_energies,
             "forcefield": list(args.forcefield) if args.pdb else None,
             "strip_water": args.strip_water if args.pdb else None,
         },

@@ -66,3 +66,12 @@ def test_an_existing_recording_is_refused_before_serving(capsys, tmp_path):
     assert code == 2
     assert "exists already" in capsys.readouterr().err
     assert old.read_bytes() == b"precious"
+
+
+def test_energies_can_be_left_out_of_frames(nanotube_xml):
+    (simulation,) = build_simulations(parse("serve", "--omm", str(nanotube_xml), "--no-energies"))
+    simulation.load()
+    frame = simulation.reset()
+    delta = simulation.advance(1 / 30)
+    assert "energy.potential" not in delta and "energy.kinetic" not in delta
+    assert "particle.positions" in frame
