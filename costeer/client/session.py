@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 from typing import Any, Callable, Iterable, Mapping
 
@@ -23,6 +24,8 @@ from ..core import keys
 from ..core.frame import FrameDict, merge_frames, unpack_frame
 
 __all__ = ["NanoverSession", "CommandError"]
+
+_log = logging.getLogger(__name__)
 
 
 class CommandError(RuntimeError):
@@ -113,13 +116,11 @@ class NanoverSession:
     async def _receive(self) -> None:
         try:
             async for data in self._websocket:
-                message = msgpack.unpackb(data, raw=False)
-                if "frame" in message:
-                    self._on_frame(unpack_frame(message["frame"]))
-                if "state" in message:
-                    self._on_state(message["state"])
-                if "command" in message:
-                    self._on_command(message["command"])
+                try:
+                    self._on_message(msgpack.unpackb(data, raw=False))
+                except (ValueError, TypeError, AttributeError, msgpack.UnpackException) as error:
+                    _log.warning("ignored a message from the server that is not NanoVer's: %s", error)
+                    continue
                 async with self._changed:
                     self._changed.notify_all()
         except websockets.ConnectionClosed:
@@ -128,6 +129,14 @@ class NanoverSession:
             for future in self._pending.values():
                 if not future.done():
                     future.set_exception(ConnectionError("the server closed the connection"))
+
+    def _on_message(self, message: Mapping[str, Any]) -> None:
+        if "frame" in message:
+            self._on_frame(unpack_frame(message["frame"]))
+        if "state" in message:
+            self._on_state(message["state"])
+        if "command" in message:
+            self._on_command(message["command"])
 
     def _on_frame(self, delta: FrameDict) -> None:
         self.frame = merge_frames(self.frame, delta)
