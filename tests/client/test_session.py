@@ -70,7 +70,7 @@ def test_frames_merge_and_state_follows_updates_and_removals():
         server.send({"frame": full_frame(1.0), "state": {"updates": {"scene": [1], "avatar.a": 2}, "removals": []}})
         server.send({"frame": pack_frame({keys.FRAME_INDEX: 1, keys.PARTICLE_POSITIONS: np.full((2, 3), 2.0)})})
         server.send({"state": {"updates": {}, "removals": ["avatar.a"]}})
-        await session.wait_for_frame(lambda f: f[keys.PARTICLE_POSITIONS][0, 0] == 2.0)
+        await session.wait_for_frame(lambda f: keys.PARTICLE_POSITIONS in f and f[keys.PARTICLE_POSITIONS][0, 0] == 2.0)
         await session.wait_for_state(lambda s: "avatar.a" not in s and "scene" in s)
         return session
 
