@@ -15,7 +15,7 @@ import logging
 import signal
 import threading
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from costeer.core import keys
 from costeer.core.simulation import Simulation
@@ -127,15 +127,24 @@ class CosteerServer:
         if self._closed:
             return
         self._closed = True
+        steps: list[tuple[str, Callable[[], None]]] = []
         if self._discovery is not None:
-            self._discovery.close()
-        self._websocket.close()
+            steps.append(("discovery", self._discovery.close))
+        steps.append(("WebSocket server", self._websocket.close))
         if self._started:
-            self.runner.close()
+            steps.append(("simulation runner", self.runner.close))
         if self._recorder is not None:
-            self._recorder.close()
-        self.hub.close()
-        self.state.close()
+            steps.append(("recorder", self._recorder.close))
+        steps += [("frame hub", self.hub.close), ("shared state", self.state.close)]
+        failure: Exception | None = None
+        for what, close in steps:  # one failure must not leave the rest (the recording) unfinished
+            try:
+                close()
+            except Exception as error:
+                _log.error("closing the %s failed; closing the rest anyway", what)
+                failure = failure or error
+        if failure is not None:
+            raise failure
 
     def serve_forever(self) -> None:
         """Block until SIGINT or SIGTERM (main thread only), then close cleanly."""

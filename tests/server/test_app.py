@@ -239,3 +239,40 @@ def test_unsendable_server_state_is_dropped_not_fatal(server, client):
     count = client.frame_count
     client.wait_for(lambda: client.state.get("fine") == 1 and client.frame_count > count + 3)
     assert "weird" not in client.state
+
+
+def test_close_with_a_half_open_connection_still_finishes_the_recording(fake_simulation, tmp_path):
+    from costeer.recording.format import journal_path
+    from costeer.recording.reader import RecordingReader
+
+    path = tmp_path / "session.nanover.zip"
+    server = CosteerServer([fake_simulation("alpha")], port=0, frame_rate=60.0, record=path)
+    server.start()
+    time.sleep(0.2)
+    half_open = socket.create_connection(("127.0.0.1", server.port))  # never sends the handshake
+    try:
+        server.close()
+    finally:
+        half_open.close()
+    assert not journal_path(path).exists()
+    with RecordingReader(path) as reader:
+        assert reader.frame_count >= 1
+
+
+def test_a_failing_component_does_not_leave_the_recording_unfinished(fake_simulation, tmp_path):
+    from costeer.recording.format import journal_path
+
+    path = tmp_path / "session.nanover.zip"
+    server = CosteerServer([fake_simulation("alpha")], port=0, frame_rate=60.0, record=path)
+    server.start()
+    time.sleep(0.2)
+    real_close = server._websocket.close
+
+    def failing_close():
+        real_close()
+        raise RuntimeError("boom")
+
+    server._websocket.close = failing_close
+    with pytest.raises(RuntimeError, match="boom"):
+        server.close()
+    assert not journal_path(path).exists() and server.state.update({"x": 1}) == {}

@@ -19,6 +19,7 @@ import collections
 import itertools
 import logging
 import threading
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -74,6 +75,8 @@ class WebSocketServer:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="costeer-commands")
         self._ids = itertools.count(1)
         self._clients: dict[str, _ClientConnection] = {}
+        self._connections: weakref.WeakSet[ServerConnection] = weakref.WeakSet()
+        """Every TCP connection, including those still in (or stuck before) the handshake."""
         self.port: int | None = None
         """The port actually listened on, once started."""
 
@@ -100,17 +103,22 @@ class WebSocketServer:
         self.port = self._server.sockets[0].getsockname()[1] if self._server.sockets else None
 
     def close(self) -> None:
-        """Disconnect every client (cleaning up their keys) and stop listening."""
+        """Disconnect every client (cleaning up their keys) and stop listening; never raises."""
         loop, self._loop = self._loop, None
         if loop is None:
             return
-        if self._server is not None and loop.is_running():
-            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=10)
-        loop.call_soon_threadsafe(loop.stop)
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        loop.close()
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        try:
+            if self._server is not None and loop.is_running():
+                asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=4 * CLOSE_GRACE_SECONDS + 1)
+        except Exception:
+            _log.exception("closing the WebSocket connections failed; stopping the server anyway")
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            if self._thread is not None:
+                self._thread.join(timeout=10)
+            if not loop.is_running():
+                loop.close()
+            self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def _listen(self) -> Server:
         return await serve(
@@ -121,19 +129,44 @@ class WebSocketServer:
             write_limit=self._write_limit,
             compression=None,
             close_timeout=2,
+            create_connection=self._new_connection,
         )
 
+    def _new_connection(self, *args: Any, **kwargs: Any) -> ServerConnection:
+        connection = ServerConnection(*args, **kwargs)
+        self._connections.add(connection)
+        return connection
+
     async def _shutdown(self) -> None:
-        """Close politely; a client that does not read within the grace period is cut off."""
+        """Close politely; a connection not closed within the grace period is cut off.
+
+        That includes a TCP connection that never finished its handshake, which websockets
+        would otherwise wait for until its open timeout.
+        """
         server = self._server
         assert server is not None
         server.close()
         try:
-            await asyncio.wait_for(server.wait_closed(), CLOSE_GRACE_SECONDS)
-        except TimeoutError:
-            for client in list(self._clients.values()):
-                client.abort()
-            await asyncio.wait_for(server.wait_closed(), CLOSE_GRACE_SECONDS)
+            if await _closed_within(server, CLOSE_GRACE_SECONDS):
+                return
+            stuck = self._abort_connections()
+            if not await _closed_within(server, CLOSE_GRACE_SECONDS):
+                _log.warning("%d connections did not close after being cut off; stopping anyway", stuck)
+        finally:
+            await self._cut_off_latecomers(server)
+
+    async def _cut_off_latecomers(self, server: Server) -> None:
+        """Abort connections accepted while closing, which websockets' own close can miss."""
+        self._abort_connections()
+        if server.handler_tasks:
+            await asyncio.wait(set(server.handler_tasks), timeout=CLOSE_GRACE_SECONDS)
+
+    def _abort_connections(self) -> int:
+        """Drop every TCP connection still open at once; returns how many there were."""
+        open_connections = [c for c in list(self._connections) if not c.transport.is_closing()]
+        for connection in open_connections:
+            connection.transport.abort()
+        return len(open_connections)
 
     async def _handle(self, connection: ServerConnection) -> None:
         client = _ClientConnection(self, connection, f"client-{next(self._ids)}")
@@ -149,6 +182,15 @@ class WebSocketServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+async def _closed_within(server: Server, seconds: float) -> bool:
+    """Whether ``server`` finished closing within ``seconds``."""
+    try:
+        await asyncio.wait_for(server.wait_closed(), seconds)
+    except TimeoutError:
+        return False
+    return True
 
 
 class _ClientConnection:
@@ -182,10 +224,6 @@ class _ClientConnection:
             self._state.close()
             removed = self.session.close()
             _log.info("%s left; removed %d of its state keys", name, len(removed))
-
-    def abort(self) -> None:
-        """Drop the TCP connection at once (for a client that will not finish closing)."""
-        self._connection.transport.abort()
 
     async def _receive_loop(self) -> None:
         try:
