@@ -2,9 +2,10 @@
 
 The transport decodes messages and hands them to ``ClientSession.receive``; the session
 applies state changes (tagged with the connection id), runs commands, and on ``close``
-removes what belonged to the client: the ``interaction.*`` keys it wrote or owns, and keys
-carrying its user id (``avatar.<id>``, ``cursor.<id>.left``, ``update.index.<id>`` ...),
-never shared keys such as ``scene``.
+removes what belonged to the client: the ``interaction.*`` keys it wrote or owns, and the
+per-user keys carrying its user id (``avatar.<id>``, ``cursor.<id>.left``,
+``update.index.<id>`` ...), never shared keys such as ``scene`` nor keys that another
+client or the server wrote last.
 
     session = ClientSession("client-3", state=state, commands=registry, send_command=send)
     session.receive(decode_message(data))
@@ -44,13 +45,21 @@ def user_ids_from_keys(written: Iterable[str]) -> set[str]:
     return ids
 
 
-def keys_to_clean_up(content: Mapping[str, Any], written: Iterable[str], user_ids: Iterable[str]) -> set[str]:
+def keys_to_clean_up(
+    content: Mapping[str, Any],
+    written: Iterable[str],
+    user_ids: Iterable[str],
+    *,
+    protected: Iterable[str] = (),
+) -> set[str]:
     """The keys to remove when a client leaves.
 
-    ``written``: keys it wrote; ``user_ids``: the ids it revealed. Removes the
-    ``interaction.*`` and per-user keys it wrote, interactions whose ``owner.id`` is one of
-    its ids, and keys with one of its ids as a whole dotted component after the first
-    (``cursor.<id>.left``), never a one-component key such as ``scene``.
+    ``written``: keys it wrote last; ``user_ids``: the ids it revealed; ``protected``: keys
+    someone else wrote last, never removed. Removes the ``interaction.*`` and per-user keys
+    it wrote, interactions whose ``owner.id`` is one of its ids, and per-user keys naming
+    one of its ids (``cursor.<id>.left``, ``user-origin.<id>``); an id matches nothing
+    outside the per-user prefixes, so a client calling itself ``name`` never removes
+    ``simulation.name``.
     """
     ids = {user_id for user_id in user_ids if user_id}
     doomed = {
@@ -59,19 +68,20 @@ def keys_to_clean_up(content: Mapping[str, Any], written: Iterable[str], user_id
         if key in content and (key.startswith(keys.INTERACTION_PREFIX) or key.startswith(_PER_USER_PREFIXES))
     }
     for key, value in content.items():
-        if key.startswith(keys.INTERACTION_PREFIX) and isinstance(value, Mapping) and value.get("owner.id") in ids:
+        if key.startswith(keys.INTERACTION_PREFIX):
+            if isinstance(value, Mapping) and value.get("owner.id") in ids:
+                doomed.add(key)
+        elif _user_of(key) in ids:
             doomed.add(key)
-        elif ids and _carries_id(key, ids):
-            doomed.add(key)
-    return doomed
+    return doomed - set(protected)
 
 
-def _carries_id(key: str, ids: set[str]) -> bool:
-    _, dot, rest = key.partition(".")
-    if not dot:
-        return False
-    padded = f".{rest}."
-    return any(f".{user_id}." in padded for user_id in ids)
+def _user_of(key: str) -> str | None:
+    """The user id a per-user key names (``cursor.<id>.left`` -> ``<id>``), else ``None``."""
+    for prefix in _PER_USER_PREFIXES:
+        if key.startswith(prefix):
+            return key[len(prefix):].split(".", 1)[0]
+    return None
 
 
 class ClientSession:
@@ -116,9 +126,24 @@ class ClientSession:
             return set()
         self._closed = True
         self._channel.close()
-        written = self._state.keys_written_by(self.connection_id)
-        doomed = keys_to_clean_up(self._state.snapshot(), written, self.user_ids)
+        content = self._state.snapshot()
+        last_writers = self._state.last_writers()
+        written = {key for key, writer in last_writers.items() if writer == self.connection_id}
+        doomed = keys_to_clean_up(content, written, self.user_ids, protected=self._protected(content, last_writers))
         if doomed:
             self._state.update({}, doomed)
         self._state.forget_writer(self.connection_id)
         return doomed
+
+    def _protected(self, content: Mapping[str, Any], last_writers: Mapping[str, str]) -> set[str]:
+        """Keys another client wrote last, and those the server wrote last except per-user ones.
+
+        The server writes some per-user keys for a user (``user-origin.<id>``); they go
+        with that user, as in NanoVer.
+        """
+        return {
+            key
+            for key in content
+            if ((writer := last_writers.get(key)) is not None and writer != self.connection_id)
+            or (writer is None and not key.startswith(_PER_USER_PREFIXES))
+        }

@@ -88,12 +88,14 @@ class SharedState:
         state = SharedState()
         state.update({"avatar.abc": {...}}, origin="client-1")
         state.keys_written_by("client-1")   # {"avatar.abc"}
+        state.last_writers()                # {"avatar.abc": "client-1"}
     """
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._content: dict[str, Any] = {}
-        self._writers: dict[str, set[str]] = {}
+        self._last_writer: dict[str, str] = {}
+        """The client that last wrote each key; keys the server (origin ``None``) wrote last are absent."""
         self._subscriptions: set[StateSubscription] = set()
         self._listeners: list[StateListener] = []
         self._filters: list[StateFilter] = []
@@ -108,7 +110,8 @@ class SharedState:
     ) -> dict[str, Any]:
         """Apply a change; returns the updates actually stored (filters may drop some).
 
-        ``origin`` names the writer (a client's connection id) for :meth:`keys_written_by`.
+        ``origin`` names the writer (a client's connection id) for :meth:`keys_written_by`;
+        ``None`` is the server itself.
         Removals of absent keys are ignored; a key both updated and removed is removed.
         """
         removal_set = frozenset(removals)
@@ -121,11 +124,13 @@ class SharedState:
             removed = frozenset(key for key in removal_set if key in self._content)
             for key in removed:
                 del self._content[key]
-                for written in self._writers.values():
-                    written.discard(key)
+                self._last_writer.pop(key, None)
             self._content.update(kept)
-            if origin is not None and kept:
-                self._writers.setdefault(origin, set()).update(kept)
+            for key in kept:
+                if origin is None:
+                    self._last_writer.pop(key, None)
+                else:
+                    self._last_writer[key] = origin
             if not kept and not removed:
                 return kept
             change = _Change(kept, removed)
@@ -151,14 +156,20 @@ class SharedState:
             return self._content.get(key, default)
 
     def keys_written_by(self, origin: str) -> set[str]:
-        """Keys still present that ``origin`` wrote last or earlier."""
+        """Keys still present that ``origin`` wrote last (not overwritten since by anyone else)."""
         with self._lock:
-            return set(self._writers.get(origin, ()))
+            return {key for key, writer in self._last_writer.items() if writer == origin}
+
+    def last_writers(self) -> dict[str, str]:
+        """The client that last wrote each key; keys the server wrote last are left out."""
+        with self._lock:
+            return dict(self._last_writer)
 
     def forget_writer(self, origin: str) -> None:
         """Drop the record of what ``origin`` wrote (after its clean-up)."""
         with self._lock:
-            self._writers.pop(origin, None)
+            for key in [key for key, writer in self._last_writer.items() if writer == origin]:
+                del self._last_writer[key]
 
     def subscribe(self, *, on_ready: Callable[[], None] | None = None) -> StateSubscription:
         """A new subscription whose first take is the whole current content.

@@ -64,3 +64,36 @@ def test_session_runs_commands_and_ignores_frames():
     session = ClientSession("c", state=SharedState(), commands=registry, send_command=sent.append)
     session.receive(ClientMessage(frame={"frame.index": 0}, commands=({"request": {"name": "ping", "id": 1}},)))
     assert sent == [{"request": {"name": "ping", "id": 1}, "response": "pong"}]
+
+
+def _session(state: SharedState, connection_id: str) -> ClientSession:
+    return ClientSession(connection_id, state=state, commands=CommandRegistry(), send_command=lambda m: None)
+
+
+def _write(session: ClientSession, updates: dict) -> None:
+    session.receive(ClientMessage(state=StatePart(updates=updates, removals=[])))
+
+
+def test_ids_that_are_words_only_remove_the_clients_own_per_user_keys():
+    state = SharedState()
+    server_keys = {"simulation.name": "x", "simulation.index": 0, "costeer.session": {}, "user-origin.name": {}}
+    state.update(server_keys)
+    prankster, other = _session(state, "client-1"), _session(state, "client-2")
+    _write(other, {"transform.simulation": {"transform": [0] * 10}, "scene.index": 1})
+    _write(prankster, {f"avatar.{word}": {} for word in ("name", "index", "session", "simulation")})
+    assert prankster.user_ids == {"name", "index", "session", "simulation"}
+    removed = prankster.close()
+    assert removed == {"avatar.name", "avatar.index", "avatar.session", "avatar.simulation", "user-origin.name"}
+    assert set(state.snapshot()) == {"simulation.name", "simulation.index", "costeer.session",
+                                     "transform.simulation", "scene.index"}
+
+
+def test_keys_last_written_by_another_client_or_the_server_stay():
+    state = SharedState()
+    leaving, other = _session(state, "client-1"), _session(state, "client-2")
+    _write(leaving, {f"avatar.{USER}": {}, f"cursor.{USER}.left": {}, "interaction.a": {"owner.id": USER},
+                     "interaction.b": {"owner.id": USER}, "interaction.c": {}})
+    _write(other, {f"cursor.{USER}.left": {"taken": True}, "interaction.a": {"owner.id": USER}})
+    state.update({"interaction.b": {"owner.id": USER}})  # the server wrote it last
+    assert leaving.close() == {f"avatar.{USER}", "interaction.c"}
+    assert set(state.snapshot()) == {f"cursor.{USER}.left", "interaction.a", "interaction.b"}
