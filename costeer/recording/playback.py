@@ -2,7 +2,8 @@
 
 Behaves like NanoVer's ``PlaybackSimulation``: reset puts the scene box back to identity,
 removes every state key the recording sets (except ``scene``) and starts from the first
-frame; advancing by ``seconds`` replays every message recorded up to the new playback time;
+frame; the keys the live server sets itself (``SERVER_OWNED_KEYS``) are never replayed nor
+removed, so the recorded server's name and session never overwrite the live one's; advancing by ``seconds`` replays every message recorded up to the new playback time;
 at the end the playback starts again from the beginning (or stops, with ``loop=False``).
 """
 
@@ -18,10 +19,15 @@ from costeer.core.interaction import Interaction
 from .format import RecordingError
 from .reader import RecordingReader, normalize_frame
 
-__all__ = ["RecordingPlayback", "SCENE_IDENTITY"]
+__all__ = ["RecordingPlayback", "SCENE_IDENTITY", "SERVER_OWNED_KEYS"]
 
 SCENE_IDENTITY = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0]
 """The ``scene`` pose (position, rotation quaternion, scale) a reset restores."""
+
+SERVER_OWNED_KEYS = frozenset(
+    {keys.STATE_SESSION, keys.STATE_SIMULATION_NAME, keys.STATE_SIMULATION_INDEX, keys.STATE_VELOCITY_RESET_AVAILABLE}
+)
+"""State keys the live server sets itself: left out of replayed changes."""
 
 StateSink = Callable[[dict[str, Any], list[str]], None]
 
@@ -70,6 +76,7 @@ class RecordingPlayback:
         for _, updates, removals in reader.state_updates():
             changed.update(updates)
         changed.discard("scene")
+        changed -= SERVER_OWNED_KEYS
         self._changed_keys = sorted(changed)
         self._reader = reader
 
@@ -136,6 +143,8 @@ class RecordingPlayback:
         return frame
 
     def _emit_state(self, updates: dict[str, Any], removals: list[str]) -> None:
+        updates = {key: value for key, value in updates.items() if key not in SERVER_OWNED_KEYS}
+        removals = [key for key in removals if key not in SERVER_OWNED_KEYS]
         if self.state_sink is not None and (updates or removals):
             self.state_sink(updates, removals)
 

@@ -96,3 +96,19 @@ def test_recording_without_frames_cannot_play(tmp_path):
     playback.load()
     with pytest.raises(RecordingError, match="no frame"):
         playback.reset()
+
+
+def test_the_live_servers_own_keys_are_never_replayed_nor_removed(tmp_path, make_frame):
+    path = tmp_path / "served.nanover.zip"
+    server_owned = {"costeer.session": {"server": "old"}, "simulation.name": "old", "simulation.index": 3,
+                    "imd.velocity_reset_available": True}
+    with RecordingWriter(path) as writer:
+        writer.write({"state": {"updates": {**server_owned, "avatar.u": 1}, "removals": []}}, timestamp_us=0)
+        writer.write({"frame": dict(make_frame(0))}, timestamp_us=1)
+        writer.write({"state": {"updates": {"avatar.u": 2}, "removals": ["simulation.name"]}}, timestamp_us=2)
+    changes = []
+    playback = RecordingPlayback(path, state_sink=lambda updates, removals: changes.append((updates, removals)))
+    playback.load()
+    playback.reset()
+    playback.advance(1.0)
+    assert changes == [({"scene": SCENE_IDENTITY}, ["avatar.u"]), ({"avatar.u": 1}, []), ({"avatar.u": 2}, [])]
