@@ -2,8 +2,8 @@
 
 ``radial_origins`` places every user (``avatar.<id>``) on a circle facing its centre, as
 NanoVer's ``multiuser/radially-orient-origins`` command does. ``SceneShim`` keeps the old
-``scene`` pose and the newer ``transform.simulation`` in step (x scale flipped), so old
-and new VR clients agree on where the molecule is.
+``scene`` pose and the newer ``transform.simulation`` in step (x scale flipped, written in
+the same change), so old and new VR clients agree on where the molecule is.
 
     state.update(radial_origins(state.snapshot(), radius=1.0))
     SceneShim(state).install()
@@ -46,37 +46,53 @@ class SceneShim:
     """Mirrors ``scene`` (a list ending in the 3 scale factors) and ``transform.simulation``.
 
         SceneShim(state).install()
+
+    A state filter: an update writing one key carries the other, mirrored, in the same
+    change (so nothing writes back and the two cannot chase each other). A pose holding
+    NaN or infinity is dropped, with a warning.
     """
 
     def __init__(self, state: SharedState) -> None:
         self._state = state
 
     def install(self) -> None:
-        """Follow the state's changes from now on."""
-        self._state.add_listener(self._on_change)
+        """Filter the state's updates from now on."""
+        self._state.add_filter(self.filter)
 
-    def _on_change(self, updates: Mapping[str, Any], removals: frozenset[str]) -> None:
+    def filter(self, updates: dict[str, Any], origin: str | None, content: Mapping[str, Any]) -> dict[str, Any]:
+        """``updates`` with a non-finite pose dropped and the other pose key mirrored in."""
         if SCENE_KEY in updates:
+            source, target_key = SCENE_KEY, TRANSFORM_KEY
             pose = _flipped(updates[SCENE_KEY])
-            target_key, target = TRANSFORM_KEY, None if pose is None else {"transform": pose, "parent": "root"}
         elif TRANSFORM_KEY in updates:
+            source, target_key = TRANSFORM_KEY, SCENE_KEY
             value = updates[TRANSFORM_KEY]
-            target_key, target = SCENE_KEY, _flipped(value.get("transform") if isinstance(value, Mapping) else None)
+            pose = _flipped(value.get("transform") if isinstance(value, Mapping) else None)
         else:
-            return
-        if target is None:
+            return updates
+        if pose is _NOT_FINITE:
+            _log.warning("ignored %s from %s: it holds NaN or infinity", source, origin or "the server")
+            return {key: value for key, value in updates.items() if key != source}
+        if pose is None:
             _log.warning("ignored a malformed %s/%s: cannot mirror it", SCENE_KEY, TRANSFORM_KEY)
-            return
-        if self._state.get(target_key) != target:
-            self._state.update({target_key: target})
+            return updates
+        target = {"transform": pose, "parent": "root"} if target_key == TRANSFORM_KEY else pose
+        return {**updates, target_key: target}
 
 
-def _flipped(pose: Any) -> list[Any] | None:
-    """The pose with its x scale (third from last) negated, or ``None`` if it is not a pose."""
+_NOT_FINITE: Any = object()
+"""What ``_flipped`` returns for a pose holding NaN or infinity."""
+
+
+def _flipped(pose: Any) -> Any:
+    """The pose with its x scale (third from last) negated, ``None`` if it is not a pose,
+    ``_NOT_FINITE`` if it holds NaN or infinity."""
     if not isinstance(pose, (list, tuple)) or len(pose) < 3:
         return None
     if not all(isinstance(item, (int, float)) and not isinstance(item, bool) for item in pose):
         return None
+    if not all(math.isfinite(item) for item in pose):
+        return _NOT_FINITE
     flipped = list(pose)
     flipped[-3] = -flipped[-3]
     return flipped

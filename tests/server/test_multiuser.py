@@ -33,7 +33,8 @@ def test_scene_and_transform_mirror_each_other_once():
     assert state.get("transform.simulation") == {"transform": [0, 0, 0, 0, 0, 0, 1, -2, 2, 2], "parent": "root"}
     state.update({"transform.simulation": {"transform": [1, 0, 0, 0, 0, 0, 1, -3, 3, 3], "parent": "root"}})
     assert state.get("scene") == [1, 0, 0, 0, 0, 0, 1, 3, 3, 3]
-    assert len(changes) == 4  # each write mirrored once, no ping-pong
+    assert len(changes) == 2  # each write carries its mirror in the same change, no ping-pong
+    assert set(changes[0]) == set(changes[1]) == {"scene", "transform.simulation"}
 
 
 def test_malformed_scene_is_not_mirrored():
@@ -43,3 +44,15 @@ def test_malformed_scene_is_not_mirrored():
     state.update({"transform.simulation": {"transform": None}})
     assert "transform.simulation" not in state.snapshot() or state.get("transform.simulation") == {"transform": None}
     assert state.get("scene") == "upside down"
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_non_finite_poses_are_refused_without_ping_pong(bad):
+    state = SharedState()
+    SceneShim(state).install()
+    changes = []
+    state.add_listener(lambda updates, removals: changes.append(dict(updates)))
+    state.update({"scene": [0, 0, 0, 0, 0, 0, 1, bad, 1, 1], "avatar.a": 1})
+    state.update({"transform.simulation": {"transform": [bad, 0, 0, 0, 0, 0, 1, 1, 1, 1], "parent": "root"}})
+    assert state.snapshot() == {"avatar.a": 1}
+    assert changes == [{"avatar.a": 1}]
