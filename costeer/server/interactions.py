@@ -4,7 +4,8 @@ Installed as a filter on the shared state, it checks each ``interaction.<id>`` a
 writes with ``Interaction.from_state``; an invalid one is dropped (with a warning naming
 the client and the reason) and never reaches the runner. It also caps how many
 interactions one client and everyone together may hold. After each change it hands the
-full set of live interactions to ``on_change`` (the runner's ``set_interactions``).
+full set of live interactions to ``on_change`` (the runner's ``set_interactions``), under
+its lock, so ``on_change`` must be quick and must not call back into the gate.
 
     gate = InteractionGate(particle_count=lambda: runner.particle_count,
                            on_change=runner.set_interactions)
@@ -99,7 +100,7 @@ class InteractionGate:
         with self._lock:
             self._interactions.clear()
             self._writers.clear()
-        self._publish()
+            self._publish()
 
     def _refusal(self, key: str, origin: str | None) -> str | None:
         if key in self._interactions:
@@ -119,8 +120,10 @@ class InteractionGate:
             for key in removals:
                 self._interactions.pop(key, None)
                 self._writers.pop(key, None)
-        self._publish()
+            self._publish()
 
     def _publish(self) -> None:
+        """Hand the live set to ``on_change``; called under the lock, so hand-overs keep
+        their order and the last one is always the latest set."""
         if self._on_change is not None:
-            self._on_change(self.interactions)
+            self._on_change(dict(self._interactions))

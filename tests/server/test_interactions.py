@@ -76,3 +76,30 @@ def test_clear_forgets_everything():
     state.update({"interaction.a": spring()}, origin="c")
     gate.clear()
     assert pushed[-1] == {} and gate.interactions == {}
+
+
+def test_the_runner_always_ends_with_the_latest_set_even_when_publishes_overlap():
+    import threading
+
+    state = SharedState()
+    entered, delivered = [], []
+    release = threading.Event()
+
+    def slow_runner(interactions):
+        entered.append(1)
+        if len(entered) == 1:  # the first hand-over stalls, as a busy thread might
+            release.wait(5)
+        delivered.append(set(interactions))
+
+    InteractionGate(particle_count=lambda: 65, on_change=slow_runner).install(state)
+    adding = threading.Thread(target=state.update, args=({"interaction.a": spring()},), kwargs={"origin": "c1"})
+    adding.start()
+    while not entered:
+        threading.Event().wait(0.005)
+    removing = threading.Thread(target=state.update, args=({}, ["interaction.a"]))
+    removing.start()
+    removing.join(0.2)
+    release.set()
+    adding.join(5)
+    removing.join(5)
+    assert delivered == [{"interaction.a"}, set()]
