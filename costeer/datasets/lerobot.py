@@ -69,6 +69,11 @@ def write_dataset(
     if directory.exists() and any(directory.iterdir()):
         if not overwrite:
             raise FileExistsError(f"{directory} exists and is not empty: choose another -o or pass --overwrite")
+        if not (directory / INFO_PATH).is_file():  # --overwrite replaces datasets, nothing else
+            raise FileExistsError(
+                f"{directory} is not empty and is not a costeer dataset (no {INFO_PATH}): "
+                "--overwrite only replaces datasets; choose another -o"
+            )
         shutil.rmtree(directory)
     _check_same_columns(episodes)
     steps = _steps_table(episodes)

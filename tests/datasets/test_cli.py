@@ -27,6 +27,18 @@ def test_build_info_plot(sessions: dict[str, Path], tmp_path: Path, capsys: pyte
     # A second build into the same folder needs --overwrite.
     assert main(["dataset", "build", recordings[0], "--task", "nanotube", "-o", str(output)]) == 2
     assert "--overwrite" in capsys.readouterr().err
+    assert main(["dataset", "build", recordings[0], "--task", "nanotube", "-o", str(output), "--overwrite"]) == 0
+    assert "episodes      1 from 1 recording(s)" in capsys.readouterr().out
+
+
+def test_overwrite_never_deletes_a_folder_that_is_not_a_dataset(sessions, tmp_path: Path, capsys) -> None:
+    home = tmp_path / "home"
+    (home / "important").mkdir(parents=True)
+    (home / "important" / "thesis.txt").write_text("years of work")
+    recording = str(sessions["nanotube-methane-01"])
+    assert main(["dataset", "build", recording, "--task", "nanotube", "-o", str(home), "--overwrite"]) == 2
+    assert "not a costeer dataset" in capsys.readouterr().err
+    assert (home / "important" / "thesis.txt").read_text() == "years of work"
 
 
 def test_errors_name_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
