@@ -134,8 +134,12 @@ def recording_origin(session: Mapping[str, Any] | None) -> str:
     return KNOWN_ORIGINS.get(origin, origin or "unknown")
 
 
-def read_demonstrations(path: str | Path, *, per_grab: bool = False) -> list[Demonstration]:
-    """The episodes of one recording, in order (see the module docstring)."""
+def read_demonstrations(path: str | Path, *, per_grab: bool = False, keep_idle: bool = False) -> list[Demonstration]:
+    """The episodes of one recording, in order (see the module docstring).
+
+    Stretches where nobody pulls (a server idling before anyone connected) are no
+    demonstrations and are left out unless ``keep_idle``.
+    """
     path = Path(path)
     episodes: list[Demonstration] = []
     current: list[DemonstrationFrame] = []
@@ -168,6 +172,8 @@ def read_demonstrations(path: str | Path, *, per_grab: bool = False) -> list[Dem
         close("start")
     if per_grab:
         episodes = [piece for episode in episodes for piece in _split_grabs(episode)]
+    if not keep_idle:
+        episodes = [episode for episode in episodes if episode.pulling.any()]
     origin = recording_origin(session)
     if origin == "unknown":
         origin = recording_origin({"labels": demonstrator})

@@ -92,12 +92,13 @@ def _three_runs(path: Path, scripted: type) -> None:
 def test_episodes_split_at_restarts_and_optionally_per_grab(tmp_path: Path, scripted: type) -> None:
     path = tmp_path / "runs.nanover.zip"
     _three_runs(path, scripted)
-    demos = read_demonstrations(path)
+    assert [(demo.split, len(demo)) for demo in read_demonstrations(path)] == [("start", 5)], "idle runs are left out"
+    demos = read_demonstrations(path, keep_idle=True)
     assert [(demo.part, demo.split, len(demo)) for demo in demos] == [(0, "start", 5), (1, "restart", 2), (2, "restart", 1)]
     assert [frame.counter for demo in demos for frame in demo.frames] == [0, 0, 0, 0, 0, 1, 1, 2]
     assert all(demo.origin == "synthetic" and demo.session["labels"]["user"] == "alice" for demo in demos)
     assert demos[0].pulling.tolist() == [False, True, False, True, True]
-    grabs = read_demonstrations(path, per_grab=True)
+    grabs = read_demonstrations(path, per_grab=True, keep_idle=True)
     assert [(demo.part, demo.split, len(demo)) for demo in grabs] == [
         (0, "start", 3), (1, "grab", 2), (2, "restart", 2), (3, "restart", 1)
     ]

@@ -99,6 +99,6 @@ def test_a_system_the_task_does_not_fit_is_named(tmp_path: Path, scripted: type)
     rec.topology["bond.pairs"] = rec.topology["bond.pairs"][:10]  # methane loses its C-H bonds
     rec.frame(0, full=True)
     rec.close()
-    (demo,) = read_demonstrations(path)
+    (demo,) = read_demonstrations(path, keep_idle=True)
     with pytest.raises(ValueError, match=r"scripted.nanover.zip: does not fit task 'nanotube'.*methane"):
         build_episode(demo, get_task("nanotube"))
