@@ -46,12 +46,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def run_build(args: argparse.Namespace) -> int:
     from ..datasets.build import build_dataset
+    from ..datasets.demonstrations import RepairedRecordingWarning
     from ..datasets.summary import summarise_dataset
     from ..recording import RecordingError
 
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RepairedRecordingWarning)
+        try:
             output = build_dataset(
                 args.recordings,
                 task=args.task,
@@ -62,10 +63,14 @@ def run_build(args: argparse.Namespace) -> int:
                 origin=args.origin,
                 overwrite=args.overwrite,
             )
-    except (RecordingError, FileExistsError) as error:
-        raise ValueError(str(error)) from None
-    for warning in caught:
-        print(f"costeer dataset build: warning: {warning.message}", file=sys.stderr)
+        except RecordingError as error:
+            raise ValueError(str(error)) from None
+        finally:  # what repairs lost is worth saying even when the build then fails
+            for warning in caught:
+                if issubclass(warning.category, RepairedRecordingWarning):
+                    print(f"costeer dataset build: warning: {warning.message}", file=sys.stderr)
+                else:
+                    warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
     print(f"wrote {output}")
     print(summarise_dataset(output))
     return 0
