@@ -189,6 +189,7 @@ class ThreadingHand:
         elif phase in ("approach", "align") and self._pauses.random() < 1.0 - math.exp(-persona.pause_rate * step):
             self._paused = (phase, now - self._since)
             self._pause_until = now + self._pauses.uniform(*persona.pause_s)
+            self._settled_since = None  # lining up starts afresh after the pause
             self._enter("pause", now)
         phase = self.phase
         if phase == "react":

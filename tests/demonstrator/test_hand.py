@@ -79,3 +79,21 @@ def test_the_hand_starts_at_the_methane_and_holds_while_reacting() -> None:
         assert np.linalg.norm(hand(elapsed, positions) - methane) < 1e-6
     assert hand.phase == "react" and not hand.finished
     assert human_scale(chemistry, selection) == pytest.approx(1201.1, abs=0.5)
+
+
+def test_a_pause_holds_the_hand_then_resumes_the_phase_and_lining_up_starts_afresh() -> None:
+    persona = _person(15, sloppiness=0.0, pause_rate=1.0, pause_s=(1.0, 1.0), wobble_nm=0.0)
+    episode = _rollout(persona, seed=15)
+    events = episode.hand.events
+    pauses = [i for i, event in enumerate(events) if event.phase == "pause"]
+    assert any(events[i - 1].phase == "align" for i in pauses), events
+    times = episode.times_s[: len(episode.targets)]
+    for i in pauses:
+        before, pause, after = events[i - 1], events[i], events[i + 1]
+        assert (after.phase, after.attempt) == (before.phase, before.attempt)
+        assert after.time_s - pause.time_s >= 1.0
+        held = episode.targets[(times >= pause.time_s) & (times <= after.time_s)]
+        assert np.linalg.norm(held - held[0], axis=1).max() < 0.1  # nm; moving, the hand covers ~0.5 nm/s
+    # Settling counts only time lined up since the last return from a pause.
+    pushes = [(events[i - 1], event) for i, event in enumerate(events) if event.phase == "push" and not event.reason]
+    assert pushes and all(push.time_s - align.time_s >= persona.settle_s for align, push in pushes), events
