@@ -165,10 +165,12 @@ def _velocities(demo: Demonstration) -> np.ndarray:
 
 
 def _acting(interactions: Mapping[str, Interaction], grabbed: np.ndarray) -> Interaction | None:
-    """The interaction that pulls the task's grabbed atoms (first by key), else the first live one."""
-    ordered = [interactions[key] for key in sorted(interactions)]
-    touching = [item for item in ordered if np.intersect1d(item.particles, grabbed).size]
-    return (touching or ordered or [None])[0]
+    """The interaction that pulls the task's grabbed atoms (first by key); ``None`` when none does.
+
+    Someone else pulling other atoms (another user on the tube, say) is not this task's action.
+    """
+    touching = [interactions[key] for key in sorted(interactions) if np.intersect1d(interactions[key].particles, grabbed).size]
+    return touching[0] if touching else None
 
 
 def _actions(demo: Demonstration, acting: list[Interaction | None], centre: np.ndarray) -> np.ndarray:

@@ -102,3 +102,19 @@ def test_a_system_the_task_does_not_fit_is_named(tmp_path: Path, scripted: type)
     (demo,) = read_demonstrations(path, keep_idle=True)
     with pytest.raises(ValueError, match=r"scripted.nanover.zip: does not fit task 'nanotube'.*methane"):
         build_episode(demo, get_task("nanotube"))
+
+
+def test_someone_else_pulling_other_atoms_is_not_the_tasks_action(tmp_path: Path, scripted: type) -> None:
+    path = tmp_path / "two-users.nanover.zip"
+    rec = scripted(path)
+    rec.frame(0, full=True)
+    tube_grab = {"position": [2.0, 2.0, 3.0], "particles": [5], "interaction_type": "spring", "scale": 50.0}
+    rec.state({"interaction.other": tube_grab, **rec.interaction(2.5)})
+    rec.frame(1, shift=0.01, force=True)
+    rec.state({}, removals=("interaction.one",))
+    rec.frame(2, shift=0.02)
+    rec.close()
+    (demo,) = read_demonstrations(path)
+    action = build_episode(demo, get_task("nanotube")).steps["action"]
+    assert action[1, 5] == 1.0, "the methane grab is the action"
+    assert action[2, 5] == 0.0 and action[2, 3] == 0.0, "only the tube grab is left: nobody acts on the methane"
