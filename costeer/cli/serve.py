@@ -53,6 +53,7 @@ def add_simulation_options(parser: argparse.ArgumentParser) -> None:
     run_group.add_argument("--include-velocities", action="store_true", help="send particle velocities in frames")
     run_group.add_argument("--include-forces", action="store_true", help="send particle forces in frames")
     run_group.add_argument("--no-energies", action="store_true", help="leave energies and temperature out of frames (each costs a force evaluation per frame)")
+    run_group.add_argument("--seed", type=int, default=None, help="random number seed of the thermostat (Langevin integrators), for reproducible runs; default: a new one each run")
     run_group.add_argument("--max-force", type=float, default=None, help="server-wide cap on every interactive force component, kJ/(mol nm)")
 
 
@@ -90,6 +91,7 @@ def build_simulations(args: argparse.Namespace) -> list[Any]:
         include_forces=args.include_forces,
         include_energies=not args.no_energies,
         max_force=args.max_force,
+        seed=args.seed,
     )
     if args.omm:
         from ..engine.nanover_xml import read_nanover_xml

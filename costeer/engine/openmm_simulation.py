@@ -63,6 +63,7 @@ class OpenMMSimulation:
         include_energies: bool = True,
         max_force: float | None = None,
         source: str | None = None,
+        seed: int | None = None,
     ) -> None:
         if steps_per_frame < 1:
             raise ValueError(f"steps_per_frame must be at least 1, got {steps_per_frame}")
@@ -80,6 +81,8 @@ class OpenMMSimulation:
         """Server-wide cap on user forces, kJ/(mol nm); ``None`` for none."""
         self.source = source if source is not None else (str(loaded.source) if loaded.source else None)
         """Where the system came from (file path or task name), for the session record."""
+        self.seed = seed
+        """Random number seed of a stochastic integrator (Langevin); ``None`` keeps the system's own."""
         system = loaded.system
         self.particle_count: int = system.getNumParticles()
         self.masses: np.ndarray = np.array(
@@ -124,6 +127,8 @@ class OpenMMSimulation:
         loaded = self.loaded
         system = openmm.XmlSerializer.clone(loaded.system)
         self._integrator = openmm.XmlSerializer.clone(loaded.integrator)
+        if self.seed is not None and hasattr(self._integrator, "setRandomNumberSeed"):
+            self._integrator.setRandomNumberSeed(self.seed)
         self._imd = ImdForce(system)
         platform = choose_platform(self.particle_count, self.platform_name)
         context = openmm.Context(system, self._integrator, platform)

@@ -1,0 +1,38 @@
+"""Reproducible demonstrations: ``costeer serve --seed N`` fixes the thermostat's random numbers.
+
+(The option is ``costeer.cli.serve``'s; it is tested here because the demonstrator's success
+rate on a live server depends on it.)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from costeer.cli.main import build_parser
+from costeer.cli.serve import build_simulations
+from costeer.core import keys
+
+
+def _trajectory(*options: str, frames: int = 20, resets: int = 1) -> list[np.ndarray]:
+    (simulation,) = build_simulations(build_parser().parse_args(["serve", "--steps-per-frame", "30", *options]))
+    simulation.load()
+    runs = []
+    for _ in range(resets):
+        simulation.reset()
+        for _ in range(frames):
+            delta = simulation.advance(1 / 30)
+        runs.append(np.asarray(delta[keys.PARTICLE_POSITIONS], dtype=np.float64))
+    return runs
+
+
+def test_the_same_seed_gives_the_same_trajectory_and_another_seed_another() -> None:
+    (first,) = _trajectory("--seed", "7")
+    (again,) = _trajectory("--seed", "7")
+    (other,) = _trajectory("--seed", "8")
+    np.testing.assert_array_equal(first, again)
+    assert np.abs(first - other).max() > 1e-3
+
+
+def test_every_reset_replays_the_same_noise() -> None:
+    first, second = _trajectory("--seed", "7", resets=2)
+    np.testing.assert_array_equal(first, second)
