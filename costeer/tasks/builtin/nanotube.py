@@ -16,7 +16,7 @@ import numpy as np
 
 from costeer.tasks.chemistry import Chemistry, ChemistryError
 from costeer.tasks.frame import TaskFrame
-from costeer.tasks.nanotube import build_nanotube_system
+from costeer.tasks.systems.nanotube import build_nanotube_system
 from costeer.tasks.registry import register_task
 from costeer.tasks.system import BuiltSystem
 from costeer.tasks.task import AtomSelection, Task

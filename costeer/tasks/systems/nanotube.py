@@ -32,10 +32,7 @@ import openmm.unit as unit
 
 from costeer.tasks.system import BuiltSystem
 
-__all__ = ["METHANE_CARBON_INDEX", "build_nanotube_system"]
-
-METHANE_CARBON_INDEX = 60
-"""Index of methane's carbon: the atom a person grabs to thread methane through the tube."""
+__all__ = ["build_nanotube_system"]
 
 ARMCHAIR_N = 3
 """The tube is a (3,3) armchair: 3 dimers, 6 atoms, around each layer."""

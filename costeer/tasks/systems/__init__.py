@@ -1,0 +1,1 @@
+"""Task systems built in code (no data files): what the built-in tasks simulate."""
