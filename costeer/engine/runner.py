@@ -15,7 +15,8 @@ Two ways to run, as in the issue:
   (recording playback) are paced whatever the setting.
 
 Every control call is queued to the simulation thread and returns at once (``load`` waits
-for the switch when called from another thread). Any exception while running publishes a
+for the switch when called from another thread; ``request_load``/``request_next`` return a
+Future of it instead, for callers that must not block). Any exception while running publishes a
 frame with ``system.simulation.exception`` and pauses, as NanoVer does; ``reset`` recovers.
 """
 
@@ -25,6 +26,7 @@ import logging
 import threading
 import time
 from collections import deque
+from concurrent.futures import Future
 from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
 
 from costeer.core import keys
@@ -148,11 +150,19 @@ class SimulationRunner:
 
     def load(self, index: int) -> None:
         """Switch to simulation ``index`` (modulo their number), reset it and play."""
-        self._switch_and_wait("load", int(index) % len(self.simulations))
+        self._wait_for_switch(self.request_load(index))
 
     def next(self) -> None:
         """Switch to the next simulation, looping after the last."""
-        self._switch_and_wait("next", None)
+        self._wait_for_switch(self.request_next())
+
+    def request_load(self, index: int) -> "Future[None]":
+        """Queue ``load(index)`` without waiting; the Future completes once the switch is done."""
+        return self._request_switch("load", int(index) % len(self.simulations))
+
+    def request_next(self) -> "Future[None]":
+        """Queue ``next()`` without waiting; the Future completes once the switch is done."""
+        return self._request_switch("next", None)
 
     def set_interactions(self, interactions: Mapping[str, Interaction]) -> None:
         """Replace every live interaction at once; the current simulation gets them next chunk."""
@@ -165,12 +175,18 @@ class SimulationRunner:
             self._signals.append((name, argument))
             self._wake.notify()
 
-    def _switch_and_wait(self, name: str, argument: Any) -> None:
-        done = threading.Event()
+    def _request_switch(self, name: str, argument: Any) -> "Future[None]":
+        done: Future[None] = Future()
         self._signal(name, (argument, done))
+        return done
+
+    def _wait_for_switch(self, done: "Future[None]") -> None:
         running = self._thread is not None and self._thread.is_alive()
         if running and self._thread is not threading.current_thread():
-            done.wait(LOAD_WAIT_SECONDS)
+            try:
+                done.result(LOAD_WAIT_SECONDS)
+            except TimeoutError:
+                _LOG.warning("the switch of simulation is taking over %.0f s; not waiting for it", LOAD_WAIT_SECONDS)
 
     # ---- the simulation thread -----------------------------------------------------------
 
@@ -243,8 +259,8 @@ class SimulationRunner:
                 if name == "next":
                     index = self._index + 1
                 self._switch(index % len(self.simulations))
-                if done is not None:
-                    done.set()
+                if done is not None and not done.cancelled():
+                    done.set_result(None)
 
     def _forward_interactions(self) -> tuple[int, set[str]]:
         """Hand the latest interactions to the simulation; their version and keys."""

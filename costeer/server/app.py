@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -167,17 +168,21 @@ class CosteerServer:
         register(keys.RESET_COMMAND, runner.reset)
         register(keys.LIST_COMMAND, self._list_simulations)
         register(keys.LOAD_COMMAND, self._load)
-        register(keys.NEXT_COMMAND, runner.next)
+        register(keys.NEXT_COMMAND, runner.request_next)
         register(keys.RADIALLY_ORIENT_COMMAND, self._radially_orient)
 
     def _list_simulations(self) -> dict[str, list[str]]:
         return {"simulations": self.runner.simulation_names}
 
-    def _load(self, index: int, clear_state: bool = True) -> None:
-        """NanoVer's ``playback/load`` (``clear_state`` is accepted; state is always cleared)."""
+    def _load(self, index: int, clear_state: bool = True) -> "Future[None]":
+        """NanoVer's ``playback/load`` (``clear_state`` is accepted; state is always cleared).
+
+        Returns once the switch is queued, so the command thread is free for other
+        clients' commands; the reply goes out when the switch is done.
+        """
         if isinstance(index, bool) or not isinstance(index, (int, float)):
             raise ValueError(f"index must be a whole number, got {index!r}")
-        self.runner.load(int(index))
+        return self.runner.request_load(int(index))
 
     def _radially_orient(self, radius: float = 1.0) -> None:
         self.state.update(radial_origins(self.state.snapshot(), radius=float(radius)))

@@ -276,3 +276,30 @@ def test_a_failing_component_does_not_leave_the_recording_unfinished(fake_simula
     with pytest.raises(RuntimeError, match="boom"):
         server.close()
     assert not journal_path(path).exists() and server.state.update({"x": 1}) == {}
+
+
+def test_a_slow_load_does_not_hold_up_other_clients_commands(fake_simulation, connect_client):
+    import threading
+
+    loading = threading.Event()
+    release = threading.Event()
+
+    class SlowToLoad(fake_simulation):
+        def load(self) -> None:
+            loading.set()
+            release.wait(10)
+            super().load()
+
+    with CosteerServer([fake_simulation("alpha"), SlowToLoad("slow")], port=0, frame_rate=60.0) as server:
+        loader = connect_client(f"ws://127.0.0.1:{server.port}")
+        other = connect_client(f"ws://127.0.0.1:{server.port}")
+        loader.send({"command": {"request": {"name": "playback/load", "arguments": {"index": 1}, "id": 99}}})
+        assert loading.wait(5)
+        started = time.monotonic()
+        assert other.request("playback/list", timeout=3)["response"] == {"simulations": ["alpha", "slow"]}
+        assert time.monotonic() - started < 2
+        assert 99 not in loader.replies  # the load answers once the switch is done
+        release.set()
+        loader.wait_for(lambda: 99 in loader.replies)
+        assert "exception" not in loader.replies[99]
+        assert server.runner.index == 1
