@@ -32,6 +32,10 @@ class Simulation(Protocol):
     def set_interactions(self, interactions: Mapping[str, Interaction]) -> None:
         """Replace the live interactions; applied from the next advance on."""
 
+    def close(self) -> None:
+        """Release what ``load`` built (contexts, open files). Optional: the runner calls it,
+        when present, as it stops; ``load`` may be called again afterwards."""
+
 
 class FramePublisher(Protocol):
     """Where a runner sends frames (the server's frame hub implements it).

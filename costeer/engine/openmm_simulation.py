@@ -208,6 +208,14 @@ class OpenMMSimulation:
             accepted[key] = interaction
         self._interactions = accepted
 
+    def close(self) -> None:
+        """Drop the OpenMM context (and its GPU memory); ``load`` builds a new one. Idempotent."""
+        self._context = None
+        self._integrator = None
+        self._imd = None
+        self._checkpoint = None
+        self._chunk_positions = None
+
     def _positions(self) -> np.ndarray:
         state = self._context.getState(getPositions=True, enforcePeriodicBox=self.periodic)
         positions = state.getPositions(asNumpy=True).value_in_unit(unit.nanometer)

@@ -34,12 +34,15 @@ from costeer.core.frame import FrameDict
 from costeer.core.interaction import Interaction
 from costeer.core.simulation import FramePublisher, Simulation
 
-__all__ = ["SimulationRunner", "FreeRunning", "LOAD_WAIT_SECONDS"]
+__all__ = ["SimulationRunner", "FreeRunning", "LOAD_WAIT_SECONDS", "CLOSE_WAIT_SECONDS"]
 
 _LOG = logging.getLogger(__name__)
 
 LOAD_WAIT_SECONDS = 60.0
 """How long ``load``/``next`` wait for the switch before returning anyway."""
+CLOSE_WAIT_SECONDS = 10.0
+"""How long ``close`` waits for the simulation thread to finish what it is doing."""
+_SWITCHES = ("load", "next")
 
 
 @runtime_checkable
@@ -128,11 +131,27 @@ class SimulationRunner:
         self._thread = threading.Thread(target=self._run, name="costeer-simulation", daemon=True)
         self._thread.start()
 
-    def close(self) -> None:
-        """Stop the simulation thread and wait for it to finish."""
-        self._signal("stop", None)
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join()
+    def close(self, *, timeout: float = CLOSE_WAIT_SECONDS) -> None:
+        """Stop the simulation thread (before any queued command) and wait up to ``timeout`` s.
+
+        The thread closes the simulations (those with a ``close`` method) as it stops;
+        switches still queued fail. A thread stuck in a long step is left to finish it,
+        with a warning.
+        """
+        with self._wake:
+            self._signals.appendleft(("stop", None))
+            self._wake.notify()
+        thread = self._thread
+        if thread is None or thread is threading.current_thread():
+            return
+        thread.join(timeout)
+        if thread.is_alive():
+            _LOG.warning(
+                "the simulation thread did not stop within %.0f s (stuck in %r); leaving it to stop on its own",
+                timeout,
+                self.simulation.name,
+            )
+        self._fail_switches()
 
     def play(self) -> None:
         self._signal("play", None)
@@ -240,10 +259,15 @@ class SimulationRunner:
                 self._wake.wait(timeout)
 
     def _handle_signals(self) -> None:
-        while self._signals:
-            name, argument = self._signals.popleft()
+        while True:
+            with self._wake:
+                if not self._signals:
+                    return
+                name, argument = self._signals.popleft()
             if name == "stop":
                 self._stopped = True
+                self._fail_switches()
+                self._close_simulations()
                 return
             if name == "play":
                 self._paused = False
@@ -259,8 +283,30 @@ class SimulationRunner:
                 if name == "next":
                     index = self._index + 1
                 self._switch(index % len(self.simulations))
-                if done is not None and not done.cancelled():
+                if done is not None and not done.done():
                     done.set_result(None)
+
+    def _fail_switches(self) -> None:
+        """Fail the ``load``/``next`` requests still queued: the runner is stopping."""
+        with self._wake:
+            switches = [signal for signal in self._signals if signal[0] in _SWITCHES]
+            for signal in switches:
+                self._signals.remove(signal)
+        for _, argument in switches:
+            done = argument[1] if isinstance(argument, tuple) else None
+            if done is not None and not done.done():
+                done.set_exception(RuntimeError("the simulation runner stopped before switching simulation"))
+
+    def _close_simulations(self) -> None:
+        """Release every simulation's resources (OpenMM contexts, open files)."""
+        for simulation in self.simulations:
+            close = getattr(simulation, "close", None)
+            if close is None:
+                continue
+            try:
+                close()
+            except Exception:
+                _LOG.exception("closing simulation %r failed", simulation.name)
 
     def _forward_interactions(self) -> tuple[int, set[str]]:
         """Hand the latest interactions to the simulation; their version and keys."""

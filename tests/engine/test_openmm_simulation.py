@@ -197,3 +197,14 @@ def test_releasing_a_velocity_reset_interaction_stops_the_group(nanotube_xml: Pa
         assert group_speed() < 0.2 * moving
     else:
         assert group_speed() > 0.8 * moving
+
+
+def test_close_drops_the_context_and_load_builds_a_new_one(simulation: OpenMMSimulation) -> None:
+    first = simulation.context
+    simulation.close()
+    with pytest.raises(RuntimeError, match="not loaded"):
+        simulation.context
+    simulation.close()  # twice is fine
+    simulation.load()
+    assert simulation.context is not first
+    assert keys.PARTICLE_POSITIONS in simulation.reset()

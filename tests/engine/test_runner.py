@@ -273,3 +273,72 @@ def test_free_running_shows_a_new_grab_without_waiting_for_the_frame_clock(run, 
     runner.set_interactions({"interaction.grab": grab})
     wait_for(lambda: [f for f in publisher.frames() if len(f.get(keys.USER_FORCES_INDEX, ()))], timeout=2)
     assert time.perf_counter() - sent < 0.2
+
+
+class ClosableSimulation(CountingSimulation):
+    """Counts ``close`` calls; ``advance`` takes ``delay`` s (or blocks until ``release`` is set)."""
+
+    def __init__(self, name: str = "closable", delay: float = 0.0) -> None:
+        super().__init__(name)
+        self.delay = delay
+        self.release = threading.Event()
+        self.release.set()
+        self.closed = 0
+
+    def advance(self, seconds: float) -> FrameDict:
+        self.release.wait(10)
+        time.sleep(self.delay)
+        return super().advance(seconds)
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def test_close_closes_every_simulation_that_can_be_closed(run) -> None:
+    a, b, plain = ClosableSimulation("a"), ClosableSimulation("b"), CountingSimulation("plain")
+    runner, publisher = run([a, b, plain])
+    wait_for(lambda: publisher.frames())
+    runner.close()
+    assert a.closed == b.closed == 1
+
+
+def test_stop_jumps_the_queue(run) -> None:
+    slow = ClosableSimulation("slow", delay=0.1)
+    runner, publisher = run([slow])
+    wait_for(lambda: publisher.frames())
+    runner.pause()
+    for _ in range(30):
+        runner.step()
+    started = time.monotonic()
+    runner.close()
+    assert time.monotonic() - started < 1.0  # not 30 queued steps of 0.1 s first
+    assert slow.closed == 1
+
+
+def test_close_gives_up_on_a_stuck_simulation_with_a_warning(run, caplog) -> None:
+    stuck = ClosableSimulation("stuck")
+    runner, publisher = run([stuck])
+    wait_for(lambda: publisher.frames())
+    stuck.release.clear()
+    time.sleep(0.1)  # the simulation thread is now stuck in advance
+    pending = runner.request_load(0)  # a switch queued behind it
+    started = time.monotonic()
+    runner.close(timeout=0.3)
+    assert time.monotonic() - started < 2.0
+    assert "did not stop" in caplog.text
+    assert stuck.closed == 0  # never closed under a thread still using it
+    with pytest.raises(RuntimeError, match="stopped"):
+        pending.result(1)
+    stuck.release.set()
+
+
+def test_switches_still_queued_at_close_fail(run) -> None:
+    slow = ClosableSimulation("slow", delay=0.2)
+    runner, publisher = run([slow, CountingSimulation("other")])
+    wait_for(lambda: publisher.frames())
+    runner.pause()
+    runner.step()
+    pending = runner.request_load(1)
+    runner.close()
+    with pytest.raises(RuntimeError, match="stopped"):
+        pending.result(1)
