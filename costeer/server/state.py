@@ -2,7 +2,8 @@
 
 Clients write avatars, interactions, cursors...; the server writes ``simulation.name`` and
 friends. Each subscriber holds the merged latest change (NanoVer's change-buffer rule), so
-a slow reader costs at most one copy of the state. The store remembers which keys each
+a slow reader costs at most one copy of the state; a subscriber that is up to date holds
+the published change itself, whose encoding all such subscribers share. The store remembers which keys each
 writer (``origin``) wrote, so a client's keys can be cleaned up when it leaves. Filters
 may veto updates before they are stored (e.g. invalid interactions).
 """
@@ -43,19 +44,41 @@ class StateSubscription(LatestSubscription["_Change"]):
         """The pending change as ``{"updates", "removals"}``, or ``None`` when nothing changed."""
         return _wire(self._take_pending())
 
+    def encoded_take(self, encode: Callable[[StateChange], bytes]) -> bytes | None:
+        """The pending change encoded by ``encode``, or ``None`` when nothing changed.
+
+        When the pending change is exactly one published change, its encoding is shared
+        with every other subscriber taking it with the same ``encode`` (encoded once).
+        """
+        pending = self._take_pending()
+        if pending is None:
+            return None
+        if not pending.shared:
+            return encode(_wire(pending))
+        with pending.lock:
+            if pending.encoder is not encode:
+                pending.encoded, pending.encoder = encode(_wire(pending)), encode
+            return pending.encoded
+
     def wait(self, timeout: float | None = None) -> StateChange | None:
         """Block until a change is pending (or ``timeout`` seconds, or close), then take it."""
         return _wire(self._wait_pending(timeout))
 
 
 class _Change:
-    """A subscription's own pending change (never shared between subscriptions)."""
+    """A change: one published to every subscriber (``shared``, never modified), or a
+    subscription's own merge of several."""
 
-    __slots__ = ("updates", "removals")
+    __slots__ = ("updates", "removals", "shared", "lock", "encoded", "encoder")
 
-    def __init__(self, updates: Mapping[str, Any], removals: Iterable[str]) -> None:
+    def __init__(self, updates: Mapping[str, Any], removals: Iterable[str], *, shared: bool = False) -> None:
         self.updates: dict[str, Any] = {}
         self.removals: set[str] = set()
+        self.shared = shared
+        self.lock = threading.Lock()
+        self.encoded: bytes = b""
+        self.encoder: Callable[[StateChange], bytes] | None = None
+        """The ``encode`` that made ``encoded`` (shared changes only)."""
         self.apply(updates, removals)
 
     def apply(self, updates: Mapping[str, Any], removals: Iterable[str]) -> None:
@@ -69,7 +92,10 @@ class _Change:
 
 def _merge_changes(pending: _Change | None, change: _Change) -> _Change | None:
     if pending is None:
-        merged = _Change(change.updates, change.removals)
+        merged = change  # shared as it is until a second change has to be merged in
+    elif pending.shared:
+        merged = _Change(pending.updates, pending.removals)
+        merged.apply(change.updates, change.removals)
     else:
         merged = pending
         merged.apply(change.updates, change.removals)
@@ -79,7 +105,8 @@ def _merge_changes(pending: _Change | None, change: _Change) -> _Change | None:
 def _wire(change: _Change | None) -> StateChange | None:
     if change is None:
         return None
-    return {"updates": change.updates, "removals": sorted(change.removals)}
+    updates = dict(change.updates) if change.shared else change.updates
+    return {"updates": updates, "removals": sorted(change.removals)}
 
 
 class SharedState:
@@ -133,7 +160,7 @@ class SharedState:
                     self._last_writer[key] = origin
             if not kept and not removed:
                 return kept
-            change = _Change(kept, removed)
+            change = _Change(kept, removed, shared=True)
             ready = [s for s in self._subscriptions if s._put(change)]
             listeners = list(self._listeners)
         for subscription in ready:

@@ -86,3 +86,25 @@ def test_on_ready_and_close():
     state.close()
     assert sub.wait(timeout=1) is None and sub.closed
     assert state.update({"b": 1}) == {}
+
+
+def test_an_up_to_date_subscriber_shares_the_encoding_of_a_published_change():
+    state = SharedState()
+    first, second = state.subscribe(), state.subscribe()
+    encodings = []
+
+    def encode(change):
+        encodings.append(change)
+        return repr(change).encode()
+
+    state.update({"a": 1})
+    assert first.encoded_take(encode) == second.encoded_take(encode) == b"{'updates': {'a': 1}, 'removals': []}"
+    assert len(encodings) == 1  # the empty initial content never got pending; one change, one encoding
+    state.update({"b": 2})
+    state.update({}, ["a"])
+    assert first.take() == {"updates": {"b": 2}, "removals": ["a"]}  # two changes merged: its own copy
+    assert second.encoded_take(encode) == b"{'updates': {'b': 2}, 'removals': ['a']}"
+    state.update({"c": 3})
+    taken = first.take()
+    taken["updates"]["mutated"] = True  # a taker's dict is its own
+    assert second.take() == {"updates": {"c": 3}, "removals": []}

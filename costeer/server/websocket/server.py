@@ -184,6 +184,26 @@ class WebSocketServer:
         self.close()
 
 
+def _encode_state(change: dict[str, Any]) -> bytes:
+    """A state message; values msgpack cannot carry are left out (each one logged).
+
+    One function for every client, so a change published to all is encoded once.
+    """
+    try:
+        return encode_message({"state": change})
+    except TypeError:
+        pass
+    updates = {}
+    for key, value in change["updates"].items():
+        try:
+            encode_message({key: value})
+        except TypeError as error:
+            _log.error("state key %r cannot be sent to clients (%s); left out", key, error)
+        else:
+            updates[key] = value
+    return encode_message({"state": {"updates": updates, "removals": change["removals"]}})
+
+
 async def _closed_within(server: Server, seconds: float) -> bool:
     """Whether ``server`` finished closing within ``seconds``."""
     try:
@@ -257,25 +277,7 @@ class _ClientConnection:
         frame = self._frames.encoded_take()
         if frame is not None:
             return frame
-        change = self._state.take()
-        if change is None:
-            return None
-        try:
-            return encode_message({"state": change})
-        except TypeError:
-            return encode_message({"state": self._sendable(change)})
-
-    def _sendable(self, change: dict[str, Any]) -> dict[str, Any]:
-        """``change`` without the values msgpack cannot carry (each one logged)."""
-        updates = {}
-        for key, value in change["updates"].items():
-            try:
-                encode_message({key: value})
-            except TypeError as error:
-                _log.error("state key %r cannot be sent to %s (%s); left out", key, self.session.connection_id, error)
-            else:
-                updates[key] = value
-        return {"updates": updates, "removals": change["removals"]}
+        return self._state.encoded_take(_encode_state)
 
     def _wake_threadsafe(self) -> None:
         try:
