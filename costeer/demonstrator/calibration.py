@@ -20,8 +20,8 @@ from typing import Iterable
 
 import numpy as np
 
-from costeer.core import keys
-from costeer.recording.reader import RecordingReader, normalize_frame
+from costeer.datasets.demonstrations import read_frames
+from costeer.recording.reader import RecordingReader
 
 __all__ = ["HUMAN_PACE_PS_PER_S", "MotionStatistics", "measure_recording", "measure_recordings"]
 
@@ -64,32 +64,22 @@ def measure_recording(
     path: str | Path, *, pace: float = HUMAN_PACE_PS_PER_S, window_s: float = SPEED_WINDOW_S
 ) -> MotionStatistics:
     """Hand speeds and user forces of one recording (see the module docstring)."""
-    hands: dict[str, np.ndarray] = {}
     grabs: dict[str, int] = defaultdict(int)
     tracks: dict[tuple[int, str, int], list[tuple[float, np.ndarray]]] = defaultdict(list)
     forces: list[np.ndarray] = []
     sequence = 0
+    held: set[str] = set()
     with RecordingReader(path) as reader:
-        for _, message in reader.messages():
-            change = message.get("state") or {}
-            for key, value in (change.get("updates") or {}).items():
-                if key.startswith(keys.INTERACTION_PREFIX) and isinstance(value, dict) and "position" in value:
-                    if key not in hands:
-                        grabs[key] += 1
-                    hands[key] = np.asarray(value["position"], dtype=np.float64)
-            for key in change.get("removals") or ():
-                hands.pop(key, None)
-            if message.get("frame") is None:
-                continue
-            frame = normalize_frame(message["frame"])
-            if frame.get(keys.FRAME_INDEX) == 0:
-                sequence += 1
-            if keys.SIMULATION_TIME in frame:
-                for key, position in hands.items():
-                    tracks[(sequence, key, grabs[key])].append((float(frame[keys.SIMULATION_TIME]) / pace, position))
-            sparse = frame.get(keys.USER_FORCES_SPARSE)
-            if sparse is not None and len(sparse):
-                forces.append(np.linalg.norm(np.asarray(sparse, dtype=np.float64).reshape(-1, 3), axis=1))
+        for restart, frame, _, _ in read_frames(reader):
+            sequence += restart
+            for key in frame.interactions.keys() - held:
+                grabs[key] += 1
+            held = set(frame.interactions)
+            if np.isfinite(frame.simulation_time_ps):
+                for key, interaction in frame.interactions.items():
+                    tracks[(sequence, key, grabs[key])].append((frame.simulation_time_ps / pace, interaction.position))
+            if len(frame.user_force):
+                forces.append(np.linalg.norm(np.asarray(frame.user_force, dtype=np.float64), axis=1))
     speeds = [_window_speeds(track, window_s) for track in tracks.values()]
     return MotionStatistics(
         hand_speeds=np.concatenate(speeds) if speeds else np.zeros(0),
