@@ -15,7 +15,7 @@ import msgpack
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from .format import RECORDED_TYPES
+from .format import RECORDED_TYPES, message_metadata
 from .writer import RecordingWriter
 
 __all__ = ["record_server", "RecordResult", "MAX_MESSAGE_SIZE"]
@@ -66,12 +66,14 @@ def record_server(url: str, path: str | Path, *, duration: float | None = None) 
                 continue
             try:
                 message = msgpack.unpackb(data)
-            except (ValueError, msgpack.UnpackException):
+            except (ValueError, TypeError, msgpack.UnpackException):
                 continue  # not a NanoVer message: nothing to record
             if not isinstance(message, dict):
                 continue
             kept = {key: message[key] for key in RECORDED_TYPES if key in message}
-            if kept:
+            if kept and len(kept) == len(message):  # nothing else in it: keep the peer's bytes as they are
+                writer.write_raw(data, message_metadata(kept, writer.elapsed_us()))
+            elif kept:
                 writer.write(kept)
     return RecordResult(
         path=Path(path),

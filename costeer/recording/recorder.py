@@ -13,15 +13,16 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
+from .format import message_metadata
 from .writer import DEFAULT_FLUSH_INTERVAL, RecordingWriter
 
-__all__ = ["SessionRecorder", "Subscription", "Subscribable"]
+__all__ = ["SessionRecorder", "Subscription", "FrameSubscription", "EncodedFrame", "Subscribable"]
 
 _log = logging.getLogger(__name__)
 
 
 class Subscription(Protocol):
-    """What a frame hub or shared state hands a subscriber."""
+    """What the shared state hands a subscriber."""
 
     def take(self) -> dict[str, Any] | None:
         """Everything pending since the last take (merged), or ``None``; never blocks."""
@@ -30,10 +31,29 @@ class Subscription(Protocol):
         """Stop receiving."""
 
 
+class EncodedFrame(Protocol):
+    """A packed frame with its wire encoding (the hub's ``PackedFrame``)."""
+
+    frame: dict[str, Any]
+
+    def encoded(self) -> bytes:
+        """The msgpack message ``{"frame": frame}``, encoded once and shared."""
+
+
+class FrameSubscription(Protocol):
+    """What a frame hub hands a subscriber."""
+
+    def take_packed(self) -> EncodedFrame | None:
+        """The merged frame pending since the last take, or ``None``; never blocks."""
+
+    def close(self) -> None:
+        """Stop receiving."""
+
+
 class Subscribable(Protocol):
     """A frame hub or shared state: ``subscribe(on_ready=...)`` returns a subscription."""
 
-    def subscribe(self, *, on_ready: Callable[[], None] | None = None) -> Subscription:
+    def subscribe(self, *, on_ready: Callable[[], None] | None = None) -> Any:
         """Subscribe; ``on_ready`` is called (from any thread) when something is pending."""
 
 
@@ -119,9 +139,9 @@ class SessionRecorder:
                 _log.exception("could not finish the recording %s: run `costeer recording repair`", self.path)
 
     def _drain(self, writer: RecordingWriter) -> None:
-        frame = self._frame_subscription.take()
-        if frame is not None:
-            writer.write({"frame": frame})
+        packed = self._frame_subscription.take_packed()
+        if packed is not None:  # the bytes the clients get: not encoded a second time
+            writer.write_raw(packed.encoded(), message_metadata({"frame": packed.frame}, writer.elapsed_us()))
         change = self._state_subscription.take()
         if change is not None:
             writer.write({"state": {"updates": change.get("updates", {}), "removals": list(change.get("removals", []))}})

@@ -65,6 +65,10 @@ class FrameSubscription(LatestSubscription[PackedFrame]):
         pending = self._take_pending()
         return None if pending is None else pending.frame
 
+    def take_packed(self) -> PackedFrame | None:
+        """The pending merged frame with its shared, cached encoding, or ``None``."""
+        return self._take_pending()
+
     def encoded_take(self) -> bytes | None:
         """Like :meth:`take`, as the msgpack message ``{"frame": ...}`` (shared bytes)."""
         pending = self._take_pending()

@@ -8,10 +8,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from costeer.core.frame import merge_frames
 from costeer.recording.reader import RecordingReader
 from costeer.recording.recorder import SessionRecorder
-from costeer.server.hub import FrameHub
+from costeer.server.hub import FrameHub, PackedFrame
 from costeer.server.state import SharedState
 
 
@@ -37,6 +36,8 @@ class FakeSubscription:
             value, self._pending = self._pending, None
         return value
 
+    take_packed = take  # the frame source publishes PackedFrames
+
     def close(self) -> None:
         self.closed = True
 
@@ -56,17 +57,21 @@ class FakeSource:
             subscription.put(value)
 
 
+def _merge_packed(earlier: PackedFrame, later: PackedFrame) -> PackedFrame:
+    return earlier.merged_with(later)
+
+
 def _merge_changes(earlier: dict, later: dict) -> dict:
     return {"updates": {**earlier["updates"], **later["updates"]}, "removals": earlier["removals"] + later["removals"]}
 
 
 def test_records_every_frame_and_change_from_fakes(tmp_path, make_frame):
-    frames, state = FakeSource(merge_frames), FakeSource(_merge_changes)
+    frames, state = FakeSource(_merge_packed), FakeSource(_merge_changes)
     path = tmp_path / "fake.nanover.zip"
     recorder = SessionRecorder(path, frames=frames, state=state)
     recorder.start()
     for index in range(60):
-        frames.publish(make_frame(index))
+        frames.publish(PackedFrame(make_frame(index)))
         if index % 10 == 0:
             state.publish({"updates": {"avatar.a": index}, "removals": []})
         time.sleep(1 / 120)
@@ -106,12 +111,12 @@ def test_records_a_real_hub_and_shared_state(tmp_path):
 
 
 def test_write_errors_stop_the_recording_not_the_caller(tmp_path, make_frame):
-    frames, state = FakeSource(merge_frames), FakeSource(_merge_changes)
+    frames, state = FakeSource(_merge_packed), FakeSource(_merge_changes)
     recorder = SessionRecorder(tmp_path / "bad.nanover.zip", frames=frames, state=state)
     recorder.start()
-    frames.publish({"frame.index": 0, "bad": object()})  # cannot be encoded
+    frames.publish(PackedFrame({"frame.index": 0, "bad": object()}))  # cannot be encoded
     time.sleep(0.2)
-    frames.publish(make_frame(1))  # still accepted by the hub: nobody waits
+    frames.publish(PackedFrame(make_frame(1)))  # still accepted by the hub: nobody waits
     recorder.close()
     assert isinstance(recorder.error, TypeError)
     assert all(subscription.closed for subscription in frames.subscriptions)
