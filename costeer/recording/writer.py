@@ -18,7 +18,8 @@ from typing import Any, Mapping
 from zipfile import ZIP_STORED, ZipFile
 
 import msgpack
-import numpy as np
+
+from costeer.core.message import encode_message
 
 from .format import INDEX_NAME, MESSAGES_NAME, RECORDED_TYPES, journal_path, message_metadata
 
@@ -26,15 +27,6 @@ __all__ = ["RecordingWriter", "DEFAULT_FLUSH_INTERVAL"]
 
 DEFAULT_FLUSH_INTERVAL = 0.5
 """Seconds between pushes to disk: the most a killed recorder can lose."""
-
-
-def _fallback(value: Any) -> Any:
-    """Encode numpy values left in a message as msgpack knows them (like NanoVer)."""
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"cannot record a value of type {type(value).__name__}: {value!r:.100}")
 
 
 class RecordingWriter:
@@ -91,7 +83,7 @@ class RecordingWriter:
 
     def write(self, message: Mapping[str, Any], *, timestamp_us: int | None = None) -> None:
         """Append one message (``{"frame": packed}`` and/or ``{"state": change}``)."""
-        data = msgpack.packb(message, use_bin_type=True, default=_fallback)
+        data = encode_message(message)
         stamp = self.elapsed_us() if timestamp_us is None else int(timestamp_us)
         self.write_raw(data, message_metadata(message, stamp))
 

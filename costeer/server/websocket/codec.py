@@ -11,12 +11,12 @@ with a message saying what was wrong, so the transport only has to log and carry
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import msgpack
-import numpy as np
+
+from costeer.core.message import encode_message
 
 __all__ = [
     "ProtocolError",
@@ -76,26 +76,6 @@ def decode_message(data: bytes | bytearray | memoryview | str, *, max_bytes: int
     state = _decode_state(message["state"]) if "state" in message else None
     commands = _decode_commands(message["command"]) if "command" in message else ()
     return ClientMessage(frame=frame, state=state, commands=commands)
-
-
-def encode_message(message: Mapping[str, Any]) -> bytes:
-    """msgpack a server message; numpy values become lists/numbers as NanoVer does.
-
-    Raises ``TypeError`` for values msgpack cannot carry.
-    """
-    return msgpack.packb(message, use_bin_type=True, default=_fallback)
-
-
-def _fallback(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    raise TypeError(f"cannot send a {type(value).__name__} in a message")
 
 
 def _is_string_map(value: Any) -> bool:
