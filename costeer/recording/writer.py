@@ -124,9 +124,7 @@ class RecordingWriter:
         """Push buffered messages, then their journal entries, to disk (fsync)."""
         if self._closed:
             return
-        if self._buffer:
-            self._messages.write(self._buffer)
-            self._buffer.clear()
+        self._write_buffered_messages()
         self._file.flush()
         os.fsync(self._file.fileno())
         if self._journal_buffer:
@@ -136,13 +134,16 @@ class RecordingWriter:
         os.fsync(self._journal.fileno())
         self._last_flush = time.monotonic()
 
+    def _write_buffered_messages(self) -> None:
+        if self._buffer:
+            self._messages.write(self._buffer)
+            self._buffer.clear()
+
     def close(self) -> None:
         """Finish the zip (index and central directory) and remove the journal; idempotent."""
         if self._closed:
             return
-        if self._buffer:
-            self._messages.write(self._buffer)
-            self._buffer.clear()
+        self._write_buffered_messages()
         self._messages.close()
         packer = msgpack.Packer()
         self._zip.writestr(INDEX_NAME, packer.pack_array_header(self.messages_written) + bytes(self._index))

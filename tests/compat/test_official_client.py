@@ -94,20 +94,15 @@ def test_nanover_reference_on_xml(nanover_server, side_client, nanotube_xml: Pat
 
 
 @pytest.mark.slow
-def test_costeer_on_xml(costeer_server, side_client, nanotube_xml: Path) -> None:
-    server = costeer_server("--omm", str(nanotube_xml))
+@pytest.mark.parametrize("system", [["--omm", "XML"], ["--task", "nanotube"]], ids=["omm", "builtin-task"])
+def test_costeer_on_the_nanotube(costeer_server, side_client, nanotube_xml: Path, system: list[str]) -> None:
+    """The XML itself, and the built-in task that reproduces its tube and methane."""
+    args = [str(nanotube_xml) if arg == "XML" else arg for arg in system]
+    where = f"costeer {' '.join(system)}"
+    server = costeer_server(*args)
     seen = side_client("pull", server.url)
-    _check_topology(seen, _expected(_topology_from_nanover_xml(nanotube_xml)), "costeer --omm")
-    _check_pull(seen, "costeer --omm")
-
-
-@pytest.mark.slow
-def test_costeer_on_builtin_task(costeer_server, side_client, nanotube_xml: Path) -> None:
-    server = costeer_server("--task", "nanotube")
-    seen = side_client("pull", server.url)
-    # the built-in task reproduces the XML's tube and methane
-    _check_topology(seen, _expected(_topology_from_nanover_xml(nanotube_xml)), "costeer --task nanotube")
-    _check_pull(seen, "costeer --task nanotube")
+    _check_topology(seen, _expected(_topology_from_nanover_xml(nanotube_xml)), where)
+    _check_pull(seen, where)
 
 
 @pytest.mark.slow
