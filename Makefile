@@ -2,10 +2,11 @@
 PYTHON ?= python3.11
 VENV := .venv
 NANOVER_VENV := .venv-nanover
+PY313_VENV := .venv-py313
 PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $$HOME/.pyenv)
 PYTHON313 ?= $(PYENV_ROOT)/versions/3.13.0/bin/python3
 
-.PHONY: setup setup-nanover demo test test-fast bench clean
+.PHONY: setup setup-nanover setup-py313 demo test test-fast bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,14 +21,22 @@ $(NANOVER_VENV)/.installed:
 	$(NANOVER_VENV)/bin/pip install -q nanover-server==0.1.3018 openmm==8.6.1
 	touch $@
 
+# costeer itself on Python 3.13, as labs run it beside NanoVer: the suite serves from it once (tests/cli/test_python313.py).
+$(PY313_VENV)/.installed: pyproject.toml
+	$(PYTHON313) -m venv $(PY313_VENV)
+	$(PY313_VENV)/bin/pip install -q --upgrade pip
+	$(PY313_VENV)/bin/pip install -q -e .
+	touch $@
+
 setup: $(VENV)/.installed
 setup-nanover: $(NANOVER_VENV)/.installed
+setup-py313: $(PY313_VENV)/.installed
 
 demo: setup
 	$(VENV)/bin/costeer demo
 
-test: setup setup-nanover
-	$(VENV)/bin/pytest -m '' -q
+test: setup setup-nanover setup-py313
+	COSTEER_REQUIRE_PY313=1 $(VENV)/bin/pytest -m '' -q
 
 test-fast: setup
 	$(VENV)/bin/pytest -q
@@ -36,4 +45,4 @@ bench: setup setup-nanover
 	$(VENV)/bin/python bench/run.py
 
 clean:
-	rm -rf $(VENV) $(NANOVER_VENV) *.egg-info
+	rm -rf $(VENV) $(NANOVER_VENV) $(PY313_VENV) *.egg-info

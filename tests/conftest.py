@@ -174,11 +174,14 @@ def costeer_cli() -> list[str]:
 
 @pytest.fixture
 def costeer_server() -> Iterator[Callable[..., ServerProcess]]:
-    """Start ``costeer serve ARGS --port 0`` (on 127.0.0.1); stopped after the test."""
+    """Start ``costeer serve ARGS --port 0`` (on 127.0.0.1); stopped after the test.
+
+    ``command`` runs another ``costeer`` (e.g. another interpreter's ``-m costeer.cli.main``).
+    """
     started: list[ServerProcess] = []
 
-    def start(*args: str) -> ServerProcess:
-        server = _start([*costeer_command(), "serve", *args, "--port", "0"], _costeer_url)
+    def start(*args: str, command: list[str] | None = None) -> ServerProcess:
+        server = _start([*(command or costeer_command()), "serve", *args, "--port", "0"], _costeer_url)
         started.append(server)
         return server
 
