@@ -7,6 +7,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from .files import readable_recording
+
 __all__ = ["add_parser"]
 
 
@@ -50,6 +52,8 @@ def run_build(args: argparse.Namespace) -> int:
     from ..datasets.summary import summarise_dataset
     from ..recording import RecordingError
 
+    for recording in args.recordings:  # every input before any work; cut-short ones are read from a repaired copy
+        readable_recording(recording, option="RECORDING", cut_short_ok=True)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RepairedRecordingWarning)
         try:

@@ -19,6 +19,7 @@ from openmm import unit
 
 from ..core import keys
 from ..tasks import Chemistry, get_task
+from .files import new_recording
 from .serve import describe_session
 
 __all__ = ["add_parser"]
@@ -86,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
     from ..tasks import build_task_system
 
     output = args.output or Path("out") / f"demo-{datetime.now():%Y%m%d-%H%M%S}.nanover.zip"
+    new_recording(output, option="--output")
     output.parent.mkdir(parents=True, exist_ok=True)
     loaded = from_built(build_task_system("nanotube"))
     timestep_ps = loaded.integrator.getStepSize().value_in_unit(unit.picosecond)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .files import existing_file, output_folder_of
+
 __all__ = ["add_parser"]
 
 
@@ -28,14 +30,15 @@ def run(args: argparse.Namespace) -> int:
     from ..engine.export import export_nanover_xml
     from ..engine.loading import from_built, load_pdb_system
 
+    output_folder_of(args.output, option="--output")
     if args.pdb is not None:
-        if not args.pdb.is_file():
-            raise FileNotFoundError(f"no such file: {args.pdb}")
+        existing_file(args.pdb, option="--pdb")
         loaded = load_pdb_system(args.pdb, forcefields=tuple(args.forcefield), strip_water=args.strip_water)
     else:
         from ..tasks import build_task_system
 
         loaded = from_built(build_task_system(args.task))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
     export_nanover_xml(loaded, args.output)
     print(f"wrote {args.output} ({loaded.system.getNumParticles()} particles)")
     return 0

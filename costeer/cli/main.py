@@ -7,6 +7,7 @@ import logging
 import sys
 from typing import Sequence
 
+from ..recording.format import RecordingError
 from . import dataset, demo, demonstrate, export, record, serve
 
 __all__ = ["main", "build_parser"]
@@ -34,8 +35,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(args.run(args) or 0)
-    except (OSError, ValueError, ImportError) as error:  # OSError covers missing files, ports in use, refused connections
-        print(f"costeer {args.command}: error: {error}", file=sys.stderr)
+    except (OSError, ValueError, ImportError, RecordingError) as error:  # OSError: missing files, ports in use, refused connections
+        message = " ".join(str(error).split())  # one line, whatever the library wrote
+        print(f"costeer {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .files import existing_file, new_recording
+
 __all__ = ["add_parser"]
 
 
@@ -36,6 +38,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def run_record(args: argparse.Namespace) -> int:
     from ..recording.client import record_server
 
+    new_recording(args.output, option="OUTPUT")
     try:
         result = record_server(args.url, args.output, duration=args.duration)
     except KeyboardInterrupt:
@@ -48,8 +51,9 @@ def run_record(args: argparse.Namespace) -> int:
 def run_repair(args: argparse.Namespace) -> int:
     from ..recording.repair import repair_recording
 
-    if not args.file.is_file():
-        raise FileNotFoundError(f"no such file: {args.file}")
+    existing_file(args.file, option="FILE")
+    if args.output is not None and args.output.resolve() != args.file.resolve():
+        new_recording(args.output, option="--output")  # a repair never overwrites another recording
     report = repair_recording(args.file, output=args.output)
     print(report)
     return 0

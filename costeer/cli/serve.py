@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from .files import existing_file, new_recording
 
 __all__ = ["add_parser", "add_simulation_options", "build_simulations", "describe_session", "session_info", "parse_labels"]
 
@@ -67,20 +68,38 @@ def _check_options(args: argparse.Namespace) -> None:
         raise ValueError(f"--frame-rate must be in (0, 1000], got {args.frame_rate}")
     if args.max_force is not None and not (args.max_force > 0 and not math.isnan(args.max_force)):
         raise ValueError(f"--max-force must be positive, got {args.max_force}")
-    if getattr(args, "record", None) is not None and Path(args.record).exists():
-        raise ValueError(f"{args.record} exists already: record to a new path, or move the old recording away")
-    for path in [*args.omm, args.pdb, args.playback]:
-        if path is not None and not Path(path).is_file():
-            raise FileNotFoundError(f"no such file: {path}")
+    _check_files(args)
+
+
+def _check_files(args: argparse.Namespace) -> None:
+    """Every file the options name, before anything loads: one line naming the file if one is unusable."""
+    if getattr(args, "record", None) is not None:
+        new_recording(args.record, option="--record")
+    for path in args.omm:
+        existing_file(path, option="--omm")
+    if args.pdb is not None:
+        existing_file(args.pdb, option="--pdb")
+        for forcefield in args.forcefield:  # other names are looked up among OpenMM's bundled files at load
+            if Path(forcefield).exists():
+                existing_file(forcefield, option="--forcefield")
+    if args.playback is not None:
+        existing_file(args.playback, option="--playback")
 
 
 def build_simulations(args: argparse.Namespace) -> list[Any]:
     """The simulations the options describe, not yet loaded."""
     _check_options(args)
     if args.playback is not None:
+        from ..recording import RecordingError
         from ..recording.playback import RecordingPlayback
 
-        return [RecordingPlayback(args.playback)]
+        playback = RecordingPlayback(args.playback)
+        try:
+            playback.check()  # refused now, with the reader's message, rather than at load while serving
+        except RecordingError as error:
+            playback.close()
+            raise ValueError(str(error)) from None
+        return [playback]
 
     from ..engine.openmm_simulation import OpenMMSimulation
 

@@ -23,7 +23,7 @@ from .nanover_xml import LoadedSystem
 if TYPE_CHECKING:
     from costeer.tasks import BuiltSystem
 
-__all__ = ["load_pdb_system", "from_built", "DEFAULT_WATER_MODEL", "CONSTRAINTS"]
+__all__ = ["load_pdb_system", "from_built", "StructureFileError", "DEFAULT_WATER_MODEL", "CONSTRAINTS"]
 
 DEFAULT_WATER_MODEL = "amber14/tip3pfb.xml"
 """Water and ion force field added when the structure needs one (see ``load_pdb_system``)."""
@@ -33,6 +33,10 @@ CONSTRAINTS = {"none": None, "HBonds": app.HBonds, "AllBonds": app.AllBonds, "HA
 
 _MMCIF_SUFFIXES = {".cif", ".mmcif", ".pdbx"}
 _WATER_NAMES = {"HOH", "WAT", "H2O", "SOL", "TIP3", "TIP3P", "SPC"}
+
+
+class StructureFileError(ValueError):
+    """A structure or force-field file OpenMM cannot use; the message names it and says what to give."""
 
 
 def load_pdb_system(
@@ -67,8 +71,7 @@ def load_pdb_system(
         raise ValueError(f"constraints must be one of {', '.join(CONSTRAINTS)}, got {constraints!r}")
     if not path.is_file():
         raise FileNotFoundError(f"no structure file at {path}")
-    reader = app.PDBxFile if path.suffix.lower() in _MMCIF_SUFFIXES else app.PDBFile
-    structure = reader(str(path))
+    structure = _read_structure(path)
     modeller = app.Modeller(structure.topology, structure.positions)
     if strip_water:
         modeller.deleteWater()
@@ -83,8 +86,8 @@ def load_pdb_system(
     files = list(forcefields)
     if water_model and _needs_solvent_file(topology) and not any(_is_water_file(f) for f in files):
         files.append(water_model)
+    forcefield = _read_forcefield(files)
     try:
-        forcefield = app.ForceField(*files)
         system = forcefield.createSystem(
             topology,
             nonbondedMethod=app.PME if periodic else app.NoCutoff,
@@ -125,6 +128,33 @@ def from_built(built: "BuiltSystem") -> LoadedSystem:
         positions=np.asarray(built.positions, dtype=np.float64),
         box=box,
     )
+
+
+def _read_structure(path: Path) -> app.PDBFile | app.PDBxFile:
+    """The structure in ``path`` (mmCIF by extension, else PDB), with at least one atom."""
+    mmcif = path.suffix.lower() in _MMCIF_SUFFIXES
+    kind = "PDBx/mmCIF" if mmcif else "PDB"
+    try:
+        structure = (app.PDBxFile if mmcif else app.PDBFile)(str(path))
+    except Exception as error:  # OpenMM's readers fail with assorted types (IndexError, UnicodeDecodeError, ...)
+        reason = "no ATOM/HETATM records" if isinstance(error, IndexError) else f"{type(error).__name__}: {error}"
+        raise StructureFileError(
+            f"{path} is not a {kind} file OpenMM can read ({reason}): give a PDB file, or PDBx/mmCIF "
+            f"named {', '.join(sorted(_MMCIF_SUFFIXES))}"
+        ) from None
+    if structure.topology.getNumAtoms() == 0:
+        raise StructureFileError(f"{path} holds no atoms: give a {kind} file with the system's atoms")
+    return structure
+
+
+def _read_forcefield(files: Sequence[str]) -> app.ForceField:
+    try:
+        return app.ForceField(*files)
+    except Exception as error:  # a missing name is a ValueError, a malformed file an XML ParseError
+        raise StructureFileError(
+            f"cannot load the force field {', '.join(files)} ({type(error).__name__}: {error}): give OpenMM "
+            "force-field XML files, by path or by a name bundled with OpenMM such as amber14-all.xml"
+        ) from None
 
 
 def _needs_solvent_file(topology: app.Topology) -> bool:

@@ -31,6 +31,7 @@ SERVER_OWNED_KEYS = frozenset(
 
 StateSink = Callable[[dict[str, Any], list[str]], None]
 
+_NOTHING_TO_PLAY = "{path} holds no frame with particle positions: nothing to play (give a recording of a session)"
 _STAMPED_BY_PUBLISHER = (keys.SERVER_TIMESTAMP, keys.SIMULATION_COUNTER, keys.RESET_COUNTER)
 
 
@@ -80,6 +81,17 @@ class RecordingPlayback:
         self._changed_keys = sorted(changed)
         self._reader = reader
 
+    def check(self) -> None:
+        """Open the recording and find a frame to play, before anyone is served.
+
+        Raises :class:`RecordingError` saying what to do: a file that is not a recording, one
+        cut short (run ``costeer recording repair``), one without a frame with positions.
+        """
+        self.load()
+        assert self._reader is not None
+        if not any(keys.PARTICLE_POSITIONS in frame for _, frame in self._reader.frames()):
+            raise RecordingError(_NOTHING_TO_PLAY.format(path=self.path))
+
     def reset(self) -> FrameDict:
         """Go back to the start: clean the state, return the first full frame."""
         self.load()
@@ -88,7 +100,7 @@ class RecordingPlayback:
         frame: FrameDict = {}
         while keys.PARTICLE_POSITIONS not in frame:
             if self._next >= len(self._entries):
-                raise RecordingError(f"{self.path} holds no frame with particle positions: nothing to play")
+                raise RecordingError(_NOTHING_TO_PLAY.format(path=self.path))
             frame = self._replay_next(frame)
             self._time_us = self._entries[self._next - 1].timestamp_us
         frame = _strip(frame)

@@ -1,0 +1,69 @@
+"""The files a command takes, checked before it starts: each refusal is one line naming the file and what to do.
+
+    structure = existing_file(args.pdb, option="--pdb")
+    recording = readable_recording(args.playback, option="--playback")
+    new_recording(args.record, option="--record")
+
+The errors are the ones ``costeer``'s entry point prints without a traceback (``OSError``,
+``ValueError``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["existing_file", "readable_recording", "new_recording", "output_folder_of"]
+
+
+def existing_file(path: str | os.PathLike[str], *, option: str) -> Path:
+    """``path`` when it is a file this process can read; otherwise an ``OSError`` saying so."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{option} {path} is a folder: give a file")
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path} ({option})")
+    if not os.access(path, os.R_OK):
+        raise PermissionError(f"cannot read {path} ({option}): check its permissions")
+    return path
+
+
+def readable_recording(path: str | os.PathLike[str], *, option: str, cut_short_ok: bool = False) -> Path:
+    """``path`` when it opens as a ``.nanover.zip`` recording; otherwise the reader's own message.
+
+    ``cut_short_ok`` accepts a recording whose writer was killed (for commands that repair a copy).
+    """
+    from ..recording import RecordingError, RecordingReader, TruncatedRecordingError
+
+    path = existing_file(path, option=option)
+    try:
+        RecordingReader(path).close()
+    except TruncatedRecordingError as error:
+        if not cut_short_ok:
+            raise ValueError(str(error)) from None
+    except RecordingError as error:
+        raise ValueError(str(error)) from None
+    return path
+
+
+def new_recording(path: str | os.PathLike[str], *, option: str) -> Path:
+    """``path`` when a recording can be started there: recordings are never overwritten."""
+    path = Path(path)
+    if path.exists():
+        raise FileExistsError(
+            f"{path} exists already ({option}): recordings are never overwritten; give a new path, or move the old one away"
+        )
+    output_folder_of(path, option=option)
+    return path
+
+
+def output_folder_of(path: str | os.PathLike[str], *, option: str) -> Path:
+    """The nearest existing folder above ``path`` (missing ones are created), when it can be written to."""
+    folder = Path(path).absolute().parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise NotADirectoryError(f"cannot write {path} ({option}): {folder} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(f"cannot write {path} ({option}): {folder} is not writable")
+    return folder
