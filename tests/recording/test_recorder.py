@@ -21,6 +21,7 @@ class FakeSubscription:
         self._merge = merge
         self._on_ready = on_ready
         self._lock = threading.Lock()
+        self._taken = threading.Condition(self._lock)
         self._pending: Any = None
         self.closed = False
 
@@ -34,7 +35,13 @@ class FakeSubscription:
     def take(self) -> Any:
         with self._lock:
             value, self._pending = self._pending, None
+            self._taken.notify_all()
         return value
+
+    def wait_until_taken(self, timeout: float = 10.0) -> None:
+        """Wait until the subscriber has taken everything put (nothing left to merge into)."""
+        with self._taken:
+            assert self._taken.wait_for(lambda: self._pending is None, timeout), "nothing took the pending value"
 
     take_packed = take  # the frame source publishes PackedFrames
 
@@ -57,6 +64,13 @@ class FakeSource:
             subscription.put(value)
 
 
+def wait_for(condition: Callable[[], Any], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.005)
+
+
 def _merge_packed(earlier: PackedFrame, later: PackedFrame) -> PackedFrame:
     return earlier.merged_with(later)
 
@@ -70,11 +84,12 @@ def test_records_every_frame_and_change_from_fakes(tmp_path, make_frame):
     path = tmp_path / "fake.nanover.zip"
     recorder = SessionRecorder(path, frames=frames, state=state)
     recorder.start()
-    for index in range(60):
+    for index in range(60):  # each published once the last was taken: a busy machine merges nothing
         frames.publish(PackedFrame(make_frame(index)))
         if index % 10 == 0:
             state.publish({"updates": {"avatar.a": index}, "removals": []})
-        time.sleep(1 / 120)
+        for subscription in frames.subscriptions + state.subscriptions:
+            subscription.wait_until_taken()
     state.publish({"updates": {}, "removals": ["avatar.a"]})
     recorder.close()
     assert all(subscription.closed for subscription in frames.subscriptions + state.subscriptions)
@@ -93,12 +108,13 @@ def test_records_a_real_hub_and_shared_state(tmp_path):
     hub.send_clear()
     hub.send_frame({"particle.count": 3, "particle.positions": np.zeros((3, 3), np.float32)})
     path = tmp_path / "hub.nanover.zip"
-    with SessionRecorder(path, frames=hub, state=state):
-        for step in range(1, 31):
+    with SessionRecorder(path, frames=hub, state=state) as recorder:
+        wait_for(lambda: recorder.frames_recorded == 1)
+        for step in range(1, 31):  # each sent once the last was written, so none are merged
             hub.send_frame({"particle.positions": np.full((3, 3), step, np.float32)})
             if step == 15:
                 state.update({"interaction.x": {"particles": [0]}})
-            time.sleep(1 / 60)
+            wait_for(lambda: recorder.frames_recorded == step + 1)
     with RecordingReader(path) as reader:
         frames = list(reader.frames())
         final_state = list(reader.states())[-1].state
@@ -115,7 +131,7 @@ def test_write_errors_stop_the_recording_not_the_caller(tmp_path, make_frame):
     recorder = SessionRecorder(tmp_path / "bad.nanover.zip", frames=frames, state=state)
     recorder.start()
     frames.publish(PackedFrame({"frame.index": 0, "bad": object()}))  # cannot be encoded
-    time.sleep(0.2)
+    wait_for(lambda: recorder.error is not None)
     frames.publish(PackedFrame(make_frame(1)))  # still accepted by the hub: nobody waits
     recorder.close()
     assert isinstance(recorder.error, TypeError)

@@ -28,6 +28,11 @@ def measure(server: CosteerServer, reader, seconds: float) -> tuple[float, float
     return (reader.frame_count - received) / elapsed, (server.runner.frames_published - published) / elapsed
 
 
+def lagging(server: CosteerServer) -> list:
+    """Clients the server is holding a merged frame back for (they read slower than it sends)."""
+    return [client for client in server._websocket._clients.values() if client._frames._pending is not None]
+
+
 def test_stalled_client_costs_nothing(fake_simulation, connect_client):
     process = psutil.Process()
     with CosteerServer([fake_simulation("big", PARTICLES)], port=0, frame_rate=FRAME_RATE) as server:
@@ -39,11 +44,14 @@ def test_stalled_client_costs_nothing(fake_simulation, connect_client):
         # Reads nothing after the handshake: its 1-message queue fills, then TCP pushes back.
         stalled = connect(url, max_size=None, max_queue=1, compression=None, close_timeout=0.5).__enter__()
         try:
-            time.sleep(2.0)  # let the kernel buffers fill
+            deadline = time.monotonic() + 30
+            while not lagging(server):  # the kernel buffers are full: the server holds frames back for it
+                assert time.monotonic() < deadline, "the stalled client never fell behind: the test did not stall it"
+                reader.receive(timeout=0.1)
             rss_before = process.memory_info().rss
             stall_received, stall_published = measure(server, reader, 5.0)
             rss_growth = process.memory_info().rss - rss_before
-            lagging = [client for client in server._websocket._clients.values() if client._frames._pending is not None]
+            still_lagging = lagging(server)
         finally:
             stalled.close()
 
@@ -51,5 +59,5 @@ def test_stalled_client_costs_nothing(fake_simulation, connect_client):
           f"runner {base_published:.1f} -> {stall_published:.1f} frames/s; RSS +{rss_growth / 1e6:.1f} MB")
     assert stall_received >= 0.9 * base_received
     assert stall_published >= 0.9 * base_published
-    assert lagging, "the stalled client never fell behind: the test did not stall it"
+    assert still_lagging, "the stalled client caught up: the test did not keep it stalled"
     assert rss_growth < 50e6, f"server memory grew by {rss_growth / 1e6:.0f} MB while a client stalled"
