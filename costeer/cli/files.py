@@ -1,11 +1,11 @@
 """The files a command takes, checked before it starts: each refusal is one line naming the file and what to do.
 
-    structure = existing_file(args.pdb, option="--pdb")
-    recording = readable_recording(args.playback, option="--playback")
+    existing_file(args.pdb, option="--pdb")
+    readable_recording(path, option="RECORDING", cut_short_ok=True)
     new_recording(args.record, option="--record")
 
-The errors are the ones ``costeer``'s entry point prints without a traceback (``OSError``,
-``ValueError``).
+The errors are the ones ``costeer``'s entry point prints as one line without a traceback
+(``OSError``, ``RecordingError``).
 """
 
 from __future__ import annotations
@@ -29,20 +29,18 @@ def existing_file(path: str | os.PathLike[str], *, option: str) -> Path:
 
 
 def readable_recording(path: str | os.PathLike[str], *, option: str, cut_short_ok: bool = False) -> Path:
-    """``path`` when it opens as a ``.nanover.zip`` recording; otherwise the reader's own message.
+    """``path`` when it opens as a ``.nanover.zip`` recording; otherwise the reader's ``RecordingError``.
 
     ``cut_short_ok`` accepts a recording whose writer was killed (for commands that repair a copy).
     """
-    from ..recording import RecordingError, RecordingReader, TruncatedRecordingError
+    from ..recording import RecordingReader, TruncatedRecordingError
 
     path = existing_file(path, option=option)
     try:
         RecordingReader(path).close()
-    except TruncatedRecordingError as error:
+    except TruncatedRecordingError:
         if not cut_short_ok:
-            raise ValueError(str(error)) from None
-    except RecordingError as error:
-        raise ValueError(str(error)) from None
+            raise
     return path
 
 

@@ -90,15 +90,14 @@ def build_simulations(args: argparse.Namespace) -> list[Any]:
     """The simulations the options describe, not yet loaded."""
     _check_options(args)
     if args.playback is not None:
-        from ..recording import RecordingError
         from ..recording.playback import RecordingPlayback
 
         playback = RecordingPlayback(args.playback)
         try:
-            playback.check()  # refused now, with the reader's message, rather than at load while serving
-        except RecordingError as error:
+            playback.check()  # refused now, with the reader's RecordingError, rather than at load while serving
+        except BaseException:
             playback.close()
-            raise ValueError(str(error)) from None
+            raise
         return [playback]
 
     from ..engine.openmm_simulation import OpenMMSimulation
