@@ -17,11 +17,14 @@ from typing import Any, Mapping
 
 from costeer.core import keys
 
+from .commands import CommandError
 from .state import SharedState
 
-__all__ = ["ORIGIN_PREFIX", "SCENE_KEY", "TRANSFORM_KEY", "radial_origins", "SceneShim"]
+__all__ = ["ORIGIN_PREFIX", "SCENE_KEY", "TRANSFORM_KEY", "MAX_ORIGIN_RADIUS", "radial_origins", "SceneShim"]
 
 ORIGIN_PREFIX = "user-origin."
+MAX_ORIGIN_RADIUS = 100.0
+"""Largest circle of users, in metres: beyond any room a VR session plays in."""
 SCENE_KEY = "scene"
 TRANSFORM_KEY = "transform.simulation"
 
@@ -29,7 +32,13 @@ _log = logging.getLogger(__name__)
 
 
 def radial_origins(content: Mapping[str, Any], *, radius: float = 1.0) -> dict[str, Any]:
-    """``user-origin.<id>`` updates spreading the users of ``content`` round a circle of ``radius`` m."""
+    """``user-origin.<id>`` updates spreading the users of ``content`` round a circle of ``radius`` m.
+
+    Raises ``CommandError`` saying what to send when ``radius`` is not a number from 0 to
+    ``MAX_ORIGIN_RADIUS``.
+    """
+    if isinstance(radius, bool) or not isinstance(radius, (int, float)) or not 0 <= radius <= MAX_ORIGIN_RADIUS:
+        raise CommandError(f"radius must be a number of metres from 0 to {MAX_ORIGIN_RADIUS:g}, got {radius!r}")
     user_ids = [key[len(keys.AVATAR_PREFIX):] for key in content if key.startswith(keys.AVATAR_PREFIX)]
     updates = {}
     for number, user_id in enumerate(user_ids):

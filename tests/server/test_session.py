@@ -88,12 +88,24 @@ def test_ids_that_are_words_only_remove_the_clients_own_per_user_keys():
                                      "transform.simulation", "scene.index"}
 
 
-def test_keys_last_written_by_another_client_or_the_server_stay():
+def test_keys_another_client_or_the_server_wrote_stay_even_when_they_name_the_leaving_user():
     state = SharedState()
     leaving, other = _session(state, "client-1"), _session(state, "client-2")
-    _write(leaving, {f"avatar.{USER}": {}, f"cursor.{USER}.left": {}, "interaction.a": {"owner.id": USER},
-                     "interaction.b": {"owner.id": USER}, "interaction.c": {}})
-    _write(other, {f"cursor.{USER}.left": {"taken": True}, "interaction.a": {"owner.id": USER}})
+    _write(other, {f"cursor.{USER}.right": {}, "interaction.a": {"owner.id": USER}})
+    _write(leaving, {f"avatar.{USER}": {}, f"cursor.{USER}.left": {}, "interaction.c": {},
+                     f"cursor.{USER}.right": {"taken": True}})  # another's key: refused
     state.update({"interaction.b": {"owner.id": USER}})  # the server wrote it last
-    assert leaving.close() == {f"avatar.{USER}", "interaction.c"}
-    assert set(state.snapshot()) == {f"cursor.{USER}.left", "interaction.a", "interaction.b"}
+    assert leaving.close() == {f"avatar.{USER}", f"cursor.{USER}.left", "interaction.c"}
+    assert state.snapshot() == {f"cursor.{USER}.right": {}, "interaction.a": {"owner.id": USER},
+                                "interaction.b": {"owner.id": USER}}
+
+
+def test_refused_avatar_of_another_user_does_not_make_that_user_ours():
+    state = SharedState()
+    victim, prankster = _session(state, "client-1"), _session(state, "client-2")
+    _write(victim, {"avatar.victim": {}})
+    state.update({"user-origin.victim": {}})  # the server placed the victim
+    _write(prankster, {"avatar.victim": {"stolen": True}})
+    assert prankster.user_ids == set()
+    assert prankster.close() == set()
+    assert state.snapshot() == {"avatar.victim": {}, "user-origin.victim": {}}
