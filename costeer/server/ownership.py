@@ -12,7 +12,7 @@ place where writes are allowed or refused. Keys are of three kinds:
   ``costeer.demonstrator``): writable by all.
 
 On top of that a client may *lock* any key that is not the server's for a while
-(:meth:`KeyOwnership.acquire` with a duration, :meth:`~KeyOwnership.release`): the model of
+(:meth:`KeyOwnership.acquire` with durations, :meth:`~KeyOwnership.release`): the model of
 the legacy gRPC protocol's ``UpdateLocks``, whose ``UpdateState`` then fails as a whole when
 it touches a key locked by another client (``SharedState.update(..., atomic=True)``).
 The server itself (``origin`` ``None``, which includes recording playback) is never refused.
@@ -30,12 +30,13 @@ kind of refusal, at WARNING, naming the client and the key.
     state = SharedState(ownership=ownership)
     state.update({"avatar.u1": {...}}, origin="client-1")   # client-1 now owns avatar.u1
     state.update({"avatar.u1": {...}}, origin="client-2")   # refused (logged)
-    ownership.acquire("client-2", "scene", duration=5.0)     # scene is client-2's for 5 s
+    ownership.acquire("client-2", {"scene": 5.0})            # scene is client-2's for 5 s
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -46,7 +47,7 @@ from costeer.core.message import encode_message
 
 __all__ = [
     "KeyOwnership",
-    "KeyLockedError",
+    "LockRefusedError",
     "StateLimits",
     "Review",
     "SERVER_KEYS",
@@ -94,8 +95,8 @@ class StateLimits:
     """The whole state, msgpack-encoded."""
 
 
-class KeyLockedError(Exception):
-    """A lock could not be taken: the message says which key and who holds it."""
+class LockRefusedError(Exception):
+    """Locks that could not be taken: the message says which keys and why."""
 
 
 @dataclass
@@ -168,24 +169,38 @@ class KeyOwnership:
         with self._lock:
             return set(self._written.get(origin, ()))
 
-    def acquire(self, owner: str, key: str, *, duration: float | None = None) -> None:
-        """Lock ``key`` for ``owner`` (for ``duration`` seconds, or until released).
+    def acquire(self, owner: str, locks: Mapping[str, float | None]) -> None:
+        """Lock every key of ``locks`` for ``owner``, each for its duration in seconds
+        (``None``: until released), or none of them (the legacy gRPC ``UpdateLocks`` rule).
 
-        Raises ``KeyLockedError`` if it is the server's key or another client holds it.
+        Raises ``LockRefusedError`` naming each key that is the server's or held by another
+        client, a duration that is not a finite number of seconds, or locks beyond
+        ``max_keys_per_client``. Locking a key again renews it.
         """
         with self._lock:
-            reason = self._write_refusal(owner, key)
-            if reason is not None:
-                raise KeyLockedError(f"cannot lock {key}: {reason[1]}")
-            expires = None if duration is None else self._clock() + duration
-            self._claims[key] = _Claim(owner, expires, locked=True)
+            problems = [reason for key in locks if (reason := self._write_refusal(owner, key)) is not None]
+            problems += [
+                ("duration", f"the lock on {key} must last a finite number of seconds or until released, got {duration!r}")
+                for key, duration in locks.items()
+                if duration is not None
+                and (isinstance(duration, bool) or not isinstance(duration, (int, float)) or not 0 <= duration < math.inf)
+            ]
+            held = {key for key in list(self._claims) if (claim := self._live_claim(key)) and claim.owner == owner}
+            if len(held | set(locks)) > self.limits.max_keys_per_client:
+                problems.append(("locks", f"a client may hold at most {self.limits.max_keys_per_client} locks"))
+            if problems:
+                raise LockRefusedError("; ".join(reason for _, reason in problems))
+            now = self._clock()
+            for key, duration in locks.items():
+                self._claims[key] = _Claim(owner, None if duration is None else now + duration, locked=True)
 
-    def release(self, owner: str, key: str) -> None:
-        """Release ``owner``'s lock or ownership of ``key``; a claim held by another stays."""
+    def release(self, owner: str, keys: Iterable[str]) -> None:
+        """Release ``owner``'s locks or ownership of ``keys``; claims held by others stay."""
         with self._lock:
-            claim = self._claims.get(key)
-            if claim is not None and claim.owner == owner:
-                del self._claims[key]
+            for key in keys:
+                claim = self._claims.get(key)
+                if claim is not None and claim.owner == owner:
+                    del self._claims[key]
 
     def forget(self, origin: str) -> None:
         """``origin`` left: release all it owns or locks and drop its bookkeeping."""

@@ -9,7 +9,7 @@ import msgpack
 import pytest
 
 from costeer.server.commands import CommandRegistry
-from costeer.server.ownership import KeyLockedError, KeyOwnership, StateLimits
+from costeer.server.ownership import LockRefusedError, KeyOwnership, StateLimits
 from costeer.server.session import ClientSession
 from costeer.server.state import SharedState, StateRefusedError
 from costeer.server.websocket.codec import ClientMessage, StatePart
@@ -140,9 +140,10 @@ def test_a_lock_is_checked_like_ownership_and_expires():
     ownership = KeyOwnership(clock=lambda: now[0])
     state = SharedState(ownership=ownership)
     state.update({"scene": [0]})
-    ownership.acquire("client-1", "scene", duration=5.0)
-    with pytest.raises(KeyLockedError, match="scene is locked by client-1"):
-        ownership.acquire("client-2", "scene")
+    ownership.acquire("client-1", {"scene": 5.0})
+    with pytest.raises(LockRefusedError, match="scene is locked by client-1"):
+        ownership.acquire("client-2", {"selection.s": None, "scene": None})
+    assert ownership.owner_of("selection.s") is None  # all or none
     assert state.update({"scene": [2]}, origin="client-2") == {}
     with pytest.raises(StateRefusedError, match="scene is locked by client-1"):
         state.update({"scene": [2], "selection.s": {}}, origin="client-2", atomic=True)
@@ -150,18 +151,22 @@ def test_a_lock_is_checked_like_ownership_and_expires():
     assert state.update({"scene": [1]}, origin="client-1") == {"scene": [1]}
     now[0] = 6.0
     assert state.update({"scene": [2]}, origin="client-2") == {"scene": [2]}
-    with pytest.raises(KeyLockedError, match="read-only"):
-        ownership.acquire("client-2", "simulation.name")
+    with pytest.raises(LockRefusedError, match="read-only"):
+        ownership.acquire("client-2", {"simulation.name": 1.0})
+    with pytest.raises(LockRefusedError, match="finite number of seconds"):
+        ownership.acquire("client-2", {"scene": float("nan")})
+    with pytest.raises(LockRefusedError, match="at most 256 locks"):
+        ownership.acquire("client-2", {f"k{i}": 1.0 for i in range(257)})
 
 
 def test_a_lock_outlives_the_removal_of_its_key_until_released():
     ownership = KeyOwnership()
     state = SharedState(ownership=ownership)
-    ownership.acquire("client-1", "selection.s")
+    ownership.acquire("client-1", {"selection.s": None})
     state.update({"selection.s": {}}, origin="client-1")
     state.update({}, ["selection.s"])
     assert state.update({"selection.s": {"mine": True}}, origin="client-2") == {}
-    ownership.release("client-2", "selection.s")  # not client-2's to release
+    ownership.release("client-2", ["selection.s"])  # not client-2's to release
     assert ownership.owner_of("selection.s") == "client-1"
-    ownership.release("client-1", "selection.s")
+    ownership.release("client-1", ["selection.s"])
     assert state.update({"selection.s": {"mine": True}}, origin="client-2") == {"selection.s": {"mine": True}}
