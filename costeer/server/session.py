@@ -22,7 +22,6 @@ reply, and the client's mistakes are logged at WARNING once each, without a trac
 
 from __future__ import annotations
 
-import logging
 from concurrent.futures import Executor
 from typing import Any, Callable, Iterable, Mapping
 
@@ -38,10 +37,6 @@ __all__ = ["ClientSession", "USER_ID_PREFIXES", "user_ids_from_keys", "keys_to_c
 
 USER_ID_PREFIXES = (keys.AVATAR_PREFIX, "playarea.", "update.index.")
 """Keys ``<prefix><user id>`` by which a client says who it is (NanoVer uses ``avatar.``)."""
-_PER_USER_PREFIXES = PER_USER_PREFIXES
-"""Keys that always belong to one user, removed with their writer even without a known id."""
-
-_log = logging.getLogger(__name__)
 
 
 def user_ids_from_keys(written: Iterable[str]) -> set[str]:
@@ -74,7 +69,7 @@ def keys_to_clean_up(
     doomed = {
         key
         for key in written
-        if key in content and (key.startswith(keys.INTERACTION_PREFIX) or key.startswith(_PER_USER_PREFIXES))
+        if key in content and (key.startswith(keys.INTERACTION_PREFIX) or key.startswith(PER_USER_PREFIXES))
     }
     for key, value in content.items():
         if key.startswith(keys.INTERACTION_PREFIX):
@@ -87,7 +82,7 @@ def keys_to_clean_up(
 
 def _user_of(key: str) -> str | None:
     """The user id a per-user key names (``cursor.<id>.left`` -> ``<id>``), else ``None``."""
-    for prefix in _PER_USER_PREFIXES:
+    for prefix in PER_USER_PREFIXES:
         if key.startswith(prefix):
             return key[len(prefix):].split(".", 1)[0]
     return None
@@ -164,5 +159,5 @@ class ClientSession:
             key
             for key in content
             if ((writer := last_writers.get(key)) is not None and writer != self.connection_id)
-            or (writer is None and not key.startswith(_PER_USER_PREFIXES))
+            or (writer is None and not key.startswith(PER_USER_PREFIXES))
         }
