@@ -29,8 +29,11 @@ __all__ = [
     "encode_message",
 ]
 
-MAX_MESSAGE_BYTES = 16 * 1024 * 1024
-"""Largest message a client may send; larger ones are refused before parsing."""
+MAX_MESSAGE_BYTES = 2 * 1024 * 1024
+"""Largest message a client may send; larger ones are refused before parsing (the transport
+closes the connection). The shared state never holds more than ~0.5 MiB (``ownership``), so
+no useful message comes near; the bound keeps what held connections can make the server
+buffer small."""
 
 _PARTS = ("frame", "state", "command")
 
