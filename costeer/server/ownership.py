@@ -18,13 +18,13 @@ it touches a key locked by another client (``SharedState.update(..., atomic=True
 The server itself (``origin`` ``None``, which includes recording playback) is never refused.
 
 Limits (:class:`StateLimits`) keep the state small enough that a client joining, whose first
-state message carries all of it, is never dropped by websockets' default 1 MiB message
-limit (which NanoVer's Python client keeps). A message a client receives carries the keys
-that changed since it last read (at most the whole state, bounded by ``max_state_bytes``)
-and the names of keys removed since (at most the keys it had seen, whose names are also
-inside ``max_state_bytes``): 2 x 448 KiB, plus the server's own few keys (about 1 KiB) and
-the message's envelope, stays under 1 MiB. A refused key is logged once per client and
-kind of refusal, at WARNING, naming the client and the key.
+state message carries all of it, is never dropped by websockets' default 1 MiB message limit
+(NanoVer's Python client raises its own to 128 MiB; other clients keep the default). A
+state message carries the keys changed since the client last read (at most the whole state,
+bounded by ``max_state_bytes``) and the names of keys removed since (at most those it had
+seen, whose names count in ``max_state_bytes`` too): 2 x 448 KiB, plus the server's own few
+keys (about 1 KiB) and the envelope, stays under 1 MiB. A refused key is logged once per
+client and kind of refusal, at WARNING, naming the client and the key.
 
     ownership = KeyOwnership()
     state = SharedState(ownership=ownership)
