@@ -22,7 +22,7 @@ from costeer.core import keys
 from costeer.core.simulation import Simulation
 from costeer.engine.runner import SimulationRunner
 
-from .commands import CommandRegistry
+from .commands import CommandError, CommandRegistry
 from .discovery import DiscoveryBroadcaster
 from .hub import FrameHub
 from .interactions import InteractionGate
@@ -181,11 +181,11 @@ class CosteerServer:
         clients' commands; the reply goes out when the switch is done.
         """
         if isinstance(index, bool) or not isinstance(index, (int, float)):
-            raise ValueError(f"index must be a whole number, got {index!r}")
+            raise CommandError(f"index must be a whole number, got {index!r}")
         return self.runner.request_load(int(index))
 
     def _radially_orient(self, radius: float = 1.0) -> None:
-        self.state.update(radial_origins(self.state.snapshot(), radius=float(radius)))
+        self.state.update(radial_origins(self.state.snapshot(), radius=radius))
 
     def _on_simulation_changed(self, index: int, name: str) -> None:
         """Forget interactions and selections of the previous simulation; announce the new one."""

@@ -22,7 +22,16 @@ from typing import Any, Callable, Mapping
 
 from costeer.core import keys
 
-__all__ = ["CommandError", "CommandHandler", "CommandRegistration", "CommandRegistry", "CommandChannel"]
+from .mistakes import MistakeLog
+
+__all__ = [
+    "CommandError",
+    "CommandFailure",
+    "CommandHandler",
+    "CommandRegistration",
+    "CommandRegistry",
+    "CommandChannel",
+]
 
 CommandHandler = Callable[..., Any]
 """Called with the request's arguments as keywords; returns the response (or a Future of it)."""
@@ -31,7 +40,15 @@ _log = logging.getLogger(__name__)
 
 
 class CommandError(Exception):
-    """A command failed in a way the requester should be told about; the message says how."""
+    """A command failed in a way the requester should be told about; the message says how.
+
+    Raised plainly, it is the requester's mistake (an unknown command, unsuitable arguments).
+    """
+
+
+class CommandFailure(CommandError):
+    """A command failed through no fault of the requester: its handler broke (logged with
+    a traceback where it happened), or the client providing it failed or left."""
 
 
 @dataclass(frozen=True)
@@ -127,7 +144,7 @@ class CommandRegistry:
             future.set_exception(error)
         except Exception as error:
             _log.exception("command %r failed", name)
-            future.set_exception(CommandError(f"command {name!r} failed: {type(error).__name__}: {error}"))
+            future.set_exception(CommandFailure(f"command {name!r} failed: {type(error).__name__}: {error}"))
         else:
             if isinstance(result, Future):
                 return result
@@ -156,7 +173,8 @@ class CommandChannel:
     never blocks the caller); the reply is passed to ``send`` as the ``command`` value.
     A client may ``register`` commands: requests for them are forwarded to it, and its
     reply completes the requester's Future. ``close`` drops its commands and fails
-    what it never answered.
+    what it never answered. A request refused as the client's own mistake is noted in
+    ``mistakes`` (logged once).
     """
 
     def __init__(
@@ -166,11 +184,13 @@ class CommandChannel:
         send: Callable[[dict[str, Any]], None],
         client: str,
         executor: Executor | None = None,
+        mistakes: MistakeLog | None = None,
     ) -> None:
         self._registry = registry
         self._send = send
         self._client = client
         self._executor = executor
+        self._mistakes = mistakes or MistakeLog(client)
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._pending: dict[Any, tuple[str, Future]] = {}
@@ -195,7 +215,7 @@ class CommandChannel:
         for name in registered:
             self._registry.unregister(name, owner=self._client)
         for name, future in pending.values():
-            future.set_exception(CommandError(f"the client providing {name!r} disconnected before answering"))
+            future.set_exception(CommandFailure(f"the client providing {name!r} disconnected before answering"))
 
     def _handle_request(self, request: Mapping[str, Any]) -> None:
         name, arguments = request["name"], request.get("arguments") or {}
@@ -204,6 +224,8 @@ class CommandChannel:
             try:
                 self._send({"request": dict(request), "response": future.result()})
             except Exception as error:
+                if type(error) is CommandError:
+                    self._mistakes.note(f"requested {name!r}, refused: {error}")
                 self._send({"request": dict(request), "exception": str(error)})
 
         if self._executor is None:
@@ -217,7 +239,7 @@ class CommandChannel:
         name = register["name"]
         existing = self._registry.get(name)
         if existing is not None and existing.owner != self._client:
-            _log.warning("client %s tried to register %r, which already exists; ignored", self._client, name)
+            self._mistakes.note(f"tried to register {name!r}, which already exists; ignored")
             return
 
         def forward(**arguments: Any) -> Future:
@@ -238,7 +260,7 @@ class CommandChannel:
         future: Future = Future()
         with self._lock:
             if self._closed:
-                future.set_exception(CommandError(f"the client providing {name!r} has disconnected"))
+                future.set_exception(CommandFailure(f"the client providing {name!r} has disconnected"))
                 return future
             request_id = next(self._ids)
             self._pending[request_id] = (name, future)
@@ -250,11 +272,11 @@ class CommandChannel:
         with self._lock:
             entry = self._pending.pop(request_id, None)
         if entry is None:
-            _log.warning("client %s answered request id %r, which is not pending; ignored", self._client, request_id)
+            self._mistakes.note(f"answered request id {request_id!r}, which is not pending; ignored")
             return
         name, future = entry
         if "exception" in message:
-            future.set_exception(CommandError(str(message["exception"])))
+            future.set_exception(CommandFailure(str(message["exception"])))
         else:
             future.set_result(message.get("response"))
 

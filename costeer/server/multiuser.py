@@ -17,11 +17,14 @@ from typing import Any, Mapping
 
 from costeer.core import keys
 
+from .commands import CommandError
 from .state import SharedState
 
-__all__ = ["ORIGIN_PREFIX", "SCENE_KEY", "TRANSFORM_KEY", "radial_origins", "SceneShim"]
+__all__ = ["ORIGIN_PREFIX", "SCENE_KEY", "TRANSFORM_KEY", "MAX_ORIGIN_RADIUS", "radial_origins", "SceneShim"]
 
 ORIGIN_PREFIX = "user-origin."
+MAX_ORIGIN_RADIUS = 100.0
+"""Largest circle of users, in metres: beyond any room a VR session plays in."""
 SCENE_KEY = "scene"
 TRANSFORM_KEY = "transform.simulation"
 
@@ -29,7 +32,13 @@ _log = logging.getLogger(__name__)
 
 
 def radial_origins(content: Mapping[str, Any], *, radius: float = 1.0) -> dict[str, Any]:
-    """``user-origin.<id>`` updates spreading the users of ``content`` round a circle of ``radius`` m."""
+    """``user-origin.<id>`` updates spreading the users of ``content`` round a circle of ``radius`` m.
+
+    Raises ``CommandError`` saying what to send when ``radius`` is not a number from 0 to
+    ``MAX_ORIGIN_RADIUS``.
+    """
+    if isinstance(radius, bool) or not isinstance(radius, (int, float)) or not 0 <= radius <= MAX_ORIGIN_RADIUS:
+        raise CommandError(f"radius must be a number of metres from 0 to {MAX_ORIGIN_RADIUS:g}, got {radius!r}")
     user_ids = [key[len(keys.AVATAR_PREFIX):] for key in content if key.startswith(keys.AVATAR_PREFIX)]
     updates = {}
     for number, user_id in enumerate(user_ids):
@@ -49,11 +58,12 @@ class SceneShim:
 
     A state filter: an update writing one key carries the other, mirrored, in the same
     change (so nothing writes back and the two cannot chase each other). A pose holding
-    NaN or infinity is dropped, with a warning.
+    NaN or infinity is dropped, with a warning (once per writer and problem).
     """
 
     def __init__(self, state: SharedState) -> None:
         self._state = state
+        self._warned: set[str] = set()
 
     def install(self) -> None:
         """Filter the state's updates from now on."""
@@ -71,14 +81,27 @@ class SceneShim:
         else:
             return updates
         if pose is _NOT_FINITE:
-            _log.warning("ignored %s from %s: it holds NaN or infinity", source, origin or "the server")
+            self._warn(f"ignored {source} from {origin or 'the server'}: it holds NaN or infinity")
             return {key: value for key, value in updates.items() if key != source}
         if pose is None:
-            _log.warning("ignored a malformed %s/%s: cannot mirror it", SCENE_KEY, TRANSFORM_KEY)
+            self._warn(f"{source} from {origin or 'the server'} is not a pose: not mirrored to {target_key}")
             return updates
         target = {"transform": pose, "parent": "root"} if target_key == TRANSFORM_KEY else pose
         return {**updates, target_key: target}
 
+
+    def _warn(self, message: str) -> None:
+        """Log ``message`` (which names the writer) unless logged already; called under the state's lock."""
+        if message in self._warned:
+            return
+        if len(self._warned) >= _MAX_WARNED:
+            self._warned.clear()
+        self._warned.add(message)
+        _log.warning("%s (logged once per client)", message)
+
+
+_MAX_WARNED = 1024
+"""Warnings remembered, so repeats are not logged; forgotten all at once beyond this."""
 
 _NOT_FINITE: Any = object()
 """What ``_flipped`` returns for a pose holding NaN or infinity."""

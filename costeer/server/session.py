@@ -5,34 +5,38 @@ applies state changes (tagged with the connection id), runs commands, and on ``c
 removes what belonged to the client: the ``interaction.*`` keys it wrote or owns, and the
 per-user keys carrying its user id (``avatar.<id>``, ``cursor.<id>.left``,
 ``update.index.<id>`` ...), never shared keys such as ``scene`` nor keys that another
-client or the server wrote last.
+client or the server wrote last. Ownership (``ownership``) keeps other clients off what a
+client owns; only keys the state stored tell who a client is.
+
+The session also answers what it cannot use: a refused message's requests get an exception
+reply, and the client's mistakes are logged at WARNING once each, without a traceback.
 
     session = ClientSession("client-3", state=state, commands=registry, send_command=send)
-    session.receive(decode_message(data))
+    try:
+        session.receive(decode_message(data))
+    except ProtocolError as error:
+        session.refuse(error)
     ...
     session.close()
 """
 
 from __future__ import annotations
 
-import logging
 from concurrent.futures import Executor
 from typing import Any, Callable, Iterable, Mapping
 
 from costeer.core import keys
 
 from .commands import CommandChannel, CommandRegistry
+from .mistakes import MistakeLog
+from .ownership import PER_USER_PREFIXES
 from .state import SharedState
-from .websocket.codec import ClientMessage
+from .websocket.codec import ClientMessage, ProtocolError
 
 __all__ = ["ClientSession", "USER_ID_PREFIXES", "user_ids_from_keys", "keys_to_clean_up"]
 
 USER_ID_PREFIXES = (keys.AVATAR_PREFIX, "playarea.", "update.index.")
 """Keys ``<prefix><user id>`` by which a client says who it is (NanoVer uses ``avatar.``)."""
-_PER_USER_PREFIXES = (*USER_ID_PREFIXES, "cursor.", "user-origin.")
-"""Keys that always belong to one user, removed with their writer even without a known id."""
-
-_log = logging.getLogger(__name__)
 
 
 def user_ids_from_keys(written: Iterable[str]) -> set[str]:
@@ -65,7 +69,7 @@ def keys_to_clean_up(
     doomed = {
         key
         for key in written
-        if key in content and (key.startswith(keys.INTERACTION_PREFIX) or key.startswith(_PER_USER_PREFIXES))
+        if key in content and (key.startswith(keys.INTERACTION_PREFIX) or key.startswith(PER_USER_PREFIXES))
     }
     for key, value in content.items():
         if key.startswith(keys.INTERACTION_PREFIX):
@@ -78,7 +82,7 @@ def keys_to_clean_up(
 
 def _user_of(key: str) -> str | None:
     """The user id a per-user key names (``cursor.<id>.left`` -> ``<id>``), else ``None``."""
-    for prefix in _PER_USER_PREFIXES:
+    for prefix in PER_USER_PREFIXES:
         if key.startswith(prefix):
             return key[len(prefix):].split(".", 1)[0]
     return None
@@ -104,21 +108,31 @@ class ClientSession:
         self.user_ids: set[str] = set()
         """The user ids this client revealed (from ``avatar.<id>`` etc.)."""
         self._state = state
-        self._channel = CommandChannel(commands, send=send_command, client=connection_id, executor=executor)
+        self._send_command = send_command
+        self._mistakes = MistakeLog(connection_id)
+        self._channel = CommandChannel(
+            commands, send=send_command, client=connection_id, executor=executor, mistakes=self._mistakes
+        )
         self._closed = False
 
     def receive(self, message: ClientMessage) -> None:
         """Apply one decoded message: its state change, then its commands."""
         if message.frame is not None:
-            _log.warning(
-                "%s sent a frame; this server produces its own frames, so client frames are ignored",
-                self.connection_id,
-            )
+            self._mistakes.note("sent a frame; this server produces its own frames, so client frames are ignored")
         if message.state is not None:
-            self.user_ids |= user_ids_from_keys(message.state.updates)
-            self._state.update(message.state.updates, message.state.removals, origin=self.connection_id)
+            stored = self._state.update(message.state.updates, message.state.removals, origin=self.connection_id)
+            self.user_ids |= user_ids_from_keys(stored)
         for command in message.commands:
             self._channel.handle(command)
+
+    def refuse(self, error: ProtocolError) -> None:
+        """A message that could not be used: log it (once) and answer the requests it held."""
+        self._mistakes.note(f"sent a bad message, ignored: {error}")
+        for request in error.requests:
+            try:
+                self._send_command({"request": dict(request), "exception": str(error)})
+            except Exception:  # an id msgpack cannot carry back, say: the reply cannot be sent
+                self._mistakes.note(f"sent request id {request.get('id')!r}, which cannot be answered")
 
     def close(self) -> set[str]:
         """Forget the client: drop its commands and remove its keys; returns the removed keys."""
@@ -145,5 +159,5 @@ class ClientSession:
             key
             for key in content
             if ((writer := last_writers.get(key)) is not None and writer != self.connection_id)
-            or (writer is None and not key.startswith(_PER_USER_PREFIXES))
+            or (writer is None and not key.startswith(PER_USER_PREFIXES))
         }

@@ -3,9 +3,14 @@
 Clients write avatars, interactions, cursors...; the server writes ``simulation.name`` and
 friends. Each subscriber holds the merged latest change (NanoVer's change-buffer rule), so
 a slow reader costs at most one copy of the state; a subscriber that is up to date holds
-the published change itself, whose encoding all such subscribers share. The store remembers which keys each
-writer (``origin``) wrote, so a client's keys can be cleaned up when it leaves. Filters
-may veto updates before they are stored (e.g. invalid interactions).
+the published change itself, whose encoding all such subscribers share. A key created and
+removed between two reads of a subscriber never reaches it, so what it holds stays within
+the state's own bounds however fast keys come and go.
+
+Every client change first passes the state's ``KeyOwnership`` (see ``ownership``): who may
+write which key, and the size limits; it also remembers which keys each writer (``origin``)
+wrote, so a client's keys can be cleaned up when it leaves. Filters may then veto updates
+before they are stored (e.g. invalid interactions).
 """
 
 from __future__ import annotations
@@ -14,9 +19,10 @@ import logging
 import threading
 from typing import Any, Callable, Iterable, Mapping
 
+from .ownership import KeyOwnership
 from .subscription import LatestSubscription
 
-__all__ = ["SharedState", "StateSubscription", "StateListener", "StateFilter", "StateChange"]
+__all__ = ["SharedState", "StateSubscription", "StateListener", "StateFilter", "StateChange", "StateRefusedError"]
 
 StateChange = dict[str, Any]
 """``{"updates": {key: value}, "removals": [key, ...]}``: NanoVer's wire form of a change."""
@@ -28,6 +34,15 @@ StateFilter = Callable[[dict[str, Any], str | None, Mapping[str, Any]], dict[str
 """Called under the lock with (updates, origin, current content); returns the updates to keep."""
 
 _log = logging.getLogger(__name__)
+
+
+class StateRefusedError(Exception):
+    """An all-or-nothing change (``atomic=True``) was refused; nothing was stored."""
+
+    def __init__(self, refusals: Mapping[str, str]) -> None:
+        self.refusals = dict(refusals)
+        """Refused key -> the reason."""
+        super().__init__("; ".join(f"{key}: {reason}" for key, reason in self.refusals.items()))
 
 
 class StateSubscription(LatestSubscription["_Change"]):
@@ -69,23 +84,38 @@ class _Change:
     """A change: one published to every subscriber (``shared``, never modified), or a
     subscription's own merge of several."""
 
-    __slots__ = ("updates", "removals", "shared", "lock", "encoded", "encoder")
+    __slots__ = ("updates", "removals", "created", "shared", "lock", "encoded", "encoder")
 
-    def __init__(self, updates: Mapping[str, Any], removals: Iterable[str], *, shared: bool = False) -> None:
+    def __init__(
+        self,
+        updates: Mapping[str, Any],
+        removals: Iterable[str],
+        *,
+        created: Iterable[str] = (),
+        shared: bool = False,
+    ) -> None:
         self.updates: dict[str, Any] = {}
         self.removals: set[str] = set()
+        self.created: set[str] = set()
+        """Updated keys the subscriber has not seen: removing one cancels it, nothing is sent."""
         self.shared = shared
         self.lock = threading.Lock()
         self.encoded: bytes = b""
         self.encoder: Callable[[StateChange], bytes] | None = None
         """The ``encode`` that made ``encoded`` (shared changes only)."""
-        self.apply(updates, removals)
+        self.apply(updates, removals, frozenset(created))
 
-    def apply(self, updates: Mapping[str, Any], removals: Iterable[str]) -> None:
+    def apply(self, updates: Mapping[str, Any], removals: Iterable[str], created: frozenset[str] | set[str]) -> None:
+        """Merge in a later change; ``created``: its keys that did not exist before it."""
         for key in removals:
             self.updates.pop(key, None)
-            self.removals.add(key)
+            if key in self.created:
+                self.created.discard(key)
+            else:
+                self.removals.add(key)
         for key, value in updates.items():
+            if key in created and key not in self.removals:
+                self.created.add(key)
             self.removals.discard(key)
             self.updates[key] = value
 
@@ -94,11 +124,11 @@ def _merge_changes(pending: _Change | None, change: _Change) -> _Change | None:
     if pending is None:
         merged = change  # shared as it is until a second change has to be merged in
     elif pending.shared:
-        merged = _Change(pending.updates, pending.removals)
-        merged.apply(change.updates, change.removals)
+        merged = _Change(pending.updates, pending.removals, created=pending.created)
+        merged.apply(change.updates, change.removals, change.created)
     else:
         merged = pending
-        merged.apply(change.updates, change.removals)
+        merged.apply(change.updates, change.removals, change.created)
     return merged if merged.updates or merged.removals else None
 
 
@@ -110,19 +140,19 @@ def _wire(change: _Change | None) -> StateChange | None:
 
 
 class SharedState:
-    """A thread-safe key/value store with merged-change subscriptions and per-writer tracking.
+    """A thread-safe key/value store with merged-change subscriptions, ownership and limits.
 
         state = SharedState()
         state.update({"avatar.abc": {...}}, origin="client-1")
         state.keys_written_by("client-1")   # {"avatar.abc"}
-        state.last_writers()                # {"avatar.abc": "client-1"}
+        state.ownership.owner_of("avatar.abc")   # "client-1"
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, ownership: KeyOwnership | None = None) -> None:
         self._lock = threading.RLock()
         self._content: dict[str, Any] = {}
-        self._last_writer: dict[str, str] = {}
-        """The client that last wrote each key; keys the server (origin ``None``) wrote last are absent."""
+        self.ownership = ownership if ownership is not None else KeyOwnership()
+        """Who may write which key, the limits, and who wrote what (see ``ownership``)."""
         self._subscriptions: set[StateSubscription] = set()
         self._listeners: list[StateListener] = []
         self._filters: list[StateFilter] = []
@@ -134,35 +164,44 @@ class SharedState:
         removals: Iterable[str] = (),
         *,
         origin: str | None = None,
+        atomic: bool = False,
     ) -> dict[str, Any]:
-        """Apply a change; returns the updates actually stored (filters may drop some).
+        """Apply a change; returns the updates actually stored.
 
-        ``origin`` names the writer (a client's connection id) for :meth:`keys_written_by`;
-        ``None`` is the server itself.
-        Removals of absent keys are ignored; a key both updated and removed is removed.
+        ``origin`` names the writer (a client's connection id); ``None`` is the server
+        itself, which ownership and limits never refuse. A client's keys that ownership or
+        the limits refuse are left out (and logged); with ``atomic`` the whole change is
+        refused instead, raising ``StateRefusedError`` (the legacy gRPC protocol's rule).
+        Filters may drop more. Removals of absent keys are ignored; a key both updated and
+        removed is removed.
         """
         removal_set = frozenset(removals)
         with self._lock:
             if self._closed:
                 return {}
             kept = {key: value for key, value in updates.items() if key not in removal_set}
-            for state_filter in self._filters:
-                kept = state_filter(kept, origin, self._content)
-            removed = frozenset(key for key in removal_set if key in self._content)
-            for key in removed:
-                del self._content[key]
-                self._last_writer.pop(key, None)
-            self._content.update(kept)
-            for key in kept:
-                if origin is None:
-                    self._last_writer.pop(key, None)
-                else:
-                    self._last_writer[key] = origin
-            if not kept and not removed:
-                return kept
-            change = _Change(kept, removed, shared=True)
-            ready = [s for s in self._subscriptions if s._put(change)]
-            listeners = list(self._listeners)
+            review = self.ownership.review(kept, removal_set, origin, self._content)
+            if review.refusals and atomic:
+                kept, removed, created = {}, frozenset(), frozenset()
+            else:
+                kept, removed = review.updates, review.removals
+                for state_filter in self._filters:
+                    kept = state_filter(kept, origin, self._content)
+                removed = frozenset(key for key in removed if key in self._content)
+                created = frozenset(key for key in kept if key not in self._content or key in removed)
+                for key in removed:
+                    del self._content[key]
+                self._content.update(kept)
+                self.ownership.commit(kept, removed, origin, review.sizes)
+            if kept or removed:
+                change = _Change(kept, removed, created=created, shared=True)
+                ready = [s for s in self._subscriptions if s._put(change)]
+                listeners = list(self._listeners)
+            else:
+                ready, listeners = [], []
+        self.ownership.report(origin, review.refusals)
+        if review.refusals and atomic:
+            raise StateRefusedError({key: reason for key, (_, reason) in review.refusals.items()})
         for subscription in ready:
             subscription._notify()
         for listener in listeners:
@@ -184,19 +223,15 @@ class SharedState:
 
     def keys_written_by(self, origin: str) -> set[str]:
         """Keys still present that ``origin`` wrote last (not overwritten since by anyone else)."""
-        with self._lock:
-            return {key for key, writer in self._last_writer.items() if writer == origin}
+        return self.ownership.keys_written_by(origin)
 
     def last_writers(self) -> dict[str, str]:
         """The client that last wrote each key; keys the server wrote last are left out."""
-        with self._lock:
-            return dict(self._last_writer)
+        return self.ownership.last_writers()
 
     def forget_writer(self, origin: str) -> None:
-        """Drop the record of what ``origin`` wrote (after its clean-up)."""
-        with self._lock:
-            for key in [key for key, writer in self._last_writer.items() if writer == origin]:
-                del self._last_writer[key]
+        """``origin`` left (after its clean-up): release what it owns and forget what it wrote."""
+        self.ownership.forget(origin)
 
     def subscribe(self, *, on_ready: Callable[[], None] | None = None) -> StateSubscription:
         """A new subscription whose first take is the whole current content.
@@ -208,7 +243,7 @@ class SharedState:
             if self._closed:
                 subscription._mark_closed()
                 return subscription
-            ready = subscription._put(_Change(self._content, ()))
+            ready = subscription._put(_Change(self._content, (), created=self._content))
             self._subscriptions.add(subscription)
         if ready:
             subscription._notify()

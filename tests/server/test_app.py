@@ -144,7 +144,7 @@ def test_bad_input_never_stops_the_server_or_other_clients(server, client, conne
     client.send_raw("a text message")
     client.send({"state": [1, 2, 3]})
     client.send({"state": {"updates": {"a": 1}, "removals": "everything"}})
-    client.send({"command": {"request": {"name": 3, "id": 1}}})
+    client.send({"command": {"request": {"name": 3, "id": "nameless"}}})  # answered with an exception
     client.send({"frame": {keys.FRAME_INDEX: 0}})
     client.update_state(bad_interactions)
     client.update_state({f"interaction.flood{i}": make_spring() for i in range(5000)})

@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from costeer.server.commands import CommandError
 from costeer.server.multiuser import SceneShim, radial_origins
 from costeer.server.state import SharedState
 
@@ -56,3 +57,19 @@ def test_non_finite_poses_are_refused_without_ping_pong(bad):
     state.update({"transform.simulation": {"transform": [bad, 0, 0, 0, 0, 0, 1, 1, 1, 1], "parent": "root"}})
     assert state.snapshot() == {"avatar.a": 1}
     assert changes == [{"avatar.a": 1}]
+
+
+def test_a_client_repeating_a_non_finite_scene_is_warned_once(caplog):
+    state = SharedState()
+    SceneShim(state).install()
+    for _ in range(10):
+        state.update({"scene": [0, 0, 0, 0, 0, 0, 1, math.nan, 1, 1]}, origin="client-1")
+    state.update({"scene": [0, 0, 0, 0, 0, 0, 1, math.nan, 1, 1]}, origin="client-2")
+    warnings = [record.getMessage() for record in caplog.records]
+    assert len(warnings) == 2 and "client-1" in warnings[0] and "client-2" in warnings[1]
+
+
+@pytest.mark.parametrize("radius", [math.nan, math.inf, -1.0, 101.0, "2", None, True])
+def test_radial_origins_refuse_a_radius_that_is_not_a_sensible_number(radius):
+    with pytest.raises(CommandError, match="radius must be a number of metres from 0 to 100"):
+        radial_origins({"avatar.a": {}}, radius=radius)

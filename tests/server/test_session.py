@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import math
+
+import msgpack
+
 from costeer.server.commands import CommandRegistry
+from costeer.server.multiuser import radial_origins
 from costeer.server.session import ClientSession, keys_to_clean_up, user_ids_from_keys
 from costeer.server.state import SharedState
-from costeer.server.websocket.codec import ClientMessage, StatePart
+from costeer.server.websocket.codec import ClientMessage, ProtocolError, StatePart, decode_message
 
 USER = "929680e7-b96d-4ead-9878-1f56462ab669"
 
@@ -88,12 +94,74 @@ def test_ids_that_are_words_only_remove_the_clients_own_per_user_keys():
                                      "transform.simulation", "scene.index"}
 
 
-def test_keys_last_written_by_another_client_or_the_server_stay():
+def test_keys_another_client_or_the_server_wrote_stay_even_when_they_name_the_leaving_user():
     state = SharedState()
     leaving, other = _session(state, "client-1"), _session(state, "client-2")
-    _write(leaving, {f"avatar.{USER}": {}, f"cursor.{USER}.left": {}, "interaction.a": {"owner.id": USER},
-                     "interaction.b": {"owner.id": USER}, "interaction.c": {}})
-    _write(other, {f"cursor.{USER}.left": {"taken": True}, "interaction.a": {"owner.id": USER}})
+    _write(other, {f"cursor.{USER}.right": {}, "interaction.a": {"owner.id": USER}})
+    _write(leaving, {f"avatar.{USER}": {}, f"cursor.{USER}.left": {}, "interaction.c": {},
+                     f"cursor.{USER}.right": {"taken": True}})  # another's key: refused
     state.update({"interaction.b": {"owner.id": USER}})  # the server wrote it last
-    assert leaving.close() == {f"avatar.{USER}", "interaction.c"}
-    assert set(state.snapshot()) == {f"cursor.{USER}.left", "interaction.a", "interaction.b"}
+    assert leaving.close() == {f"avatar.{USER}", f"cursor.{USER}.left", "interaction.c"}
+    assert state.snapshot() == {f"cursor.{USER}.right": {}, "interaction.a": {"owner.id": USER},
+                                "interaction.b": {"owner.id": USER}}
+
+
+def test_refused_avatar_of_another_user_does_not_make_that_user_ours():
+    state = SharedState()
+    victim, prankster = _session(state, "client-1"), _session(state, "client-2")
+    _write(victim, {"avatar.victim": {}})
+    state.update({"user-origin.victim": {}})  # the server placed the victim
+    _write(prankster, {"avatar.victim": {"stolen": True}})
+    assert prankster.user_ids == set()
+    assert prankster.close() == set()
+    assert state.snapshot() == {"avatar.victim": {}, "user-origin.victim": {}}
+
+
+def _refusing_session(sent: list) -> ClientSession:
+    registry = CommandRegistry()
+    state = SharedState()
+    registry.register("multiuser/radially-orient-origins",
+                      lambda radius=1.0: state.update(radial_origins(state.snapshot(), radius=radius)))
+    session = ClientSession("client-1", state=state, commands=registry, send_command=sent.append)
+    session.receive(ClientMessage(state=StatePart(updates={"avatar.a": {}}, removals=[])))
+    return session
+
+
+def _deliver(session: ClientSession, message: dict) -> None:
+    try:
+        session.receive(decode_message(msgpack.packb(message)))
+    except ProtocolError as error:
+        session.refuse(error)
+
+
+def test_a_command_with_non_map_arguments_gets_an_exception_reply():
+    sent = []
+    session = _refusing_session(sent)
+    request = {"name": "multiuser/radially-orient-origins", "arguments": "nan", "id": 1}
+    _deliver(session, {"command": {"request": request}})
+    assert sent == [{"request": request, "exception": sent[0]["exception"]}]
+    assert "must be a map of string keys, got str" in sent[0]["exception"]
+
+
+def test_a_nan_radius_is_refused_with_an_exception_reply_and_leaves_the_state_alone():
+    sent = []
+    session = _refusing_session(sent)
+    for number, radius in enumerate(["nan", math.nan, math.inf, -1.0, 1e9, True]):
+        _deliver(session, {"command": {"request": {"name": "multiuser/radially-orient-origins",
+                                                   "arguments": {"radius": radius}, "id": number}}})
+    assert [reply["request"]["id"] for reply in sent] == list(range(6))
+    assert all("radius must be a number of metres from 0 to 100" in reply["exception"] for reply in sent)
+    assert session._state.snapshot() == {"avatar.a": {}}
+
+
+def test_repeated_client_mistakes_are_logged_once_without_a_traceback(caplog):
+    session = _refusing_session([])
+    for _ in range(5):
+        _deliver(session, {"state": [1, 2, 3]})
+        _deliver(session, {"frame": {"frame.index": 0}})
+        _deliver(session, {"command": {"request": {"name": "no/such", "id": 1}}})
+        _deliver(session, {"command": {"request": {"name": "multiuser/radially-orient-origins",
+                                                   "arguments": {"radius": "nan"}, "id": 2}}})
+    warnings = [record for record in caplog.records if record.levelno >= logging.WARNING]
+    assert len(warnings) == 4, [record.getMessage() for record in warnings]
+    assert all("client-1" in record.getMessage() and record.exc_info is None for record in warnings)

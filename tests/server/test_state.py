@@ -108,3 +108,22 @@ def test_an_up_to_date_subscriber_shares_the_encoding_of_a_published_change():
     taken = first.take()
     taken["updates"]["mutated"] = True  # a taker's dict is its own
     assert second.take() == {"updates": {"c": 3}, "removals": []}
+
+
+def test_keys_created_and_removed_between_two_reads_never_reach_the_subscriber():
+    state = SharedState()
+    state.update({"kept": 1, "old": 1})
+    sub = state.subscribe()
+    for round_ in range(100):  # churn: each round's keys come and go before the subscriber reads
+        state.update({f"churn.{round_}.{i}": i for i in range(10)})
+        state.update({}, [f"churn.{round_}.{i}" for i in range(10)])
+    state.update({}, ["old"])
+    state.update({"old": 2})  # removed, then back: the subscriber had seen it, so it gets the update
+    state.update({"new": 1}, ["kept"])
+    assert sub.take() == {"updates": {"old": 2, "new": 1}, "removals": []}  # first take: what is there
+    state.update({"gone": 1})
+    state.update({}, ["gone", "new"])
+    state.update({"brief": 1})
+    state.update({}, ["brief"])
+    state.update({"brief": 2})
+    assert sub.take() == {"updates": {"brief": 2}, "removals": ["new"]}

@@ -2,7 +2,9 @@
 
 A message is one msgpack map with any of ``frame``, ``state`` and ``command``. Decoding
 returns a ``ClientMessage`` whose parts have the right shapes, or raises ``ProtocolError``
-with a message saying what was wrong, so the transport only has to log and carry on.
+with a message saying what was wrong, so the transport only has to log and carry on. The
+error carries the message's requests that can still be answered (a map with an ``id``), so
+that each gets an exception reply instead of leaving its client waiting.
 
     message = decode_message(data)
     if message.state is not None: state.update(message.state.updates, message.state.removals)
@@ -27,14 +29,22 @@ __all__ = [
     "encode_message",
 ]
 
-MAX_MESSAGE_BYTES = 16 * 1024 * 1024
-"""Largest message a client may send; larger ones are refused before parsing."""
+MAX_MESSAGE_BYTES = 2 * 1024 * 1024
+"""Largest message a client may send; larger ones are refused before parsing (the transport
+closes the connection). The shared state never holds more than ~0.5 MiB (``ownership``), so
+no useful message comes near; the bound keeps what held connections can make the server
+buffer small."""
 
 _PARTS = ("frame", "state", "command")
 
 
 class ProtocolError(ValueError):
     """A client message that does not follow NanoVer's protocol; the message says why."""
+
+    def __init__(self, message: str, *, requests: tuple[dict[str, Any], ...] = ()) -> None:
+        super().__init__(message)
+        self.requests = requests
+        """Requests in the refused message that carry an ``id``: each is owed an exception reply."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,14 @@ def decode_message(data: bytes | bytearray | memoryview | str, *, max_bytes: int
         raise ProtocolError(f"message is not valid msgpack ({type(error).__name__}: {error})") from None
     if not isinstance(message, dict):
         raise ProtocolError(f"a message must be a msgpack map, got {type(message).__name__}")
+    try:
+        return _decode_parts(message)
+    except ProtocolError as error:
+        error.requests = _answerable_requests(message.get("command"))
+        raise
+
+
+def _decode_parts(message: dict[Any, Any]) -> ClientMessage:
     if not any(part in message for part in _PARTS):
         found = ", ".join(sorted(map(str, message))) or "nothing"
         raise ProtocolError(f"a message must hold 'frame', 'state' or 'command'; got {found}")
@@ -76,6 +94,23 @@ def decode_message(data: bytes | bytearray | memoryview | str, *, max_bytes: int
     state = _decode_state(message["state"]) if "state" in message else None
     commands = _decode_commands(message["command"]) if "command" in message else ()
     return ClientMessage(frame=frame, state=state, commands=commands)
+
+
+def _answerable_requests(command: Any) -> tuple[dict[str, Any], ...]:
+    """The requests (not replies) in ``command`` whose ``id`` a reply can carry back."""
+    items = command if isinstance(command, list) else [command]
+    requests = []
+    for item in items:
+        if not isinstance(item, dict) or "response" in item or "exception" in item:
+            continue
+        request = item.get("request")
+        if isinstance(request, dict) and _is_request_id(request.get("id")):
+            requests.append(request)
+    return tuple(requests)
+
+
+def _is_request_id(value: Any) -> bool:
+    return isinstance(value, (int, str)) and not isinstance(value, bool)
 
 
 def _is_string_map(value: Any) -> bool:
@@ -114,8 +149,7 @@ def _decode_command(command: Any) -> dict[str, Any]:
     if not isinstance(request, dict):
         raise ProtocolError("'command' must hold a 'request' map (or 'register')")
     is_reply = "response" in command or "exception" in command
-    request_id = request.get("id")
-    if isinstance(request_id, bool) or not isinstance(request_id, (int, str)):
+    if not _is_request_id(request.get("id")):
         raise ProtocolError("'command.request' must carry an 'id' (a number or string) so the reply can be matched")
     if not is_reply:
         if not isinstance(request.get("name"), str) or not request["name"]:

@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, PayloadTooBig
 
 from ..commands import CommandRegistry
 from ..hub import FrameHub
@@ -252,11 +252,16 @@ class _ClientConnection:
                     message = decode_message(data, max_bytes=self._max_bytes)
                     self.session.receive(message)
                 except ProtocolError as error:
-                    _log.warning("%s sent a bad message, ignored: %s", self.session.connection_id, error)
+                    self.session.refuse(error)
                 except Exception:
                     _log.exception("%s: handling a message failed; the message was dropped", self.session.connection_id)
-        except ConnectionClosed:
-            pass
+        except ConnectionClosed as closed:
+            if isinstance(closed.__cause__, PayloadTooBig):
+                _log.warning(
+                    "%s sent a message over the size limit and was disconnected (%s)",
+                    self.session.connection_id,
+                    closed.__cause__,
+                )
 
     async def _send_loop(self) -> None:
         try:

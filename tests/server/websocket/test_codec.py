@@ -79,3 +79,14 @@ def test_encode_turns_paths_into_strings():
 
     data = encode_message({"state": {"updates": {"costeer.session": {"system": Path("a/b.xml")}}, "removals": []}})
     assert msgpack.unpackb(data)["state"]["updates"]["costeer.session"] == {"system": "a/b.xml"}
+
+
+def test_a_refused_message_names_the_requests_owed_an_answer():
+    request = {"name": "multiuser/radially-orient-origins", "arguments": [2.0], "id": 7}
+    with pytest.raises(ProtocolError, match="must be a map of string keys, got list") as refused:
+        decode_message(pack({"command": [{"request": request}, {"request": {"name": "x"}},
+                                         {"request": {"id": 8}, "response": 1}]}))
+    assert refused.value.requests == (request,)  # no id, or a reply: nothing to answer
+    with pytest.raises(ProtocolError) as refused:
+        decode_message(pack({"state": "junk", "command": {"request": {"name": "playback/play", "id": "p"}}}))
+    assert refused.value.requests == ({"name": "playback/play", "id": "p"},)

@@ -1,0 +1,60 @@
+"""The WebSocket transport with what clients should not do: huge values, huge messages, bad requests."""
+
+from __future__ import annotations
+
+import time
+
+import msgpack
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from costeer.server.commands import CommandRegistry
+from costeer.server.hub import FrameHub
+from costeer.server.state import SharedState
+from costeer.server.websocket.server import WebSocketServer
+
+
+@pytest.fixture
+def served():
+    state = SharedState()
+    state.update({"simulation.name": "fake", "costeer.session": {"server": "test"}})
+    with WebSocketServer(hub=FrameHub(), state=state, commands=CommandRegistry(), port=0, max_message_bytes=16 * 2**20) as server:
+        yield server
+
+
+def test_a_15_mib_value_cannot_lock_out_a_client_with_the_default_1_mib_limit(served, connect_client):
+    url = f"ws://127.0.0.1:{served.port}"
+    writer = connect_client(url)
+    writer.update_state({"big": b"x" * (15 * 2**20), "avatar.w": {"name": "w"}})
+    writer.wait_for(lambda: "avatar.w" in writer.state)
+    writer.close()
+    with connect(url, compression=None) as joining:  # websockets' default max_size: 1 MiB
+        state = msgpack.unpackb(joining.recv(timeout=5))["state"]["updates"]
+        assert state["simulation.name"] == "fake" and "big" not in state
+        joining.send(msgpack.packb({"command": {"request": {"name": "commands/list", "id": 1}}}))
+        reply = msgpack.unpackb(joining.recv(timeout=5))
+        assert reply["command"]["request"]["id"] == 1 and "response" in reply["command"]
+
+
+def test_an_oversized_message_is_logged_with_the_client_its_size_and_the_limit(caplog, connect_client):
+    with WebSocketServer(hub=FrameHub(), state=SharedState(), commands=CommandRegistry(), port=0,
+                         max_message_bytes=1000) as server:
+        client = connect_client(f"ws://127.0.0.1:{server.port}")
+        client.send_raw(b"\x00" * 2000)
+        with pytest.raises(ConnectionClosed):
+            while True:
+                client.receive(timeout=5)
+        deadline = time.monotonic() + 10
+        while "over the size limit" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.02)
+    logged = [record.getMessage() for record in caplog.records if "over the size limit" in record.getMessage()]
+    assert len(logged) == 1, caplog.text
+    assert "client-1" in logged[0] and "2000 bytes" in logged[0] and "1000 bytes" in logged[0]
+
+
+def test_a_request_with_non_map_arguments_is_answered_over_the_wire(served, connect_client):
+    client = connect_client(f"ws://127.0.0.1:{served.port}")
+    client.send({"command": {"request": {"name": "commands/list", "arguments": [1, 2], "id": 5}}})
+    client.wait_for(lambda: 5 in client.replies)
+    assert "arguments of command 'commands/list' must be a map of string keys" in client.replies[5]["exception"]
