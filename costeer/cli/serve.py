@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..core.interaction import DEFAULT_MAX_FORCE
 
 __all__ = ["add_parser", "add_simulation_options", "build_simulations", "describe_session", "session_info", "parse_labels"]
 
@@ -54,7 +55,7 @@ def add_simulation_options(parser: argparse.ArgumentParser) -> None:
     run_group.add_argument("--include-forces", action="store_true", help="send particle forces in frames")
     run_group.add_argument("--no-energies", action="store_true", help="leave energies and temperature out of frames (each costs a force evaluation per frame)")
     run_group.add_argument("--seed", type=int, default=None, help="random number seed of the thermostat (Langevin integrators), for reproducible runs; default: a new one each run")
-    run_group.add_argument("--max-force", type=float, default=None, help="server-wide cap on every interactive force component, kJ/(mol nm)")
+    run_group.add_argument("--max-force", type=float, default=DEFAULT_MAX_FORCE, help="server-wide cap on every interactive force, kJ/(mol nm), whatever a client asks (clients may only lower it); default 20000, NanoVer's per-interaction default")
 
 
 def _check_options(args: argparse.Namespace) -> None:

@@ -27,7 +27,7 @@ from openmm import unit
 
 from costeer.core import keys
 from costeer.core.frame import FrameDict
-from costeer.core.interaction import Interaction
+from costeer.core.interaction import DEFAULT_MAX_FORCE, Interaction
 
 from .imd import ImdResult, compute_imd_forces, work_contribution
 from .imd_force import NON_IMD_GROUPS, ImdForce
@@ -61,7 +61,7 @@ class OpenMMSimulation:
         include_velocities: bool = False,
         include_forces: bool = False,
         include_energies: bool = True,
-        max_force: float | None = None,
+        max_force: float | None = DEFAULT_MAX_FORCE,
         source: str | None = None,
         seed: int | None = None,
     ) -> None:
@@ -78,7 +78,8 @@ class OpenMMSimulation:
         self.include_energies = include_energies
         """Energies and temperature in frames; each costs a force evaluation."""
         self.max_force = max_force
-        """Server-wide cap on user forces, kJ/(mol nm); ``None`` for none."""
+        """Server-wide cap on user forces, kJ/(mol nm), whatever the sign of a pull's scale or
+        its own ``max_force`` (NanoVer's per-interaction default by default); ``None`` for none."""
         self.source = source if source is not None else (str(loaded.source) if loaded.source else None)
         """Where the system came from (file path or task name), for the session record."""
         self.seed = seed
