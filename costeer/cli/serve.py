@@ -31,6 +31,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     net.add_argument("--port", type=int, default=38801, help="WebSocket port (default 38801; 0 picks a free one)")
     net.add_argument("--discovery", action="store_true", help="announce the server by ESSD on UDP 54545 (broadcasts to the LAN)")
     net.add_argument("--name", default="costeer", help="server name shown to clients")
+    parser.add_argument("--on-blowup", choices=("recover", "pause"), default="recover", help="when the simulation blows up: roll back to a recent good state, release the pulls and run on (default), or pause as NanoVer does (then playback/reset and playback/play)")
     rec = parser.add_argument_group("recording")
     rec.add_argument("--record", type=Path, metavar="PATH", help="record the session to PATH (.nanover.zip)")
     rec.add_argument("--label", action="append", default=[], metavar="KEY=VALUE", help="free-form label stored with the recording (repeatable)")
@@ -176,6 +177,7 @@ def run(args: argparse.Namespace) -> int:
         name=args.name,
         record=args.record,
         session_info=info,
+        on_blowup=args.on_blowup,
     )
     if args.playback is not None:  # the recording's avatars and interactions go to the shared state
         simulations[0].state_sink = server.state.update
