@@ -8,16 +8,19 @@ gets a blown-up frame::
     guard.start(full_frame)     # after a reset: the system's initial extent sets the reach
     guard.check(delta_frame)    # raises UnsafeFrameError (a SimulationBlowUpError) if unsafe
 
-Checks, vectorised (one min and one max per array, no per-atom Python):
+Checks, vectorised (one flat min and one flat max per array, no per-atom Python; a
+per-axis reduction of an (N, 3) array is 50 times slower at 9k atoms):
 
 - every float array (positions, velocities, forces, user forces, box) and every float
   (energies, temperature, time, work) is finite;
-- every position lies within ``reach`` of the centre of the initial system's bounding box,
-  ``reach = REACH_MARGIN_NM + REACH_PER_SIZE * size``, where ``size`` is the largest side of
-  the initial bounding box (or of the periodic box, if larger). No interactive session
-  moves an atom 100 nm (thirty protein diameters) plus ten system sizes from where the
-  system began; a coordinate out there is a blow-up under way (the issue's frames had
-  1.1e6 nm and 2e38 nm), even while it is still finite.
+- every coordinate lies within ``reach`` of the initial system's centre (the centre of its
+  bounding box; the bound is one interval for all three axes, from the lowest centre
+  component minus ``reach`` to the highest plus ``reach``), with
+  ``reach = REACH_MARGIN_NM + REACH_PER_SIZE * size`` and ``size`` the largest side of the
+  initial bounding box (or of the periodic box, if larger). No interactive session moves
+  an atom 100 nm (thirty protein diameters) plus ten system sizes from where the system
+  began; a coordinate out there is a blow-up under way (the issue's frames had 1.1e6 nm
+  and 2e38 nm), even while it is still finite.
 """
 
 from __future__ import annotations
@@ -65,8 +68,8 @@ class FrameGuard:
         """How far from ``centre`` a coordinate may be, nm (``None``: not started)."""
         self.centre: np.ndarray | None = None
         """Centre of the initial system's bounding box, nm."""
-        self._low: np.ndarray | None = None
-        self._high: np.ndarray | None = None
+        self._low = -math.inf
+        self._high = math.inf
 
     def start(self, frame: FrameDict) -> None:
         """Set the reach from a full frame's positions (and box); keeps the old one if it has none."""
@@ -85,8 +88,8 @@ class FrameGuard:
                 size = max(size, float(np.abs(box).max()))
         self.centre = (low + high) / 2.0
         self.reach = REACH_MARGIN_NM + REACH_PER_SIZE * size
-        self._low = self.centre - self.reach
-        self._high = self.centre + self.reach
+        self._low = float(self.centre.min()) - self.reach
+        self._high = float(self.centre.max()) + self.reach
 
     def check(self, frame: FrameDict) -> None:
         """Raise ``UnsafeFrameError`` naming the first key that must not be sent."""
@@ -103,17 +106,14 @@ class FrameGuard:
         positions = value if isinstance(value, np.ndarray) else np.asarray(value, dtype=np.float64)
         if positions.size == 0:
             return
-        positions = positions.reshape(-1, 3)
-        low, high = positions.min(axis=0), positions.max(axis=0)
-        if not (np.isfinite(low).all() and np.isfinite(high).all()):
+        low, high = float(positions.min()), float(positions.max())
+        if not (math.isfinite(low) and math.isfinite(high)):  # min and max propagate NaN
             raise UnsafeFrameError(f"the frame's {keys.PARTICLE_POSITIONS} hold non-finite coordinates")
-        if self._low is None:
-            return
-        if (low < self._low).any() or (high > self._high).any():
-            farthest = float(max(np.abs(low - self.centre).max(), np.abs(high - self.centre).max()))
+        if low < self._low or high > self._high:
+            farthest = float(np.abs(positions.reshape(-1, 3) - self.centre).max())
             raise UnsafeFrameError(
-                f"an atom is {farthest:.3g} nm from the system's starting centre, beyond the "
-                f"{self.reach:.0f} nm any atom can reach in a session"
+                f"a coordinate lies {farthest:.3g} nm from the system's starting centre, beyond "
+                f"the {self.reach:.0f} nm any atom can reach in a session"
             )
 
 
