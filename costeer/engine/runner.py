@@ -115,6 +115,7 @@ class SimulationRunner:
         self._paused = False
         self._stopped = False
         self._free_running = False
+        self._recoverable = False
         self._thread: threading.Thread | None = None
         self._guard = FrameGuard()
         self._last_time: float | None = None
@@ -371,6 +372,7 @@ class SimulationRunner:
         self._index = index
         simulation = self.simulations[index]
         self._free_running = self.free_run and isinstance(simulation, FreeRunning)
+        self._recoverable = isinstance(simulation, Recoverable)  # once: Protocol checks are slow
         with self._interactions_lock:
             self._interactions = {}
             self._interactions_version += 1
@@ -394,8 +396,8 @@ class SimulationRunner:
         """Publish a frame of the running simulation if the guard passes it, then keep its state."""
         self._guard.check(frame)
         self._publish(frame)
-        if isinstance(simulation, Recoverable):
-            simulation.remember_good_state()
+        if self._recoverable:
+            simulation.remember_good_state()  # type: ignore[attr-defined]
 
     def _publish(self, frame: FrameDict) -> None:
         self.publisher.send_frame(frame)
@@ -407,9 +409,9 @@ class SimulationRunner:
     def _fail(self, error: Exception) -> None:
         """Recover from a blow-up when asked to and able to; otherwise report and pause."""
         simulation = self.simulations[self._index]
-        if self.on_blowup == "recover" and isinstance(error, SimulationBlowUpError) and isinstance(simulation, Recoverable):
+        if self.on_blowup == "recover" and self._recoverable and isinstance(error, SimulationBlowUpError):
             try:
-                self._recover(simulation, error)
+                self._recover(simulation, error)  # type: ignore[arg-type]
                 return
             except Exception as failure:  # NothingToRollBackTo, or the rollback itself failed
                 _LOG.error("could not recover simulation %r from %s", simulation.name, error)
