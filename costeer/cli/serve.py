@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..core.interaction import DEFAULT_MAX_FORCE
 from .files import existing_file, new_recording
 
 __all__ = ["add_parser", "add_simulation_options", "build_simulations", "describe_session", "session_info", "parse_labels"]
@@ -31,6 +32,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     net.add_argument("--port", type=int, default=38801, help="WebSocket port (default 38801; 0 picks a free one)")
     net.add_argument("--discovery", action="store_true", help="announce the server by ESSD on UDP 54545 (broadcasts to the LAN)")
     net.add_argument("--name", default="costeer", help="server name shown to clients")
+    parser.add_argument("--on-blowup", choices=("recover", "pause"), default="recover", help="when the simulation blows up: roll back to a recent good state, release the pulls and run on (default), or pause as NanoVer does (then playback/reset and playback/play)")
     rec = parser.add_argument_group("recording")
     rec.add_argument("--record", type=Path, metavar="PATH", help="record the session to PATH (.nanover.zip)")
     rec.add_argument("--label", action="append", default=[], metavar="KEY=VALUE", help="free-form label stored with the recording (repeatable)")
@@ -55,7 +57,7 @@ def add_simulation_options(parser: argparse.ArgumentParser) -> None:
     run_group.add_argument("--include-forces", action="store_true", help="send particle forces in frames")
     run_group.add_argument("--no-energies", action="store_true", help="leave energies and temperature out of frames (each costs a force evaluation per frame)")
     run_group.add_argument("--seed", type=int, default=None, help="random number seed of the thermostat (Langevin integrators), for reproducible runs; default: a new one each run")
-    run_group.add_argument("--max-force", type=float, default=None, help="server-wide cap on every interactive force component, kJ/(mol nm)")
+    run_group.add_argument("--max-force", type=float, default=DEFAULT_MAX_FORCE, help="server-wide cap on every interactive force, kJ/(mol nm), whatever a client asks (clients may only lower it); default 20000, NanoVer's per-interaction default")
 
 
 def _check_options(args: argparse.Namespace) -> None:
@@ -193,6 +195,7 @@ def run(args: argparse.Namespace) -> int:
         name=args.name,
         record=args.record,
         session_info=info,
+        on_blowup=args.on_blowup,
     )
     if args.playback is not None:  # the recording's avatars and interactions go to the shared state
         simulations[0].state_sink = server.state.update

@@ -21,6 +21,7 @@ __all__ = [
     "INTERACTION_TYPES",
     "DEFAULT_MAX_FORCE",
     "MAX_INTERACTION_PARTICLES",
+    "MAX_POSITION_NM",
 ]
 
 INTERACTION_TYPES = ("gaussian", "spring", "constant")
@@ -28,6 +29,10 @@ DEFAULT_MAX_FORCE = 20000.0
 """NanoVer's default per-interaction force cap, kJ/(mol nm)."""
 MAX_INTERACTION_PARTICLES = 100_000
 """More particles than this in one interaction is refused as abuse."""
+MAX_POSITION_NM = 10_000.0
+"""Largest accepted ``|position|`` component, nm: 10 µm, a thousand times the size of any
+system served interactively. Farther targets change nothing a capped force would not do
+(a capped spring is a constant pull), and squaring absurd ones (1e308) overflows."""
 
 _BUILTIN_FIELDS = {
     "position",
@@ -146,6 +151,10 @@ def _vector3(value: Any) -> np.ndarray:
     vector = vector.astype(np.float64)
     if not np.all(np.isfinite(vector)):
         raise InvalidInteractionError(f"position must be finite, got {vector.tolist()}")
+    if np.abs(vector).max() > MAX_POSITION_NM:
+        raise InvalidInteractionError(
+            f"position must lie within {MAX_POSITION_NM:g} nm of the origin, got {vector.tolist()}"
+        )
     return vector
 
 
@@ -157,7 +166,7 @@ def _particles(value: Any, particle_count: int | None) -> np.ndarray:
         raise InvalidInteractionError(f"an interaction may hold at most {limit} particles, got {len(value)}")
     indices = np.asarray(value)
     if indices.size == 0:
-        return np.zeros(0, dtype=np.int64)
+        raise InvalidInteractionError("an interaction needs at least one particle; particles is empty")
     if indices.ndim != 1 or indices.dtype.kind not in "iu":
         raise InvalidInteractionError("particles must be whole numbers")
     if indices.min() < 0:

@@ -49,6 +49,7 @@ STATE_SIMULATION_INDEX = "simulation.index"
 STATE_VELOCITY_RESET_AVAILABLE = "imd.velocity_reset_available"
 STATE_SESSION = "costeer.session"
 STATE_DEMONSTRATOR = "costeer.demonstrator"  # written by synthetic demonstrators
+STATE_RECOVERY = "costeer.recovery"  # written by the server after each recovery from a blow-up
 
 # Commands
 LIST_COMMANDS = "commands/list"

@@ -17,8 +17,11 @@ image when the system is periodic), before multiplying by the interaction's ``sc
 - ``constant``: ``E = |d|``, ``F = -d/|d|`` (nothing at ``d = 0``); a cap below 1 lowers it.
 
 As in NanoVer, an interaction's ``max_force`` caps the magnitude of its whole (scaled)
-force before the split, and only for positive ``scale``. The server-wide ``max_force`` caps
-that magnitude whatever the interaction says and then bounds every summed force component.
+force before the split. NanoVer applies it only for positive ``scale``, so a repulsive
+(negative) pull of scale -1e6 went uncapped; here it holds whatever the sign (a negative
+scale gives exactly minus the positive scale's capped force). The server-wide ``max_force``
+caps that magnitude whatever the interaction says (a client may lower its cap, never raise
+it past the server's) and then bounds every summed force component.
 """
 
 from __future__ import annotations
@@ -183,12 +186,11 @@ def _single_interaction(
 
 def _raw_force_limit(interaction: Interaction, server_cap: float | None) -> float | None:
     """The cap on the unscaled force magnitude, or None for no cap."""
-    limits = []
-    if math.isfinite(interaction.max_force) and interaction.scale > 0:
-        limits.append(interaction.max_force / interaction.scale)
-    if server_cap is not None and math.isfinite(server_cap) and interaction.scale != 0:
-        limits.append(server_cap / abs(interaction.scale))
-    return min(limits) if limits else None
+    strength = abs(interaction.scale)
+    if strength == 0.0:
+        return None
+    caps = [cap for cap in (interaction.max_force, server_cap) if cap is not None and math.isfinite(cap)]
+    return min(caps) / strength if caps else None
 
 
 def _gaussian(diff: np.ndarray, limit: float | None) -> tuple[float, np.ndarray]:

@@ -17,7 +17,14 @@ Two ways to run, as in the issue:
 Every control call is queued to the simulation thread and returns at once (``load`` waits
 for the switch when called from another thread; ``request_load``/``request_next`` return a
 Future of it instead, for callers that must not block). Any exception while running publishes a
-frame with ``system.simulation.exception`` and pauses, as NanoVer does; ``reset`` recovers.
+frame with ``system.simulation.exception`` and pauses, as NanoVer does; ``reset`` then
+``play`` go on.
+
+Every frame passes a ``FrameGuard`` before it is published: one with non-finite numbers or
+atoms beyond reach is a blow-up, and never reaches a client or a recording. With
+``on_blowup="recover"`` a blow-up of a ``Recoverable`` simulation does not pause: the
+simulation rolls back to its last good state, the live interactions are released, and each
+of ``recovery_listeners`` gets a ``Recovery`` (see ``costeer.engine.recovery``).
 """
 
 from __future__ import annotations
@@ -33,6 +40,9 @@ from costeer.core import keys
 from costeer.core.frame import FrameDict
 from costeer.core.interaction import Interaction
 from costeer.core.simulation import FramePublisher, Simulation
+
+from .frame_guard import FrameGuard, SimulationBlowUpError, UnsafeFrameError
+from .recovery import ON_BLOWUP_CHOICES, Recoverable, Recovery
 
 __all__ = ["SimulationRunner", "FreeRunning", "LOAD_WAIT_SECONDS", "CLOSE_WAIT_SECONDS"]
 
@@ -70,18 +80,30 @@ class SimulationRunner:
         frame_rate: float = 30.0,
         free_run: bool = False,
         on_simulation_changed: Callable[[int, str], None] | None = None,
+        on_blowup: str = "pause",
     ) -> None:
         if not simulations:
             raise ValueError("a runner needs at least one simulation")
         if not frame_rate > 0:
             raise ValueError(f"frame_rate must be positive, got {frame_rate}")
+        if on_blowup not in ON_BLOWUP_CHOICES:
+            raise ValueError(f"on_blowup must be one of {', '.join(ON_BLOWUP_CHOICES)}, got {on_blowup!r}")
         self.simulations = list(simulations)
         self.publisher = publisher
         self.frame_rate = float(frame_rate)
         self.free_run = free_run
-        self.on_simulation_changed = on_simulation_changed
+        self.on_blowup = on_blowup
+        """``recover``: roll back and run on after a blow-up; ``pause``: NanoVer's way."""
+        self.simulation_changed_listeners: list[Callable[[int, str], None]] = []
+        """Called with (index, name) on the simulation thread after each load."""
+        if on_simulation_changed is not None:
+            self.simulation_changed_listeners.append(on_simulation_changed)
+        self.recovery_listeners: list[Callable[[Recovery], None]] = []
+        """Called with each ``Recovery`` on the simulation thread, before it runs on."""
         self.frames_published = 0
         """Frames sent since start (exception frames and resets included)."""
+        self.recoveries = 0
+        """Blow-ups recovered from since start."""
 
         self._interval = 1.0 / self.frame_rate
         self._signals: deque[tuple[str, Any]] = deque()
@@ -93,7 +115,10 @@ class SimulationRunner:
         self._paused = False
         self._stopped = False
         self._free_running = False
+        self._recoverable = False
         self._thread: threading.Thread | None = None
+        self._guard = FrameGuard()
+        self._last_time: float | None = None
 
     # ---- state, readable from any thread -------------------------------------------------
 
@@ -239,9 +264,9 @@ class SimulationRunner:
                     if now >= next_publish:
                         # a fixed frame clock: chunk boundaries jitter frames but not their rate
                         next_publish = max(next_publish + self._interval, now)
-                        self._publish(simulation.current_frame())
+                        self._publish_checked(simulation, simulation.current_frame())
                 except Exception as error:
-                    self._report(error)
+                    self._fail(error)
                 continue
             now = time.perf_counter()
             if next_tick is None:
@@ -321,20 +346,21 @@ class SimulationRunner:
     def _advance(self, simulation: Simulation, seconds: float) -> None:
         try:
             frame = simulation.advance(seconds)
+            if not frame:
+                return
+            if frame.get(keys.FRAME_INDEX) == 0:  # the simulation started a new sequence (a playback looped)
+                self.publisher.send_clear()
+                frame = {key: value for key, value in frame.items() if key != keys.FRAME_INDEX}
+            self._publish_checked(simulation, frame)
         except Exception as error:
-            self._report(error)
-            return
-        if not frame:
-            return
-        if frame.get(keys.FRAME_INDEX) == 0:  # the simulation started a new sequence (a playback looped)
-            self.publisher.send_clear()
-            frame = {key: value for key, value in frame.items() if key != keys.FRAME_INDEX}
-        self._publish(frame)
+            self._fail(error)
 
     def _reset(self) -> None:
         simulation = self.simulations[self._index]
         try:
             frame = simulation.reset()
+            self._guard.start(frame)
+            self._guard.check(frame)
         except Exception as error:
             self._report(error)
             return
@@ -346,6 +372,7 @@ class SimulationRunner:
         self._index = index
         simulation = self.simulations[index]
         self._free_running = self.free_run and isinstance(simulation, FreeRunning)
+        self._recoverable = isinstance(simulation, Recoverable)  # once: Protocol checks are slow
         with self._interactions_lock:
             self._interactions = {}
             self._interactions_version += 1
@@ -359,23 +386,90 @@ class SimulationRunner:
         else:
             self._paused = False
             self._reset()
-        if self.on_simulation_changed is not None:
+        for listener in list(self.simulation_changed_listeners):
             try:
-                self.on_simulation_changed(index, simulation.name)
+                listener(index, simulation.name)
             except Exception:
-                _LOG.exception("on_simulation_changed failed for %r", simulation.name)
+                _LOG.exception("a simulation-changed listener failed for %r", simulation.name)
+
+    def _publish_checked(self, simulation: Simulation, frame: FrameDict) -> None:
+        """Publish a frame of the running simulation if the guard passes it, then keep its state."""
+        self._guard.check(frame)
+        self._publish(frame)
+        if self._recoverable:
+            simulation.remember_good_state()  # type: ignore[attr-defined]
 
     def _publish(self, frame: FrameDict) -> None:
         self.publisher.send_frame(frame)
         self.frames_published += 1
+        time_ps = frame.get(keys.SIMULATION_TIME)
+        if time_ps is not None:
+            self._last_time = time_ps
+
+    def _fail(self, error: Exception) -> None:
+        """Recover from a blow-up when asked to and able to; otherwise report and pause."""
+        simulation = self.simulations[self._index]
+        if self.on_blowup == "recover" and self._recoverable and isinstance(error, SimulationBlowUpError):
+            try:
+                self._recover(simulation, error)  # type: ignore[arg-type]
+                return
+            except Exception as failure:  # NothingToRollBackTo, or the rollback itself failed
+                _LOG.error("could not recover simulation %r from %s", simulation.name, error)
+                error = failure
+        self._report(error)
+
+    def _recover(self, simulation: Recoverable, error: Exception) -> None:
+        """Roll back (further while the state returned to is refused), release, publish, tell."""
+        started = time.perf_counter()
+        rollbacks = 0
+        while True:
+            rollbacks += 1
+            rolled = simulation.roll_back()
+            try:
+                self._guard.check(rolled.frame)
+            except UnsafeFrameError:
+                continue
+            break
+        with self._interactions_lock:
+            released = {key: _owner(interaction) for key, interaction in self._interactions.items()}
+            self._interactions = {}
+            self._interactions_version += 1
+        lost = 0.0 if self._last_time is None else max(0.0, self._last_time - rolled.simulation_time)
+        self._publish(rolled.frame)
+        self.recoveries += 1
+        recovery = Recovery(
+            count=self.recoveries,
+            simulation=self.simulations[self._index].name,
+            cause=getattr(error, "cause", str(error)),
+            simulation_time=rolled.simulation_time,
+            lost_time=lost,
+            state_age=rolled.age,
+            seconds=time.perf_counter() - started,
+            rollbacks=rollbacks,
+            released=released,
+        )
+        _LOG.warning("%s (recovery %d, %.3f s)", recovery.message, recovery.count, recovery.seconds)
+        for listener in list(self.recovery_listeners):
+            try:
+                listener(recovery)
+            except Exception:
+                _LOG.exception("a recovery listener failed")
 
     def _report(self, error: Exception) -> None:
         """NanoVer's exception frame, then pause: the simulation thread never dies."""
         name = self.simulations[self._index].name
         message = f"{type(error).__name__} during simulation `{name}`: {error}"
+        if isinstance(error, SimulationBlowUpError) and "playback/play" not in message:
+            message += "; paused: to go on, reset it (playback/reset) and then play it (playback/play)"
         _LOG.error("%s (paused)", message, exc_info=error)
         self._paused = True
         try:
             self._publish({keys.SIMULATION_EXCEPTION: message})
         except Exception:
             _LOG.exception("could not publish the exception frame")
+
+
+def _owner(interaction: Interaction) -> str | None:
+    """The user id a client put in an interaction (``owner.id``), if any."""
+    owner = interaction.properties.get("owner.id")
+    return None if owner is None else str(owner)

@@ -3,6 +3,9 @@
 Wires the frame hub, shared state, commands, interaction gate, WebSocket transport,
 optional ESSD discovery and optional recording together, and registers NanoVer's
 commands (``playback/*``, ``multiuser/radially-orient-origins``, ``commands/list``).
+After a blow-up (``on_blowup="recover"``, the default) the runner rolls back to a recent good
+state, and the server releases the interactions that were live (removed from the state,
+their writers refused further writes to them) and writes ``costeer.recovery``.
 
     with CosteerServer([simulation], port=0) as server:
         print(f"ws://127.0.0.1:{server.port}")
@@ -20,6 +23,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from costeer.core import keys
 from costeer.core.simulation import Simulation
+from costeer.engine.recovery import Recovery
 from costeer.engine.runner import SimulationRunner
 
 from .commands import CommandError, CommandRegistry
@@ -57,6 +61,7 @@ class CosteerServer:
         name: str = "costeer",
         record: Path | None = None,
         session_info: Mapping[str, Any] | None = None,
+        on_blowup: str = "recover",
     ) -> None:
         self.name = name
         self.address = address
@@ -74,7 +79,9 @@ class CosteerServer:
             frame_rate=frame_rate,
             free_run=free_run,
             on_simulation_changed=self._on_simulation_changed,
+            on_blowup=on_blowup,
         )
+        self.runner.recovery_listeners.append(self._on_recovery)
         self.interactions = InteractionGate(
             particle_count=lambda: self.runner.particle_count, on_change=self.runner.set_interactions
         )
@@ -195,6 +202,24 @@ class CosteerServer:
         self.interactions.clear()
         self.state.update({keys.STATE_SIMULATION_NAME: name, keys.STATE_SIMULATION_INDEX: index})
         _log.info("switched to simulation [%d] %r", index, name)
+
+    def _on_recovery(self, recovery: Recovery) -> None:
+        """Tell everyone (and the recording): release the pulls, write ``costeer.recovery``."""
+        writers = self.interactions.release(recovery.released)
+        notice = {
+            "count": recovery.count,
+            "simulation": recovery.simulation,
+            "simulation_time": recovery.simulation_time,
+            "lost_time": recovery.lost_time,
+            "state_age": recovery.state_age,
+            "seconds": recovery.seconds,
+            "message": recovery.message,
+            "released": [
+                {"key": key, "owner.id": owner, "client": writers.get(key)}
+                for key, owner in sorted(recovery.released.items())
+            ],
+        }
+        self.state.update({keys.STATE_RECOVERY: notice}, list(recovery.released))
 
     def __enter__(self) -> "CosteerServer":
         self.start()

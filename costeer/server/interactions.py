@@ -7,6 +7,12 @@ interactions one client and everyone together may hold. After each change it han
 full set of live interactions to ``on_change`` (the runner's ``set_interactions``), under
 its lock, so ``on_change`` must be quick and must not call back into the gate.
 
+After a blow-up the server ``release``s the interactions that were live: from then on the
+client that wrote one may not write that key again (a headset re-sends the same
+interaction id for as long as the grab is held; a new grab gets a new id), and the first
+refusal of each key is logged. The refusal lasts as long as that connection does (its id
+is never reused); the gate remembers the last ``MAX_RELEASED_REMEMBERED`` released keys.
+
     gate = InteractionGate(particle_count=lambda: runner.particle_count,
                            on_change=runner.set_interactions)
     gate.install(state)
@@ -16,17 +22,20 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable, Mapping
+from collections import OrderedDict
+from typing import Any, Callable, Iterable, Mapping
 
 from costeer.core import keys
 from costeer.core.interaction import Interaction, InvalidInteractionError
 
 from .state import SharedState
 
-__all__ = ["InteractionGate", "MAX_INTERACTIONS_PER_CLIENT", "MAX_INTERACTIONS_TOTAL"]
+__all__ = ["InteractionGate", "MAX_INTERACTIONS_PER_CLIENT", "MAX_INTERACTIONS_TOTAL", "MAX_RELEASED_REMEMBERED"]
 
 MAX_INTERACTIONS_PER_CLIENT = 64
 MAX_INTERACTIONS_TOTAL = 256
+MAX_RELEASED_REMEMBERED = 1024
+"""Released interaction keys whose writers are refused; the oldest are forgotten first."""
 
 _log = logging.getLogger(__name__)
 
@@ -54,6 +63,9 @@ class InteractionGate:
         self._lock = threading.Lock()
         self._interactions: dict[str, Interaction] = {}
         self._writers: dict[str, str | None] = {}
+        self._released: OrderedDict[str, str] = OrderedDict()
+        """Released key -> the connection that wrote it, refused from writing it again."""
+        self._refusal_logged: set[str] = set()
 
     @property
     def interactions(self) -> dict[str, Interaction]:
@@ -78,6 +90,9 @@ class InteractionGate:
                 if not key.startswith(keys.INTERACTION_PREFIX):
                     kept[key] = value
                     continue
+                if origin is not None and self._released.get(key) == origin:
+                    self._log_released_refusal(key, origin)
+                    continue
                 reason = self._refusal(key, origin)
                 if reason is None:
                     try:
@@ -95,12 +110,45 @@ class InteractionGate:
             _log.warning("ignored %s from %s: %s", what, origin or "the server", reason)
         return kept
 
+    def release(self, released: Iterable[str]) -> dict[str, str | None]:
+        """Drop these interactions and refuse their writers further writes to them.
+
+        Returns each key's writer (connection id; ``None`` if the server wrote it or it had
+        gone already). The state keys are the caller's to remove.
+        """
+        with self._lock:
+            writers: dict[str, str | None] = {}
+            for key in released:
+                self._interactions.pop(key, None)
+                writer = writers[key] = self._writers.pop(key, None)
+                if writer is None:
+                    continue
+                self._released[key] = writer
+                self._released.move_to_end(key)
+                self._refusal_logged.discard(key)
+            while len(self._released) > MAX_RELEASED_REMEMBERED:
+                forgotten, _ = self._released.popitem(last=False)
+                self._refusal_logged.discard(forgotten)
+            self._publish()
+        return writers
+
     def clear(self) -> None:
         """Forget every interaction (the state keys are the caller's to remove)."""
         with self._lock:
             self._interactions.clear()
             self._writers.clear()
             self._publish()
+
+    def _log_released_refusal(self, key: str, origin: str) -> None:
+        if key in self._refusal_logged:
+            _log.debug("ignored %s from %s: released after a blow-up", key, origin)
+            return
+        self._refusal_logged.add(key)
+        _log.warning(
+            "ignored %s from %s: this interaction was released when the simulation blew up; "
+            "let go and grab again to start a new one (further refusals of it are not logged)",
+            key, origin,
+        )
 
     def _refusal(self, key: str, origin: str | None) -> str | None:
         if key in self._interactions:

@@ -61,11 +61,19 @@ def test_defaults_are_nanovers():
         ({"particles": {1: 2}}, "list of indices"),
         ({"particles": [[60]]}, "whole numbers"),
         ({"particles": list(range(66))}, "at most 65 particles"),
+        ({"particles": []}, "at least one particle"),
+        ({"position": [1e308, 0.0, 0.0]}, "within 10000 nm"),
+        ({"position": [0.0, -2e4, 0.0]}, "within 10000 nm"),
     ],
 )
 def test_bad_fields_are_rejected_with_a_reason(change, message):
     with pytest.raises(InvalidInteractionError, match=message):
         Interaction.from_state({**HEADSET, **change}, particle_count=65)
+
+
+def test_missing_particles_are_refused_like_empty_ones():
+    with pytest.raises(InvalidInteractionError, match="at least one particle"):
+        Interaction.from_state({"position": [0.0, 0.0, 0.0]})
 
 
 def test_not_a_map_is_rejected():

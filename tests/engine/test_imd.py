@@ -93,10 +93,26 @@ def nanover_cases(nanover_python, nanover_side) -> list[tuple[dict, dict]]:
     return list(zip(cases, json.loads(completed.stdout)))
 
 
+def _negative_scale_cap_binds(case: dict) -> bool:
+    """Whether a repulsive interaction's own cap bites: NanoVer leaves those uncapped, we do not."""
+    for fields in case["interactions"]:
+        if fields["scale"] >= 0 or not math.isfinite(fields["max_force"]):
+            continue
+        uncapped = _ours({**case, "interactions": [{**fields, "max_force": math.inf}]})
+        capped = _ours({**case, "interactions": [fields]})
+        if not np.array_equal(uncapped.forces, capped.forces):
+            return True
+    return False
+
+
 @pytest.mark.slow
 def test_matches_nanover_reference(nanover_cases):
     kinds = set()
+    compared = 0
     for number, (case, expected) in enumerate(nanover_cases):
+        if _negative_scale_cap_binds(case):
+            continue
+        compared += 1
         result = _ours(case)
         kinds.update((i["interaction_type"], i["scale"], i["max_force"], case["box"] is None) for i in case["interactions"])
         assert result.indices.dtype == np.uint32
@@ -104,8 +120,10 @@ def test_matches_nanover_reference(nanover_cases):
         # NanoVer accumulates forces in float32
         np.testing.assert_allclose(result.forces, np.reshape(expected["sparse_forces"], (-1, 3)), rtol=1e-5, atol=1e-4, err_msg=f"case {number}")
         assert result.energy == pytest.approx(expected["energy"], rel=1e-9, abs=1e-9), f"case {number}"
+    assert compared >= 100
     assert {kind[0] for kind in kinds} == set(TYPES)
     assert any(kind[1] == 100.0 and kind[2] == math.inf for kind in kinds)
+    assert any(kind[1] < 0 for kind in kinds)
     assert {kind[3] for kind in kinds} == {True, False}
 
 
@@ -192,6 +210,26 @@ def test_server_cap_that_does_not_bind_changes_nothing():
     capped = compute_imd_forces(positions, np.ones(6), interactions, max_force=1e6)
     np.testing.assert_array_equal(plain.forces, capped.forces)
     assert plain.energy == capped.energy
+
+
+@pytest.mark.parametrize("kind", TYPES)
+def test_a_negative_scale_is_capped_like_a_positive_one(kind):
+    positions = np.zeros((2, 3))
+    target = [0.6, -0.8, 0.0] if kind == "gaussian" else [3.0, -4.0, 0.5]
+    repel = compute_imd_forces(positions, np.ones(2), [_interaction([0, 1], target, kind, scale=-1e6, max_force=20000.0)])
+    attract = compute_imd_forces(positions, np.ones(2), [_interaction([0, 1], target, kind, scale=1e6, max_force=20000.0)])
+    assert np.linalg.norm(repel.forces.sum(axis=0)) == pytest.approx(20000.0)
+    np.testing.assert_allclose(repel.forces, -attract.forces)
+    assert repel.energy == pytest.approx(-attract.energy)
+
+
+@pytest.mark.parametrize("scale", [1e6, -1e6])
+@pytest.mark.parametrize("client_cap", [math.inf, 1e9, 50.0])
+def test_a_client_may_lower_the_server_cap_never_raise_it(scale, client_cap):
+    positions = np.zeros((1, 3))
+    interaction = _interaction([0], [3.0, 4.0, 0.0], "spring", scale=scale, max_force=client_cap)
+    result = compute_imd_forces(positions, np.ones(1), [interaction], max_force=200.0)
+    assert np.linalg.norm(result.forces[0]) == pytest.approx(min(client_cap, 200.0))
 
 
 def test_negative_server_cap_is_refused():

@@ -1,0 +1,232 @@
+"""Recovery from blow-ups: rolling back to recent good states, releasing the pulls, running on."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+from costeer.core import keys
+from costeer.core.frame import FrameDict
+from costeer.core.interaction import Interaction
+from costeer.engine.frame_guard import SimulationBlowUpError
+from costeer.engine.good_states import GoodStates
+from costeer.engine.loading import from_built
+from costeer.engine.openmm_simulation import OpenMMSimulation
+from costeer.engine.recovery import NothingToRollBackTo, Recovery, RolledBack
+from costeer.engine.runner import SimulationRunner
+from costeer.tasks import build_task_system
+
+
+@pytest.fixture(scope="module")
+def nanotube_task():
+    return from_built(build_task_system("nanotube"))
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def poison(simulation: OpenMMSimulation) -> None:
+    """Put a NaN into atom 60, as a blow-up does."""
+    positions = simulation.context.getState(getPositions=True).getPositions(asNumpy=True)._value
+    positions[60] = np.nan
+    simulation.context.setPositions(positions)
+
+
+def pull(owner: str) -> Interaction:
+    return Interaction.from_state(
+        {"position": [3.0, 3.0, 3.0], "particles": [60], "interaction_type": "spring", "scale": 10.0, "owner.id": owner}
+    )
+
+
+def test_roll_back_goes_to_the_newest_good_state_then_older_ones_then_the_start_then_gives_up(nanotube_task) -> None:
+    clock = Clock()
+    simulation = OpenMMSimulation(nanotube_task, platform="Reference", seed=3)
+    simulation.load()
+    simulation.reset()
+    simulation.good_states = GoodStates(interval=0.25, capacity=4, clock=clock)
+    kept = []
+    for _ in range(12):  # a frame every 0.1 s: a state kept every third frame
+        frame = simulation.advance(0.0)
+        if simulation.good_states.offer(lambda: (simulation.context.createCheckpoint(), frame[keys.SIMULATION_TIME])):
+            kept.append(frame[keys.SIMULATION_TIME])
+        clock.now += 0.1
+    assert len(kept) == 4
+    simulation.set_interactions({"interaction.a": pull("user-1")})
+    simulation.advance(0.0)
+    poison(simulation)
+    with pytest.raises(SimulationBlowUpError):
+        simulation.advance(0.0)
+
+    for expected in reversed(kept):
+        rolled = simulation.roll_back()
+        assert rolled.simulation_time == pytest.approx(expected)
+        assert rolled.frame[keys.SIMULATION_TIME] == pytest.approx(expected)
+        assert rolled.age is not None and 0.0 < rolled.age <= 1.3
+        assert rolled.frame[keys.USER_FORCES_INDEX].size == 0
+        assert np.isfinite(rolled.frame[keys.PARTICLE_POSITIONS]).all()
+    start = simulation.roll_back()
+    assert start.age is None and start.simulation_time == pytest.approx(0.0)
+    next_frame = simulation.advance(0.0)  # the rolled-back state runs on, with no user force
+    assert next_frame[keys.USER_FORCES_INDEX].size == 0 and np.isfinite(next_frame[keys.PARTICLE_POSITIONS]).all()
+    with pytest.raises(NothingToRollBackTo, match="playback/play"):
+        simulation.roll_back()
+
+
+def test_a_blow_up_inside_openmm_is_a_blow_up(nanotube_task) -> None:
+    simulation = OpenMMSimulation(nanotube_task, platform="CPU")
+    simulation.load()
+    simulation.reset()
+    poison(simulation)
+    with pytest.raises(SimulationBlowUpError, match="NaN"):
+        simulation.run_chunk()
+    assert np.isfinite(simulation.roll_back().frame[keys.PARTICLE_POSITIONS]).all()
+
+
+class Publisher:
+    def __init__(self) -> None:
+        self.frames: list[FrameDict] = []
+        self.lock = threading.Lock()
+
+    def send_clear(self) -> None:
+        pass
+
+    def send_frame(self, frame: FrameDict) -> None:
+        with self.lock:
+            self.frames.append(frame)
+
+    def snapshot(self) -> list[FrameDict]:
+        with self.lock:
+            return list(self.frames)
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise AssertionError("condition not met in time")
+
+
+def test_a_blow_up_rolls_back_releases_the_pulls_and_runs_on(nanotube_task) -> None:
+    simulation = OpenMMSimulation(nanotube_task, platform="Reference", seed=5)
+    publisher = Publisher()
+    recoveries: list[Recovery] = []
+    runner = SimulationRunner([simulation], publisher, frame_rate=60.0, on_blowup="recover")
+    runner.recovery_listeners.append(recoveries.append)
+    runner.start()
+    try:
+        runner.set_interactions({"interaction.a": pull("user-1"), "interaction.b": pull("user-2")})
+        wait_for(lambda: len(publisher.snapshot()) > 30 and len(simulation.good_states) >= 2)
+        runner.pause()
+        wait_for(lambda: runner.is_paused)
+        time.sleep(0.1)  # let the simulation thread go idle
+        last_time = publisher.snapshot()[-1][keys.SIMULATION_TIME]
+        poison(simulation)
+        runner.play()
+        recovery = wait_for(lambda: recoveries and recoveries[0])
+        count = len(publisher.snapshot())
+        wait_for(lambda: len(publisher.snapshot()) >= count + 10)
+    finally:
+        runner.close()
+    assert recovery.count == 1 and runner.recoveries == 1
+    assert recovery.released == {"interaction.a": "user-1", "interaction.b": "user-2"}
+    assert recovery.seconds < 1.0
+    assert recovery.state_age is not None and recovery.state_age < 1.0
+    assert recovery.rollbacks == 1
+    assert recovery.simulation_time <= last_time and recovery.lost_time == pytest.approx(last_time - recovery.simulation_time)
+    assert "rolled back" in recovery.message and "interaction.a" in recovery.message
+    assert recovery.cause == "non-finite positions"
+    assert simulation._interactions == {}
+    frames = publisher.snapshot()
+    assert not [f for f in frames if keys.SIMULATION_EXCEPTION in f]
+    for frame in frames:
+        assert np.isfinite(frame[keys.PARTICLE_POSITIONS]).all()
+
+
+class DoomedSimulation:
+    """A Recoverable simulation whose every state blows up again at once."""
+
+    def __init__(self, states: int) -> None:
+        self.name = "doomed"
+        self.particle_count = 1
+        self.states = states
+        self.rollbacks = 0
+        self.advances = 0
+
+    def load(self) -> None:
+        pass
+
+    def reset(self) -> FrameDict:
+        return {keys.PARTICLE_POSITIONS: np.zeros((1, 3), dtype=np.float32), keys.SIMULATION_TIME: 0.0}
+
+    def advance(self, seconds: float) -> FrameDict:
+        self.advances += 1
+        if self.advances > 2:
+            raise SimulationBlowUpError("boom")
+        return {keys.PARTICLE_POSITIONS: np.zeros((1, 3), dtype=np.float32), keys.SIMULATION_TIME: 0.1 * self.advances}
+
+    def set_interactions(self, interactions) -> None:
+        pass
+
+    def remember_good_state(self) -> None:
+        pass
+
+    def roll_back(self) -> RolledBack:
+        self.rollbacks += 1
+        if self.rollbacks > self.states:
+            raise NothingToRollBackTo("nothing holds: playback/reset, then playback/play")
+        return RolledBack({keys.PARTICLE_POSITIONS: np.zeros((1, 3), dtype=np.float32), keys.SIMULATION_TIME: 0.0}, 0.0, 0.1)
+
+
+def test_when_nothing_holds_the_runner_pauses_with_a_clear_message() -> None:
+    simulation = DoomedSimulation(states=3)
+    publisher = Publisher()
+    recoveries: list[Recovery] = []
+    runner = SimulationRunner([simulation], publisher, frame_rate=100.0, on_blowup="recover")
+    runner.recovery_listeners.append(recoveries.append)
+    runner.start()
+    try:
+        exception = wait_for(lambda: [f for f in publisher.snapshot() if keys.SIMULATION_EXCEPTION in f])[0]
+        wait_for(lambda: runner.is_paused)
+    finally:
+        runner.close()
+    assert len(recoveries) == 3 and [r.count for r in recoveries] == [1, 2, 3]
+    assert "nothing holds" in exception[keys.SIMULATION_EXCEPTION]
+
+
+def test_pause_mode_keeps_nanovers_behaviour_and_says_play_is_needed_after_reset(nanotube_task) -> None:
+    simulation = OpenMMSimulation(nanotube_task, platform="Reference")
+    publisher = Publisher()
+    runner = SimulationRunner([simulation], publisher, frame_rate=60.0, on_blowup="pause")
+    recoveries: list[Recovery] = []
+    runner.recovery_listeners.append(recoveries.append)
+    runner.start()
+    try:
+        wait_for(lambda: len(publisher.snapshot()) > 5)
+        runner.pause()
+        wait_for(lambda: runner.is_paused)
+        time.sleep(0.1)
+        poison(simulation)
+        runner.play()
+        exception = wait_for(lambda: [f for f in publisher.snapshot() if keys.SIMULATION_EXCEPTION in f])[0]
+        wait_for(lambda: runner.is_paused)
+    finally:
+        runner.close()
+    assert not recoveries
+    assert "playback/reset" in exception[keys.SIMULATION_EXCEPTION] and "playback/play" in exception[keys.SIMULATION_EXCEPTION]
+
+
+def test_on_blowup_must_be_recover_or_pause() -> None:
+    with pytest.raises(ValueError, match="recover, pause"):
+        SimulationRunner([DoomedSimulation(1)], Publisher(), on_blowup="ignore")
