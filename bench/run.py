@@ -47,6 +47,10 @@ SHARED = servers.REPO / ".." / "shared" / "data"
 SYSTEMS = ("nanotube", "villin", "villin-solvated")
 STREAM_WARMUP = 0.3
 """Seconds a window's clients read before counting (the server was just played)."""
+WINDOW_STEPS = 100
+"""A window lasts long enough for about this many raw steps (solvated villin: 3 s), up to
+``MAX_WINDOW_FACTOR`` times ``--seconds``: a costeer window needs a few frames to time."""
+MAX_WINDOW_FACTOR = 4
 
 
 def _percentiles(latencies: list[float]) -> dict[str, float]:
@@ -159,6 +163,9 @@ def bench_system(name: str, xml: Path, *, seconds: float, pairs: int, extras: bo
     result: dict[str, Any] = {"system": name, "particles": raw_openmm.particle_count(xml), "timestep_ps": dt}
     print(f"{name}: {result['particles']} particles", file=sys.stderr, flush=True)
     raws = raw_openmm.raw_candidates(xml, _cores())
+    step_seconds = min(raw.seconds_per_step for raw in raws)
+    seconds = min(max(seconds, WINDOW_STEPS * step_seconds), MAX_WINDOW_FACTOR * seconds)
+    result["window_seconds"] = seconds
     omm = ["--omm", str(xml)]
     solvated = name == "villin-solvated"
     with ExitStack() as stack:
