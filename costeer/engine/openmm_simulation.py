@@ -33,8 +33,8 @@ from costeer.core import keys
 from costeer.core.frame import FrameDict
 from costeer.core.interaction import Interaction
 
-from .imd import ImdResult, compute_imd_forces, work_contribution
 from .energy_schedule import ENERGY_BUDGET, EnergySchedule
+from .imd import ImdResult, compute_imd_forces, work_contribution
 from .imd_force import NON_IMD_GROUPS, ImdForce
 from .nanover_xml import LoadedSystem
 from .platforms import ContextTrial, PlatformCandidate, choose_platform, platform_candidates

@@ -151,3 +151,25 @@ def test_context_trial_restores_the_state_it_started_in(nanotube_xml) -> None:
     assert restored.getState().getTime()._value == 0.0
     assert (restored.getState(getPositions=True).getPositions(asNumpy=True) == before).all()
     assert "Reference" in available_platforms()
+
+
+def test_auto_load_runs_on_the_timed_winner_from_the_initial_state(nanotube_xml, caplog) -> None:
+    import logging
+
+    import numpy as np
+
+    from costeer.core import keys
+    from costeer.engine.nanover_xml import read_nanover_xml
+    from costeer.engine.openmm_simulation import OpenMMSimulation
+
+    loaded = read_nanover_xml(nanotube_xml)
+    simulation = OpenMMSimulation(loaded, platform="auto")
+    with caplog.at_level(logging.INFO, logger="costeer.engine.openmm_simulation"):
+        simulation.load()
+    assert "platform timing for nanotube" in caplog.text
+    assert simulation.platform == simulation.platform_candidate.name
+    untimed = OpenMMSimulation(loaded, platform="Reference")
+    untimed.load()
+    frame, expected = simulation.reset(), untimed.reset()  # the timing steps left no trace
+    assert frame[keys.SIMULATION_TIME] == expected[keys.SIMULATION_TIME]
+    np.testing.assert_allclose(frame[keys.PARTICLE_POSITIONS], expected[keys.PARTICLE_POSITIONS], atol=1e-6)
