@@ -27,7 +27,7 @@ import os
 import statistics
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Protocol, Sequence
+from typing import Callable, Generic, Protocol, Sequence, TypeVar
 
 import openmm
 
@@ -97,12 +97,15 @@ class PlatformTrial(Protocol):
         """Release the trial's resources (a losing candidate's context)."""
 
 
+Trial = TypeVar("Trial", bound=PlatformTrial)
+
+
 @dataclass
-class PlatformChoice:
+class PlatformChoice(Generic[Trial]):
     """The fastest candidate, its trial (to reuse) and every median rate measured."""
 
     candidate: PlatformCandidate
-    trial: PlatformTrial | None
+    trial: Trial | None
     """``None`` when nothing was timed (a single candidate)."""
     steps_per_second: dict[PlatformCandidate, float] = field(default_factory=dict)
 
@@ -204,12 +207,12 @@ def platform_candidates(
 def choose_platform(
     candidates: Sequence[PlatformCandidate],
     *,
-    open_trial: Callable[[PlatformCandidate], PlatformTrial],
+    open_trial: Callable[[PlatformCandidate], Trial],
     rounds: int = ROUNDS,
     slice_seconds: float = SLICE_SECONDS,
     budget_seconds: float = BUDGET_SECONDS,
     clock: Callable[[], float] = time.perf_counter,
-) -> PlatformChoice:
+) -> PlatformChoice[Trial]:
     """Time every candidate in interleaved rounds and return the fastest, its trial kept open.
 
     The fastest is the best median rate, a spare core counting ``SPARE_CORE_BONUS`` more.
@@ -222,7 +225,7 @@ def choose_platform(
         raise ValueError("no platform to choose from")
     if len(candidates) == 1:
         return PlatformChoice(candidates[0], None)
-    trials: dict[PlatformCandidate, PlatformTrial] = {}
+    trials: dict[PlatformCandidate, Trial] = {}
     fastest_step = float("inf")
     for candidate in candidates:
         if candidate.name == "Reference" and trials and fastest_step > REFERENCE_TRIAL_MAX_STEP_SECONDS:
