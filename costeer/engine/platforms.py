@@ -230,11 +230,14 @@ def choose_platform(
     for candidate in candidates:
         if candidate.name == "Reference" and trials and fastest_step > REFERENCE_TRIAL_MAX_STEP_SECONDS:
             continue
+        trial = None
         try:
             trial = open_trial(candidate)
             fastest_step = min(fastest_step, trial.seconds_per_step())
         except Exception as error:  # an OpenMMException from a platform that cannot run here
             _LOG.warning("platform %s cannot run this system, skipped: %s", candidate, error)
+            if trial is not None:
+                trial.close()
             continue
         trials[candidate] = trial
     if not trials:
