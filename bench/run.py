@@ -274,7 +274,7 @@ def table(results: list[dict[str, Any]]) -> str:
         rows.append((label, cells))
 
     def median(r, arm):
-        return statistics.median(r["rates"][arm])
+        return statistics.median([rate for rate in r["rates"][arm] if rate == rate])  # NaN: a window without frames
 
     def nanover(r):
         return r["nanover_unpaced"]["steps_per_second"]

@@ -47,11 +47,11 @@ _LOG = logging.getLogger(__name__)
 
 REFERENCE_TRIAL_MAX_STEP_SECONDS = 0.004
 """Reference is timed only if the best other candidate's step is faster than this."""
-ROUNDS = 3
+ROUNDS = 5
 """Timing rounds: every candidate once per round; the median of its rounds counts."""
-SLICE_SECONDS = 0.03
+SLICE_SECONDS = 0.04
 """Wall time each candidate steps for in one round (at least one ``step`` call)."""
-BUDGET_SECONDS = 0.5
+BUDGET_SECONDS = 0.6
 """No new round starts once the rounds so far took this long."""
 SPARE_CORE_BONUS = 0.1
 """A CPU candidate that leaves a core to the server counts this much faster than measured."""
