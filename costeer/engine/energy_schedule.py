@@ -10,20 +10,23 @@ solvated villin, 8,867 atoms with PME: 85 ms). Evaluated with every frame that i
 villin's time at 30 frames/s and a quarter of solvated villin's. So energies are evaluated
 only when their measured cost is at most ``budget`` times the wall time since the last
 evaluation: a small system (the nanotube: 0.1 ms) still gets them with every frame, a big
-one every few frames, and the frame says when (``energy.simulation.time``).
+one every few frames, and the frame says when (``energy.simulation.time``). The cost is
+the least of the last few evaluations: one that the OS interrupted (a busy shared machine)
+overstates it and would otherwise hold the next ones back.
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
 from typing import Callable
 
 __all__ = ["EnergySchedule", "ENERGY_BUDGET"]
 
 ENERGY_BUDGET = 0.03
 """Default share of the wall time that energy evaluations may take."""
-_SMOOTHING = 0.5
-"""Weight of the newest measured cost in the running estimate."""
+_RECENT = 5
+"""Evaluations whose least cost is the estimate."""
 
 
 class EnergySchedule:
@@ -37,21 +40,22 @@ class EnergySchedule:
             raise ValueError(f"the energy budget must be a positive share of the time (or None), got {budget}")
         self.budget = budget
         self._clock = clock
-        self._cost: float | None = None
+        self._costs: deque[float] = deque(maxlen=_RECENT)
         self._last = 0.0
 
     @property
     def cost(self) -> float | None:
-        """Running estimate of one evaluation, in seconds; ``None`` before the first."""
-        return self._cost
+        """Estimated seconds per evaluation (least of the last few); ``None`` before the first."""
+        return min(self._costs) if self._costs else None
 
     def due(self) -> bool:
         """Whether to evaluate energies now."""
-        if self.budget is None or self._cost is None:
+        cost = self.cost
+        if self.budget is None or cost is None:
             return True
-        return self._cost <= self.budget * (self._clock() - self._last)
+        return cost <= self.budget * (self._clock() - self._last)
 
     def evaluated(self, seconds: float) -> None:
         """Record an evaluation that just finished and took ``seconds``."""
-        self._cost = seconds if self._cost is None else (1 - _SMOOTHING) * self._cost + _SMOOTHING * seconds
+        self._costs.append(seconds)
         self._last = self._clock()
