@@ -10,9 +10,10 @@ another of the same kind 4,050-4,560 against 4,330-4,920 (PERF-NOTES). So no siz
 load each candidate runs the actual system for a fraction of a second, in interleaved
 rounds (A, B, C, A, B, C, ...: drift on a shared machine hits every candidate alike), and
 the best median rate wins. The CPU platform is tried with all cores and with one left to
-the server's own threads (network, recording, co-pilot); timed without clients, the spare
-core is worth ``SPARE_CORE_BONUS`` more (on a 2-core machine, clients cost villin on both
-cores 15-29% of its rate, issue 6), so all cores must beat it by that much.
+the server's own threads (network, recording, co-pilot). The timing runs without clients:
+clients on the same machine take CPU time from a platform that uses every core (villin on
+both cores of a 2-core machine lost 15-29% to one local client, issue 6), so where they
+run beside the server, ``--cpu-threads`` can leave them a core.
 
 The Reference platform is timed only when the fastest other candidate takes under
 ``REFERENCE_TRIAL_MAX_STEP_SECONDS`` per step: only there does the CPU platform's per-step
@@ -40,7 +41,6 @@ __all__ = [
     "platform_candidates",
     "choose_platform",
     "REFERENCE_TRIAL_MAX_STEP_SECONDS",
-    "SPARE_CORE_BONUS",
 ]
 
 _LOG = logging.getLogger(__name__)
@@ -53,8 +53,6 @@ SLICE_SECONDS = 0.04
 """Wall time each candidate steps for in one round (at least one ``step`` call)."""
 BUDGET_SECONDS = 0.6
 """No new round starts once the rounds so far took this long."""
-SPARE_CORE_BONUS = 0.1
-"""A CPU candidate that leaves a core to the server counts this much faster than measured."""
 """No new round starts once the rounds so far took this long."""
 _GPU_PLATFORMS = ("CUDA", "HIP", "OpenCL")
 
@@ -66,8 +64,6 @@ class PlatformCandidate:
     name: str
     threads: int | None = None
     """CPU worker threads; ``None`` leaves OpenMM's default."""
-    spare_core: bool = False
-    """Leaves at least one core to the server's own threads."""
 
     @property
     def properties(self) -> dict[str, str]:
@@ -197,7 +193,7 @@ def platform_candidates(
         if name not in names:
             continue
         if name == "CPU":
-            candidates += [PlatformCandidate("CPU", threads, threads < cores) for threads in thread_counts]
+            candidates += [PlatformCandidate("CPU", threads) for threads in thread_counts]
         else:
             candidates.append(PlatformCandidate(name))
     candidates += [PlatformCandidate(name) for name in names if name not in (*_GPU_PLATFORMS, "CPU", "Reference")]
@@ -214,8 +210,6 @@ def choose_platform(
     clock: Callable[[], float] = time.perf_counter,
 ) -> PlatformChoice[Trial]:
     """Time every candidate in interleaved rounds and return the fastest, its trial kept open.
-
-    The fastest is the best median rate, a spare core counting ``SPARE_CORE_BONUS`` more.
 
     A single candidate is returned untimed (``trial`` ``None``). Candidates that fail to
     start (a GPU platform without a usable device) are skipped with a warning; the losers'
@@ -253,7 +247,7 @@ def choose_platform(
         if clock() - started >= budget_seconds:
             break
     medians = {candidate: statistics.median(values) for candidate, values in rates.items()}
-    best = max(medians, key=lambda candidate: medians[candidate] * (1 + SPARE_CORE_BONUS * candidate.spare_core))
+    best = max(medians, key=medians.get)
     for candidate, trial in trials.items():
         if candidate != best:
             trial.close()

@@ -6,7 +6,6 @@ import pytest
 
 from costeer.engine.platforms import (
     REFERENCE_TRIAL_MAX_STEP_SECONDS,
-    SPARE_CORE_BONUS,
     ContextTrial,
     PlatformCandidate,
     available_platforms,
@@ -15,7 +14,7 @@ from costeer.engine.platforms import (
 )
 
 REFERENCE = PlatformCandidate("Reference")
-CPU_1 = PlatformCandidate("CPU", 1, spare_core=True)
+CPU_1 = PlatformCandidate("CPU", 1)
 CPU_2 = PlatformCandidate("CPU", 2)
 
 
@@ -48,15 +47,6 @@ def test_the_fastest_median_wins_and_losers_are_closed() -> None:
     assert trials[REFERENCE].closed and trials[CPU_2].closed
     assert choice.steps_per_second == {CPU_2: 1900, CPU_1: 4800, REFERENCE: 4100}
     assert "-> CPU (1 thread)" in choice.describe()
-
-
-def test_all_cores_must_beat_a_spare_core_by_the_bonus() -> None:
-    close = 1 + SPARE_CORE_BONUS / 2
-    trials = {CPU_2: FakeTrial([1000 * close]), CPU_1: FakeTrial([1000])}
-    assert choose_platform([CPU_2, CPU_1], open_trial=trials.__getitem__).candidate == CPU_1
-    clear = 1 + 2 * SPARE_CORE_BONUS
-    trials = {CPU_2: FakeTrial([1000 * clear]), CPU_1: FakeTrial([1000])}
-    assert choose_platform([CPU_2, CPU_1], open_trial=trials.__getitem__).candidate == CPU_2
 
 
 def test_rounds_interleave_candidates() -> None:
@@ -116,8 +106,8 @@ def test_candidates_time_cpu_with_all_cores_and_one_left_free() -> None:
     candidates = platform_candidates(cores=2)
     assert CPU_2 in candidates and CPU_1 in candidates
     assert candidates[-1] == REFERENCE  # timed last, after the rule above can skip it
-    assert platform_candidates("cpu", cores=8) == [PlatformCandidate("CPU", 8), PlatformCandidate("CPU", 7, True)]
-    assert platform_candidates("CPU", cpu_threads=3, cores=8) == [PlatformCandidate("CPU", 3, True)]
+    assert platform_candidates("cpu", cores=8) == [PlatformCandidate("CPU", 8), PlatformCandidate("CPU", 7)]
+    assert platform_candidates("CPU", cpu_threads=3, cores=8) == [PlatformCandidate("CPU", 3)]
     assert platform_candidates("auto", cores=1) == platform_candidates(None, cores=1)
     assert CPU_1.properties == {"Threads": "1"} and REFERENCE.properties == {}
 
