@@ -138,12 +138,26 @@ class _Paused:
             clients.command(self.url, "playback/pause")
 
 
-def _chosen_platform(log: list[str]) -> str:
-    for line in log:
-        match = re.search(r"particles on the (.+) platform", line)
-        if match:
-            return match.group(1)
-    return "?"
+def _chosen_platform(log: list[str], *, wait: float = 0.0) -> str:
+    """The platform a costeer server logged at load (``'CPU (2 threads)'``); waits up to ``wait`` s."""
+    deadline = time.monotonic() + wait
+    while True:
+        for line in list(log):
+            match = re.search(r"particles on the (.+) platform", line)
+            if match:
+                return match.group(1)
+        if time.monotonic() >= deadline:
+            return "?"
+        time.sleep(0.1)
+
+
+def _platform_options(label: str) -> list[str]:
+    """``serve`` options for a logged platform label: ``['--platform', 'CPU', '--cpu-threads', '2']``."""
+    match = re.fullmatch(r"(\w+)(?: \((\d+) threads?\))?", label)
+    if not match:
+        return []
+    platform, threads = match.groups()
+    return ["--platform", platform, *(["--cpu-threads", threads] if threads else [])]
 
 
 def _raw_arms(raws: list[raw_openmm.RawOpenMM], seconds: float) -> dict[str, Callable[[], float]]:
@@ -173,8 +187,9 @@ def bench_system(name: str, xml: Path, *, seconds: float, pairs: int, extras: bo
         url = stack.enter_context(servers.costeer([*omm, "--free-run"], log=log))
         server = _Paused(url, timestep_ps=dt, seconds=seconds)
         arms = _raw_arms(raws, seconds)
-        if solvated:
-            quiet_url = stack.enter_context(servers.costeer([*omm, "--free-run", "--no-energies"]))
+        if solvated:  # the same platform for both, so the energies are the only difference
+            same = _platform_options(_chosen_platform(log, wait=servers.START_TIMEOUT))
+            quiet_url = stack.enter_context(servers.costeer([*omm, "--free-run", "--no-energies", *same]))
             quiet = _Paused(quiet_url, timestep_ps=dt, seconds=seconds)
             arms["costeer 1 client"] = lambda: server.window(1)
             arms["costeer --no-energies 1 client"] = lambda: quiet.window(1)
@@ -211,8 +226,9 @@ def _extras(name: str, xml: Path, best_label: str, *, seconds: float, workdir: P
     """One measurement each: NanoVer unpaced, 90 fps, round trips, --record."""
     dt = raw_openmm.timestep_ps(xml)
     omm = ["--omm", str(xml)]
-    platform, _, threads = best_label.partition(" (")
-    threads_count = int(threads.split()[0]) if threads else None
+    options = _platform_options(best_label)
+    platform = options[1]
+    threads_count = int(options[3]) if len(options) > 2 else None
     out: dict[str, Any] = {}
     with servers.nanover([*omm, "--platform", platform, "--play-interval", "0"], cpu_threads=threads_count) as url:
         rates = clients.stream(url, clients=1, seconds=seconds, timestep_ps=dt)
