@@ -7,6 +7,7 @@ shared CPU as little as possible, the same for costeer and for NanoVer's server.
     stream(url, clients=4, seconds=3.0, timestep_ps=0.0005)  -> Rates
     idle_steps(url, seconds=3.0, timestep_ps=0.0005)         -> steps/s with no client
     round_trips(url, count=15, particle=60)                   -> [seconds, ...]
+    command(url, "playback/pause")                            -> the server's response
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import msgpack
 import numpy as np
 import websockets
 
-__all__ = ["Rates", "stream", "idle_steps", "round_trips"]
+__all__ = ["Rates", "stream", "idle_steps", "round_trips", "command"]
 
 MAX_SIZE = 128 * 1024 * 1024
 SIM_TIME = "system.simulation.time"
@@ -137,3 +138,23 @@ async def _round_trips(url: str, count: int, particle: int, timeout: float) -> l
 def round_trips(url: str, *, count: int = 15, particle: int = 60, timeout: float = 60.0) -> list[float]:
     """Seconds from sending an interaction to the first frame whose forces.user.index shows it."""
     return asyncio.run(_round_trips(url, count, particle, timeout))
+
+
+async def _command(url: str, name: str, timeout: float) -> object:
+    request = {"name": name, "arguments": {}, "id": random.randrange(1 << 30)}
+    async with websockets.connect(url, max_size=MAX_SIZE) as connection:
+        await connection.send(msgpack.packb({"command": {"request": request}}))
+        async with asyncio.timeout(timeout):
+            async for data in connection:
+                reply = msgpack.unpackb(data).get("command")
+                for item in reply if isinstance(reply, list) else [reply] if reply else []:
+                    if item.get("request", {}).get("id") == request["id"]:
+                        if "exception" in item:
+                            raise RuntimeError(f"{name} failed on {url}: {item['exception']}")
+                        return item.get("response")
+    raise RuntimeError(f"{url} closed before answering {name}")
+
+
+def command(url: str, name: str, *, timeout: float = 30.0) -> object:
+    """Run one command (``playback/pause``, ``playback/play``) and return its response."""
+    return asyncio.run(_command(url, name, timeout))

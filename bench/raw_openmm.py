@@ -1,6 +1,9 @@
 """Raw OpenMM speed on a NanoVer XML system: no server, no frames, just ``integrator.step``.
 
-    steps_per_second(Path("nanotube.xml"), platform="Reference", seconds=3.0)
+    raw = RawOpenMM(Path("nanotube.xml"), platform="CPU", threads=1)
+    raw.steps_per_second(seconds=2.0)      # one window; call again for the next pair
+
+One context per platform, kept for the whole bench, so interleaved windows cost no set-up.
 """
 
 from __future__ import annotations
@@ -12,33 +15,58 @@ import openmm
 
 from costeer.engine.nanover_xml import read_nanover_xml
 
-__all__ = ["steps_per_second", "timestep_ps", "particle_count"]
+__all__ = ["RawOpenMM", "raw_candidates", "timestep_ps", "particle_count"]
 
 CHUNK = 50
-"""Steps per ``integrator.step`` call: large enough that the Python call costs nothing."""
+"""Most steps per ``integrator.step`` call: large enough that the Python call costs nothing."""
+CALL_SECONDS = 0.05
+"""Fewer steps per call once a step is slow, so a window ends near its length."""
+REFERENCE_MAX_STEP_SECONDS = 0.004
+"""Reference is left out when the CPU platform takes longer per step (it loses by far there,
+and one of its steps on solvated villin takes over a second)."""
 
 
-def _context(path: Path, platform: str) -> tuple[openmm.Context, openmm.Integrator]:
-    loaded = read_nanover_xml(path)
-    integrator = loaded.integrator
-    context = openmm.Context(loaded.system, integrator, openmm.Platform.getPlatformByName(platform))
-    context.setPositions(loaded.positions)
-    if loaded.velocities is not None:
-        context.setVelocities(loaded.velocities)
-    return context, integrator
+class RawOpenMM:
+    """A context of ``path``'s system on one platform, stepped in windows."""
+
+    def __init__(self, path: Path, *, platform: str, threads: int | None = None) -> None:
+        loaded = read_nanover_xml(path)
+        self.platform = platform
+        self.threads = threads
+        self.label = platform if threads is None else f"{platform} ({threads} thread{'s' if threads != 1 else ''})"
+        properties = {"Threads": str(threads)} if threads is not None else {}
+        self.integrator = loaded.integrator
+        self.context = openmm.Context(
+            loaded.system, self.integrator, openmm.Platform.getPlatformByName(platform), properties
+        )
+        if loaded.box is not None:
+            self.context.setPeriodicBoxVectors(*loaded.box)
+        self.context.setPositions(loaded.positions)
+        if loaded.velocities is not None:
+            self.context.setVelocities(loaded.velocities)
+        self.integrator.step(1)  # platform set-up
+        started = time.perf_counter()
+        self.integrator.step(1)
+        self.seconds_per_step = time.perf_counter() - started
+        self.chunk = max(1, min(CHUNK, int(CALL_SECONDS / max(self.seconds_per_step, 1e-9))))
+
+    def steps_per_second(self, *, seconds: float) -> float:
+        """MD steps per second of wall time over one window of about ``seconds``."""
+        steps = 0
+        start = time.perf_counter()
+        while (elapsed := time.perf_counter() - start) < seconds:
+            self.integrator.step(self.chunk)
+            steps += self.chunk
+        return steps / elapsed
 
 
-def steps_per_second(path: Path, *, platform: str, seconds: float) -> float:
-    """MD steps per second of wall time, after a short warm-up."""
-    context, integrator = _context(path, platform)
-    integrator.step(CHUNK)
-    steps = 0
-    start = time.perf_counter()
-    while (elapsed := time.perf_counter() - start) < seconds:
-        integrator.step(CHUNK)
-        steps += CHUNK
-    del context
-    return steps / elapsed
+def raw_candidates(path: Path, cores: int) -> list[RawOpenMM]:
+    """Raw contexts for the bench: CPU with every core and with one left free, and Reference
+    unless a CPU step already takes longer than ``REFERENCE_MAX_STEP_SECONDS``."""
+    runs = [RawOpenMM(path, platform="CPU", threads=threads) for threads in sorted({cores, max(1, cores - 1)}, reverse=True)]
+    if min(run.seconds_per_step for run in runs) < REFERENCE_MAX_STEP_SECONDS:
+        runs.append(RawOpenMM(path, platform="Reference"))
+    return runs
 
 
 def timestep_ps(path: Path) -> float:

@@ -1,15 +1,21 @@
 """costeer vs raw OpenMM vs NanoVer's own server, side by side in one run (not a test).
 
-    .venv/bin/python bench/run.py [--seconds 3] [--systems nanotube villin] [--out FILE.json]
+    .venv/bin/python bench/run.py [--seconds 2] [--pairs 5] [--systems nanotube villin villin-solvated]
+                                  [--pairs-only] [--out FILE.json]
 
-For each system (the nanotube XML from ../shared/data, and villin from OpenMM's test.pdb
-with amber14, water removed, written by ``costeer export``): raw OpenMM steps/s on the
-Reference and CPU platforms; NanoVer's server unpaced with one client; costeer free-running
-with 0, 1 and 4 streaming clients; frames/s per client (also at --frame-rate 90); the
-interaction round trip (set an interaction -> first frame whose forces.user.index shows it);
-and the cost of --record. Servers run on the fastest raw platform; raw OpenMM is measured
-before and after the servers and the better figure is the anchor for ratios. Prints a markdown table
-and writes the numbers as JSON under bench/results/.
+Systems: the nanotube XML from ../shared/data; villin from OpenMM's test.pdb with amber14,
+water removed, and the same villin solvated (amber14 + TIP3P, PME), both written by
+``costeer export`` so NanoVer's server can run exactly the same system.
+
+The machines are shared and drift (PERF-NOTES), so the comparisons that matter are
+interleaved: each round measures raw OpenMM on every platform, then costeer free-running
+(``--platform auto``, its default) with 0 clients and with 4, one short window each, the
+servers paused by command while they are not measured; the ratios are taken within each
+round and reported as their median and range. Solvated villin's rounds compare raw OpenMM
+with costeer showing energies to one client and with ``--no-energies``. Once per system (not
+interleaved, unless ``--pairs-only``): NanoVer's server unpaced with one client, frames/s
+at --frame-rate 90, the interaction round trip, and the cost of --record. Prints a markdown
+table and writes every number as JSON under bench/results/.
 """
 
 from __future__ import annotations
@@ -18,13 +24,15 @@ import argparse
 import json
 import os
 import platform as host
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import openmm
 
@@ -36,6 +44,13 @@ __all__ = ["main"]
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SHARED = servers.REPO / ".." / "shared" / "data"
+SYSTEMS = ("nanotube", "villin", "villin-solvated")
+STREAM_WARMUP = 0.3
+"""Seconds a window's clients read before counting (the server was just played)."""
+WINDOW_STEPS = 100
+"""A window lasts long enough for about this many raw steps (solvated villin: 3 s), up to
+``MAX_WINDOW_FACTOR`` times ``--seconds``: a costeer window needs a few frames to time."""
+MAX_WINDOW_FACTOR = 4
 
 
 def _percentiles(latencies: list[float]) -> dict[str, float]:
@@ -49,114 +64,260 @@ def _percentiles(latencies: list[float]) -> dict[str, float]:
     }
 
 
-def _villin_xml(workdir: Path) -> Path:
+def _export(workdir: Path, name: str, *options: str) -> Path:
     pdb = Path(openmm.app.__file__).parent / "data" / "test.pdb"
-    out = workdir / "villin.xml"
-    command = [
-        *servers._costeer_command(), "export", "--pdb", str(pdb),
-        "--forcefield", "amber14-all.xml", "--strip-water", "-o", str(out),
-    ]  # fmt: skip
+    out = workdir / f"{name}.xml"
+    command = [*servers._costeer_command(), "export", "--pdb", str(pdb), *options, "-o", str(out)]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"costeer export failed:\n{done.stderr[-2000:]}")
     return out
 
 
+def _system_xml(name: str, workdir: Path) -> Path:
+    if name == "nanotube":
+        return (SHARED / "systems" / "nanotube.xml").resolve()
+    if name == "villin":
+        return _export(workdir, name, "--forcefield", "amber14-all.xml", "--strip-water")
+    return _export(workdir, name, "--forcefield", "amber14-all.xml", "amber14/tip3p.xml")
+
+
 def _log(message: str) -> None:
     print(f"  {message}", file=sys.stderr, flush=True)
 
 
-def bench_system(name: str, xml: Path, *, seconds: float, workdir: Path) -> dict[str, Any]:
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def _interleave(arms: dict[str, Callable[[], float]], pairs: int) -> dict[str, list[float]]:
+    """``pairs`` rounds of one window per arm; each round starts one arm later (no fixed order)."""
+    names = list(arms)
+    rates: dict[str, list[float]] = {name: [] for name in names}
+    for round_index in range(pairs):
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
+            rates[name].append(arms[name]())
+        _log(f"round {round_index + 1}: " + ", ".join(f"{name} {rates[name][-1]:,.0f}" for name in names))
+    return rates
+
+
+def _ratio(numerators: list[float], denominators: list[float]) -> dict[str, float]:
+    """Median, min and max of paired ratios (NaN pairs left out)."""
+    ratios = [a / b for a, b in zip(numerators, denominators) if a == a and b == b and b > 0]
+    if not ratios:
+        return {"median": float("nan"), "min": float("nan"), "max": float("nan"), "pairs": 0}
+    return {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios), "pairs": len(ratios)}
+
+
+class _Paused:
+    """A costeer server kept paused except while one of its windows is measured."""
+
+    def __init__(self, url: str, *, timestep_ps: float, seconds: float) -> None:
+        self.url = url
+        self.timestep_ps = timestep_ps
+        self.seconds = seconds
+        self.fps: list[float] = []
+        clients.command(url, "playback/pause")
+
+    def window(self, client_count: int) -> float:
+        clients.command(self.url, "playback/play")
+        try:
+            if client_count == 0:
+                return clients.idle_steps(self.url, seconds=self.seconds, timestep_ps=self.timestep_ps)
+            rates = clients.stream(
+                self.url, clients=client_count, seconds=self.seconds, timestep_ps=self.timestep_ps,
+                warmup=STREAM_WARMUP,
+            )
+            self.fps.append(min(rates.frames_per_second))
+            return rates.steps_per_second
+        finally:
+            clients.command(self.url, "playback/pause")
+
+
+def _chosen_platform(log: list[str], *, wait: float = 0.0) -> str:
+    """The platform a costeer server logged at load (``'CPU (2 threads)'``); waits up to ``wait`` s."""
+    deadline = time.monotonic() + wait
+    while True:
+        for line in list(log):
+            match = re.search(r"particles on the (.+) platform", line)
+            if match:
+                return match.group(1)
+        if time.monotonic() >= deadline:
+            return "?"
+        time.sleep(0.1)
+
+
+def _platform_options(label: str) -> list[str]:
+    """``serve`` options for a logged platform label: ``['--platform', 'CPU', '--cpu-threads', '2']``."""
+    match = re.fullmatch(r"(\w+)(?: \((\d+) threads?\))?", label)
+    if not match:
+        return []
+    platform, threads = match.groups()
+    return ["--platform", platform, *(["--cpu-threads", threads] if threads else [])]
+
+
+def _raw_arms(raws: list[raw_openmm.RawOpenMM], seconds: float) -> dict[str, Callable[[], float]]:
+    return {f"raw {raw.label}": (lambda raw=raw: raw.steps_per_second(seconds=seconds)) for raw in raws}
+
+
+def _best_raw(rates: dict[str, list[float]], raws: list[raw_openmm.RawOpenMM]) -> tuple[list[float], str]:
+    """Per round, the fastest raw platform's rate; and the platform fastest by median."""
+    labels = [f"raw {raw.label}" for raw in raws]
+    per_round = [max(rates[label][i] for label in labels) for i in range(len(rates[labels[0]]))]
+    best = max(labels, key=lambda label: statistics.median(rates[label]))
+    return per_round, best.removeprefix("raw ")
+
+
+def bench_system(name: str, xml: Path, *, seconds: float, pairs: int, extras: bool, workdir: Path) -> dict[str, Any]:
     dt = raw_openmm.timestep_ps(xml)
     result: dict[str, Any] = {"system": name, "particles": raw_openmm.particle_count(xml), "timestep_ps": dt}
     print(f"{name}: {result['particles']} particles", file=sys.stderr, flush=True)
+    raws = raw_openmm.raw_candidates(xml, _cores())
+    step_seconds = min(raw.seconds_per_step for raw in raws)
+    seconds = min(max(seconds, WINDOW_STEPS * step_seconds), MAX_WINDOW_FACTOR * seconds)
+    result["window_seconds"] = seconds
+    omm = ["--omm", str(xml)]
+    solvated = name == "villin-solvated"
+    with ExitStack() as stack:
+        log: list[str] = []
+        url = stack.enter_context(servers.costeer([*omm, "--free-run"], log=log))
+        server = _Paused(url, timestep_ps=dt, seconds=seconds)
+        arms = _raw_arms(raws, seconds)
+        if solvated:  # the same platform for both, so the energies are the only difference
+            same = _platform_options(_chosen_platform(log, wait=servers.START_TIMEOUT))
+            quiet_url = stack.enter_context(servers.costeer([*omm, "--free-run", "--no-energies", *same]))
+            quiet = _Paused(quiet_url, timestep_ps=dt, seconds=seconds)
+            arms["costeer 1 client"] = lambda: server.window(1)
+            arms["costeer --no-energies 1 client"] = lambda: quiet.window(1)
+        else:
+            arms["costeer 0 clients"] = lambda: server.window(0)
+            arms["costeer 4 clients"] = lambda: server.window(4)
+        rates = _interleave(arms, pairs)
+        result["costeer_platform"] = _chosen_platform(log)
+        result["platform_timing"] = next((line.strip() for line in log if "platform timing" in line), None)
+    raw_best, best_label = _best_raw(rates, raws)
+    result["rates"] = rates
+    result["raw_best_label"] = best_label
+    result["raw_best"] = raw_best
+    if solvated:
+        result["ratios"] = {
+            "energies_vs_raw": _ratio(rates["costeer 1 client"], raw_best),
+            "no_energies_vs_raw": _ratio(rates["costeer --no-energies 1 client"], raw_best),
+        }
+    else:
+        result["fps_4_clients"] = server.fps
+        result["ratios"] = {
+            "0_vs_raw": _ratio(rates["costeer 0 clients"], raw_best),
+            "4_vs_raw": _ratio(rates["costeer 4 clients"], raw_best),
+            "4_vs_0": _ratio(rates["costeer 4 clients"], rates["costeer 0 clients"]),
+        }
+    _log(f"ratios: {result['ratios']}")
+    del raws
+    if extras and not solvated:
+        result.update(_extras(name, xml, best_label, seconds=seconds, workdir=workdir))
+    return result
 
-    raw = {p: raw_openmm.steps_per_second(xml, platform=p, seconds=seconds) for p in ("Reference", "CPU")}
-    best = max(raw, key=raw.get)
-    result["raw"] = raw
-    result["platform"] = best
-    _log(f"raw OpenMM steps/s: {raw}")
-    omm = ["--omm", str(xml), "--platform", best]
 
-    with servers.nanover([*omm, "--play-interval", "0"]) as url:
+def _extras(name: str, xml: Path, best_label: str, *, seconds: float, workdir: Path) -> dict[str, Any]:
+    """One measurement each: NanoVer unpaced, 90 fps, round trips, --record."""
+    dt = raw_openmm.timestep_ps(xml)
+    omm = ["--omm", str(xml)]
+    options = _platform_options(best_label)
+    platform = options[1]
+    threads_count = int(options[3]) if len(options) > 2 else None
+    out: dict[str, Any] = {}
+    with servers.nanover([*omm, "--platform", platform, "--play-interval", "0"], cpu_threads=threads_count) as url:
         rates = clients.stream(url, clients=1, seconds=seconds, timestep_ps=dt)
-        result["nanover_unpaced"] = {"steps_per_second": rates.steps_per_second, "fps": rates.frames_per_second}
-    with servers.nanover(omm) as url:
-        result["nanover_paced_round_trip"] = _percentiles(clients.round_trips(url))
-    _log(f"NanoVer: {result['nanover_unpaced']}, round trip {result['nanover_paced_round_trip']}")
-
-    with servers.costeer([*omm, "--free-run"]) as url:
-        free: dict[str, Any] = {"0": {"steps_per_second": clients.idle_steps(url, seconds=seconds, timestep_ps=dt)}}
-        for count in (1, 4):
-            rates = clients.stream(url, clients=count, seconds=seconds, timestep_ps=dt)
-            free[str(count)] = {"steps_per_second": rates.steps_per_second, "fps": rates.frames_per_second}
-        result["costeer_free"] = free
-    _log(f"costeer free-running: {free}")
+        out["nanover_unpaced"] = {"steps_per_second": rates.steps_per_second, "fps": rates.frames_per_second}
+    with servers.nanover([*omm, "--platform", platform], cpu_threads=threads_count) as url:
+        out["nanover_paced_round_trip"] = _percentiles(clients.round_trips(url))
+    _log(f"NanoVer on {best_label}: {out['nanover_unpaced']}, round trip {out['nanover_paced_round_trip']}")
 
     with servers.costeer([*omm, "--free-run", "--frame-rate", "90"]) as url:
         rates = clients.stream(url, clients=1, seconds=seconds, timestep_ps=dt)
-        result["costeer_free_90"] = {
+        out["costeer_free_90"] = {
             "steps_per_second": rates.steps_per_second,
             "fps": rates.frames_per_second,
             "round_trip": _percentiles(clients.round_trips(url)),
         }
     with servers.costeer(omm) as url:
-        result["costeer_paced_round_trip"] = _percentiles(clients.round_trips(url))
-    _log(f"costeer 90 fps: {result['costeer_free_90']}, paced round trip {result['costeer_paced_round_trip']}")
+        out["costeer_paced_round_trip"] = _percentiles(clients.round_trips(url))
+    _log(f"costeer 90 fps: {out['costeer_free_90']}, paced round trip {out['costeer_paced_round_trip']}")
 
     # without, with, without: the machine drifts, so compare against the mean of both sides
     recording = workdir / f"{name}.nanover.zip"
-    plain = [free["1"]["steps_per_second"]]
+    plain = []
+    with servers.costeer([*omm, "--free-run"]) as url:
+        plain.append(clients.stream(url, clients=1, seconds=seconds, timestep_ps=dt).steps_per_second)
     with servers.costeer([*omm, "--free-run", "--record", str(recording)]) as url:
         rates = clients.stream(url, clients=1, seconds=seconds, timestep_ps=dt)
     with servers.costeer([*omm, "--free-run"]) as url:
         plain.append(clients.stream(url, clients=1, seconds=seconds, timestep_ps=dt).steps_per_second)
-    result["record"] = {
+    out["record"] = {
         "steps_per_second": rates.steps_per_second,
         "without_steps_per_second": statistics.mean(plain),
         "bytes": recording.stat().st_size if recording.exists() else None,
     }
-    _log(f"record: {result['record']}")
-
-    # raw again: the anchor is the best the machine did in this block, not one noisy sample
-    again = {p: raw_openmm.steps_per_second(xml, platform=p, seconds=seconds) for p in raw}
-    result["raw_samples"] = {p: [raw[p], again[p]] for p in raw}
-    result["raw"] = {p: max(raw[p], again[p]) for p in raw}
-    _log(f"raw OpenMM steps/s again: {again}")
-    return result
+    _log(f"record: {out['record']}")
+    return out
 
 
 def _fmt(value: float, digits: int = 0) -> str:
     return "n/a" if value != value else f"{value:,.{digits}f}"
 
 
+def _fmt_ratio(ratio: dict[str, float]) -> str:
+    if ratio["pairs"] == 0:
+        return "n/a"
+    return f"{ratio['median']:.0%} ({ratio['min']:.0%}–{ratio['max']:.0%}, {ratio['pairs']} pairs)"
+
+
 def table(results: list[dict[str, Any]]) -> str:
-    """Markdown: one column per system, ratios against raw OpenMM's best and NanoVer."""
+    """Markdown: one column per system; paired ratios as median (min–max)."""
     rows: list[tuple[str, list[str]]] = []
 
-    def row(label: str, cell) -> None:
-        rows.append((label, [cell(r) for r in results]))
+    def row(label: str, cell: Callable[[dict[str, Any]], str]) -> None:
+        cells = []
+        for r in results:
+            try:
+                cells.append(cell(r))
+            except (KeyError, TypeError, ValueError, statistics.StatisticsError):
+                cells.append("–")
+        rows.append((label, cells))
 
-    def best(r):
-        return r["raw"][r["platform"]]
+    def median(r, arm):
+        return statistics.median([rate for rate in r["rates"][arm] if rate == rate])  # NaN: a window without frames
 
-    def vs(r, steps):
-        return f"{_fmt(steps)} ({steps / best(r):.0%} raw, {steps / r['nanover_unpaced']['steps_per_second']:.1f}× NanoVer)"
+    def nanover(r):
+        return r["nanover_unpaced"]["steps_per_second"]
 
-    row("particles (platform)", lambda r: f"{r['particles']} ({r['platform']})")
-    row("raw OpenMM Reference, steps/s", lambda r: _fmt(r["raw"]["Reference"]))
-    row("raw OpenMM CPU, steps/s", lambda r: _fmt(r["raw"]["CPU"]))
-    row("NanoVer unpaced, 1 client, steps/s", lambda r: f"{_fmt(r['nanover_unpaced']['steps_per_second'])} ({r['nanover_unpaced']['steps_per_second'] / best(r):.0%} raw)")
+    row("particles; costeer's platform (auto)", lambda r: f"{r['particles']}; {r['costeer_platform']}")
+    raw_labels = sorted({arm for r in results for arm in r["rates"] if arm.startswith("raw ")})
+    for arm in raw_labels:
+        row(f"{arm}, steps/s (median)", lambda r, a=arm: _fmt(median(r, a)))
+    row("costeer free-run, 0 clients, steps/s (median)", lambda r: _fmt(median(r, "costeer 0 clients")))
+    row("costeer free-run, 4 clients, steps/s (median)", lambda r: _fmt(median(r, "costeer 4 clients")))
+    row("… 0 clients / fastest raw (paired)", lambda r: _fmt_ratio(r["ratios"]["0_vs_raw"]))
+    row("… 4 clients / fastest raw (paired)", lambda r: _fmt_ratio(r["ratios"]["4_vs_raw"]))
+    row("… 4 clients / 0 clients (paired)", lambda r: _fmt_ratio(r["ratios"]["4_vs_0"]))
+    row("costeer frames/s per client (30 set, 4 clients: min)", lambda r: _fmt(min(r["fps_4_clients"]), 1))
+    row("costeer, energies to 1 client, steps/s (median)", lambda r: _fmt(median(r, "costeer 1 client")))
+    row("… / fastest raw (paired)", lambda r: _fmt_ratio(r["ratios"]["energies_vs_raw"]))
+    row("costeer --no-energies, 1 client / fastest raw (paired)", lambda r: _fmt_ratio(r["ratios"]["no_energies_vs_raw"]))
+    row("NanoVer unpaced, 1 client, steps/s (on the fastest raw platform)", lambda r: _fmt(nanover(r)))
+    row("costeer 4 clients / NanoVer 1 client (not paired)", lambda r: f"{median(r, 'costeer 4 clients') / nanover(r):.2f}×")
     row("NanoVer frames/s per client", lambda r: _fmt(min(r["nanover_unpaced"]["fps"]), 1))
-    for count in ("0", "1", "4"):
-        row(f"costeer free-run, {count} clients, steps/s", lambda r, c=count: vs(r, r["costeer_free"][c]["steps_per_second"]))
-    row("costeer frames/s per client (30 set, 4 clients: min)", lambda r: _fmt(min(r["costeer_free"]["4"]["fps"]), 1))
     row("costeer frames/s per client (90 set)", lambda r: _fmt(min(r["costeer_free_90"]["fps"]), 1))
     row("round trip p50/p95 ms: NanoVer (30 fps)", lambda r: f"{_fmt(r['nanover_paced_round_trip']['p50_ms'], 1)} / {_fmt(r['nanover_paced_round_trip']['p95_ms'], 1)}")
     row("round trip p50/p95 ms: costeer paced (30 fps)", lambda r: f"{_fmt(r['costeer_paced_round_trip']['p50_ms'], 1)} / {_fmt(r['costeer_paced_round_trip']['p95_ms'], 1)}")
     row("round trip p50/p95 ms: costeer free-run 90 fps", lambda r: f"{_fmt(r['costeer_free_90']['round_trip']['p50_ms'], 1)} / {_fmt(r['costeer_free_90']['round_trip']['p95_ms'], 1)}")
     row("--record: steps/s with / without (cost, − = noise)", lambda r: f"{_fmt(r['record']['steps_per_second'])} / {_fmt(r['record']['without_steps_per_second'])} ({1 - r['record']['steps_per_second'] / r['record']['without_steps_per_second']:+.1%})")
 
+    rows = [(label, cells) for label, cells in rows if any(cell != "–" for cell in cells)]
     header = "| measurement | " + " | ".join(r["system"] for r in results) + " |"
     lines = [header, "|---" * (len(results) + 1) + "|"]
     lines += [f"| {label} | " + " | ".join(cells) + " |" for label, cells in rows]
@@ -165,10 +326,15 @@ def table(results: list[dict[str, Any]]) -> str:
 
 def _parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3.0, help="length of each measurement")
-    parser.add_argument("--systems", nargs="+", default=["nanotube", "villin"], choices=["nanotube", "villin"])
+    parser.add_argument("--seconds", type=float, default=2.0, help="length of each window (default 2)")
+    parser.add_argument("--pairs", type=int, default=5, help="interleaved rounds per system (default 5)")
+    parser.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=SYSTEMS)
+    parser.add_argument("--pairs-only", action="store_true", help="skip NanoVer, 90 fps, round trips and --record")
     parser.add_argument("--out", type=Path, help="JSON output (default bench/results/bench-TIME.json)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.pairs < 1 or not args.seconds > 0:
+        parser.error("--pairs must be at least 1 and --seconds positive")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,14 +342,18 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="costeer-bench-") as temp:
         workdir = Path(temp)
-        paths = {"nanotube": (SHARED / "systems" / "nanotube.xml").resolve()}
-        if "villin" in args.systems:
-            paths["villin"] = _villin_xml(workdir)
-        results = [bench_system(name, paths[name], seconds=args.seconds, workdir=workdir) for name in args.systems]
+        results = [
+            bench_system(
+                name, _system_xml(name, workdir), seconds=args.seconds, pairs=args.pairs,
+                extras=not args.pairs_only, workdir=workdir,
+            )
+            for name in args.systems
+        ]
     report = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "machine": {"cpus": os.cpu_count(), "platform": host.platform(), "openmm": openmm.__version__},
-        "seconds_per_measurement": args.seconds,
+        "machine": {"cpus": _cores(), "platform": host.platform(), "openmm": openmm.__version__},
+        "seconds_per_window": args.seconds,
+        "pairs": args.pairs,
         "wall_seconds": time.time() - started,
         "systems": results,
     }
@@ -191,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
     print(table(results))
-    print(f"\n{os.cpu_count()} CPUs, OpenMM {openmm.__version__}, {report['wall_seconds']:.0f} s; JSON: {out}")
+    print(f"\n{_cores()} CPUs, OpenMM {openmm.__version__}, {report['wall_seconds']:.0f} s; JSON: {out}")
     return 0
 
 

@@ -10,6 +10,7 @@ Both run as subprocesses on 127.0.0.1 with a free port; NanoVer's through
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -33,12 +34,16 @@ def _costeer_command() -> list[str]:
 
 
 @contextmanager
-def _serve(command: list[str], find_url: Callable[[str], str | None]) -> Iterator[str]:
+def _serve(
+    command: list[str], find_url: Callable[[str], str | None], *, env: dict[str, str] | None = None,
+    log: list[str] | None = None,
+) -> Iterator[str]:
     process = subprocess.Popen(
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=None if env is None else {**os.environ, **env},
     )
     lines: list[str] = []
-    errors: list[str] = []
+    errors: list[str] = [] if log is None else log
     threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")), daemon=True).start()
     threading.Thread(target=lambda: errors.extend(iter(process.stderr.readline, "")), daemon=True).start()
     try:
@@ -71,13 +76,14 @@ def _nanover_url(line: str) -> str | None:
         return None
 
 
-def costeer(args: list[str]) -> AbstractContextManager[str]:
-    """``costeer serve ARGS --port 0``; yields the ws:// URL."""
-    return _serve([*_costeer_command(), "serve", *args, "--port", "0"], _costeer_url)
+def costeer(args: list[str], *, log: list[str] | None = None) -> AbstractContextManager[str]:
+    """``costeer serve ARGS --port 0``; yields the ws:// URL; its stderr lines go to ``log``."""
+    return _serve([*_costeer_command(), "serve", *args, "--port", "0"], _costeer_url, log=log)
 
 
-def nanover(args: list[str]) -> AbstractContextManager[str]:
+def nanover(args: list[str], *, cpu_threads: int | None = None) -> AbstractContextManager[str]:
     """NanoVer 0.1.3018's server (side venv); yields the ws:// URL."""
     if not NANOVER_PYTHON.exists():
         raise RuntimeError("NanoVer's side venv is missing: run `make setup-nanover`")
-    return _serve([str(NANOVER_PYTHON), str(NANOVER_SERVER), *args], _nanover_url)
+    env = None if cpu_threads is None else {"OPENMM_CPU_THREADS": str(cpu_threads)}
+    return _serve([str(NANOVER_PYTHON), str(NANOVER_SERVER), *args], _nanover_url, env=env)

@@ -36,6 +36,7 @@ CHAIN_NAMES = "chain.names"
 KINETIC_ENERGY = "energy.kinetic"
 POTENTIAL_ENERGY = "energy.potential"
 USER_ENERGY = "energy.user.total"
+ENERGY_TIME = "energy.simulation.time"  # costeer: simulation time (ps) of energy.kinetic/potential
 
 USER_FORCES_SPARSE = "forces.user.sparse"
 USER_FORCES_INDEX = "forces.user.index"

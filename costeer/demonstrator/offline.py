@@ -61,7 +61,8 @@ def rollout_offline(
     task = get_task(task_name)
     loaded = from_built(task.build_system())
     loaded.integrator.setRandomNumberSeed(seed)
-    simulation = OpenMMSimulation(loaded, steps_per_frame=steps_per_frame, include_energies=False)
+    # Reference: the same trajectory for a seed on every machine, and no platform timing per episode
+    simulation = OpenMMSimulation(loaded, steps_per_frame=steps_per_frame, include_energies=False, platform="Reference")
     simulation.load()
     frame = simulation.reset()
     chemistry = Chemistry.from_frame(frame)

@@ -16,14 +16,18 @@ wall time, the last four: about 10 µs each at 65 atoms, 20 µs at 584, 0.2 ms a
 Frames carry the keys NanoVer 0.1.3018's OpenMM simulation sends: the full frame has the
 topology (``particle.*``, ``residue.*``, ``chain.*``, ``bond.pairs``), positions, energies,
 box vectors, ``system.simulation.time`` (ps) and ``system.simulation.name``; each delta has
-positions, energies and ``system.temperature``, box vectors, time, and the user's forces
-(``forces.user.sparse``/``index``, ``energy.user.total``, ``forces.user.work_done``).
+positions, box vectors, time, and the user's forces (``forces.user.sparse``/``index``,
+``energy.user.total``, ``forces.user.work_done``). Energies and ``system.temperature`` come
+with the full frame and with the deltas whose turn it is (``EnergySchedule``: every frame
+while they are cheap), stamped ``energy.simulation.time``; clients merging deltas keep the
+latest.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 from typing import Mapping
 
 import numpy as np
@@ -34,12 +38,13 @@ from costeer.core import keys
 from costeer.core.frame import FrameDict
 from costeer.core.interaction import DEFAULT_MAX_FORCE, Interaction
 
+from .energy_schedule import ENERGY_BUDGET, EnergySchedule
 from .frame_guard import SimulationBlowUpError
 from .good_states import GoodStates
 from .imd import ImdResult, compute_imd_forces, work_contribution
 from .imd_force import NON_IMD_GROUPS, ImdForce
 from .nanover_xml import LoadedSystem
-from .platforms import choose_platform
+from .platforms import ContextTrial, PlatformCandidate, choose_platform, platform_candidates
 from .recovery import NothingToRollBackTo, RolledBack
 
 __all__ = ["OpenMMSimulation", "SimulationBlowUpError", "MOLAR_GAS_CONSTANT"]
@@ -64,25 +69,34 @@ class OpenMMSimulation:
         *,
         steps_per_frame: int = 5,
         platform: str | None = None,
+        cpu_threads: int | None = None,
         include_velocities: bool = False,
         include_forces: bool = False,
         include_energies: bool = True,
+        energy_budget: float | None = ENERGY_BUDGET,
         max_force: float | None = DEFAULT_MAX_FORCE,
         source: str | None = None,
         seed: int | None = None,
     ) -> None:
         if steps_per_frame < 1:
             raise ValueError(f"steps_per_frame must be at least 1, got {steps_per_frame}")
+        if cpu_threads is not None and cpu_threads < 1:
+            raise ValueError(f"the CPU platform needs at least 1 thread, got {cpu_threads}")
         self.loaded = loaded
         self.name: str = loaded.name
         """Shown to clients as ``simulation.name`` / ``system.simulation.name``."""
         self.steps_per_frame = steps_per_frame
         self.platform_name = platform
-        """Requested OpenMM platform (any case); ``None`` picks by size (``choose_platform``)."""
+        """Requested OpenMM platform (any case); ``None`` or ``"auto"``: the fastest, timed at load."""
+        self.cpu_threads = cpu_threads
+        """CPU platform threads; ``None``: timed at load (all cores, or all but one)."""
+        self.platform_candidate: PlatformCandidate | None = None
+        """The platform (and threads) in use, once loaded."""
         self.include_velocities = include_velocities
         self.include_forces = include_forces
         self.include_energies = include_energies
-        """Energies and temperature in frames; each costs a force evaluation."""
+        """Energies and temperature in frames; each evaluation costs a force evaluation."""
+        self._energy_schedule = EnergySchedule(energy_budget)
         self.max_force = max_force
         """Server-wide cap on user forces, kJ/(mol nm), whatever the sign of a pull's scale or
         its own ``max_force`` (NanoVer's per-interaction default by default); ``None`` for none."""
@@ -136,12 +150,37 @@ class OpenMMSimulation:
             return
         loaded = self.loaded
         system = openmm.XmlSerializer.clone(loaded.system)
-        self._integrator = openmm.XmlSerializer.clone(loaded.integrator)
-        if self.seed is not None and hasattr(self._integrator, "setRandomNumberSeed"):
-            self._integrator.setRandomNumberSeed(self.seed)
         self._imd = ImdForce(system)
-        platform = choose_platform(self.particle_count, self.platform_name)
-        context = openmm.Context(system, self._integrator, platform)
+        choice = choose_platform(
+            platform_candidates(self.platform_name, cpu_threads=self.cpu_threads),
+            open_trial=lambda candidate: ContextTrial(
+                *self._new_context(system, candidate), steps_per_call=self.steps_per_frame
+            ),
+        )
+        if choice.trial is None:
+            context, self._integrator = self._new_context(system, choice.candidate)
+        else:
+            context, self._integrator = choice.trial.restored(), choice.trial.integrator
+            _LOG.info("platform timing for %s: %s", self.name, choice.describe())
+            if self.seed is not None and choice.steps_per_second:
+                _LOG.warning("%s is seeded but its platform was chosen by timing, which may choose "
+                             "another next run: give a platform (--platform) for runs that repeat exactly", self.name)
+        self.platform_candidate = choice.candidate
+        self._context = context
+        self._checkpoint = context.createCheckpoint()
+        self._dof = _degrees_of_freedom(system)
+        self._topology_frame = _topology_frame(loaded.topology)
+        _LOG.info("loaded %s: %d particles on the %s platform", self.name, self.particle_count, choice.candidate)
+
+    def _new_context(
+        self, system: openmm.System, candidate: PlatformCandidate
+    ) -> tuple[openmm.Context, openmm.Integrator]:
+        """A context for ``system`` on ``candidate``, in the loaded initial state."""
+        loaded = self.loaded
+        integrator = openmm.XmlSerializer.clone(loaded.integrator)
+        if self.seed is not None and hasattr(integrator, "setRandomNumberSeed"):
+            integrator.setRandomNumberSeed(self.seed)
+        context = openmm.Context(system, integrator, candidate.platform, candidate.properties)
         if loaded.box is not None:
             context.setPeriodicBoxVectors(*loaded.box)
         context.setPositions(loaded.positions)
@@ -152,11 +191,7 @@ class OpenMMSimulation:
             context.setStepCount(loaded.state.getStepCount())
         if system.getNumConstraints():
             context.applyConstraints(1e-6)
-        self._context = context
-        self._checkpoint = context.createCheckpoint()
-        self._dof = _degrees_of_freedom(system)
-        self._topology_frame = _topology_frame(loaded.topology)
-        _LOG.info("loaded %s: %d particles on the %s platform", self.name, self.particle_count, self.platform)
+        return context, integrator
 
     def reset(self) -> FrameDict:
         """Return to the initial state, drop the user forces and work, return a full frame."""
@@ -312,7 +347,6 @@ class OpenMMSimulation:
         positions = self._chunk_positions if with_user else None
         state = self._context.getState(
             getPositions=positions is None,
-            getEnergy=self.include_energies,
             getVelocities=self.include_velocities,
             getForces=self.include_forces,
             enforcePeriodicBox=self.periodic,
@@ -327,14 +361,8 @@ class OpenMMSimulation:
             keys.BOX_VECTORS: np.asarray(box, dtype=np.float32),
             keys.SIMULATION_TIME: state.getTime().value_in_unit(unit.picosecond),
         }
-        if self.include_energies:
-            kinetic = state.getKineticEnergy().value_in_unit(unit.kilojoule_per_mole)
-            potential = state.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
-            _require_finite(np.array([kinetic, potential]), "energies", self.name)
-            frame[keys.KINETIC_ENERGY] = kinetic
-            frame[keys.POTENTIAL_ENERGY] = potential
-            if with_user and self._dof > 0:
-                frame[keys.SYSTEM_TEMPERATURE] = 2.0 * kinetic / (self._dof * MOLAR_GAS_CONSTANT)
+        if self.include_energies and (not with_user or self._energy_schedule.due()):
+            frame.update(self._energy_frame(frame[keys.SIMULATION_TIME], with_temperature=with_user))
         if self.include_velocities:
             velocities = state.getVelocities(asNumpy=True).value_in_unit(unit.nanometer / unit.picosecond)
             frame[keys.PARTICLE_VELOCITIES] = np.asarray(velocities, dtype=np.float32)
@@ -346,6 +374,23 @@ class OpenMMSimulation:
             frame[keys.USER_FORCES_SPARSE] = self._result.forces.astype(np.float32)
             frame[keys.USER_FORCES_INDEX] = self._result.indices.astype(np.uint32)
             frame[keys.USER_WORK_DONE] = self._work_done
+        return frame
+
+    def _energy_frame(self, time_ps: float, *, with_temperature: bool) -> FrameDict:
+        """Energies (and temperature) now, stamped with their simulation time; one force evaluation."""
+        started = time.perf_counter()
+        state = self._context.getState(getEnergy=True, groups=NON_IMD_GROUPS)
+        self._energy_schedule.evaluated(time.perf_counter() - started)
+        kinetic = state.getKineticEnergy().value_in_unit(unit.kilojoule_per_mole)
+        potential = state.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
+        _require_finite(np.array([kinetic, potential]), "energies", self.name)
+        frame: FrameDict = {
+            keys.KINETIC_ENERGY: kinetic,
+            keys.POTENTIAL_ENERGY: potential,
+            keys.ENERGY_TIME: time_ps,
+        }
+        if with_temperature and self._dof > 0:
+            frame[keys.SYSTEM_TEMPERATURE] = 2.0 * kinetic / (self._dof * MOLAR_GAS_CONSTANT)
         return frame
 
 

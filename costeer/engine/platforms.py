@@ -1,26 +1,158 @@
-"""Pick the OpenMM platform that runs a system fastest on this machine.
+"""Pick the OpenMM platform (and CPU thread count) that runs a system fastest, by timing it.
 
-    platform = choose_platform(65)                  # Reference: tiny systems
-    platform = choose_platform(584, requested="CPU")
+    candidates = platform_candidates(requested=None, cpu_threads=None)
+    choice = choose_platform(candidates, open_trial=lambda candidate: ContextTrial(...))
+    context = choice.trial.restored()
 
-Measured on these 2-core machines: the CPU platform's worker-thread wake-ups cap it near
-2,500-2,900 steps/s, so the Reference platform wins for tiny systems (nanotube, 65 atoms:
-Reference 6,500-7,200 steps/s, CPU 1,900-2,500), while already at 584 atoms (villin in
-vacuum) CPU runs twice as fast (700-1,000 vs 320-470). Fitting both curves puts the
-crossover near 180 atoms. A GPU platform (CUDA, HIP, OpenCL, in that order) is used for the larger systems when
-OpenMM has one.
+Which platform is fastest depends on the machine as much as on the system: on one 2-core
+machine the nanotube (65 atoms) ran 7,170 steps/s on Reference against 1,890 on CPU, on
+another of the same kind 4,050-4,560 against 4,330-4,920 (PERF-NOTES). So no size rule: at
+load each candidate runs the actual system for a fraction of a second, in interleaved
+rounds (A, B, C, A, B, C, ...: drift on a shared machine hits every candidate alike), and
+the best median rate wins. The CPU platform is tried with all cores and with one left to
+the server's own threads (network, recording, co-pilot). The timing runs without clients:
+clients on the same machine take CPU time from a platform that uses every core (villin on
+both cores of a 2-core machine lost 15-29% to one local client, issue 6), so where they
+run beside the server, ``--cpu-threads`` can leave them a core.
+
+The Reference platform is timed only when the fastest other candidate takes under
+``REFERENCE_TRIAL_MAX_STEP_SECONDS`` per step: only there does the CPU platform's per-step
+thread overhead let Reference win, and on large systems one Reference step can take
+seconds (8,867-atom PME villin: 1.3 s).
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Generic, Protocol, Sequence, TypeVar
+
 import openmm
 
-__all__ = ["choose_platform", "available_platforms", "REFERENCE_MAX_ATOMS"]
+__all__ = [
+    "PlatformCandidate",
+    "PlatformTrial",
+    "PlatformChoice",
+    "ContextTrial",
+    "available_platforms",
+    "platform_candidates",
+    "choose_platform",
+    "REFERENCE_TRIAL_MAX_STEP_SECONDS",
+]
 
-REFERENCE_MAX_ATOMS = 200
-"""Below this many atoms the Reference platform is the fastest."""
+_LOG = logging.getLogger(__name__)
 
-_LARGE_SYSTEM_ORDER = ("CUDA", "HIP", "OpenCL", "CPU", "Reference")
+REFERENCE_TRIAL_MAX_STEP_SECONDS = 0.004
+"""Reference is timed only if the best other candidate's step is faster than this."""
+ROUNDS = 5
+"""Timing rounds: every candidate once per round; the median of its rounds counts."""
+SLICE_SECONDS = 0.04
+"""Wall time each candidate steps for in one round (at least one ``step`` call)."""
+BUDGET_SECONDS = 0.6
+"""No new round starts once the rounds so far took this long."""
+"""No new round starts once the rounds so far took this long."""
+_GPU_PLATFORMS = ("CUDA", "HIP", "OpenCL")
+
+
+@dataclass(frozen=True)
+class PlatformCandidate:
+    """One way to run: an OpenMM platform and, for the CPU platform, a thread count."""
+
+    name: str
+    threads: int | None = None
+    """CPU worker threads; ``None`` leaves OpenMM's default."""
+
+    @property
+    def properties(self) -> dict[str, str]:
+        """Platform properties for ``openmm.Context``."""
+        return {"Threads": str(self.threads)} if self.threads is not None else {}
+
+    @property
+    def platform(self) -> openmm.Platform:
+        return openmm.Platform.getPlatformByName(self.name)
+
+    def __str__(self) -> str:
+        if self.threads is None:
+            return self.name
+        return f"{self.name} ({self.threads} thread{'s' if self.threads != 1 else ''})"
+
+
+class PlatformTrial(Protocol):
+    """A system ready to step on one candidate, for timing."""
+
+    def seconds_per_step(self) -> float:
+        """Warm the platform up, then time one step: its seconds."""
+
+    def steps_per_second(self, seconds: float) -> float:
+        """Step for about ``seconds`` (at least one call) and return the rate."""
+
+    def close(self) -> None:
+        """Release the trial's resources (a losing candidate's context)."""
+
+
+Trial = TypeVar("Trial", bound=PlatformTrial)
+
+
+@dataclass
+class PlatformChoice(Generic[Trial]):
+    """The fastest candidate, its trial (to reuse) and every median rate measured."""
+
+    candidate: PlatformCandidate
+    trial: Trial | None
+    """``None`` when nothing was timed (a single candidate)."""
+    steps_per_second: dict[PlatformCandidate, float] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """``'Reference 4,100, CPU (1 thread) 4,800 steps/s -> CPU (1 thread)'``"""
+        if not self.steps_per_second:
+            return f"{self.candidate} (not timed)"
+        rates = ", ".join(f"{candidate} {rate:,.0f}" for candidate, rate in self.steps_per_second.items())
+        return f"{rates} steps/s -> {self.candidate}"
+
+
+class ContextTrial:
+    """Times an OpenMM context, then hands it back in the state it started in.
+
+    ``trial = ContextTrial(context, integrator, steps_per_call=5)`` ... ``trial.restored()``
+    """
+
+    def __init__(self, context: openmm.Context, integrator: openmm.Integrator, *, steps_per_call: int) -> None:
+        self.context = context
+        self.integrator = integrator
+        self.steps_per_call = max(1, steps_per_call)
+        """Steps per ``step`` call: the runner's chunk, or 1 once a step is slow."""
+        self._checkpoint = context.createCheckpoint()
+
+    def seconds_per_step(self) -> float:
+        self.integrator.step(1)  # the first step sets the platform up
+        started = time.perf_counter()
+        self.integrator.step(1)
+        seconds = time.perf_counter() - started
+        if seconds * self.steps_per_call > SLICE_SECONDS:
+            self.steps_per_call = 1
+        return seconds
+
+    def steps_per_second(self, seconds: float) -> float:
+        steps = 0
+        started = time.perf_counter()
+        while True:
+            self.integrator.step(self.steps_per_call)
+            steps += self.steps_per_call
+            elapsed = time.perf_counter() - started
+            if elapsed >= seconds:
+                return steps / elapsed
+
+    def restored(self) -> openmm.Context:
+        """The context back in its state from before the timing."""
+        self.context.loadCheckpoint(self._checkpoint)
+        return self.context
+
+    def close(self) -> None:
+        self.context = None
+        self.integrator = None
 
 
 def available_platforms() -> list[str]:
@@ -28,17 +160,95 @@ def available_platforms() -> list[str]:
     return [openmm.Platform.getPlatform(i).getName() for i in range(openmm.Platform.getNumPlatforms())]
 
 
-def choose_platform(n_atoms: int, requested: str | None = None) -> openmm.Platform:
-    """The platform named ``requested`` (any case), or the fastest one for ``n_atoms``."""
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def platform_candidates(
+    requested: str | None = None, *, cpu_threads: int | None = None, cores: int | None = None
+) -> list[PlatformCandidate]:
+    """What to time: the ``requested`` platform (any case; ``None`` or ``"auto"``: every one).
+
+    The CPU platform comes with ``cpu_threads`` threads if given, else with all ``cores``
+    and with all but one. Raises ``ValueError`` naming the platforms available for an
+    unknown one, and for ``cpu_threads`` below 1.
+    """
+    if cpu_threads is not None and cpu_threads < 1:
+        raise ValueError(f"the CPU thread count must be at least 1, got {cpu_threads}")
     names = available_platforms()
-    if requested:
-        for name in names:
-            if name.lower() == requested.lower():
-                return openmm.Platform.getPlatformByName(name)
-        raise ValueError(f"no OpenMM platform named {requested!r}; available here: {', '.join(names)}")
-    if n_atoms < REFERENCE_MAX_ATOMS:
-        return openmm.Platform.getPlatformByName("Reference")
-    for name in _LARGE_SYSTEM_ORDER:
-        if name in names:
-            return openmm.Platform.getPlatformByName(name)
-    return openmm.Platform.getPlatform(0)
+    if requested and requested.lower() != "auto":
+        match = [name for name in names if name.lower() == requested.lower()]
+        if not match:
+            raise ValueError(
+                f"no OpenMM platform named {requested!r}; available here: auto, {', '.join(names)}"
+            )
+        names = match
+    cores = cores or _cores()
+    thread_counts = [cpu_threads] if cpu_threads is not None else sorted({cores, max(1, cores - 1)}, reverse=True)
+    candidates: list[PlatformCandidate] = []
+    for name in [*_GPU_PLATFORMS, "CPU", "Reference"]:  # fastest first, for the Reference rule
+        if name not in names:
+            continue
+        if name == "CPU":
+            candidates += [PlatformCandidate("CPU", threads) for threads in thread_counts]
+        else:
+            candidates.append(PlatformCandidate(name))
+    candidates += [PlatformCandidate(name) for name in names if name not in (*_GPU_PLATFORMS, "CPU", "Reference")]
+    return candidates
+
+
+def choose_platform(
+    candidates: Sequence[PlatformCandidate],
+    *,
+    open_trial: Callable[[PlatformCandidate], Trial],
+    rounds: int = ROUNDS,
+    slice_seconds: float = SLICE_SECONDS,
+    budget_seconds: float = BUDGET_SECONDS,
+    clock: Callable[[], float] = time.perf_counter,
+) -> PlatformChoice[Trial]:
+    """Time every candidate in interleaved rounds and return the fastest, its trial kept open.
+
+    A single candidate is returned untimed (``trial`` ``None``). Candidates that fail to
+    start (a GPU platform without a usable device) are skipped with a warning; the losers'
+    trials are closed.
+    """
+    if not candidates:
+        raise ValueError("no platform to choose from")
+    if len(candidates) == 1:
+        return PlatformChoice(candidates[0], None)
+    trials: dict[PlatformCandidate, Trial] = {}
+    fastest_step = float("inf")
+    for candidate in candidates:
+        if candidate.name == "Reference" and trials and fastest_step > REFERENCE_TRIAL_MAX_STEP_SECONDS:
+            continue
+        trial = None
+        try:
+            trial = open_trial(candidate)
+            fastest_step = min(fastest_step, trial.seconds_per_step())
+        except Exception as error:  # an OpenMMException from a platform that cannot run here
+            _LOG.warning("platform %s cannot run this system, skipped: %s", candidate, error)
+            if trial is not None:
+                trial.close()
+            continue
+        trials[candidate] = trial
+    if not trials:
+        raise RuntimeError(f"no OpenMM platform could run this system (tried {', '.join(map(str, candidates))})")
+    if len(trials) == 1:
+        (candidate, trial), = trials.items()
+        return PlatformChoice(candidate, trial)
+    rates: dict[PlatformCandidate, list[float]] = {candidate: [] for candidate in trials}
+    started = clock()
+    for _ in range(max(1, rounds)):
+        for candidate, trial in trials.items():
+            rates[candidate].append(trial.steps_per_second(slice_seconds))
+        if clock() - started >= budget_seconds:
+            break
+    medians = {candidate: statistics.median(values) for candidate, values in rates.items()}
+    best = max(medians, key=medians.get)
+    for candidate, trial in trials.items():
+        if candidate != best:
+            trial.close()
+    return PlatformChoice(best, trials[best], medians)

@@ -14,7 +14,7 @@ from costeer.core import keys
 
 
 def _trajectory(*options: str, frames: int = 20, resets: int = 1) -> list[np.ndarray]:
-    (simulation,) = build_simulations(build_parser().parse_args(["serve", "--steps-per-frame", "30", *options]))
+    (simulation,) = build_simulations(build_parser().parse_args(["serve", "--steps-per-frame", "30", "--platform", "Reference", *options]))
     simulation.load()
     runs = []
     for _ in range(resets):

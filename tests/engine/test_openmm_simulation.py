@@ -18,13 +18,15 @@ TOPOLOGY_KEYS = {
     keys.RESIDUE_COUNT, keys.RESIDUE_NAMES, keys.RESIDUE_IDS, keys.RESIDUE_CHAINS,
     keys.CHAIN_COUNT, keys.CHAIN_NAMES, keys.BOND_PAIRS,
 }
-STATE_KEYS = {keys.PARTICLE_POSITIONS, keys.BOX_VECTORS, keys.SIMULATION_TIME, keys.KINETIC_ENERGY, keys.POTENTIAL_ENERGY}
+STATE_KEYS = {
+    keys.PARTICLE_POSITIONS, keys.BOX_VECTORS, keys.SIMULATION_TIME, keys.KINETIC_ENERGY, keys.POTENTIAL_ENERGY, keys.ENERGY_TIME,
+}
 USER_KEYS = {keys.USER_ENERGY, keys.USER_FORCES_SPARSE, keys.USER_FORCES_INDEX, keys.USER_WORK_DONE}
 
 
 @pytest.fixture
 def simulation(nanotube_xml: Path) -> OpenMMSimulation:
-    sim = OpenMMSimulation(read_nanover_xml(nanotube_xml), platform="Reference")
+    sim = OpenMMSimulation(read_nanover_xml(nanotube_xml), platform="Reference", energy_budget=None)
     sim.load()
     return sim
 
