@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = (REPO / ".." / "shared" / "data").resolve()
@@ -229,3 +230,14 @@ def villin_pdb() -> Path:
     import openmm.app
 
     return Path(openmm.app.__file__).parent / "data" / "test.pdb"
+
+
+# Property-based (Hypothesis) tests: quick by default; HYPOTHESIS_PROFILE=ci-long for a deep run.
+# No example database: nothing is written into the checkout.
+settings.register_profile(
+    "quick", max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "ci-long", max_examples=2000, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
