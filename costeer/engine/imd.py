@@ -174,23 +174,37 @@ def _single_interaction(
         diff = diff - box * np.round(diff / box)
     potential = _POTENTIALS[interaction.interaction_type]
     scale = interaction.scale
+    cap = _force_cap(interaction, server_cap)
     with np.errstate(all="ignore"):
-        raw_energy, raw_force = potential(diff, _raw_force_limit(interaction, server_cap))
+        raw_energy, raw_force = potential(diff, None if cap is None or scale == 0.0 else cap / abs(scale))
         energy = scale * raw_energy
-        forces = (scale * raw_force)[np.newaxis, :] * (weights / total_weight)[:, np.newaxis]
+        force = _within(scale * raw_force, cap)
+        forces = force[np.newaxis, :] * (weights / total_weight)[:, np.newaxis]
     if not (math.isfinite(energy) and np.all(np.isfinite(forces))):
         _warn(f"interaction on particles {_short(particles)} ignored: its force is not finite")
         return None
     return particles, forces, energy
 
 
-def _raw_force_limit(interaction: Interaction, server_cap: float | None) -> float | None:
-    """The cap on the unscaled force magnitude, or None for no cap."""
-    strength = abs(interaction.scale)
-    if strength == 0.0:
-        return None
+def _force_cap(interaction: Interaction, server_cap: float | None) -> float | None:
+    """The cap on the magnitude of the pull's whole (scaled) force, or None for no cap."""
     caps = [cap for cap in (interaction.max_force, server_cap) if cap is not None and math.isfinite(cap)]
-    return min(caps) / strength if caps else None
+    return min(caps) if caps else None
+
+
+def _within(force: np.ndarray, cap: float | None) -> np.ndarray:
+    """``force`` shortened to ``cap`` if rounding left it longer.
+
+    The potentials cap the unscaled force at ``cap / |scale|``; for huge scales and distances
+    that quotient is so small that rounding can let the scaled force overshoot (by up to 2x).
+    """
+    if cap is None:
+        return force
+    largest = float(np.max(np.abs(force)))
+    if not largest > 0.0 or not math.isfinite(largest):
+        return force
+    magnitude = largest * math.sqrt(float(np.sum((force / largest) ** 2)))
+    return force * (cap / magnitude) if magnitude > cap else force
 
 
 def _gaussian(diff: np.ndarray, limit: float | None) -> tuple[float, np.ndarray]:

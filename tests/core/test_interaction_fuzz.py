@@ -105,7 +105,6 @@ def test_particles_are_checked_against_the_system_size(value: dict, particle_cou
         _assert_sane(interaction, particle_count)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 6 part 3: an interaction with no particles is accepted")
 @given(interaction_fields)
 @example({})
 def test_an_interaction_on_no_particles_is_refused(value: dict) -> None:
@@ -113,7 +112,6 @@ def test_an_interaction_on_no_particles_is_refused(value: dict) -> None:
     assert _parse(value) is None
 
 
-@pytest.mark.xfail(strict=True, reason="issue 6 part 3: positions of 1e308 nm are accepted")
 @given(st.floats(min_value=1e200, max_value=1e308), st.integers(0, 2), st.booleans())
 @example(1e308, 0, False)
 def test_an_absurdly_far_position_is_refused(distance: float, axis: int, negative: bool) -> None:

@@ -181,7 +181,6 @@ def _apply(view: dict[str, Any], change: dict[str, Any] | None) -> None:
     view.update(change["updates"])
 
 
-@pytest.mark.xfail(strict=True, reason="issue 6 part 4: clients can overwrite and remove the server's keys")
 @FUZZ
 @given(_scripts)
 @example([(0, {"state": {"updates": {keys.STATE_SIMULATION_NAME: "mine"}}})])
@@ -200,7 +199,6 @@ def test_clients_cannot_change_the_servers_keys(fake_simulation, script) -> None
         server.close()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 6 part 4: any client can overwrite or remove another's avatar and interaction")
 @FUZZ
 @given(_scripts)
 @example([(0, {"state": {"updates": {"avatar.u1": {"a": 1}}}}), (1, {"state": {"updates": {"avatar.u1": {"b": 2}}}})])
