@@ -244,7 +244,7 @@ def wire_client(server) -> Iterator[WireClient]:
         yield WireClient(connection)
 
 
-_not_maps = _scalars | st.lists(_values, max_size=3) | st.dictionaries(st.integers(), _values, min_size=1, max_size=2)
+_not_maps = _scalars | st.lists(_values, max_size=3) | st.dictionaries(st.integers(-(2**63), 2**64 - 1), _values, min_size=1, max_size=2)
 
 
 @FUZZ
