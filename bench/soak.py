@@ -517,7 +517,7 @@ def log_summary(log: Path) -> dict[str, Any]:
         "warnings": sum(" WARNING " in line for line in lines),
         "errors": sum(" ERROR " in line for line in lines),
         "tracebacks": text.count("Traceback (most recent call last)"),
-        "oversized_logged": sum(bool(re.search(r"1009|too big|oversized|larger than", line)) for line in lines),
+        "oversized_logged": sum(bool(re.search(r"1009|too big|oversized|larger than|over the size limit", line)) for line in lines),
         "last_errors": [line for line in lines if " ERROR " in line][-5:],
     }
 
