@@ -61,16 +61,8 @@ __all__ = [
     "holds_non_finite",
 ]
 
-SERVER_KEYS = frozenset(
-    {
-        keys.STATE_SIMULATION_NAME,
-        keys.STATE_SIMULATION_INDEX,
-        keys.STATE_VELOCITY_RESET_AVAILABLE,
-        keys.STATE_SESSION,
-        "costeer.recovery",
-    }
-)
-"""Keys only the server writes. ``costeer.demonstrator`` is not one: a client writes it."""
+SERVER_KEYS = keys.SERVER_STATE_KEYS
+"""Keys only the server writes (``costeer.core.keys.SERVER_STATE_KEYS``)."""
 
 PER_USER_PREFIXES = (keys.AVATAR_PREFIX, "playarea.", "update.index.", "cursor.", "user-origin.")
 """Keys ``<prefix><user id>...`` that describe one user."""
