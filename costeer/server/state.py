@@ -20,7 +20,7 @@ import threading
 from typing import Any, Callable, Iterable, Mapping
 
 from .ownership import KeyOwnership
-from .subscription import LatestSubscription
+from .subscription import LatestSubscription, notify_all
 
 __all__ = [
     "SharedState",
@@ -226,8 +226,7 @@ class SharedState:
                 _log.exception("a removal-request listener failed")
         if review.refusals and atomic:
             raise StateRefusedError({key: reason for key, (_, reason) in review.refusals.items()})
-        for subscription in ready:
-            subscription._notify()
+        notify_all(ready)
         for listener in listeners:
             try:
                 listener(kept, removed)
