@@ -52,6 +52,12 @@ STATE_SESSION = "costeer.session"
 STATE_DEMONSTRATOR = "costeer.demonstrator"  # written by synthetic demonstrators
 STATE_RECOVERY = "costeer.recovery"  # written by the server after each recovery from a blow-up
 
+SERVER_STATE_KEYS = frozenset(
+    {STATE_SIMULATION_NAME, STATE_SIMULATION_INDEX, STATE_VELOCITY_RESET_AVAILABLE, STATE_SESSION, STATE_RECOVERY}
+)
+"""State keys only the live server writes (read-only to clients, never replayed from a recording).
+``costeer.demonstrator`` is not one: a client writes it."""
+
 # Commands
 LIST_COMMANDS = "commands/list"
 PLAY_COMMAND = "playback/play"

@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import openmm
@@ -357,21 +357,21 @@ class OpenMMSimulation:
             _require_finite(positions, "positions", self.name)
         box = state.getPeriodicBoxVectors(asNumpy=True).value_in_unit(unit.nanometer)
         frame: FrameDict = {
-            keys.PARTICLE_POSITIONS: np.asarray(positions, dtype=np.float32),
-            keys.BOX_VECTORS: np.asarray(box, dtype=np.float32),
+            keys.PARTICLE_POSITIONS: _float32(positions),
+            keys.BOX_VECTORS: _float32(box),
             keys.SIMULATION_TIME: state.getTime().value_in_unit(unit.picosecond),
         }
         if self.include_energies and (not with_user or self._energy_schedule.due()):
             frame.update(self._energy_frame(frame[keys.SIMULATION_TIME], with_temperature=with_user))
         if self.include_velocities:
             velocities = state.getVelocities(asNumpy=True).value_in_unit(unit.nanometer / unit.picosecond)
-            frame[keys.PARTICLE_VELOCITIES] = np.asarray(velocities, dtype=np.float32)
+            frame[keys.PARTICLE_VELOCITIES] = _float32(velocities)
         if self.include_forces:
             forces = state.getForces(asNumpy=True).value_in_unit(unit.kilojoule_per_mole / unit.nanometer)
-            frame[keys.PARTICLE_FORCES_SYSTEM] = np.asarray(forces, dtype=np.float32)
+            frame[keys.PARTICLE_FORCES_SYSTEM] = _float32(forces)
         if with_user:
             frame[keys.USER_ENERGY] = self._result.energy
-            frame[keys.USER_FORCES_SPARSE] = self._result.forces.astype(np.float32)
+            frame[keys.USER_FORCES_SPARSE] = _float32(self._result.forces)
             frame[keys.USER_FORCES_INDEX] = self._result.indices.astype(np.uint32)
             frame[keys.USER_WORK_DONE] = self._work_done
         return frame
@@ -392,6 +392,13 @@ class OpenMMSimulation:
         if with_temperature and self._dof > 0:
             frame[keys.SYSTEM_TEMPERATURE] = 2.0 * kinetic / (self._dof * MOLAR_GAS_CONSTANT)
         return frame
+
+
+def _float32(values: Any) -> np.ndarray:
+    """``values`` as float32 for a frame. Numbers beyond float32's range become infinite without
+    numpy's "overflow encountered in cast" warning: the frame guard refuses such a frame."""
+    with np.errstate(over="ignore"):
+        return np.asarray(values, dtype=np.float32)
 
 
 def _require_finite(values: np.ndarray, what: str, name: str) -> None:

@@ -7,6 +7,10 @@ rolled-back frame, and hands a ``Recovery`` to each of its ``recovery_listeners`
 server writes it to the shared state as ``costeer.recovery`` and removes the released
 interactions). When nothing is left to roll back to, ``roll_back`` raises
 ``NothingToRollBackTo`` and the runner pauses with that message.
+
+Rolling back helps when a pull blew the system up, not when it blows up on its own: a blow-up
+with nobody pulling, after ``LOOP_RECOVERIES`` such recoveries within ``LOOP_WINDOW_SECONDS``
+of wall time, pauses with a ``RecoveryLoopError`` frame instead of recovering forever.
 """
 
 from __future__ import annotations
@@ -16,14 +20,44 @@ from typing import Mapping, Protocol, runtime_checkable
 
 from costeer.core.frame import FrameDict
 
-__all__ = ["Recoverable", "RolledBack", "Recovery", "NothingToRollBackTo", "ON_BLOWUP_CHOICES"]
+__all__ = [
+    "Recoverable",
+    "RolledBack",
+    "Recovery",
+    "NothingToRollBackTo",
+    "RecoveryLoopError",
+    "ON_BLOWUP_CHOICES",
+    "LOOP_RECOVERIES",
+    "LOOP_WINDOW_SECONDS",
+]
 
 ON_BLOWUP_CHOICES = ("recover", "pause")
 """What a runner does on a blow-up: roll back and run on, or pause (NanoVer's way)."""
 
 
+LOOP_RECOVERIES = 5
+LOOP_WINDOW_SECONDS = 10.0
+"""A blow-up with nobody pulling, after ``LOOP_RECOVERIES`` recoveries with nobody pulling within
+this many wall seconds, pauses. A pull blowing the system up is what recovery is for (each
+recovery releases the pull, so an unpulled blow-up soon after one counts too); at 5 within
+10 s, a system that blows up alone every 2 s or more often is stopped within seconds, while
+a user who lets go and grabs again still gets every recovery."""
+
+
 class NothingToRollBackTo(RuntimeError):
     """Every kept state, the initial one included, blew up again at once."""
+
+
+class RecoveryLoopError(RuntimeError):
+    """The simulation keeps blowing up with nobody pulling: rolling back does not help."""
+
+    def __init__(self, *, recoveries: int, seconds: float) -> None:
+        super().__init__(
+            f"it blew up again with nobody pulling after {recoveries} recoveries in {seconds:.1f} s, so rolling "
+            "back does not help: the system is unstable on its own (check its time step, constraints and "
+            "starting structure, or load another with playback/load); paused: to go on, reset it "
+            "(playback/reset) and then play it (playback/play)"
+        )
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,9 @@ Every frame passes a ``FrameGuard`` before it is published: one with non-finite 
 atoms beyond reach is a blow-up, and never reaches a client or a recording. With
 ``on_blowup="recover"`` a blow-up of a ``Recoverable`` simulation does not pause: the
 simulation rolls back to its last good state, the live interactions are released, and each
-of ``recovery_listeners`` gets a ``Recovery`` (see ``costeer.engine.recovery``).
+of ``recovery_listeners`` gets a ``Recovery`` (see ``costeer.engine.recovery``). A simulation
+that keeps blowing up with nobody pulling (``LOOP_RECOVERIES`` within ``LOOP_WINDOW_SECONDS``)
+pauses with a ``RecoveryLoopError`` frame instead of recovering forever.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from costeer.core.interaction import Interaction
 from costeer.core.simulation import FramePublisher, Simulation
 
 from .frame_guard import FrameGuard, SimulationBlowUpError, UnsafeFrameError
-from .recovery import ON_BLOWUP_CHOICES, Recoverable, Recovery
+from .recovery import LOOP_RECOVERIES, LOOP_WINDOW_SECONDS, ON_BLOWUP_CHOICES, Recoverable, Recovery, RecoveryLoopError
 
 __all__ = ["SimulationRunner", "FreeRunning", "LOAD_WAIT_SECONDS", "CLOSE_WAIT_SECONDS"]
 
@@ -119,6 +121,8 @@ class SimulationRunner:
         self._thread: threading.Thread | None = None
         self._guard = FrameGuard()
         self._last_time: float | None = None
+        self._unpulled_recoveries: deque[float] = deque()
+        """Wall times (``time.monotonic``) of recent recoveries from blow-ups with nobody pulling."""
 
     # ---- state, readable from any thread -------------------------------------------------
 
@@ -410,8 +414,21 @@ class SimulationRunner:
         """Recover from a blow-up when asked to and able to; otherwise report and pause."""
         simulation = self.simulations[self._index]
         if self.on_blowup == "recover" and self._recoverable and isinstance(error, SimulationBlowUpError):
+            with self._interactions_lock:
+                pulled = bool(self._interactions)
+            now = time.monotonic()
+            recent = self._unpulled_recoveries
+            while recent and now - recent[0] > LOOP_WINDOW_SECONDS:
+                recent.popleft()
+            if not pulled and len(recent) >= LOOP_RECOVERIES:
+                _LOG.error("simulation %r blew up (%s) with nobody pulling, again", simulation.name, error)
+                self._report(RecoveryLoopError(recoveries=len(recent), seconds=now - recent[0]))
+                recent.clear()
+                return
             try:
                 self._recover(simulation, error)  # type: ignore[arg-type]
+                if not pulled:
+                    recent.append(now)
                 return
             except Exception as failure:  # NothingToRollBackTo, or the rollback itself failed
                 _LOG.error("could not recover simulation %r from %s", simulation.name, error)

@@ -24,10 +24,10 @@ __all__ = ["RecordingPlayback", "SCENE_IDENTITY", "SERVER_OWNED_KEYS"]
 SCENE_IDENTITY = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0]
 """The ``scene`` pose (position, rotation quaternion, scale) a reset restores."""
 
-SERVER_OWNED_KEYS = frozenset(
-    {keys.STATE_SESSION, keys.STATE_SIMULATION_NAME, keys.STATE_SIMULATION_INDEX, keys.STATE_VELOCITY_RESET_AVAILABLE}
-)
-"""State keys the live server sets itself: left out of replayed changes."""
+SERVER_OWNED_KEYS = keys.SERVER_STATE_KEYS
+"""State keys the live server sets itself (the server's ownership refuses them to clients too):
+left out of replayed changes. A recorded ``costeer.recovery`` is not replayed: it would tell
+clients the live server recovered."""
 
 StateSink = Callable[[dict[str, Any], list[str]], None]
 

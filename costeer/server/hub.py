@@ -17,7 +17,7 @@ import msgpack
 from costeer.core import keys
 from costeer.core.frame import FrameDict, merge_frames, pack_frame
 
-from .subscription import LatestSubscription
+from .subscription import LatestSubscription, notify_all
 
 __all__ = ["FrameHub", "FrameSubscription", "PackedFrame"]
 
@@ -142,7 +142,7 @@ class FrameHub:
             if self._pending_clear is not None:
                 packed, self._pending_clear = self._pending_clear.merged_with(packed), None
             ready = self._publish(packed)
-        _notify_all(ready)
+        notify_all(ready)
 
     def subscribe(self, *, on_ready: Callable[[], None] | None = None) -> FrameSubscription:
         """A new subscription whose first frame is the current aggregate (if any).
@@ -180,8 +180,3 @@ class FrameHub:
     def _unsubscribe(self, subscription: LatestSubscription) -> None:
         with self._lock:
             self._subscriptions.discard(subscription)
-
-
-def _notify_all(subscriptions: list[FrameSubscription]) -> None:
-    for subscription in subscriptions:
-        subscription._notify()

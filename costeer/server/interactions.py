@@ -9,9 +9,10 @@ its lock, so ``on_change`` must be quick and must not call back into the gate.
 
 After a blow-up the server ``release``s the interactions that were live: from then on the
 client that wrote one may not write that key again (a headset re-sends the same
-interaction id for as long as the grab is held; a new grab gets a new id), and the first
-refusal of each key is logged. The refusal lasts as long as that connection does (its id
-is never reused); the gate remembers the last ``MAX_RELEASED_REMEMBERED`` released keys.
+interaction id for as long as the grab is held; a new grab gets a new id). The refusal ends
+when that client removes the key (it let go) or leaves; the gate remembers at most the last
+``MAX_RELEASED_REMEMBERED`` released keys. Refused interactions are logged once per client
+and kind of refusal (``MistakeLog``), not on every write.
 
     gate = InteractionGate(particle_count=lambda: runner.particle_count,
                            on_change=runner.set_interactions)
@@ -20,7 +21,6 @@ is never reused); the gate remembers the last ``MAX_RELEASED_REMEMBERED`` releas
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections import OrderedDict
 from typing import Any, Callable, Iterable, Mapping
@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterable, Mapping
 from costeer.core import keys
 from costeer.core.interaction import Interaction, InvalidInteractionError
 
+from .mistakes import MistakeLog
 from .state import SharedState
 
 __all__ = ["InteractionGate", "MAX_INTERACTIONS_PER_CLIENT", "MAX_INTERACTIONS_TOTAL", "MAX_RELEASED_REMEMBERED"]
@@ -37,7 +38,10 @@ MAX_INTERACTIONS_TOTAL = 256
 MAX_RELEASED_REMEMBERED = 1024
 """Released interaction keys whose writers are refused; the oldest are forgotten first."""
 
-_log = logging.getLogger(__name__)
+_RELEASED = (
+    "this interaction was released when the simulation blew up; let go (remove it) and grab again "
+    "to start a new one"
+)
 
 
 class InteractionGate:
@@ -65,7 +69,8 @@ class InteractionGate:
         self._writers: dict[str, str | None] = {}
         self._released: OrderedDict[str, str] = OrderedDict()
         """Released key -> the connection that wrote it, refused from writing it again."""
-        self._refusal_logged: set[str] = set()
+        self._mistakes: dict[str | None, MistakeLog] = {}
+        """Refusals logged, by writer (``None``: the server, e.g. a recording played back)."""
 
     @property
     def interactions(self) -> dict[str, Interaction]:
@@ -77,6 +82,8 @@ class InteractionGate:
         """Filter ``state``'s updates through this gate and follow its removals."""
         state.add_filter(self.filter)
         state.add_listener(self._on_state_changed)
+        state.add_removal_request_listener(self._on_removal_requested)
+        state.add_writer_left_listener(self.forget_client)
 
     def filter(self, updates: dict[str, Any], origin: str | None, content: Mapping[str, Any]) -> dict[str, Any]:
         """Keep the updates that are not interactions, and the interactions that are valid."""
@@ -91,7 +98,7 @@ class InteractionGate:
                     kept[key] = value
                     continue
                 if origin is not None and self._released.get(key) == origin:
-                    self._log_released_refusal(key, origin)
+                    refused.setdefault(_RELEASED, []).append(key)
                     continue
                 reason = self._refusal(key, origin)
                 if reason is None:
@@ -105,9 +112,8 @@ class InteractionGate:
                 self._interactions[key] = interaction
                 self._writers[key] = origin
                 kept[key] = value
-        for reason, refused_keys in refused.items():
-            what = refused_keys[0] if len(refused_keys) == 1 else f"{len(refused_keys)} interactions ({refused_keys[0]}, ...)"
-            _log.warning("ignored %s from %s: %s", what, origin or "the server", reason)
+        if refused:
+            self._log_refusals(origin, refused)
         return kept
 
     def release(self, released: Iterable[str]) -> dict[str, str | None]:
@@ -125,10 +131,8 @@ class InteractionGate:
                     continue
                 self._released[key] = writer
                 self._released.move_to_end(key)
-                self._refusal_logged.discard(key)
             while len(self._released) > MAX_RELEASED_REMEMBERED:
-                forgotten, _ = self._released.popitem(last=False)
-                self._refusal_logged.discard(forgotten)
+                self._released.popitem(last=False)
             self._publish()
         return writers
 
@@ -139,16 +143,35 @@ class InteractionGate:
             self._writers.clear()
             self._publish()
 
-    def _log_released_refusal(self, key: str, origin: str) -> None:
-        if key in self._refusal_logged:
-            _log.debug("ignored %s from %s: released after a blow-up", key, origin)
-            return
-        self._refusal_logged.add(key)
-        _log.warning(
-            "ignored %s from %s: this interaction was released when the simulation blew up; "
-            "let go and grab again to start a new one (further refusals of it are not logged)",
-            key, origin,
-        )
+    def forget_client(self, origin: str) -> None:
+        """``origin`` left: its released keys are no longer refused, its logged refusals forgotten."""
+        with self._lock:
+            for key in [key for key, writer in self._released.items() if writer == origin]:
+                del self._released[key]
+            self._mistakes.pop(origin, None)
+
+    @property
+    def released(self) -> dict[str, str]:
+        """Released keys still refused to their writers, with the writer."""
+        with self._lock:
+            return dict(self._released)
+
+    def _on_removal_requested(self, origin: str, removals: frozenset[str]) -> None:
+        """The writer of a released key removed it (it let go): it may write the key again."""
+        with self._lock:
+            for key in removals:
+                if self._released.get(key) == origin:
+                    del self._released[key]
+
+    def _log_refusals(self, origin: str | None, refused: Mapping[str, list[str]]) -> None:
+        """Log each kind of refusal once per writer; called outside the lock."""
+        with self._lock:
+            mistakes = self._mistakes.get(origin)
+            if mistakes is None:
+                mistakes = self._mistakes[origin] = MistakeLog(origin or "the server")
+        for reason, refused_keys in refused.items():
+            what = refused_keys[0] if len(refused_keys) == 1 else f"{len(refused_keys)} interactions ({refused_keys[0]}, ...)"
+            mistakes.note(f"sent {what}, ignored: {reason}", kind=reason)
 
     def _refusal(self, key: str, origin: str | None) -> str | None:
         if key in self._interactions:

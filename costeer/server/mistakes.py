@@ -27,14 +27,19 @@ class MistakeLog:
     def __init__(self, client: str) -> None:
         self.client = client
         self._lock = threading.Lock()
-        self._seen: set[str] = set()
+        self._seen: set[object] = set()
 
-    def note(self, mistake: str) -> bool:
-        """Log ``mistake`` (a sentence following the client's name) unless logged before; True if logged."""
+    def note(self, mistake: str, *, kind: str | None = None) -> bool:
+        """Log ``mistake`` (a sentence following the client's name) unless logged before; True if logged.
+
+        With ``kind``, a mistake of that kind is logged once whatever its words (which may
+        name a key that differs from one mistake to the next).
+        """
+        seen = mistake if kind is None else ("kind", kind)
         with self._lock:
-            if mistake in self._seen or len(self._seen) > MAX_DISTINCT:
+            if seen in self._seen or len(self._seen) > MAX_DISTINCT:
                 return False
-            self._seen.add(mistake)
+            self._seen.add(seen)
             full = len(self._seen) > MAX_DISTINCT
         if full:
             _log.warning("%s made more than %d distinct mistakes; further ones are not logged", self.client, MAX_DISTINCT)

@@ -18,6 +18,7 @@ from typing import Any, Mapping
 from costeer.core import keys
 
 from .commands import CommandError
+from .ownership import holds_non_finite
 from .state import SharedState
 
 __all__ = ["ORIGIN_PREFIX", "SCENE_KEY", "TRANSFORM_KEY", "MAX_ORIGIN_RADIUS", "radial_origins", "SceneShim"]
@@ -57,8 +58,10 @@ class SceneShim:
         SceneShim(state).install()
 
     A state filter: an update writing one key carries the other, mirrored, in the same
-    change (so nothing writes back and the two cannot chase each other). A pose holding
-    NaN or infinity is dropped, with a warning (once per writer and problem).
+    change (so nothing writes back and the two cannot chase each other). A value holding
+    NaN or infinity anywhere is refused (not stored); one that is finite but not a pose is
+    stored as sent (the key is shared, and NanoVer stores it) but not mirrored. Either is
+    warned about once per writer and problem.
     """
 
     def __init__(self, state: SharedState) -> None:
@@ -73,18 +76,21 @@ class SceneShim:
         """``updates`` with a non-finite pose dropped and the other pose key mirrored in."""
         if SCENE_KEY in updates:
             source, target_key = SCENE_KEY, TRANSFORM_KEY
-            pose = _flipped(updates[SCENE_KEY])
         elif TRANSFORM_KEY in updates:
             source, target_key = TRANSFORM_KEY, SCENE_KEY
-            value = updates[TRANSFORM_KEY]
-            pose = _flipped(value.get("transform") if isinstance(value, Mapping) else None)
         else:
             return updates
-        if pose is _NOT_FINITE:
-            self._warn(f"ignored {source} from {origin or 'the server'}: it holds NaN or infinity")
+        value = updates[source]
+        writer = origin or "the server"
+        if holds_non_finite(value):
+            self._warn(f"refused {source} from {writer}, not stored: it holds NaN or infinity")
             return {key: value for key, value in updates.items() if key != source}
+        pose = _flipped(value if source == SCENE_KEY else value.get("transform") if isinstance(value, Mapping) else None)
         if pose is None:
-            self._warn(f"{source} from {origin or 'the server'} is not a pose: not mirrored to {target_key}")
+            self._warn(
+                f"stored {source} from {writer} as sent, but it is not a pose (a list of numbers ending in "
+                f"3 scale factors): {target_key} is not updated to match"
+            )
             return updates
         target = {"transform": pose, "parent": "root"} if target_key == TRANSFORM_KEY else pose
         return {**updates, target_key: target}
@@ -103,19 +109,12 @@ class SceneShim:
 _MAX_WARNED = 1024
 """Warnings remembered, so repeats are not logged; forgotten all at once beyond this."""
 
-_NOT_FINITE: Any = object()
-"""What ``_flipped`` returns for a pose holding NaN or infinity."""
-
-
-def _flipped(pose: Any) -> Any:
-    """The pose with its x scale (third from last) negated, ``None`` if it is not a pose,
-    ``_NOT_FINITE`` if it holds NaN or infinity."""
+def _flipped(pose: Any) -> list[Any] | None:
+    """The (finite) pose with its x scale (third from last) negated, ``None`` if it is not a pose."""
     if not isinstance(pose, (list, tuple)) or len(pose) < 3:
         return None
     if not all(isinstance(item, (int, float)) and not isinstance(item, bool) for item in pose):
         return None
-    if not all(math.isfinite(item) for item in pose):
-        return _NOT_FINITE
     flipped = list(pose)
     flipped[-3] = -flipped[-3]
     return flipped

@@ -17,6 +17,10 @@ the legacy gRPC protocol's ``UpdateLocks``, whose ``UpdateState`` then fails as 
 it touches a key locked by another client (``SharedState.update(..., atomic=True)``).
 The server itself (``origin`` ``None``, which includes recording playback) is never refused.
 
+A value holding NaN or infinity anywhere (an avatar's position, a nested map) is refused:
+no client could use it, and some would fail on it. The one exception is an interaction's
+``max_force`` of +infinity, which NanoVer's VR client sends to mean "no cap of its own".
+
 Limits (:class:`StateLimits`) keep the state small enough that a client joining, whose first
 state message carries all of it, is never dropped by websockets' default 1 MiB message limit
 (NanoVer's Python client raises its own to 128 MiB; other clients keep the default). A
@@ -37,6 +41,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -53,18 +58,11 @@ __all__ = [
     "SERVER_KEYS",
     "PER_USER_PREFIXES",
     "OWNED_PREFIXES",
+    "holds_non_finite",
 ]
 
-SERVER_KEYS = frozenset(
-    {
-        keys.STATE_SIMULATION_NAME,
-        keys.STATE_SIMULATION_INDEX,
-        keys.STATE_VELOCITY_RESET_AVAILABLE,
-        keys.STATE_SESSION,
-        "costeer.recovery",
-    }
-)
-"""Keys only the server writes. ``costeer.demonstrator`` is not one: a client writes it."""
+SERVER_KEYS = keys.SERVER_STATE_KEYS
+"""Keys only the server writes (``costeer.core.keys.SERVER_STATE_KEYS``)."""
 
 PER_USER_PREFIXES = (keys.AVATAR_PREFIX, "playarea.", "update.index.", "cursor.", "user-origin.")
 """Keys ``<prefix><user id>...`` that describe one user."""
@@ -321,11 +319,14 @@ class KeyOwnership:
         limits = self.limits
         if len(key) > limits.max_key_chars:
             return 0, ("key", f"a key may have at most {limits.max_key_chars} characters, this one has {len(key)}")
-        size = _encoded_size(key, value)
-        if size is None:
+        encoded = _encoded(key, value)
+        if encoded is None:
             return 0, ("value", f"the value of {key} cannot be sent to clients")
+        size = len(encoded)
         if size > limits.max_value_bytes:
             return size, ("value", f"{key} takes {size} bytes, over the {limits.max_value_bytes}-byte limit per value")
+        if _MAYBE_NON_FINITE.search(encoded) is not None and holds_non_finite(_without_uncapped_force(key, value)):
+            return size, ("non-finite", f"{key} holds NaN or infinity, which other clients cannot use")
         return size, None
 
     def _count_refusal(
@@ -339,9 +340,60 @@ class KeyOwnership:
         return None
 
 
-def _encoded_size(key: str, value: Any) -> int | None:
-    """Bytes ``{key: value}`` takes in a state message, or ``None`` if it cannot be sent."""
+def holds_non_finite(value: Any) -> bool:
+    """Whether a decoded message value holds NaN or infinity anywhere (map keys included).
+
+    Walks the structure with a stack, not recursion; a long list of numbers is checked in one
+    ``sum`` (finite unless an item is not, or the sum overflows), so a 40,000-atom selection costs little.
+    """
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        kind = type(item)
+        if kind is float:
+            if not math.isfinite(item):
+                return True
+        elif kind is list or kind is tuple:
+            if len(item) > 16:
+                try:
+                    total = sum(item)
+                    if type(total) is int or math.isfinite(total):
+                        continue
+                except (TypeError, OverflowError):
+                    pass  # not all numbers, or huge: look at each item
+            pending.extend(item)
+        elif kind is dict:
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, float) and not math.isfinite(item):
+            return True
+    return False
+
+
+_MAYBE_NON_FINITE = re.compile(rb"\xcb[\x7f\xff][\xf0-\xff]", re.DOTALL)
+"""A msgpack float64 whose exponent bits are all set (NaN or infinity), or bytes that look
+like one inside other data. The encoder writes every float as float64, so a value whose
+encoding lacks this holds no NaN or infinity: checked at C speed before walking the value."""
+
+
+def _without_uncapped_force(key: str, value: Any) -> Any:
+    """``value`` less an interaction's ``max_force`` of +infinity: NanoVer's VR client sends that
+    to mean "no cap of its own" (the human recordings hold it), and the server's ``--max-force``
+    caps such a pull anyway."""
+    if type(value) is dict and value.get("max_force") == math.inf and key.startswith(keys.INTERACTION_PREFIX):
+        return {name: item for name, item in value.items() if name != "max_force"}
+    return value
+
+
+def _encoded(key: str, value: Any) -> bytes | None:
+    """``{key: value}`` as in a state message, or ``None`` if it cannot be sent."""
     try:
-        return len(encode_message({key: value}))
+        return encode_message({key: value})
     except (TypeError, ValueError, OverflowError):
         return None
+
+
+def _encoded_size(key: str, value: Any) -> int | None:
+    """Bytes ``{key: value}`` takes in a state message, or ``None`` if it cannot be sent."""
+    encoded = _encoded(key, value)
+    return None if encoded is None else len(encoded)

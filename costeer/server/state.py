@@ -20,9 +20,18 @@ import threading
 from typing import Any, Callable, Iterable, Mapping
 
 from .ownership import KeyOwnership
-from .subscription import LatestSubscription
+from .subscription import LatestSubscription, notify_all
 
-__all__ = ["SharedState", "StateSubscription", "StateListener", "StateFilter", "StateChange", "StateRefusedError"]
+__all__ = [
+    "SharedState",
+    "StateSubscription",
+    "StateListener",
+    "StateFilter",
+    "StateChange",
+    "StateRefusedError",
+    "RemovalRequestListener",
+    "WriterLeftListener",
+]
 
 StateChange = dict[str, Any]
 """``{"updates": {key: value}, "removals": [key, ...]}``: NanoVer's wire form of a change."""
@@ -30,8 +39,14 @@ StateChange = dict[str, Any]
 StateListener = Callable[[Mapping[str, Any], frozenset[str]], None]
 """Called after every change with (updates, removals), outside the state's lock."""
 
+RemovalRequestListener = Callable[[str, frozenset[str]], None]
+"""Called with (client, keys) for every removal a client asks for, stored, refused or of absent keys."""
+
 StateFilter = Callable[[dict[str, Any], str | None, Mapping[str, Any]], dict[str, Any]]
 """Called under the lock with (updates, origin, current content); returns the updates to keep."""
+
+WriterLeftListener = Callable[[str], None]
+"""Called with a client's id when it has left (``forget_writer``)."""
 
 _log = logging.getLogger(__name__)
 
@@ -156,6 +171,8 @@ class SharedState:
         self._subscriptions: set[StateSubscription] = set()
         self._listeners: list[StateListener] = []
         self._filters: list[StateFilter] = []
+        self._removal_request_listeners: list[RemovalRequestListener] = []
+        self._writer_left_listeners: list[WriterLeftListener] = []
         self._closed = False
 
     def update(
@@ -199,11 +216,17 @@ class SharedState:
                 listeners = list(self._listeners)
             else:
                 ready, listeners = [], []
+            refused_whole = bool(review.refusals) and atomic
+            requested = list(self._removal_request_listeners) if removal_set and origin and not refused_whole else []
         self.ownership.report(origin, review.refusals)
+        for requested_listener in requested:
+            try:
+                requested_listener(origin, removal_set)  # type: ignore[arg-type]
+            except Exception:
+                _log.exception("a removal-request listener failed")
         if review.refusals and atomic:
             raise StateRefusedError({key: reason for key, (_, reason) in review.refusals.items()})
-        for subscription in ready:
-            subscription._notify()
+        notify_all(ready)
         for listener in listeners:
             try:
                 listener(kept, removed)
@@ -230,8 +253,16 @@ class SharedState:
         return self.ownership.last_writers()
 
     def forget_writer(self, origin: str) -> None:
-        """``origin`` left (after its clean-up): release what it owns and forget what it wrote."""
+        """``origin`` left (after its clean-up): release what it owns, forget what it wrote, and
+        tell the writer-left listeners."""
         self.ownership.forget(origin)
+        with self._lock:
+            listeners = list(self._writer_left_listeners)
+        for listener in listeners:
+            try:
+                listener(origin)
+            except Exception:
+                _log.exception("a writer-left listener failed")
 
     def subscribe(self, *, on_ready: Callable[[], None] | None = None) -> StateSubscription:
         """A new subscription whose first take is the whole current content.
@@ -262,6 +293,17 @@ class SharedState:
         """
         with self._lock:
             self._filters.append(state_filter)
+
+    def add_removal_request_listener(self, listener: RemovalRequestListener) -> None:
+        """Call ``listener(client, keys)`` after each client change asking to remove ``keys``,
+        whether or not they were present or removed (in the writer's thread)."""
+        with self._lock:
+            self._removal_request_listeners.append(listener)
+
+    def add_writer_left_listener(self, listener: WriterLeftListener) -> None:
+        """Call ``listener(client)`` when a client has left (``forget_writer``)."""
+        with self._lock:
+            self._writer_left_listeners.append(listener)
 
     def close(self) -> None:
         """Refuse further changes and close every subscription."""

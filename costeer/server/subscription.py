@@ -11,11 +11,43 @@ slows the publisher. This class holds that pending item; the publishers say how 
 from __future__ import annotations
 
 import threading
-from typing import Callable, Generic, TypeVar
+from typing import Callable, Generic, Iterable, TypeVar
 
-__all__ = ["LatestSubscription"]
+__all__ = ["LatestSubscription", "notify_all", "once_after_notify"]
 
 Item = TypeVar("Item")
+
+_batch = threading.local()
+
+
+def notify_all(subscriptions: "Iterable[LatestSubscription]") -> None:
+    """Call each subscription's ``on_ready``, then, once each, what they deferred with
+    ``once_after_notify`` (e.g. one wake-up of an event loop for all its ready clients)."""
+    if getattr(_batch, "deferred", None) is not None:  # inside another batch: it runs the deferred
+        for subscription in subscriptions:
+            subscription._notify()
+        return
+    deferred: dict[Callable[[], None], None] = {}
+    _batch.deferred = deferred
+    try:
+        for subscription in subscriptions:
+            subscription._notify()
+    finally:
+        _batch.deferred = None
+        for callback in deferred:  # even if an on_ready failed: the others' wake-ups are not lost
+            callback()
+
+
+def once_after_notify(callback: Callable[[], None]) -> bool:
+    """From an ``on_ready``: run ``callback`` once after the current ``notify_all`` batch.
+
+    Returns ``False`` when not called within a batch: then the caller runs it itself.
+    """
+    deferred = getattr(_batch, "deferred", None)
+    if deferred is None:
+        return False
+    deferred[callback] = None
+    return True
 
 
 class LatestSubscription(Generic[Item]):
@@ -77,7 +109,7 @@ class LatestSubscription(Generic[Item]):
         """Close subscriptions on the publisher's behalf (their waiters wake, ``on_ready`` fires)."""
         for subscription in subscriptions:
             subscription._mark_closed()
-            subscription._notify()
+        notify_all(subscriptions)
 
     def _notify(self) -> None:
         if self._on_ready is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 
 from costeer.core import keys
 from costeer.core.interaction import Interaction
+from costeer.engine.frame_guard import FrameGuard, UnsafeFrameError
 from costeer.engine.imd_force import IMD_FORCE_GROUP
 from costeer.engine.nanover_xml import read_nanover_xml
 from costeer.engine.openmm_simulation import OpenMMSimulation, SimulationBlowUpError
@@ -210,3 +212,17 @@ def test_close_drops_the_context_and_load_builds_a_new_one(simulation: OpenMMSim
     simulation.load()
     assert simulation.context is not first
     assert keys.PARTICLE_POSITIONS in simulation.reset()
+
+
+def test_a_frame_beyond_float32_is_refused_by_the_guard_without_a_numpy_cast_warning(simulation) -> None:
+    guard = FrameGuard()
+    guard.start(simulation.reset())
+    positions = simulation.context.getState(getPositions=True).getPositions(asNumpy=True)._value
+    positions[60] = [1e39, -1e39, 1e39]  # finite in float64, infinite in float32
+    simulation.context.setPositions(positions)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        frame = simulation.current_frame()
+    assert np.isinf(frame[keys.PARTICLE_POSITIONS][60]).all()
+    with pytest.raises(UnsafeFrameError):
+        guard.check(frame)

@@ -16,7 +16,7 @@ from costeer.engine.frame_guard import SimulationBlowUpError
 from costeer.engine.good_states import GoodStates
 from costeer.engine.loading import from_built
 from costeer.engine.openmm_simulation import OpenMMSimulation
-from costeer.engine.recovery import NothingToRollBackTo, Recovery, RolledBack
+from costeer.engine.recovery import LOOP_RECOVERIES, NothingToRollBackTo, Recovery, RolledBack
 from costeer.engine.runner import SimulationRunner
 from costeer.tasks import build_task_system
 
@@ -203,6 +203,26 @@ def test_when_nothing_holds_the_runner_pauses_with_a_clear_message() -> None:
         runner.close()
     assert len(recoveries) == 3 and [r.count for r in recoveries] == [1, 2, 3]
     assert "nothing holds" in exception[keys.SIMULATION_EXCEPTION]
+
+
+def test_a_simulation_that_keeps_blowing_up_with_nobody_pulling_pauses_instead_of_recovering_forever() -> None:
+    simulation = DoomedSimulation(states=10**9)  # every rollback works, and it blows up again two frames later
+    publisher = Publisher()
+    recoveries: list[Recovery] = []
+    runner = SimulationRunner([simulation], publisher, frame_rate=100.0, on_blowup="recover")
+    runner.recovery_listeners.append(recoveries.append)
+    runner.start()
+    try:
+        exception = wait_for(lambda: [f for f in publisher.snapshot() if keys.SIMULATION_EXCEPTION in f], timeout=20.0)[0]
+        wait_for(lambda: runner.is_paused)
+        advances = simulation.advances
+    finally:
+        runner.close()
+    assert len(recoveries) == LOOP_RECOVERIES
+    message = exception[keys.SIMULATION_EXCEPTION]
+    assert "RecoveryLoopError" in message and "nobody pulling" in message and "time step" in message
+    assert "playback/reset" in message and "playback/play" in message
+    assert advances == simulation.advances  # paused: no stepping after the exception frame
 
 
 def test_pause_mode_keeps_nanovers_behaviour_and_says_play_is_needed_after_reset(nanotube_task) -> None:

@@ -112,3 +112,21 @@ def test_the_live_servers_own_keys_are_never_replayed_nor_removed(tmp_path, make
     playback.reset()
     playback.advance(1.0)
     assert changes == [({"scene": SCENE_IDENTITY}, ["avatar.u"]), ({"avatar.u": 1}, []), ({"avatar.u": 2}, [])]
+
+
+def test_every_key_read_only_to_clients_is_left_out_of_the_replay_recovery_notices_included(tmp_path, make_frame):
+    from costeer.server.ownership import KeyOwnership
+
+    path = tmp_path / "recovered.nanover.zip"
+    read_only = sorted(KeyOwnership().server_keys)
+    assert "costeer.recovery" in read_only
+    with RecordingWriter(path) as writer:
+        writer.write({"frame": dict(make_frame(0))}, timestamp_us=0)
+        writer.write({"state": {"updates": {key: "old" for key in read_only} | {"avatar.u": 1}, "removals": []}},
+                     timestamp_us=1)
+    changes = []
+    playback = RecordingPlayback(path, state_sink=lambda updates, removals: changes.append((updates, removals)))
+    playback.load()
+    playback.reset()
+    playback.advance(1.0)
+    assert changes == [({"scene": SCENE_IDENTITY}, ["avatar.u"]), ({"avatar.u": 1}, [])]

@@ -50,7 +50,7 @@ def test_invalid_interactions_are_dropped_with_a_warning(caplog):
     assert set(state.snapshot()) == {"interaction.ok"}
     assert set(pushed[-1]) == {"interaction.ok"}
     text = caplog.text
-    assert "interaction.nan from client-7: position must be finite" in text
+    assert "client-7's change to interaction.nan: interaction.nan holds NaN or infinity" in text  # refused by ownership
     assert "negative" in text and "out of range" in text and "unknown interaction_type" in text
 
 

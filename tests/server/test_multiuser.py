@@ -69,6 +69,23 @@ def test_a_client_repeating_a_non_finite_scene_is_warned_once(caplog):
     assert len(warnings) == 2 and "client-1" in warnings[0] and "client-2" in warnings[1]
 
 
+@pytest.mark.parametrize("scene", [[math.nan, 1.0], {"pose": [1.0, math.inf]}, [[0.0, -math.inf]]])
+def test_a_malformed_scene_holding_nan_is_refused_and_the_log_says_so(scene, caplog):
+    state = SharedState()
+    SceneShim(state).install()
+    state.update({"scene": scene, "avatar.a": 1})
+    assert state.snapshot() == {"avatar.a": 1}
+    assert "refused scene from the server, not stored" in caplog.text
+
+
+def test_a_finite_malformed_scene_is_stored_unmirrored_and_the_log_says_so(caplog):
+    state = SharedState()
+    SceneShim(state).install()
+    state.update({"scene": [0.0, 1.0]}, origin="client-1")
+    assert state.snapshot() == {"scene": [0.0, 1.0]}
+    assert "stored scene from client-1 as sent" in caplog.text and "not updated" in caplog.text
+
+
 @pytest.mark.parametrize("radius", [math.nan, math.inf, -1.0, 101.0, "2", None, True])
 def test_radial_origins_refuse_a_radius_that_is_not_a_sensible_number(radius):
     with pytest.raises(CommandError, match="radius must be a number of metres from 0 to 100"):

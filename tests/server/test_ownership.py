@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import tracemalloc
 
 import msgpack
@@ -50,6 +51,33 @@ def test_clients_cannot_write_or_remove_the_servers_keys(caplog):
     assert len(warnings) == 1 and "client-1" in warnings[0] and "is the server's and read-only" in warnings[0]
     state.update({"costeer.demonstrator": {"label": "synthetic"}}, origin="client-1")  # a client's own key
     assert state.get("costeer.demonstrator") == {"label": "synthetic"}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"components": [{"name": "head", "position": [0.0, math.nan, 0.0], "rotation": [0, 0, 0, 1]}]},
+        [math.inf],
+        [0.5] * 40 + [-math.inf],
+        {math.nan: "a nan key"},
+        [[[[{"deep": [1, "x", math.nan]}]]]],
+    ],
+)
+def test_a_value_holding_nan_or_infinity_anywhere_is_refused(value, caplog):
+    state = _state()
+    state.update({"avatar.me": value, "avatar.ok": {"position": [1e308, 0.0, -1e308]}}, origin="client-1")
+    assert "avatar.me" not in state.snapshot()
+    assert state.get("avatar.ok") == {"position": [1e308, 0.0, -1e308]}
+    assert "refused client-1's change to avatar.me: avatar.me holds NaN or infinity" in caplog.text
+
+
+def test_an_interaction_without_a_cap_of_its_own_is_kept_as_nanovers_vr_client_sends_it():
+    state = _state()
+    pull = {"position": [1.0, 2.0, 1.5], "particles": [60], "interaction_type": "spring", "scale": 100.0,
+            "max_force": math.inf, "owner.id": "929680e7", "label": "hand.right"}
+    state.update({"interaction.a": pull, "interaction.b": {**pull, "scale": math.inf}}, origin="client-1")
+    assert state.get("interaction.a") == pull
+    assert "interaction.b" not in state.snapshot()
 
 
 def test_scene_stays_shared():

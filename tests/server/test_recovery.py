@@ -16,7 +16,9 @@ from costeer.engine.openmm_simulation import OpenMMSimulation
 from costeer.engine.recovery import Recovery
 from costeer.recording.reader import RecordingReader
 from costeer.server.app import CosteerServer
+from costeer.server.commands import CommandRegistry
 from costeer.server.interactions import InteractionGate
+from costeer.server.session import ClientSession
 from costeer.server.state import SharedState
 from costeer.tasks import build_task_system
 
@@ -49,6 +51,52 @@ def test_a_released_interaction_is_refused_to_its_writer_with_one_logged_refusal
         "interaction.grab2", "interaction.other"}
     # once the writer has left, its connection id never writes again; another connection may use the key
     assert set(state.update({"interaction.grab": spring()}, origin="headset-1-reconnected")) == {"interaction.grab"}
+
+
+def _released_grab() -> tuple[SharedState, InteractionGate]:
+    state = SharedState()
+    gate = InteractionGate(particle_count=lambda: 65)
+    gate.install(state)
+    state.update({"interaction.grab": spring()}, origin="headset-1")
+    gate.release(["interaction.grab"])
+    state.update({}, ["interaction.grab"])  # as the server does after a recovery
+    assert state.update({"interaction.grab": spring()}, origin="headset-1") == {}
+    return state, gate
+
+
+def test_a_released_interaction_is_accepted_again_once_its_writer_removes_it():
+    state, gate = _released_grab()
+    state.update({}, ["interaction.grab"], origin="headset-2")  # another client's removal changes nothing
+    assert state.update({"interaction.grab": spring()}, origin="headset-1") == {}
+    state.update({}, ["interaction.grab"], origin="headset-1")  # the headset lets go: the key is absent already
+    assert set(state.update({"interaction.grab": spring()}, origin="headset-1")) == {"interaction.grab"}
+    assert set(gate.interactions) == {"interaction.grab"} and gate.released == {}
+
+
+def test_a_writer_leaving_ends_its_released_refusals():
+    state, gate = _released_grab()
+    session = ClientSession("headset-2", state=state, commands=CommandRegistry(), send_command=lambda message: None)
+    state.update({"interaction.other": spring()}, origin="headset-2")
+    gate.release(["interaction.other"])
+    assert set(gate.released) == {"interaction.grab", "interaction.other"}
+    session.close()
+    assert gate.released == {"interaction.grab": "headset-1"}
+    state.forget_writer("headset-1")
+    assert gate.released == {}
+
+
+def test_refused_interactions_are_logged_once_per_client_and_kind(caplog):
+    state, gate = _released_grab()
+    with caplog.at_level(logging.WARNING):
+        for number in range(20):
+            state.update({f"interaction.far{number}": spring(particles=(99,))}, origin="headset-1")
+            state.update({"interaction.grab": spring(position=(number, 0, 0))}, origin="headset-1")
+        state.update({"interaction.far": spring(particles=(99,))}, origin="headset-2")
+    messages = [record.getMessage() for record in caplog.records]
+    assert len([m for m in messages if "headset-1" in m and "out of range" in m]) == 1
+    assert len([m for m in messages if "headset-1" in m and "interaction.grab" in m and "grab again" in m]) == 1
+    assert len([m for m in messages if "headset-2" in m]) == 1
+    assert len(messages) == 3
 
 
 def test_the_server_writes_the_notice_and_removes_the_released_keys(fake_simulation):

@@ -30,6 +30,7 @@ from ..commands import CommandRegistry
 from ..hub import FrameHub
 from ..session import ClientSession
 from ..state import SharedState
+from ..subscription import once_after_notify
 from .codec import MAX_MESSAGE_BYTES, ProtocolError, decode_message, encode_message
 
 __all__ = ["WebSocketServer", "DEFAULT_PORT", "CLOSE_GRACE_SECONDS", "MAX_PENDING_REPLIES"]
@@ -72,6 +73,7 @@ class WebSocketServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: Server | None = None
+        self._waker: _Waker | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="costeer-commands")
         self._ids = itertools.count(1)
         self._clients: dict[str, _ClientConnection] = {}
@@ -89,6 +91,7 @@ class WebSocketServer:
         """Listen (in a background thread); raises ``OSError`` saying so if the port is taken."""
         loop = asyncio.new_event_loop()
         self._loop = loop
+        self._waker = _Waker(loop)
         self._thread = threading.Thread(target=loop.run_forever, name="costeer-websocket", daemon=True)
         self._thread.start()
         try:
@@ -213,6 +216,51 @@ async def _closed_within(server: Server, seconds: float) -> bool:
     return True
 
 
+class _Waker:
+    """Wakes clients' send loops from other threads, with one ``call_soon_threadsafe`` per batch.
+
+    A frame published to N clients makes N subscriptions ready in the simulation thread; each
+    ``wake`` adds its client's event to a set, and the loop callback that sets them all is
+    scheduled once, after the publisher's ``notify_all`` batch (each ``call_soon_threadsafe`` writes to the loop's
+    self-pipe, which cost the simulation thread 3.8% with 4 clients). Setting an event never
+    waits on its client, so a slow client still cannot stall the others.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._lock = threading.Lock()
+        self._pending: set[asyncio.Event] = set()
+        self._scheduled = False
+
+    def wake(self, event: asyncio.Event) -> None:
+        """Set ``event`` on the loop soon; callable from any thread. Within a publisher's
+        ``notify_all`` the loop is called once, after every subscription of the batch."""
+        with self._lock:
+            self._pending.add(event)
+            if self._scheduled:
+                return
+        if not once_after_notify(self._schedule):
+            self._schedule()
+
+    def _schedule(self) -> None:
+        with self._lock:
+            if self._scheduled or not self._pending:
+                return
+            self._scheduled = True
+        try:
+            self._loop.call_soon_threadsafe(self._set_pending)
+        except RuntimeError:  # the loop is closed: the server is shutting down
+            with self._lock:
+                self._scheduled = False
+
+    def _set_pending(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, set()
+            self._scheduled = False
+        for event in pending:
+            event.set()
+
+
 class _ClientConnection:
     """The socket side of one client: a receive loop and a send loop sharing one wake-up."""
 
@@ -221,6 +269,8 @@ class _ClientConnection:
         self._max_bytes = server._max_message_bytes
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
+        assert server._waker is not None
+        self._waker = server._waker
         self._replies: collections.deque[bytes] = collections.deque()
         self._frames = server.hub.subscribe(on_ready=self._wake_threadsafe)
         self._state = server.state.subscribe(on_ready=self._wake_threadsafe)
@@ -285,10 +335,7 @@ class _ClientConnection:
         return self._state.encoded_take(_encode_state)
 
     def _wake_threadsafe(self) -> None:
-        try:
-            self._loop.call_soon_threadsafe(self._wake.set)
-        except RuntimeError:
-            pass  # the loop is closed: the server is shutting down
+        self._waker.wake(self._wake)
 
     def _send_command(self, message: dict[str, Any]) -> None:
         """Queue a command message (from any thread); encoding errors raise here, for the caller."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import msgpack
@@ -58,3 +59,27 @@ def test_a_request_with_non_map_arguments_is_answered_over_the_wire(served, conn
     client.send({"command": {"request": {"name": "commands/list", "arguments": [1, 2], "id": 5}}})
     client.wait_for(lambda: 5 in client.replies)
     assert "arguments of command 'commands/list' must be a map of string keys" in client.replies[5]["exception"]
+
+
+def test_a_published_frame_wakes_every_ready_client_with_one_threadsafe_call(served):
+    url = f"ws://127.0.0.1:{served.port}"
+    with contextlib.ExitStack() as stack:
+        clients = [stack.enter_context(connect(url, compression=None)) for _ in range(4)]
+        for client in clients:
+            client.recv(timeout=10)  # the state
+        loop = served._loop
+        calls = []
+        original = loop.call_soon_threadsafe
+
+        def counted(callback, *args, **kwargs):
+            calls.append(callback)
+            return original(callback, *args, **kwargs)
+
+        loop.call_soon_threadsafe = counted
+        for index in range(5):
+            calls.clear()
+            served.hub.send_frame({"particle.count": index})
+            during_send = len(calls)
+            for client in clients:  # every client gets the frame, so each has nothing pending before the next
+                assert msgpack.unpackb(client.recv(timeout=10))["frame"]["particle.count"] == index
+            assert during_send == 1, calls
