@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import math
-import threading
-import time
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -102,40 +100,12 @@ class CastingSimulation:
         pass
 
 
-class Publisher:
-    def __init__(self) -> None:
-        self.frames: list[FrameDict] = []
-        self.lock = threading.Lock()
-
-    def send_clear(self) -> None:
-        pass
-
-    def send_frame(self, frame: FrameDict) -> None:
-        with self.lock:
-            self.frames.append(frame)
-
-    def snapshot(self) -> list[FrameDict]:
-        with self.lock:
-            return list(self.frames)
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError("condition not met in time")
-
-
 @pytest.mark.parametrize(
     "far, velocities",
     [(1e39, False), (1.1e6, False), (1e39, True)],
     ids=["float32-overflow", "finite-but-absurd", "velocities-overflow"],
 )
-def test_a_frame_that_would_be_sent_non_finite_or_absurd_never_leaves_the_runner(far: float, velocities: bool) -> None:
-    publisher = Publisher()
+def test_a_frame_that_would_be_sent_non_finite_or_absurd_never_leaves_the_runner(far: float, velocities: bool, publisher, wait_for) -> None:
     runner = SimulationRunner([CastingSimulation(far, velocities=velocities)], publisher, frame_rate=200.0)
     runner.start()
     try:

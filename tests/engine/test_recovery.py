@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import threading
 import time
-from typing import Any, Callable
 
 import numpy as np
 import pytest
@@ -91,36 +89,8 @@ def test_a_blow_up_inside_openmm_is_a_blow_up(nanotube_task) -> None:
     assert np.isfinite(simulation.roll_back().frame[keys.PARTICLE_POSITIONS]).all()
 
 
-class Publisher:
-    def __init__(self) -> None:
-        self.frames: list[FrameDict] = []
-        self.lock = threading.Lock()
-
-    def send_clear(self) -> None:
-        pass
-
-    def send_frame(self, frame: FrameDict) -> None:
-        with self.lock:
-            self.frames.append(frame)
-
-    def snapshot(self) -> list[FrameDict]:
-        with self.lock:
-            return list(self.frames)
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError("condition not met in time")
-
-
-def test_a_blow_up_rolls_back_releases_the_pulls_and_runs_on(nanotube_task) -> None:
+def test_a_blow_up_rolls_back_releases_the_pulls_and_runs_on(nanotube_task, publisher, wait_for) -> None:
     simulation = OpenMMSimulation(nanotube_task, platform="Reference", seed=5)
-    publisher = Publisher()
     recoveries: list[Recovery] = []
     runner = SimulationRunner([simulation], publisher, frame_rate=60.0, on_blowup="recover")
     runner.recovery_listeners.append(recoveries.append)
@@ -189,9 +159,8 @@ class DoomedSimulation:
         return RolledBack({keys.PARTICLE_POSITIONS: np.zeros((1, 3), dtype=np.float32), keys.SIMULATION_TIME: 0.0}, 0.0, 0.1)
 
 
-def test_when_nothing_holds_the_runner_pauses_with_a_clear_message() -> None:
+def test_when_nothing_holds_the_runner_pauses_with_a_clear_message(publisher, wait_for) -> None:
     simulation = DoomedSimulation(states=3)
-    publisher = Publisher()
     recoveries: list[Recovery] = []
     runner = SimulationRunner([simulation], publisher, frame_rate=100.0, on_blowup="recover")
     runner.recovery_listeners.append(recoveries.append)
@@ -205,9 +174,8 @@ def test_when_nothing_holds_the_runner_pauses_with_a_clear_message() -> None:
     assert "nothing holds" in exception[keys.SIMULATION_EXCEPTION]
 
 
-def test_a_simulation_that_keeps_blowing_up_with_nobody_pulling_pauses_instead_of_recovering_forever() -> None:
+def test_a_simulation_that_keeps_blowing_up_with_nobody_pulling_pauses_instead_of_recovering_forever(publisher, wait_for) -> None:
     simulation = DoomedSimulation(states=10**9)  # every rollback works, and it blows up again two frames later
-    publisher = Publisher()
     recoveries: list[Recovery] = []
     runner = SimulationRunner([simulation], publisher, frame_rate=100.0, on_blowup="recover")
     runner.recovery_listeners.append(recoveries.append)
@@ -225,9 +193,8 @@ def test_a_simulation_that_keeps_blowing_up_with_nobody_pulling_pauses_instead_o
     assert advances == simulation.advances  # paused: no stepping after the exception frame
 
 
-def test_pause_mode_keeps_nanovers_behaviour_and_says_play_is_needed_after_reset(nanotube_task) -> None:
+def test_pause_mode_keeps_nanovers_behaviour_and_says_play_is_needed_after_reset(nanotube_task, publisher, wait_for) -> None:
     simulation = OpenMMSimulation(nanotube_task, platform="Reference")
-    publisher = Publisher()
     runner = SimulationRunner([simulation], publisher, frame_rate=60.0, on_blowup="pause")
     recoveries: list[Recovery] = []
     runner.recovery_listeners.append(recoveries.append)
@@ -247,6 +214,6 @@ def test_pause_mode_keeps_nanovers_behaviour_and_says_play_is_needed_after_reset
     assert "playback/reset" in exception[keys.SIMULATION_EXCEPTION] and "playback/play" in exception[keys.SIMULATION_EXCEPTION]
 
 
-def test_on_blowup_must_be_recover_or_pause() -> None:
+def test_on_blowup_must_be_recover_or_pause(publisher) -> None:
     with pytest.raises(ValueError, match="recover, pause"):
-        SimulationRunner([DoomedSimulation(1)], Publisher(), on_blowup="ignore")
+        SimulationRunner([DoomedSimulation(1)], publisher, on_blowup="ignore")
