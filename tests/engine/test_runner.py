@@ -66,16 +66,6 @@ class CountingSimulation:
         self.interactions = interactions
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError("condition not met in time")
-
-
 @pytest.fixture
 def nanotube_sim(nanotube_xml: Path) -> OpenMMSimulation:
     return OpenMMSimulation(read_nanover_xml(nanotube_xml), platform="Reference")
@@ -97,7 +87,7 @@ def run() -> Iterator[Callable[..., tuple[SimulationRunner, FakePublisher]]]:
         runner.close()
 
 
-def test_start_sends_clear_then_full_frame(run, nanotube_sim) -> None:
+def test_start_sends_clear_then_full_frame(run, nanotube_sim, wait_for) -> None:
     changes: list[tuple[int, str]] = []
     runner, publisher = run([nanotube_sim], on_simulation_changed=lambda i, n: changes.append((i, n)))
     wait_for(lambda: len(publisher.frames()) >= 2)
@@ -109,7 +99,7 @@ def test_start_sends_clear_then_full_frame(run, nanotube_sim) -> None:
     assert runner.particle_count == 65 and not runner.is_paused
 
 
-def test_paced_runs_advance_at_most_once_per_frame_interval(run) -> None:
+def test_paced_runs_advance_at_most_once_per_frame_interval(run, wait_for) -> None:
     sim = CountingSimulation()
     runner, publisher = run([sim], frame_rate=50.0)
     wait_for(lambda: publisher.frames())
@@ -122,7 +112,7 @@ def test_paced_runs_advance_at_most_once_per_frame_interval(run) -> None:
     assert sim.advances - first <= 50 * elapsed + 2, (sim.advances - first, elapsed)
 
 
-def test_pause_stops_frames_and_step_advances_one_frame(run, nanotube_sim) -> None:
+def test_pause_stops_frames_and_step_advances_one_frame(run, nanotube_sim, wait_for) -> None:
     runner, publisher = run([nanotube_sim], frame_rate=30.0)
     wait_for(lambda: len(publisher.frames()) >= 3)
     runner.pause()
@@ -143,7 +133,7 @@ def test_pause_stops_frames_and_step_advances_one_frame(run, nanotube_sim) -> No
     assert publisher.frames()[2][keys.SIMULATION_TIME] - before == pytest.approx(15 * step_ps)
 
 
-def test_reset_clears_and_sends_full_frame(run, nanotube_sim) -> None:
+def test_reset_clears_and_sends_full_frame(run, nanotube_sim, wait_for) -> None:
     runner, publisher = run([nanotube_sim])
     first = wait_for(lambda: publisher.frames())[0]
     wait_for(lambda: len(publisher.frames()) >= 5)
@@ -160,7 +150,7 @@ def test_reset_clears_and_sends_full_frame(run, nanotube_sim) -> None:
     assert runner.is_paused  # as in NanoVer, reset does not change play/pause
 
 
-def test_interactions_reach_the_simulation(run, nanotube_sim) -> None:
+def test_interactions_reach_the_simulation(run, nanotube_sim, wait_for) -> None:
     runner, publisher = run([nanotube_sim], frame_rate=60.0)
     start = wait_for(lambda: publisher.frames())[0][keys.PARTICLE_POSITIONS][60].astype(np.float64)
     target = start + np.array([0.0, 1.0, 0.0])
@@ -179,7 +169,7 @@ def test_interactions_reach_the_simulation(run, nanotube_sim) -> None:
     wait_for(close_enough, timeout=10)
 
 
-def test_blow_up_pauses_with_exception_frame_and_reset_recovers(run, nanotube_sim) -> None:
+def test_blow_up_pauses_with_exception_frame_and_reset_recovers(run, nanotube_sim, wait_for) -> None:
     runner, publisher = run([nanotube_sim])
     wait_for(lambda: len(publisher.frames()) >= 2)
     runner.pause()
@@ -198,7 +188,7 @@ def test_blow_up_pauses_with_exception_frame_and_reset_recovers(run, nanotube_si
     assert np.isfinite(publisher.frames()[-1][keys.PARTICLE_POSITIONS]).all()
 
 
-def test_any_exception_pauses_and_reports(run) -> None:
+def test_any_exception_pauses_and_reports(run, wait_for) -> None:
     sim = CountingSimulation("fragile")
 
     def broken(seconds: float) -> FrameDict:
@@ -211,7 +201,7 @@ def test_any_exception_pauses_and_reports(run) -> None:
     wait_for(lambda: runner.is_paused)
 
 
-def test_load_and_next_switch_simulations(run) -> None:
+def test_load_and_next_switch_simulations(run, wait_for) -> None:
     a, b = CountingSimulation("a"), CountingSimulation("b")
     changes: list[tuple[int, str]] = []
     runner, publisher = run([a, b], on_simulation_changed=lambda i, n: changes.append((i, n)))
@@ -230,7 +220,7 @@ def test_load_and_next_switch_simulations(run) -> None:
     assert runner.index == 1
 
 
-def test_free_run_makes_many_steps_per_frame_and_paced_one_chunk(nanotube_xml: Path) -> None:
+def test_free_run_makes_many_steps_per_frame_and_paced_one_chunk(nanotube_xml: Path, wait_for) -> None:
     steps_per_frame = {}
     for free in (False, True):
         sim = OpenMMSimulation(read_nanover_xml(nanotube_xml), platform="Reference")
@@ -260,7 +250,7 @@ class LoopingSimulation(CountingSimulation):
         return frame
 
 
-def test_a_new_sequence_from_the_simulation_is_a_clear(run) -> None:
+def test_a_new_sequence_from_the_simulation_is_a_clear(run, wait_for) -> None:
     runner, publisher = run([LoopingSimulation()], frame_rate=100.0)
     wait_for(lambda: len(publisher.frames()) >= 8)
     runner.pause()
@@ -272,7 +262,7 @@ def test_a_new_sequence_from_the_simulation_is_a_clear(run) -> None:
     assert all(frame[keys.PARTICLE_COUNT] == 3 for frame in after_clear)
 
 
-def test_free_running_shows_a_new_grab_without_waiting_for_the_frame_clock(run, nanotube_sim) -> None:
+def test_free_running_shows_a_new_grab_without_waiting_for_the_frame_clock(run, nanotube_sim, wait_for) -> None:
     runner, publisher = run([nanotube_sim], frame_rate=0.01, free_run=True)  # the clock ticks every 100 s
     wait_for(lambda: len(publisher.frames()) >= 2)  # the reset frame and the clock's first tick
     grab = Interaction.from_state({"position": [2.0, 2.0, 2.0], "particles": [60]}, particle_count=65)
@@ -304,7 +294,7 @@ class ClosableSimulation(CountingSimulation):
         self.closed += 1
 
 
-def test_close_closes_every_simulation_that_can_be_closed(run) -> None:
+def test_close_closes_every_simulation_that_can_be_closed(run, wait_for) -> None:
     a, b, plain = ClosableSimulation("a"), ClosableSimulation("b"), CountingSimulation("plain")
     runner, publisher = run([a, b, plain])
     wait_for(lambda: publisher.frames())
@@ -312,7 +302,7 @@ def test_close_closes_every_simulation_that_can_be_closed(run) -> None:
     assert a.closed == b.closed == 1
 
 
-def test_stop_jumps_the_queue(run) -> None:
+def test_stop_jumps_the_queue(run, wait_for) -> None:
     slow = ClosableSimulation("slow", delay=0.1)
     runner, publisher = run([slow])
     wait_for(lambda: publisher.frames())
@@ -326,7 +316,7 @@ def test_stop_jumps_the_queue(run) -> None:
     assert slow.closed == 1
 
 
-def test_close_gives_up_on_a_stuck_simulation_with_a_warning(run, caplog) -> None:
+def test_close_gives_up_on_a_stuck_simulation_with_a_warning(run, caplog, wait_for) -> None:
     stuck = ClosableSimulation("stuck")
     runner, publisher = run([stuck])
     wait_for(lambda: publisher.frames())
@@ -341,7 +331,7 @@ def test_close_gives_up_on_a_stuck_simulation_with_a_warning(run, caplog) -> Non
     stuck.release.set()
 
 
-def test_switches_still_queued_at_close_fail(run) -> None:
+def test_switches_still_queued_at_close_fail(run, wait_for) -> None:
     slow = ClosableSimulation("slow")
     runner, publisher = run([slow, CountingSimulation("other")])
     wait_for(lambda: publisher.frames())
