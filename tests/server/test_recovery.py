@@ -176,28 +176,25 @@ def _check_recovery(server, headset, watcher, notice, path: Path) -> None:
           f"state {notice['state_age']} s old, {notice['lost_time']:.4f} ps undone, recoveries {notice['count']}")
 
 
-@pytest.mark.slow
-def test_a_pull_that_blows_the_nanotube_task_up_is_recovered_from(connect_client, tmp_path) -> None:
-    simulation = OpenMMSimulation(from_built(build_task_system("nanotube")), max_force=None)  # the server cap raised
-    path = tmp_path / "session.nanover.zip"
-    server = CosteerServer([simulation], port=0, record=path)
-    server.start()
-    try:
-        headset, watcher, notice = _pull_until_recovered(server, connect_client, atom=60)
-        _check_recovery(server, headset, watcher, notice, path)
-    finally:
-        server.close()
+def _nanotube_task(villin_pdb) -> OpenMMSimulation:
+    return OpenMMSimulation(from_built(build_task_system("nanotube")), max_force=None)  # the server cap raised
 
 
-@pytest.mark.slow
-def test_a_pull_that_blows_a_pdb_protein_up_is_recovered_from(connect_client, villin_pdb, tmp_path) -> None:
+def _pdb_protein(villin_pdb) -> OpenMMSimulation:
     loaded = load_pdb_system(villin_pdb, strip_water=True)
-    simulation = OpenMMSimulation(loaded, max_force=1e9, source=str(villin_pdb))
-    path = tmp_path / "villin.nanover.zip"
-    server = CosteerServer([simulation], port=0, record=path)
+    return OpenMMSimulation(loaded, max_force=1e9, source=str(villin_pdb))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("system", "atom"), [(_nanotube_task, 60), (_pdb_protein, 4)], ids=["nanotube-task", "pdb-protein"]
+)
+def test_a_pull_that_blows_the_system_up_is_recovered_from(system, atom, connect_client, villin_pdb, tmp_path) -> None:
+    path = tmp_path / "session.nanover.zip"
+    server = CosteerServer([system(villin_pdb)], port=0, record=path)
     server.start()
     try:
-        headset, watcher, notice = _pull_until_recovered(server, connect_client, atom=4)
+        headset, watcher, notice = _pull_until_recovered(server, connect_client, atom=atom)
         _check_recovery(server, headset, watcher, notice, path)
     finally:
         server.close()
