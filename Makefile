@@ -11,7 +11,9 @@ PYTHON313 ?= $(PYENV_ROOT)/versions/3.13.0/bin/python3
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[test]'
+	# torch first, pinned to the CPU build on disk: a bare "torch" would download a multi-GB CUDA build
+	$(VENV)/bin/pip install -q torch==2.13.0
+	$(VENV)/bin/pip install -q -e '.[test,agent]'
 	touch $@
 
 # NanoVer's own server, client and recording reader (Python >= 3.13), driven from tests as a subprocess.
