@@ -1,12 +1,15 @@
 """Turn a :class:`~costeer.datasets.demonstrations.Demonstration` into one episode's steps, for a task.
 
-Per step, in the task's frame: the observation (``task.observe``), the action (the acting
-interaction's target relative to the grabbed atoms' centre, its scale, type and on/off), the
-net user force, where the grabbed atoms are, the task frame itself (so that every step maps
-back to lab coordinates), times, and the done/success flags from ``task.evaluate``.
+Per step, in the task's frame: the observation and the action (both from
+:class:`~costeer.tasks.encoding.StepEncoder`, so datasets, rollouts and the co-pilot agree),
+whether the action is known (``action.valid``: a frames-only recording shows that someone
+pulled but not where to), the net user force, where the grabbed atoms are, the task frame
+itself (so that every step maps back to lab coordinates), times, and the done/success flags
+from ``task.evaluate``. The episode's metadata says which force law the recording's server
+used (``strength_factor``, :mod:`costeer.datasets.strength`) and the physical spring constant.
 
     episode = build_episode(demo, get_task("nanotube"))
-    episode.steps["action"]     # (T, 6) float32: target_x, target_y, target_z, scale, type, on
+    episode.steps["action"]     # (T, 6) float32: target_x, target_y, target_z, strength, type, on
 """
 
 from __future__ import annotations
@@ -17,10 +20,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from openmm.app import Element
 
 from costeer.core.interaction import Interaction
 from costeer.datasets.demonstrations import Demonstration, DemonstrationFrame
+from costeer.datasets.strength import measure_force_ratio, snap_strength_factor
 from costeer.tasks import ChemistryError, Task
+from costeer.tasks.encoding import (
+    ACTION_NAMES,
+    INTERACTION_TYPE_CODES,
+    StepEncoder,
+    acting_interaction,
+    element_masses,
+    grabbed_centres,
+)
+from costeer.tasks.frame import TaskFrame
+from costeer.tasks.task import AtomSelection
 
 __all__ = [
     "ACTION_NAMES",
@@ -30,13 +45,9 @@ __all__ = [
     "build_episode",
 ]
 
-ACTION_NAMES = ("target_x", "target_y", "target_z", "scale", "type", "on")
-"""The action vector: target (nm, task axes, relative to the grabbed atoms' centre), scale, type code, on."""
-INTERACTION_TYPE_CODES = {"unknown": -1, "none": 0, "gaussian": 1, "spring": 2, "constant": 3}
-"""``type`` in the action: 0 when nobody pulls, -1 when a frames-only recording cannot say."""
 POSE_NAMES = ("x", "y", "z", "qx", "qy", "qz", "qw")
-SPRING_CONSTANT_PER_SCALE = 2.0
-"""NanoVer's spring: F = scale * 2 * d (kJ/(mol nm) per nm, before mass weighting)."""
+SPRING_CONSTANT_PER_STRENGTH = 2.0
+"""costeer's spring: F = strength * 2 * d on the grabbed atoms' centre (kJ/(mol nm) per nm)."""
 
 
 class Pseudonyms:
@@ -76,83 +87,78 @@ def build_episode(
     *,
     velocities: bool = False,
     pseudonyms: Pseudonyms | None = None,
+    strength_factor: float | None = None,
 ) -> Episode:
     """Steps and metadata of ``demo`` under ``task``.
 
     ``velocities``: observe velocities too (the recording must have ``particle.velocities``).
     ``pseudonyms``: anonymise: owner ids become pseudonyms, avatars (headset and controller
     poses) are left out, and session labels other than ``origin`` are dropped.
+    ``strength_factor``: the recording's force law (see :mod:`costeer.datasets.strength`),
+    used when this episode's own forces cannot tell (too few pulls); 1 when not given.
     """
-    source = demo.source.name
-    try:
-        selection = task.select(demo.chemistry)
-    except ChemistryError as error:
-        raise ValueError(f"{demo.source}: does not fit task {task.name!r}: {error}") from None
+    selection = _select(demo, task)
+    masses = element_masses(demo.chemistry)
+    encoder = StepEncoder(task, selection, masses=masses, velocities=velocities)
     positions = demo.positions.astype(np.float64)
-    frames = task.frames(positions, selection)
-    observed_velocities = _velocities(demo) if velocities else None
-    observation = task.observe(positions, frames, selection, velocities=observed_velocities)
-    centre = positions[:, selection.grabbed, :].mean(axis=1)
-    grabbed = frames.to_task(centre[:, None, :])[:, 0, :]
-    acting = [_acting(frame.interactions, selection.grabbed) for frame in demo.frames]
-    action = _actions(demo, acting, centre)
-    action[:, :3] = frames.vectors_to_task(action[:, None, :3])[:, 0, :]
-    force = np.stack([frame.user_force.sum(axis=0, dtype=np.float64) for frame in demo.frames])
-    force = frames.vectors_to_task(force[:, None, :])[:, 0, :]
+    observation, frames = encoder.observe_episode(positions, _velocities(demo) if velocities else None)
+    acting = [acting_interaction(frame.interactions, selection.grabbed) for frame in demo.frames]
+    factor, ratio = _force_law(demo, selection, masses, fallback=strength_factor)
     outcome = task.evaluate(positions, selection)
-    success_index = outcome.success_index
-    length = len(demo)
-    wall = demo.wall_time_s
-    simulation = np.array([frame.simulation_time_ps for frame in demo.frames])
-    atoms = ["x", "y", "z", "vx", "vy", "vz"][: observation.shape[-1]]
-
-    steps: dict[str, np.ndarray] = {
-        "observation.state": observation.reshape(length, -1).astype(np.float32),
-        "action": action.astype(np.float32),
-        "user_force": force.astype(np.float32),
-        "grabbed_position": grabbed.astype(np.float32),
-        "task_frame": np.concatenate([frames.origin, frames.axes.reshape(length, 9)], axis=1).astype(np.float32),
-        "timestamp": (wall - wall[0]).astype(np.float32),
-        "wall_time": wall,
-        "simulation_time": simulation,
-        "source_frame_index": np.array([frame.frame_index for frame in demo.frames], dtype=np.int64),
-        "next.done": np.arange(length) == length - 1,
-        "next.success": np.arange(length) == (-1 if success_index is None else success_index),
+    steps = {
+        "observation.state": observation,
+        **_action_columns(demo, encoder, acting, positions, frames, factor),
+        **_motion_columns(demo, selection, masses, positions, frames),
+        **_time_columns(demo, outcome.success_index),
     }
-    names = {
-        "observation.state": [f"atom{int(atom)}.{axis}" for atom in selection.observed for axis in atoms],
-        "action": list(ACTION_NAMES),
-        "user_force": ["x", "y", "z"],
-        "grabbed_position": ["x", "y", "z"],
-        "task_frame": ["origin_x", "origin_y", "origin_z", *(f"{a}_{c}" for a in "xyz" for c in "xyz")],
-    }
-    owners = sorted({str(i.properties.get("owner.id")) for i in acting if i and i.properties.get("owner.id")})
+    names = _names(selection, observation.shape[1] // len(selection.observed))
     if pseudonyms is None:
         steps["avatar.headset"], steps["avatar.hand"] = _avatar_poses(demo.frames, acting)
         names["avatar.headset"] = names["avatar.hand"] = list(POSE_NAMES)
-    else:
-        owners = [pseudonyms(owner) for owner in owners]
     metadata = {
-        "source": source,
-        "source_part": demo.part,
-        "split": demo.split,
-        "origin": demo.origin,
-        "system_hash": demo.chemistry.system_hash(),
+        **_source_metadata(demo, pseudonyms),
         "success": bool(outcome.success),
-        "success_index": success_index,
+        "success_index": outcome.success_index,
         "outcome": json.dumps(outcome.details(), default=str),
-        "frame_interval_s": _median_step(wall),
-        "simulation_interval_ps": _median_step(simulation),
-        "start_wall_time_s": float(wall[0]),
-        **_force_constants(acting),
+        "frame_interval_s": _median_step(steps["wall_time"]),
+        "simulation_interval_ps": _median_step(steps["simulation_time"]),
+        "start_wall_time_s": float(steps["wall_time"][0]),
+        **_force_constants(acting, factor, ratio),
         "grabbed_atoms": selection.grabbed.tolist(),
         "observed_atoms": selection.observed.tolist(),
-        "owners": owners,
-        "labels": json.dumps(_labels(demo, anonymise=pseudonyms is not None), sort_keys=True),
-        "has_interactions": demo.has_state,
-        "repaired": demo.repaired,
+        "owners": _owners(acting, pseudonyms),
     }
     return Episode(steps=steps, names=names, metadata=metadata)
+
+
+def _select(demo: Demonstration, task: Task) -> AtomSelection:
+    """The task's atoms in ``demo``'s system; a ``ValueError`` naming the file and what did not fit."""
+    try:
+        return task.select(demo.chemistry)
+    except ChemistryError as error:
+        raise ValueError(
+            f"{demo.source}: does not fit task {task.name!r}: {error} (the recording's system: "
+            f"{_composition(demo.chemistry.elements)}). Build it with a task for that system (--task NAME or FILE)"
+        ) from None
+
+
+def _composition(elements: np.ndarray) -> str:
+    """``"65 atoms: C 61, H 4"`` (element symbols by atomic number)."""
+    numbers, counts = np.unique(elements, return_counts=True)
+    symbols = [Element.getByAtomicNumber(int(z)).symbol if z else "?" for z in numbers]
+    parts = ", ".join(f"{symbol} {count}" for symbol, count in sorted(zip(symbols, counts), key=lambda p: -p[1]))
+    return f"{len(elements)} atoms: {parts}"
+
+
+def _force_law(
+    demo: Demonstration, selection: AtomSelection, masses: np.ndarray, *, fallback: float | None
+) -> tuple[float, float | None]:
+    """The strength factor of ``demo``'s server and the force ratio measured (``None``: too few pulls)."""
+    ratio = measure_force_ratio(demo, selection, masses)
+    if ratio is None:
+        return (1.0 if fallback is None else fallback), None
+    grabbed_mass = float(masses[selection.grabbed].sum())
+    return snap_strength_factor(ratio, grabbed_mass=grabbed_mass, source=demo.source.name), ratio
 
 
 def _velocities(demo: Demonstration) -> np.ndarray:
@@ -164,42 +170,96 @@ def _velocities(demo: Demonstration) -> np.ndarray:
     return np.stack([frame.velocities for frame in demo.frames]).astype(np.float64)
 
 
-def _acting(interactions: Mapping[str, Interaction], grabbed: np.ndarray) -> Interaction | None:
-    """The interaction that pulls the task's grabbed atoms (first by key); ``None`` when none does.
+def _action_columns(
+    demo: Demonstration,
+    encoder: StepEncoder,
+    acting: list[Interaction | None],
+    positions: np.ndarray,
+    frames: TaskFrame,
+    factor: float,
+) -> dict[str, np.ndarray]:
+    """``action`` and ``action.valid``: a frames-only recording's pulls have no known target (NaN, invalid)."""
+    action = encoder.encode_actions(acting, positions, frames, strength_factor=factor)
+    unknown = np.zeros(len(demo), dtype=bool) if demo.has_state else demo.pulling
+    action[unknown] = [np.nan, np.nan, np.nan, np.nan, INTERACTION_TYPE_CODES["unknown"], 1.0]
+    return {"action": action, "action.valid": ~unknown}
 
-    Someone else pulling other atoms (another user on the tube, say) is not this task's action.
+
+def _motion_columns(
+    demo: Demonstration, selection: AtomSelection, masses: np.ndarray, positions: np.ndarray, frames: TaskFrame
+) -> dict[str, np.ndarray]:
+    """The net user force and the grabbed atoms' centre in the task frame, and the frame itself."""
+    force = np.stack([frame.user_force.sum(axis=0, dtype=np.float64) for frame in demo.frames])
+    centre = grabbed_centres(positions, selection.grabbed, masses)
+    return {
+        "user_force": frames.vectors_to_task(force[:, None, :])[:, 0, :].astype(np.float32),
+        "grabbed_position": frames.to_task(centre[:, None, :])[:, 0, :].astype(np.float32),
+        "task_frame": np.concatenate([frames.origin, frames.axes.reshape(len(frames), 9)], axis=1).astype(np.float32),
+    }
+
+
+def _time_columns(demo: Demonstration, success_index: int | None) -> dict[str, np.ndarray]:
+    """Times (episode, wall, simulation), the recording's frame numbers, and the done/success flags."""
+    length = len(demo)
+    wall = demo.wall_time_s
+    return {
+        "timestamp": (wall - wall[0]).astype(np.float32),
+        "wall_time": wall,
+        "simulation_time": np.array([frame.simulation_time_ps for frame in demo.frames]),
+        "source_frame_index": np.array([frame.frame_index for frame in demo.frames], dtype=np.int64),
+        "next.done": np.arange(length) == length - 1,
+        "next.success": np.arange(length) == (-1 if success_index is None else success_index),
+    }
+
+
+def _names(selection: AtomSelection, width: int) -> dict[str, list[str]]:
+    atoms = ["x", "y", "z", "vx", "vy", "vz"][:width]
+    return {
+        "observation.state": [f"atom{int(atom)}.{axis}" for atom in selection.observed for axis in atoms],
+        "action": list(ACTION_NAMES),
+        "user_force": ["x", "y", "z"],
+        "grabbed_position": ["x", "y", "z"],
+        "task_frame": ["origin_x", "origin_y", "origin_z", *(f"{a}_{c}" for a in "xyz" for c in "xyz")],
+    }
+
+
+def _source_metadata(demo: Demonstration, pseudonyms: Pseudonyms | None) -> dict[str, Any]:
+    return {
+        "source": demo.source.name,
+        "source_part": demo.part,
+        "split": demo.split,
+        "origin": demo.origin,
+        "system_hash": demo.chemistry.system_hash(),
+        "labels": json.dumps(_labels(demo, anonymise=pseudonyms is not None), sort_keys=True),
+        "has_interactions": demo.has_state,
+        "repaired": demo.repaired,
+    }
+
+
+def _owners(acting: list[Interaction | None], pseudonyms: Pseudonyms | None) -> list[str]:
+    owners = sorted({str(i.properties.get("owner.id")) for i in acting if i and i.properties.get("owner.id")})
+    return owners if pseudonyms is None else [pseudonyms(owner) for owner in owners]
+
+
+def _force_constants(acting: list[Interaction | None], factor: float, ratio: float | None) -> dict[str, Any]:
+    """The pulls' type, scale, strength factor, physical spring constant, mass weighting and cap.
+
+    The most common type and the median scale; ``None`` when nobody pulled with a known
+    interaction. ``force_ratio``: the measured ``|F| / (scale |f(d)|)`` the factor was snapped from.
     """
-    touching = [interactions[key] for key in sorted(interactions) if np.intersect1d(interactions[key].particles, grabbed).size]
-    return touching[0] if touching else None
-
-
-def _actions(demo: Demonstration, acting: list[Interaction | None], centre: np.ndarray) -> np.ndarray:
-    """``(T, 6)``: lab target offset from ``centre`` (turned into task axes by the caller), scale, type, on."""
-    action = np.zeros((len(demo), len(ACTION_NAMES)))
-    for step, (frame, interaction) in enumerate(zip(demo.frames, acting)):
-        if interaction is not None:
-            action[step, :3] = interaction.position - centre[step]
-            action[step, 3] = interaction.scale
-            action[step, 4] = INTERACTION_TYPE_CODES[interaction.interaction_type]
-            action[step, 5] = 1.0
-        elif not demo.has_state and len(frame.user_force_index) and np.any(frame.user_force):
-            action[step] = [np.nan, np.nan, np.nan, np.nan, INTERACTION_TYPE_CODES["unknown"], 1.0]
-    return action
-
-
-def _force_constants(acting: list[Interaction | None]) -> dict[str, Any]:
-    """The pulls' type, scale, mass weighting and cap (the most common; ``None`` when never seen)."""
     live = [item for item in acting if item is not None]
     if not live:
-        return {"interaction_type": None, "force_scale": None, "spring_constant": None,
-                "mass_weighted": None, "max_force": None}
+        return {"interaction_type": None, "force_scale": None, "strength_factor": None, "force_ratio": ratio,
+                "spring_constant": None, "mass_weighted": None, "max_force": None}
     kinds = [item.interaction_type for item in live]
     kind = max(set(kinds), key=kinds.count)
     scale = float(np.median([item.scale for item in live]))
     return {
         "interaction_type": kind,
         "force_scale": scale,
-        "spring_constant": SPRING_CONSTANT_PER_SCALE * scale if kind == "spring" else None,
+        "strength_factor": factor,
+        "force_ratio": ratio,
+        "spring_constant": SPRING_CONSTANT_PER_STRENGTH * scale * factor if kind == "spring" else None,
         "mass_weighted": bool(np.mean([item.mass_weighted for item in live]) >= 0.5),
         "max_force": float(np.median([item.max_force for item in live])),
     }

@@ -23,7 +23,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from costeer.datasets.episodes import ACTION_NAMES, INTERACTION_TYPE_CODES, Episode
+from costeer.datasets.episodes import Episode
+from costeer.tasks.encoding import ACTION_NAMES, INTERACTION_TYPE_CODES
 
 __all__ = [
     "CODEBASE_VERSION",
@@ -184,7 +185,8 @@ def _episodes_table(episodes: Sequence[Episode], lengths: list[int], task: str) 
         }
         for number, (episode, length, end) in enumerate(zip(episodes, lengths, ends))
     ]
-    schema = {"success_index": pa.int64(), "force_scale": pa.float64(), "spring_constant": pa.float64(),
+    schema = {"success_index": pa.int64(), "force_scale": pa.float64(), "strength_factor": pa.float64(),
+              "force_ratio": pa.float64(), "spring_constant": pa.float64(),
               "max_force": pa.float64(), "interaction_type": pa.string(), "mass_weighted": pa.bool_(),
               "repaired": pa.string(), "frame_interval_s": pa.float64(), "simulation_interval_ps": pa.float64(),
               "owners": pa.list_(pa.string())}

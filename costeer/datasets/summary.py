@@ -1,4 +1,4 @@
-"""What an episode dataset holds: episodes, steps, origins, success rate, action and force statistics.
+"""What an episode dataset holds: episodes, steps, origins, success rate, action (strength) and force statistics.
 
     print(summarise_dataset("dataset/"))
 """
@@ -41,8 +41,10 @@ class DatasetSummary:
     target_std: tuple[float, float, float]
     target_distance: tuple[float, float]
     """Median and 95th percentile of the target's distance from the grabbed atoms, nm."""
-    scales: dict[float, int]
-    """Steps per interaction scale (steps with the action on and a known scale)."""
+    strengths: dict[float, int]
+    """Steps per action strength, to 5 significant digits (steps with the action on and known)."""
+    unknown_steps: int
+    """Steps where someone pulled but the action is unknown (``action.valid`` false: frames-only recordings)."""
     force: tuple[float, float]
     """Median and 95th percentile of the user force's magnitude while pulling, kJ/(mol nm)."""
     anonymised: bool
@@ -53,17 +55,18 @@ class DatasetSummary:
 
     def __str__(self) -> str:
         origins = ", ".join(f"{name} {count}" for name, count in sorted(self.origins.items()))
-        scales = ", ".join(f"{scale:g} ({count} steps)" for scale, count in sorted(self.scales.items())) or "none"
+        strengths = ", ".join(f"{value:g} ({count} steps)" for value, count in sorted(self.strengths.items())) or "none"
         return "\n".join(
             [
                 f"dataset {self.path} (task {self.task}{', anonymised' if self.anonymised else ''})",
                 f"  episodes      {self.episodes} from {self.sources} recording(s); {self.steps} steps at {self.fps} fps",
                 f"  origins       {origins}",
                 f"  success       {self.successes}/{self.episodes} ({100 * self.success_rate:.0f}%)",
-                f"  pulling       {100 * self.pulling_fraction:.0f}% of steps",
+                f"  pulling       {100 * self.pulling_fraction:.0f}% of steps"
+                + (f" ({self.unknown_steps} with no known target: action.valid false)" if self.unknown_steps else ""),
                 "  target (nm)   mean " + _vector(self.target_mean) + "  std " + _vector(self.target_std),
                 f"  distance (nm) median {self.target_distance[0]:.3f}, 95% {self.target_distance[1]:.3f}",
-                f"  scale         {scales}",
+                f"  strength      {strengths}",
                 f"  force         median {self.force[0]:.0f}, 95% {self.force[1]:.0f} kJ/(mol nm) while pulling",
             ]
         )
@@ -74,14 +77,15 @@ def summarise_dataset(directory: str | Path) -> DatasetSummary:
     directory = Path(directory)
     info = read_info(directory)
     episodes = read_episodes(directory).to_pydict()
-    steps = read_steps(directory, columns=["action", "user_force"])
+    steps = read_steps(directory, columns=["action", "action.valid", "user_force"])
     action = _matrix(steps, "action")
+    valid = steps.column("action.valid").to_numpy(zero_copy_only=False).astype(bool)
     force = np.linalg.norm(_matrix(steps, "user_force"), axis=1)
     on = action[:, 5] > 0.5
-    known = on & np.isfinite(action[:, :3]).all(axis=1)
+    known = on & valid
     targets = action[known, :3]
     distance = np.linalg.norm(targets, axis=1)
-    scales = Counter(float(scale) for scale in action[on & np.isfinite(action[:, 3]), 3])
+    strengths = Counter(float(f"{strength:.5g}") for strength in action[known, 3])
     return DatasetSummary(
         path=directory,
         task=str(info.get("costeer", {}).get("task", info.get("robot_type", "?"))),
@@ -95,7 +99,8 @@ def summarise_dataset(directory: str | Path) -> DatasetSummary:
         target_mean=_triple(targets.mean(axis=0) if len(targets) else None),
         target_std=_triple(targets.std(axis=0) if len(targets) else None),
         target_distance=_percentiles(distance),
-        scales=dict(scales),
+        strengths=dict(strengths),
+        unknown_steps=int((on & ~valid).sum()),
         force=_percentiles(force[on]),
         anonymised=bool(info.get("costeer", {}).get("anonymised", False)),
     )

@@ -36,6 +36,8 @@ def test_actions_follow_the_interaction_on_a_scripted_recording(tmp_path: Path, 
     meta = episode.metadata
     assert (meta["origin"], meta["interaction_type"], meta["force_scale"], meta["spring_constant"]) == (
         "synthetic", "spring", 50.0, 100.0)
+    assert (meta["strength_factor"], meta["force_ratio"]) == (1.0, None)  # one pull: too few to tell the law
+    assert episode.steps["action.valid"].all()
     assert json.loads(meta["labels"]) == {"origin": "synthetic", "user": "alice"}
     assert meta["owners"] == ["929680e7-b96d-4ead-9878-1f56462ab669"]
     assert meta["system_hash"] == demo.chemistry.system_hash()
@@ -50,6 +52,7 @@ def test_frames_only_recordings_have_on_off_but_no_target(sessions: dict[str, Pa
     assert on.sum() == demo.pulling.sum() > 300
     assert np.isnan(action[on, :4]).all() and (action[on, 4] == -1).all()
     assert (action[~on] == 0).all()
+    assert (episode.steps["action.valid"] == ~on).all(), "the pulls are masked: no NaN reaches a learner unmasked"
     assert episode.metadata["interaction_type"] is None and not episode.metadata["has_interactions"]
     assert np.isnan(episode.steps["avatar.headset"]).all()
 

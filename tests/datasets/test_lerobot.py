@@ -30,11 +30,14 @@ def test_meta_files_exist_and_describe_the_data(real_dataset: Path) -> None:
         assert (len(values) if isinstance(values, list) else 1) == feature["shape"][0]
         assert feature["names"] is None or len(feature["names"]) == feature["shape"][0]
     assert info["features"]["observation.state"]["shape"] == [15]
-    assert info["features"]["action"]["names"] == ["target_x", "target_y", "target_z", "scale", "type", "on"]
+    assert info["features"]["action"]["names"] == ["target_x", "target_y", "target_z", "strength", "type", "on"]
     assert info["costeer"]["action_types"]["spring"] == 2
     stats = json.loads((real_dataset / "meta/stats.json").read_text())
     assert set(stats) == set(info["features"]) - {"index", "episode_index", "frame_index", "task_index"}
-    assert stats["action"]["max"][3] == 100.0 and len(stats["action"]["mean"]) == 6
+    assert stats["action"]["max"][3] == pytest.approx(1201.078) and len(stats["action"]["mean"]) == 6
+    assert info["features"]["action.valid"] == {"dtype": "bool", "shape": [1], "names": None}
+    for feature, values in stats.items():  # the frames-only session's unknown targets are left out, not NaN
+        assert all(value is not None and np.isfinite(value) for value in values["mean"] + values["std"]), feature
     assert pd.read_parquet(real_dataset / "meta/tasks.parquet").to_dict("records") == [{"task_index": 0, "task": "nanotube"}]
 
 
@@ -48,7 +51,11 @@ def test_pandas_reads_steps_and_episodes(real_dataset: Path) -> None:
                                             ("nanotube-example", "nanotube-methane-01", "nanotube-methane-02")]
     assert episodes["success"].all() and set(episodes["origin"]) == {"human"}
     assert len(set(episodes["system_hash"])) == 1 and len(episodes["system_hash"][0]) == 64
-    assert episodes["force_scale"].tolist()[1:] == [100.0, 100.0] and episodes["spring_constant"][1] == 200.0
+    assert episodes["force_scale"].tolist()[1:] == [100.0, 100.0]
+    # older NanoVer multiplied the spring by the grabbed carbon's mass: the physical constant is 2 x 100 x 12.011
+    assert episodes["strength_factor"].tolist()[1:] == pytest.approx([12.011, 12.011], rel=1e-4)
+    assert episodes["spring_constant"][1] == pytest.approx(2402.2, rel=1e-4)
+    assert np.isnan(episodes["strength_factor"][0])  # the frames-only session: no interaction to measure
     assert episodes["frame_interval_s"].between(0.03, 0.04).all()
     for number, episode in episodes.iterrows():
         rows = steps[steps["episode_index"] == number]
@@ -91,11 +98,12 @@ def test_one_step_matches_its_recording(real_dataset: Path, sessions: dict[str, 
     # Positions: the observation mapped back to the lab is the recorded methane.
     observed = step["observation.state"].reshape(5, 3).astype(float)
     np.testing.assert_allclose(observed @ axes + origin, frame["particle.positions"][60:65], atol=2e-6)
-    # Action: the controller relative to methane's carbon, in the task's axes; scale, spring, on.
+    # Action: the controller relative to methane's carbon, in the task's axes; strength, spring, on.
     (interaction,) = [value for key, value in state.items() if key.startswith("interaction.")]
     target = axes @ (np.asarray(interaction["position"]) - frame["particle.positions"][60])
     np.testing.assert_allclose(step["action"][:3], target, atol=2e-6)
-    assert step["action"][3:].tolist() == [100.0, 2.0, 1.0]
+    assert step["action"][3:].tolist() == pytest.approx([100.0 * 12.01078, 2.0, 1.0])  # strength = scale x mass
+    assert step["action.valid"]
     # Force: the recorded user force on atom 60, in the task's axes.
     assert frame["forces.user.index"].tolist() == [60]
     np.testing.assert_allclose(step["user_force"], axes @ frame["forces.user.sparse"][0], rtol=1e-5)
@@ -103,10 +111,11 @@ def test_one_step_matches_its_recording(real_dataset: Path, sessions: dict[str, 
 
 
 def test_recorded_force_is_the_spring_on_the_action(real_dataset: Path) -> None:
-    """In NanoVer's sessions |F| = 2 * scale * |target| * mass of the grabbed carbon (mass-weighted spring)."""
+    """|F| = 2 * strength * |target|: NanoVer's sessions' scale times the grabbed carbon's mass is the strength."""
     steps = pd.read_parquet(real_dataset / DATA)
     action = np.stack(steps["action"].to_numpy()).astype(float)
     force = np.linalg.norm(np.stack(steps["user_force"].to_numpy()), axis=1)
-    pulled = (action[:, 5] == 1) & np.isfinite(action[:, 0]) & (force > 0)
+    pulled = (action[:, 5] == 1) & steps["action.valid"].to_numpy() & (force > 0)
+    assert np.isfinite(action[pulled]).all()
     ratio = force[pulled] / (2 * action[pulled, 3] * np.linalg.norm(action[pulled, :3], axis=1))
-    assert np.median(ratio) == pytest.approx(12.011, rel=0.01)
+    assert np.median(ratio) == pytest.approx(1.0, rel=0.01)
