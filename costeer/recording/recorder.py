@@ -4,12 +4,21 @@ The recorder subscribes to the server's frame hub and shared state like a client
 and a thread of its own writes whatever is pending to a :class:`RecordingWriter`. The
 simulation never waits for the disk: when the recorder falls behind, the hub merges the
 frames it missed into one (every frame is recorded under normal load).
+
+Messages are written in the order they arrived: each subscription's ``on_ready`` (called when
+it goes from nothing pending to something pending) queues its kind, and the thread writes in
+that queue's order. A state change that arrived before a frame is therefore recorded before
+it, and a reader pairs each frame with the interactions live at that moment. (When the
+recorder falls behind, a merged item keeps the place of its first part.)
+
+    recorder = SessionRecorder("session.nanover.zip", frames=server.frames, state=server.state)
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
@@ -88,6 +97,8 @@ class SessionRecorder:
         self._thread: threading.Thread | None = None
         self._writer: RecordingWriter | None = None
         self._subscriptions: list[Subscription] = []
+        self._arrivals: deque[str] = deque()
+        """``"frame"`` / ``"state"`` in the order the subscriptions became ready (appended from any thread)."""
         self.error: BaseException | None = None
         """The exception that stopped the recording early, if any."""
 
@@ -104,8 +115,9 @@ class SessionRecorder:
         if self._thread is not None:
             raise RuntimeError(f"the recording to {self.path} was already started")
         self._writer = RecordingWriter(self.path, flush_interval=self._flush_interval)
-        self._frame_subscription = self._frames.subscribe(on_ready=self._wake.set)
-        self._state_subscription = self._state.subscribe(on_ready=self._wake.set)
+        # the state first: its whole current content is what the first frame happened in
+        self._state_subscription = self._state.subscribe(on_ready=lambda: self._arrived("state"))
+        self._frame_subscription = self._frames.subscribe(on_ready=lambda: self._arrived("frame"))
         self._subscriptions = [self._frame_subscription, self._state_subscription]
         self._thread = threading.Thread(target=self._run, name="costeer-recorder", daemon=True)
         self._thread.start()
@@ -126,7 +138,7 @@ class SessionRecorder:
                 self._wake.clear()
                 self._drain(self._writer)
                 self._writer.flush_if_due()
-            self._drain(self._writer)
+            self._drain(self._writer, last=True)
         except Exception as error:  # a full disk must not take the server down
             self.error = error
             _log.exception("recording to %s stopped", self.path)
@@ -138,10 +150,27 @@ class SessionRecorder:
             except Exception:
                 _log.exception("could not finish the recording %s: run `costeer recording repair`", self.path)
 
-    def _drain(self, writer: RecordingWriter) -> None:
-        packed = self._frame_subscription.take_packed()
-        if packed is not None:  # the bytes the clients get: not encoded a second time
-            writer.write_raw(packed.encoded(), message_metadata({"frame": packed.frame}, writer.elapsed_us()))
+    def _arrived(self, kind: str) -> None:
+        self._arrivals.append(kind)
+        self._wake.set()
+
+    def _drain(self, writer: RecordingWriter, *, last: bool = False) -> None:
+        """Write what is pending in arrival order (one queued kind per pending item).
+
+        ``last``: also what is pending but not queued yet (its ``on_ready`` still running), at close.
+        """
+        while self._arrivals:
+            self._write_pending(writer, self._arrivals.popleft())
+        if last:
+            self._write_pending(writer, "frame")
+            self._write_pending(writer, "state")
+
+    def _write_pending(self, writer: RecordingWriter, kind: str) -> None:
+        if kind == "frame":
+            packed = self._frame_subscription.take_packed()
+            if packed is not None:  # the bytes the clients get: not encoded a second time
+                writer.write_raw(packed.encoded(), message_metadata({"frame": packed.frame}, writer.elapsed_us()))
+            return
         change = self._state_subscription.take()
         if change is not None:
             writer.write({"state": {"updates": change.get("updates", {}), "removals": list(change.get("removals", []))}})

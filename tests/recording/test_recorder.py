@@ -36,7 +36,12 @@ class FakeSubscription:
         with self._lock:
             value, self._pending = self._pending, None
             self._taken.notify_all()
+        if value is not None and self.after_take is not None:
+            self.after_take()
         return value
+
+    after_take: Callable[[], None] | None = None
+    """Called (in the taker's thread) after a take that got something: lets a test hold the recorder there."""
 
     def wait_until_taken(self, timeout: float = 10.0) -> None:
         """Wait until the subscriber has taken everything put (nothing left to merge into)."""
@@ -136,3 +141,34 @@ def test_write_errors_stop_the_recording_not_the_caller(tmp_path, make_frame):
     recorder.close()
     assert isinstance(recorder.error, TypeError)
     assert all(subscription.closed for subscription in frames.subscriptions)
+
+
+def test_a_change_that_arrived_before_a_frame_is_recorded_before_it(tmp_path, make_frame):
+    """The recorder, busy while a state change and then a frame arrive, writes them in that order."""
+    frames, state = FakeSource(_merge_packed), FakeSource(_merge_changes)
+    path = tmp_path / "order.nanover.zip"
+    recorder = SessionRecorder(path, frames=frames, state=state, flush_interval=3600)
+    recorder.start()
+    busy, release = threading.Event(), threading.Event()
+
+    def hold() -> None:  # the first state change is being written: the recorder is busy
+        state.subscriptions[0].after_take = None
+        busy.set()
+        assert release.wait(10)
+
+    state.subscriptions[0].after_take = hold
+    state.publish({"updates": {"interaction.a": 0}, "removals": []})
+    assert busy.wait(10)
+    state.publish({"updates": {"interaction.a": 1}, "removals": []})  # arrives first...
+    frames.publish(PackedFrame(make_frame(0)))  # ...then the frame it acts on
+    release.set()
+    for subscription in frames.subscriptions + state.subscriptions:
+        subscription.wait_until_taken()
+    frames.publish(PackedFrame(make_frame(1)))
+    state.publish({"updates": {"interaction.a": 2}, "removals": []})
+    recorder.close()
+    assert recorder.error is None
+    with RecordingReader(path) as reader:
+        order = [("frame", message["frame"]["frame.index"]) if "frame" in message
+                 else ("state", message["state"]["updates"]["interaction.a"]) for _, message in reader.messages()]
+    assert order == [("state", 0), ("state", 1), ("frame", 0), ("frame", 1), ("state", 2)]
