@@ -33,7 +33,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     build.add_argument("--anonymise", action="store_true", help="replace user ids with pseudonyms and leave out headset and controller poses")
     build.add_argument("--velocities", action="store_true", help="observe velocities too (recordings must include them)")
     build.add_argument("--origin", metavar="ORIGIN", help="origin of recordings that carry no costeer.session label (e.g. human)")
-    build.add_argument("--overwrite", action="store_true", help="replace DIR if it already holds files")
+    replace = build.add_mutually_exclusive_group()
+    replace.add_argument("--overwrite", action="store_true", help="replace DIR if it already holds a dataset")
+    replace.add_argument("--append", action="store_true",
+                         help="add the episodes to the dataset in DIR (same task and options), or start one there")
     build.set_defaults(run=run_build)
 
     info = actions.add_parser("info", help="print episodes, steps, origins, success rate, action statistics")
@@ -66,6 +69,7 @@ def run_build(args: argparse.Namespace) -> int:
                 velocities=args.velocities,
                 origin=args.origin,
                 overwrite=args.overwrite,
+                append=args.append,
             )
         except RecordingError as error:
             raise ValueError(str(error)) from None

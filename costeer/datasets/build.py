@@ -1,20 +1,21 @@
-"""Build an episode dataset from recordings: read, split, turn into steps under a task, write.
+"""Build an episode dataset from recordings: read, split, turn into steps under a task, write, one episode at a time.
 
     build_dataset(["a.nanover.zip", "b.nanover.zip"], task="nanotube", output="dataset/")
+    build_dataset(["c.nanover.zip"], task="nanotube", output="dataset/", append=True)   # add episodes
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from tqdm import tqdm
 
 from costeer import __version__
-from costeer.datasets.demonstrations import read_demonstrations
-from costeer.datasets.episodes import Episode, Pseudonyms, build_episode
-from costeer.datasets.lerobot import write_dataset
-from costeer.tasks import resolve_task
+from costeer.datasets.demonstrations import iter_demonstrations
+from costeer.datasets.episodes import Episode, Pseudonyms, build_episode, task_selection
+from costeer.datasets.lerobot import ROWS_PER_FILE, DatasetWriter
+from costeer.tasks import Task, resolve_task
 
 __all__ = ["build_dataset"]
 
@@ -29,38 +30,62 @@ def build_dataset(
     velocities: bool = False,
     origin: str | None = None,
     overwrite: bool = False,
+    append: bool = False,
     progress: bool | None = None,
+    rows_per_file: int = ROWS_PER_FILE,
 ) -> Path:
     """Write the episodes of ``recordings`` under ``task`` (a name or task file) to ``output``.
 
     ``per_grab``: one episode per grab instead of per simulation run. ``anonymise``: owner ids
     become pseudonyms and headset poses are left out. ``origin``: the origin of recordings that
     do not say (no ``costeer.session`` label), e.g. ``human`` for NanoVer's own recordings.
+    ``append``: add the episodes to the dataset in ``output`` (same task and columns).
     ``progress``: progress bars on stderr (``None``: only when stderr is a terminal).
+    Each recording's system must fit the task, even where nobody pulls; a ``ValueError``
+    names the file and what did not match.
     """
     if not recordings:
         raise ValueError("no recordings given: pass one or more .nanover.zip files")
     chosen = resolve_task(task)
+    extra_info = {"version": __version__, "sources": sorted({Path(path).name for path in recordings}),
+                  "per_grab": per_grab, "anonymised": anonymise, "velocities": velocities}
+    with DatasetWriter(output, task=chosen.name, description=chosen.description, extra_info=extra_info,
+                       overwrite=overwrite, append=append, rows_per_file=rows_per_file) as writer:
+        for episode in _episodes(recordings, chosen, per_grab=per_grab, anonymise=anonymise, velocities=velocities,
+                                 origin=origin, progress=progress):
+            writer.add(episode)
+        if not writer.episodes_written:
+            raise ValueError(
+                f"no episodes to write: nobody pulls {chosen.name!r}'s atoms in {', '.join(extra_info['sources'])} "
+                "(no interaction on them and no user force): record a session in which someone pulls"
+            )
+    return Path(output)
+
+
+def _episodes(
+    recordings: Sequence[str | Path],
+    task: Task,
+    *,
+    per_grab: bool,
+    anonymise: bool,
+    velocities: bool,
+    origin: str | None,
+    progress: bool | None,
+) -> Iterator[Episode]:
+    """The recordings' episodes, built one at a time; a recording's force law carries over to its later episodes."""
     pseudonyms = Pseudonyms() if anonymise else None
-    episodes: list[Episode] = []
     disable = None if progress is None else not progress
     for path in tqdm(recordings, desc="recordings", unit="file", disable=disable):
-        demos = read_demonstrations(path, per_grab=per_grab)
+        factor: float | None = None
+        kept = 0
+        demos = iter_demonstrations(path, per_grab=per_grab, keep_idle=True)
         for demo in tqdm(demos, desc=Path(path).name, unit="episode", leave=False, disable=disable):
+            task_selection(demo, task)  # idle stretches too: a recording of another system is refused
+            if not demo.pulling.any():
+                continue
+            demo.part, kept = kept, kept + 1  # numbered as read_demonstrations does: idle stretches left out
             if origin and demo.origin == "unknown":
                 demo.origin = origin
-            episodes.append(build_episode(demo, chosen, velocities=velocities, pseudonyms=pseudonyms))
-    return write_dataset(
-        episodes,
-        output,
-        task=chosen.name,
-        description=chosen.description,
-        overwrite=overwrite,
-        extra_info={
-            "version": __version__,
-            "sources": sorted({Path(path).name for path in recordings}),
-            "per_grab": per_grab,
-            "anonymised": anonymise,
-            "velocities": velocities,
-        },
-    )
+            episode = build_episode(demo, task, velocities=velocities, pseudonyms=pseudonyms, strength_factor=factor)
+            factor = episode.metadata["strength_factor"] if episode.metadata["force_ratio"] is not None else factor
+            yield episode

@@ -12,7 +12,7 @@ comes from ``forces.user.*``, and where the hand was is unknown. A truncated rec
 repaired into a temporary copy (the file itself is left alone) with a
 :class:`RepairedRecordingWarning` saying what was lost.
 
-    for demo in read_demonstrations("session.nanover.zip"):
+    for demo in iter_demonstrations("session.nanover.zip"):      # or read_demonstrations: a list
         print(demo.source.name, len(demo), demo.origin, demo.pulling.sum())
 """
 
@@ -40,6 +40,7 @@ __all__ = [
     "DemonstrationFrame",
     "RepairedRecordingWarning",
     "SplitReason",
+    "iter_demonstrations",
     "read_demonstrations",
     "read_frames",
     "recording_origin",
@@ -135,32 +136,52 @@ def recording_origin(session: Mapping[str, Any] | None) -> str:
 
 
 def read_demonstrations(path: str | Path, *, per_grab: bool = False, keep_idle: bool = False) -> list[Demonstration]:
-    """The episodes of one recording, in order (see the module docstring).
+    """The episodes of one recording, in order (see the module docstring and :func:`iter_demonstrations`)."""
+    return list(iter_demonstrations(path, per_grab=per_grab, keep_idle=keep_idle))
+
+
+def iter_demonstrations(path: str | Path, *, per_grab: bool = False, keep_idle: bool = False) -> Iterator[Demonstration]:
+    """The episodes of one recording, one at a time (memory: one episode's frames).
 
     Stretches where nobody pulls (a server idling before anyone connected) are no
-    demonstrations and are left out unless ``keep_idle``.
+    demonstrations and are left out unless ``keep_idle``. An episode's origin comes from the
+    session labels recorded up to its end.
     """
     path = Path(path)
-    episodes: list[Demonstration] = []
+    part = 0
+    for episode in _episodes(path):
+        for piece in _split_grabs(episode) if per_grab else [episode]:
+            if keep_idle or piece.pulling.any():
+                piece.part, piece.origin, piece.session, piece.repaired = (
+                    part, episode.origin, episode.session, episode.repaired)
+                part += 1
+                yield piece
+
+
+def _episodes(path: Path) -> Iterator[Demonstration]:
+    """Every simulation run of the recording, idle or not, with its origin and session so far."""
     current: list[DemonstrationFrame] = []
     chemistry: Chemistry | None = None
     split: SplitReason = "start"
+    session: dict[str, Any] = {}
+    demonstrator: dict[str, Any] = {}
     with _open(path) as (reader, repaired):
         has_state = reader.state_count > 0
-        session: dict[str, Any] = {}
-        demonstrator: dict[str, Any] = {}
 
-        def close(next_split: SplitReason) -> None:
-            nonlocal current, split
-            if current and chemistry is not None:
-                episodes.append(Demonstration(path, 0, split, chemistry, current, has_state=has_state))
-            current, split = [], next_split
+        def episode() -> Demonstration:
+            origin = recording_origin(session)
+            origin = recording_origin({"labels": demonstrator}) if origin == "unknown" else origin
+            return Demonstration(path, 0, split, chemistry, current, origin=origin, has_state=has_state,
+                                 session=session, repaired=repaired)
 
         for restart, frame, merged, state in read_frames(reader):
             session = state.get(keys.STATE_SESSION) or session
             demonstrator = state.get(keys.STATE_DEMONSTRATOR) or demonstrator
-            if restart:
-                close("restart")
+            if restart and current and chemistry is not None:
+                yield episode()
+                current, split = [], "restart"
+            elif restart:
+                split = "restart"
             if not current:
                 chemistry = Chemistry.from_frame(merged) if _has_topology(merged) else chemistry
                 if chemistry is None:
@@ -169,17 +190,8 @@ def read_demonstrations(path: str | Path, *, per_grab: bool = False, keep_idle: 
                         "system is unknown: record from the start of a session"
                     )
             current.append(frame)
-        close("start")
-    if per_grab:
-        episodes = [piece for episode in episodes for piece in _split_grabs(episode)]
-    if not keep_idle:
-        episodes = [episode for episode in episodes if episode.pulling.any()]
-    origin = recording_origin(session)
-    if origin == "unknown":
-        origin = recording_origin({"labels": demonstrator})
-    for part, episode in enumerate(episodes):
-        episode.part, episode.origin, episode.session, episode.repaired = part, origin, session, repaired
-    return episodes
+        if current and chemistry is not None:
+            yield episode()
 
 
 def read_frames(reader: RecordingReader) -> Iterator[tuple[bool, DemonstrationFrame, FrameDict, dict[str, Any]]]:

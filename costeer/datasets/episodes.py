@@ -43,6 +43,7 @@ __all__ = [
     "Episode",
     "Pseudonyms",
     "build_episode",
+    "task_selection",
 ]
 
 POSE_NAMES = ("x", "y", "z", "qx", "qy", "qz", "qw")
@@ -97,7 +98,7 @@ def build_episode(
     ``strength_factor``: the recording's force law (see :mod:`costeer.datasets.strength`),
     used when this episode's own forces cannot tell (too few pulls); 1 when not given.
     """
-    selection = _select(demo, task)
+    selection = task_selection(demo, task)
     masses = element_masses(demo.chemistry)
     encoder = StepEncoder(task, selection, masses=masses, velocities=velocities)
     positions = demo.positions.astype(np.float64)
@@ -131,7 +132,7 @@ def build_episode(
     return Episode(steps=steps, names=names, metadata=metadata)
 
 
-def _select(demo: Demonstration, task: Task) -> AtomSelection:
+def task_selection(demo: Demonstration, task: Task) -> AtomSelection:
     """The task's atoms in ``demo``'s system; a ``ValueError`` naming the file and what did not fit."""
     try:
         return task.select(demo.chemistry)
