@@ -1,7 +1,7 @@
 """Episode datasets: recordings → demonstrations → LeRobot-v3-like Parquet, with statistics and plots.
 
     demos = read_demonstrations("session.nanover.zip")                 # episodes, frame by frame
-    build_dataset(["session.nanover.zip"], task="nanotube", output="dataset/")
+    build_dataset(["session.nanover.zip"], task="nanotube", output="dataset/")   # append=True: add to it
     print(summarise_dataset("dataset/")); plot_dataset("dataset/", "figures/")
 """
 
@@ -10,11 +10,12 @@ from costeer.datasets.demonstrations import (
     Demonstration,
     DemonstrationFrame,
     RepairedRecordingWarning,
+    iter_demonstrations,
     read_demonstrations,
     recording_origin,
 )
 from costeer.datasets.episodes import ACTION_NAMES, INTERACTION_TYPE_CODES, Episode, Pseudonyms, build_episode
-from costeer.datasets.lerobot import read_episodes, read_info, read_steps, write_dataset
+from costeer.datasets.lerobot import DatasetWriter, read_episodes, read_info, read_steps, write_dataset
 from costeer.datasets.plot import plot_dataset
 from costeer.datasets.summary import DatasetSummary, summarise_dataset
 
@@ -22,6 +23,7 @@ __all__ = [
     "ACTION_NAMES",
     "INTERACTION_TYPE_CODES",
     "DatasetSummary",
+    "DatasetWriter",
     "Demonstration",
     "DemonstrationFrame",
     "Episode",
@@ -29,6 +31,7 @@ __all__ = [
     "RepairedRecordingWarning",
     "build_dataset",
     "build_episode",
+    "iter_demonstrations",
     "plot_dataset",
     "read_demonstrations",
     "read_episodes",

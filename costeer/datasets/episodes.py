@@ -35,7 +35,7 @@ from costeer.tasks.encoding import (
     grabbed_centres,
 )
 from costeer.tasks.frame import TaskFrame
-from costeer.tasks.task import AtomSelection
+from costeer.tasks.task import AtomSelection, Outcome
 
 __all__ = [
     "ACTION_NAMES",
@@ -113,17 +113,12 @@ def build_episode(
         **_time_columns(demo, outcome.success_index),
     }
     names = _names(selection, observation.shape[1] // len(selection.observed))
-    if pseudonyms is None:
+    if pseudonyms is None:  # anonymised datasets hold no poses
         steps["avatar.headset"], steps["avatar.hand"] = _avatar_poses(demo.frames, acting)
         names["avatar.headset"] = names["avatar.hand"] = list(POSE_NAMES)
     metadata = {
         **_source_metadata(demo, pseudonyms),
-        "success": bool(outcome.success),
-        "success_index": outcome.success_index,
-        "outcome": json.dumps(outcome.details(), default=str),
-        "frame_interval_s": _median_step(steps["wall_time"]),
-        "simulation_interval_ps": _median_step(steps["simulation_time"]),
-        "start_wall_time_s": float(steps["wall_time"][0]),
+        **_outcome_metadata(outcome, steps),
         **_force_constants(acting, factor, ratio),
         "grabbed_atoms": selection.grabbed.tolist(),
         "observed_atoms": selection.observed.tolist(),
@@ -234,6 +229,18 @@ def _source_metadata(demo: Demonstration, pseudonyms: Pseudonyms | None) -> dict
         "labels": json.dumps(_labels(demo, anonymise=pseudonyms is not None), sort_keys=True),
         "has_interactions": demo.has_state,
         "repaired": demo.repaired,
+    }
+
+
+def _outcome_metadata(outcome: Outcome, steps: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Success, when, the task's details, and the episode's pace."""
+    return {
+        "success": bool(outcome.success),
+        "success_index": outcome.success_index,
+        "outcome": json.dumps(outcome.details(), default=str),
+        "frame_interval_s": _median_step(steps["wall_time"]),
+        "simulation_interval_ps": _median_step(steps["simulation_time"]),
+        "start_wall_time_s": float(steps["wall_time"][0]),
     }
 
 

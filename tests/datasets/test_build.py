@@ -108,7 +108,7 @@ def test_cli_appends_synthetic_episodes_to_human_ones_with_one_strength(sessions
     assert steps["action.valid"].all()
 
 
-def test_a_failed_build_leaves_no_dataset_behind(sessions: dict[str, Path], tmp_path: Path, scripted: type) -> None:
+def test_a_failed_build_leaves_no_dataset_behind(sessions: dict[str, Path], tmp_path: Path) -> None:
     other = _other_system(tmp_path / "other.nanover.zip")
     output = tmp_path / "dataset"
     with pytest.raises(ValueError, match="other.nanover.zip"):
