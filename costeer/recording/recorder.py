@@ -11,7 +11,9 @@ that queue's order. A state change that arrived before a frame is therefore reco
 it, and a reader pairs each frame with the interactions live at that moment. (When the
 recorder falls behind, a merged item keeps the place of its first part.)
 
-    recorder = SessionRecorder("session.nanover.zip", frames=server.frames, state=server.state)
+    from costeer.server.hub import FrameHub; from costeer.server.state import SharedState
+    with SessionRecorder("session.nanover.zip", frames=FrameHub(), state=SharedState()) as recorder:
+        ...                                     # what the hub and the state publish is recorded
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ class Subscribable(Protocol):
 class SessionRecorder:
     """Records a server's frames and shared state to a ``.nanover.zip`` from its own thread.
 
-        recorder = SessionRecorder("session.nanover.zip", frames=server.frames, state=server.state)
+        recorder = SessionRecorder("session.nanover.zip", frames=server.hub, state=server.state)  # a CosteerServer's
         recorder.start()
         ...
         recorder.close()   # writes the index; the file is complete
