@@ -14,7 +14,7 @@ from tqdm import tqdm
 from costeer import __version__
 from costeer.datasets.demonstrations import iter_demonstrations
 from costeer.datasets.episodes import Episode, Pseudonyms, build_episode, task_selection
-from costeer.datasets.lerobot import ROWS_PER_FILE, DatasetWriter
+from costeer.datasets.lerobot import INFO_PATH, ROWS_PER_FILE, DatasetWriter, read_episodes
 from costeer.tasks import Task, resolve_task
 
 __all__ = ["build_dataset"]
@@ -51,7 +51,8 @@ def build_dataset(
                   "per_grab": per_grab, "anonymised": anonymise, "velocities": velocities}
     with DatasetWriter(output, task=chosen.name, description=chosen.description, extra_info=extra_info,
                        overwrite=overwrite, append=append, rows_per_file=rows_per_file) as writer:
-        for episode in _episodes(recordings, chosen, per_grab=per_grab, anonymise=anonymise, velocities=velocities,
+        pseudonyms = Pseudonyms(taken=_pseudonyms_taken(Path(output), append)) if anonymise else None
+        for episode in _episodes(recordings, chosen, per_grab=per_grab, pseudonyms=pseudonyms, velocities=velocities,
                                  origin=origin, progress=progress):
             writer.add(episode)
         if not writer.episodes_written:
@@ -67,13 +68,12 @@ def _episodes(
     task: Task,
     *,
     per_grab: bool,
-    anonymise: bool,
+    pseudonyms: Pseudonyms | None,
     velocities: bool,
     origin: str | None,
     progress: bool | None,
 ) -> Iterator[Episode]:
     """The recordings' episodes, built one at a time; a recording's force law carries over to its later episodes."""
-    pseudonyms = Pseudonyms() if anonymise else None
     disable = None if progress is None else not progress
     for path in tqdm(recordings, desc="recordings", unit="file", disable=disable):
         factor: float | None = None
@@ -89,3 +89,11 @@ def _episodes(
             episode = build_episode(demo, task, velocities=velocities, pseudonyms=pseudonyms, strength_factor=factor)
             factor = episode.metadata["strength_factor"] if episode.metadata["force_ratio"] is not None else factor
             yield episode
+
+
+def _pseudonyms_taken(output: Path, append: bool) -> int:
+    """How many pseudonyms the dataset being appended to gave already (0 for a new dataset)."""
+    if not (append and (output / INFO_PATH).is_file()):
+        return 0
+    owners = read_episodes(output).column("owners").to_pylist()
+    return len({owner for row in owners for owner in row or ()})

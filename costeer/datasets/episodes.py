@@ -55,13 +55,17 @@ class Pseudonyms:
     """Stable stand-ins for user ids: the first id seen becomes ``user-1``, the next ``user-2``, ...
 
     Usage: ``names = Pseudonyms(); names("929680e7-...")  # 'user-1', the same every time``
+
+    ``taken``: pseudonyms already given (episodes appended to an anonymised dataset): new
+    ones continue after ``user-<taken>``, so two people never share one.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, taken: int = 0) -> None:
         self._names: dict[str, str] = {}
+        self._taken = taken
 
     def __call__(self, owner: str) -> str:
-        return self._names.setdefault(owner, f"user-{len(self._names) + 1}")
+        return self._names.setdefault(owner, f"user-{self._taken + len(self._names) + 1}")
 
 
 @dataclass(eq=False)

@@ -154,3 +154,18 @@ def _other_system(path: Path) -> Path:
                 frame.update({"particle.elements": elements, "bond.pairs": bonds})
             writer.write({"frame": pack_frame(frame)}, timestamp_us=33_000 * (index + 1))
     return path
+
+
+def test_anonymised_appends_never_give_two_people_one_pseudonym(sessions: dict[str, Path], tmp_path: Path,
+                                                                scripted: type) -> None:
+    output = tmp_path / "anonymous"
+    build_dataset([sessions["nanotube-methane-01"]], task="nanotube", output=output, anonymise=True)
+    someone_else = tmp_path / "someone-else.nanover.zip"
+    rec = scripted(someone_else)
+    rec.frame(0, full=True)
+    rec.state(rec.interaction(2.5, owner="another-person"))
+    rec.frame(1, force=True)
+    rec.close()
+    build_dataset([someone_else], task="nanotube", output=output, anonymise=True, append=True)
+    owners = read_episodes(output).column("owners").to_pylist()
+    assert owners == [["user-1"], ["user-2"]]
