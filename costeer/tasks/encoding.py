@@ -120,12 +120,15 @@ class StepEncoder:
         *,
         max_force: float = math.inf,
         properties: Mapping[str, object] | None = None,
+        interaction_type: str | None = "spring",
     ) -> Interaction | None:
         """The interaction an action asks for at ``positions``; ``None`` when ``on < 0.5``.
 
-        A pull on the grabbed atoms towards the target (back in lab coordinates), of the
-        action's type (a spring when the type is none or unknown), ``scale = strength``,
-        mass-weighted, capped at ``max_force``; ``properties`` (owner, label) are passed on.
+        A pull on the grabbed atoms towards the target (back in lab coordinates) with
+        ``scale = strength``, mass-weighted, capped at ``max_force``; ``properties`` (owner,
+        label) are passed on. ``interaction_type``: a spring by default (a policy's regressed
+        type code is no reliable choice of potential); ``None``: the action's own type (a
+        spring when it is none or unknown), which makes decoding undo :meth:`encode_action`.
         """
         action = np.asarray(action, dtype=np.float64).reshape(-1)
         if action.shape != (len(ACTION_NAMES),):
@@ -140,7 +143,7 @@ class StepEncoder:
         return Interaction(
             position=target,
             particles=self.selection.grabbed.copy(),
-            interaction_type=_TYPES_BY_CODE.get(int(round(action[4])), "spring"),
+            interaction_type=interaction_type or _TYPES_BY_CODE.get(int(round(action[4])), "spring"),
             scale=float(action[3]),
             mass_weighted=True,
             max_force=float(max_force),

@@ -75,7 +75,9 @@ def test_decoding_an_encoded_pull_exerts_the_same_force(nanotube: tuple, kind: s
     for _ in range(5):
         pull = Interaction(position=positions[METHANE_CARBON] + rng.normal(0, 0.5, 3), particles=np.array([60]),
                            interaction_type=kind, scale=float(rng.uniform(10, 2000)), max_force=math.inf)
-        decoded = encoder.decode_action(encoder.encode_action(pull, positions), positions, properties={"label": "ai"})
+        action = encoder.encode_action(pull, positions)
+        assert encoder.decode_action(action, positions).interaction_type == "spring"  # what a policy gets
+        decoded = encoder.decode_action(action, positions, properties={"label": "ai"}, interaction_type=None)
         assert decoded is not None and decoded.interaction_type == kind and decoded.properties == {"label": "ai"}
         original, again = (compute_imd_forces(positions, masses, [item]) for item in (pull, decoded))
         assert again.indices.tolist() == original.indices.tolist() == [METHANE_CARBON]
@@ -106,7 +108,7 @@ def test_off_unknown_and_early_actions(nanotube: tuple) -> None:
     encoder.observe(positions)
     assert encoder.encode_action(None, positions).tolist() == [0.0] * 6
     assert encoder.decode_action(np.zeros(6), positions) is None
-    assert encoder.decode_action([0.1, 0, 0, 1000, -1, 1], positions).interaction_type == "spring"
+    assert encoder.decode_action([0.1, 0, 0, 1000, -1, 1], positions, interaction_type=None).interaction_type == "spring"
     with pytest.raises(ValueError, match="not finite"):
         encoder.decode_action([np.nan, 0, 0, 1000, -1, 1], positions)
     with pytest.raises(ValueError, match="6 components"):
