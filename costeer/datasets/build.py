@@ -14,7 +14,7 @@ from tqdm import tqdm
 from costeer import __version__
 from costeer.datasets.demonstrations import iter_demonstrations
 from costeer.datasets.episodes import Episode, Pseudonyms, build_episode, task_selection
-from costeer.datasets.lerobot import INFO_PATH, ROWS_PER_FILE, DatasetWriter, read_episodes
+from costeer.datasets.lerobot import INFO_PATH, ROWS_PER_FILE, DatasetWriter, read_episodes, read_info
 from costeer.tasks import Task, resolve_task
 
 __all__ = ["build_dataset"]
@@ -47,8 +47,10 @@ def build_dataset(
     if not recordings:
         raise ValueError("no recordings given: pass one or more .nanover.zip files")
     chosen = resolve_task(task)
-    extra_info = {"version": __version__, "sources": sorted({Path(path).name for path in recordings}),
-                  "per_grab": per_grab, "anonymised": anonymise, "velocities": velocities}
+    options = {"per_grab": per_grab, "anonymised": anonymise, "velocities": velocities}
+    if append:
+        _check_same_options(Path(output), options)
+    extra_info = {"version": __version__, "sources": sorted({Path(path).name for path in recordings}), **options}
     with DatasetWriter(output, task=chosen.name, description=chosen.description, extra_info=extra_info,
                        overwrite=overwrite, append=append, rows_per_file=rows_per_file) as writer:
         pseudonyms = Pseudonyms(taken=_pseudonyms_taken(Path(output), append)) if anonymise else None
@@ -57,7 +59,7 @@ def build_dataset(
             writer.add(episode)
         if not writer.episodes_written:
             raise ValueError(
-                f"no episodes to write: nobody pulls {chosen.name!r}'s atoms in {', '.join(extra_info['sources'])} "
+                f"no episodes to write: nobody pulls the {chosen.name} task's atoms in {', '.join(extra_info['sources'])} "
                 "(no interaction on them and no user force): record a session in which someone pulls"
             )
     return Path(output)
@@ -97,3 +99,15 @@ def _pseudonyms_taken(output: Path, append: bool) -> int:
         return 0
     owners = read_episodes(output).column("owners").to_pylist()
     return len({owner for row in owners for owner in row or ()})
+
+
+def _check_same_options(output: Path, options: dict[str, bool]) -> None:
+    """Appending keeps a dataset's build options (one episode split and privacy for all its episodes)."""
+    if not (output / INFO_PATH).is_file():
+        return
+    built = read_info(output).get("costeer", {})
+    differ = [f"--{name.replace('_', '-').replace('anonymised', 'anonymise')} {'on' if built.get(name) else 'off'}"
+              for name, value in options.items() if name in built and bool(built[name]) != value]
+    if differ:
+        raise ValueError(f"{output} was built with {', '.join(differ)}: append with the same options, "
+                         "or build another dataset")

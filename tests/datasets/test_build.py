@@ -12,8 +12,11 @@ import pytest
 from costeer.cli.main import main
 from costeer.core.frame import pack_frame
 from costeer.datasets.build import build_dataset
-from costeer.datasets.lerobot import read_episodes, read_info, read_steps
+from costeer.datasets.demonstrations import read_demonstrations
+from costeer.datasets.episodes import Pseudonyms, build_episode
+from costeer.datasets.lerobot import read_episodes, read_info, read_steps, write_dataset
 from costeer.recording import RecordingWriter
+from costeer.tasks import get_task
 
 SYNTHETIC = Path(__file__).resolve().parents[2] / "recordings" / "synthetic-nanotube-seed2.nanover.zip"
 
@@ -75,9 +78,11 @@ def test_append_refuses_another_task_or_other_columns(sessions: dict[str, Path],
     info = json.loads((output / "meta/info.json").read_text())
     assert main(["dataset", "build", recording, "--task", "nanotube", "-o", str(output), "--anonymise",
                  "--append"]) == 2
-    err = capsys.readouterr().err
-    assert "nanotube-methane-01.nanover.zip gives other columns than the dataset" in err
-    assert "missing: avatar.hand, avatar.headset" in err
+    assert "was built with --anonymise off: append with the same options" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="nanotube-methane-01.nanover.zip gives other columns than the dataset.*"
+                                         "missing: avatar.hand, avatar.headset"):
+        write_dataset([build_episode(read_demonstrations(recording)[0], get_task("nanotube"), pseudonyms=Pseudonyms())],
+                      output, task="nanotube", append=True)
     assert sorted(path.relative_to(output) for path in output.rglob("*")) == before, "a refused append changes nothing"
     assert json.loads((output / "meta/info.json").read_text()) == info
     info["costeer"]["task"] = "peptide"
@@ -137,7 +142,7 @@ def test_recordings_where_nobody_pulls_say_so(tmp_path: Path, scripted: type,
     rec.close()
     assert main(["dataset", "build", str(path), "--task", "nanotube", "-o", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
-    assert "no episodes to write: nobody pulls 'nanotube''s atoms in idle.nanover.zip" in err
+    assert "no episodes to write: nobody pulls the nanotube task's atoms in idle.nanover.zip" in err
     assert not (tmp_path / "out").exists()
 
 
