@@ -8,7 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from costeer.datasets.demonstrations import RepairedRecordingWarning, read_demonstrations, recording_origin
+from costeer.datasets.demonstrations import (
+    RepairedRecordingWarning,
+    iter_demonstrations,
+    read_demonstrations,
+    recording_origin,
+)
 from costeer.recording import NotARecordingError, RecordingReader
 from costeer.tasks import get_task
 
@@ -147,3 +152,13 @@ def test_a_synthetic_demonstrator_labels_its_sessions_without_server_labels(tmp_
     rec.close()
     (demo,) = read_demonstrations(path)
     assert demo.origin == "synthetic"
+
+
+def test_iterating_gives_the_episodes_one_at_a_time_as_reading_them_all_does() -> None:
+    synthetic = Path(__file__).resolve().parents[2] / "recordings" / "synthetic-nanotube-seed2.nanover.zip"
+    episodes = iter_demonstrations(synthetic, per_grab=True)
+    first = next(episodes)  # available before the rest of the file is read
+    streamed = [first, *episodes]
+    listed = read_demonstrations(synthetic, per_grab=True)
+    assert [(d.part, d.split, d.origin, len(d)) for d in streamed] == [(d.part, d.split, d.origin, len(d)) for d in listed]
+    assert [d.part for d in listed] == list(range(len(listed))) and {d.origin for d in listed} == {"synthetic"}
