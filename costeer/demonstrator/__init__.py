@@ -6,12 +6,13 @@
 
 from __future__ import annotations
 
+from costeer.tasks.hand import HUMAN_SCALE_PER_DALTON, human_scale
+from costeer.tasks.hands import HandEvent, Persona, ThreadingHand
+from costeer.tasks.noise import SmoothNoise
+
 from .calibration import HUMAN_PACE_PS_PER_S, MotionStatistics, measure_recording, measure_recordings
-from .hand import HUMAN_SCALE_PER_DALTON, HandEvent, ThreadingHand, human_scale
 from .live import DEMONSTRATOR_KEY, EpisodeReport, demonstrate, measure_pace
-from .noise import SmoothNoise
 from .offline import OfflineEpisode, rollout_offline
-from .persona import Persona
 
 __all__ = [
     "DEMONSTRATOR_KEY",

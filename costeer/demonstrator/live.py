@@ -30,7 +30,8 @@ from costeer.core import keys
 from costeer.tasks import Chemistry, get_task
 
 from .calibration import HUMAN_PACE_PS_PER_S
-from .hand import ThreadingHand, human_scale
+from costeer.tasks.hands import ThreadingHand
+from costeer.tasks.hand import human_scale
 
 __all__ = ["DEMONSTRATOR_KEY", "EpisodeReport", "demonstrate", "measure_pace"]
 

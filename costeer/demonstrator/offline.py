@@ -22,7 +22,7 @@ from costeer.tasks import AtomSelection, Chemistry, Outcome, get_task
 from costeer.tasks.builtin.nanotube import NanotubeTask
 
 from .calibration import HUMAN_PACE_PS_PER_S
-from .hand import human_scale
+from costeer.tasks.hand import human_scale
 
 __all__ = ["OfflineEpisode", "rollout_offline"]
 

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from costeer.core import keys
-from costeer.demonstrator.hand import ThreadingHand, human_scale
+from costeer.tasks.hand import human_scale
+from costeer.tasks.hands.nanotube import ThreadingHand
 from costeer.demonstrator.offline import rollout_offline
-from costeer.demonstrator.persona import Persona
+from costeer.tasks.hands.persona import Persona
 from costeer.tasks import Chemistry, build_task_system, get_task
 
 
