@@ -24,7 +24,12 @@ from costeer.tasks.chemistry import Chemistry
 if TYPE_CHECKING:  # task.py imports this module for the demonstrator hook's type
     from costeer.tasks.task import AtomSelection
 
-__all__ = ["HUMAN_SCALE_PER_DALTON", "Hand", "human_scale"]
+__all__ = ["HUMAN_PACE_PS_PER_S", "HUMAN_SCALE_PER_DALTON", "Hand", "human_scale"]
+
+HUMAN_PACE_PS_PER_S = 0.075
+"""Simulated picoseconds per second a person lives in the human sessions (NanoVer's default
+pacing, 5 steps of 0.5 fs at 30 frames/s; measured 0.0750 in both recordings): a hand's clock
+is simulated time over this pace."""
 
 HUMAN_SCALE_PER_DALTON = 100.0
 """Headsets send ``scale`` 100; the server that recorded the human sessions multiplied a
