@@ -43,6 +43,10 @@ class Hand(Protocol):
     """A synthetic person's controller: where it is, given a person's seconds since the grab and the positions.
 
     Usage: ``target = hand(elapsed_s, positions); hand.finished  # let go``
+
+    The live demonstrator also reports, when a hand has them: ``phase`` and ``attempt`` (shown in
+    the shared state as they change), ``outcome`` (what the person believes happened),
+    ``persona`` (with ``to_dict()``) and ``events`` (phase changes).
     """
 
     strength: float
