@@ -26,6 +26,7 @@ from costeer.tasks import AtomSelection, Outcome, Task
 
 from .actor import Actor
 from .environment import TaskEnvironment
+from .recording import write_rollout_recording
 
 __all__ = ["Rollout", "run_rollout"]
 
@@ -93,8 +94,6 @@ class Rollout:
 
     def write_recording(self, path: str | Path, *, labels: Mapping[str, Any]) -> Path:
         """Write a ``.nanover.zip`` that ``costeer dataset build`` reads as it reads a live recording."""
-        from .recording import write_rollout_recording
-
         return write_rollout_recording(self, path, labels=labels)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from costeer.core import keys
 from costeer.rollout import TaskEnvironment, run_rollout
 
 from .conftest import AxisPull, Nobody
@@ -19,6 +20,13 @@ def test_a_straight_pull_along_the_axis_threads_methane(env: TaskEnvironment) ->
     assert rollout.peak_force == pytest.approx(np.linalg.norm(rollout.user_forces, axis=1).max())
     assert len(rollout.interactions) == len(rollout) == len(rollout.positions)
     assert rollout.interactions[-1] is None
+    # The work is the engine's forces.user.work_done: each frame's force times the next displacement.
+    felt = 0.0
+    for frame, before, after in zip(rollout.frames[:-1], rollout.positions[:-1], rollout.positions[1:]):
+        index = np.asarray(frame.get(keys.USER_FORCES_INDEX, ()), dtype=np.int64)
+        force = np.asarray(frame.get(keys.USER_FORCES_SPARSE, ()), dtype=np.float64).reshape(-1, 3)
+        felt += float(np.vdot(force, after[index] - before[index]))
+    assert rollout.work == pytest.approx(felt, rel=1e-3)
 
 
 def test_nobody_pulling_threads_nothing_and_does_no_work(env: TaskEnvironment) -> None:
