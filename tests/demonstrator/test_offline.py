@@ -51,7 +51,7 @@ def test_the_command_writes_episodes_a_dataset_builds_from(tmp_path: Path, capsy
     assert "origins       synthetic 2" in capsys.readouterr().out
 
 
-@pytest.mark.slow  # 20 episodes, about 40 s
+@pytest.mark.slow  # 20 episodes, about a minute
 def test_twenty_people_thread_40_to_90_percent_with_retries_that_work_and_failures() -> None:
     env = TaskEnvironment(get_task("nanotube"), steps_per_frame=30)
     hands, verdicts = [], []
