@@ -22,12 +22,9 @@ import numpy as np
 
 from costeer.datasets.demonstrations import read_frames
 from costeer.recording.reader import RecordingReader
+from costeer.tasks.hand import HUMAN_PACE_PS_PER_S
 
 __all__ = ["HUMAN_PACE_PS_PER_S", "MotionStatistics", "measure_recording", "measure_recordings"]
-
-HUMAN_PACE_PS_PER_S = 0.075
-"""Simulated picoseconds per second a person lives in the human sessions (NanoVer's default
-pacing, 5 steps of 0.5 fs at 30 frames/s; measured 0.0750 in both recordings)."""
 
 SPEED_WINDOW_S = 0.25
 """Hand speeds are displacements over this much of a person's time."""

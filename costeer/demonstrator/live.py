@@ -1,15 +1,15 @@
 """Synthetic demonstrations through a live server: connect as a headset does, grab, steer, reset, repeat.
 
-Each episode: ``playback/reset``, a new person (:class:`~costeer.demonstrator.persona.Persona`,
-seeded by ``(seed, episode)``) grabs the task's atoms with a spring and steers them with a
-:class:`~costeer.demonstrator.hand.ThreadingHand` until they let go. The hand is moved once per
+Each episode: ``playback/reset``, a new person (the task's ``demonstrator`` hand, e.g. the
+nanotube's :class:`~costeer.tasks.hands.ThreadingHand`, seeded by ``(seed, episode)``) grabs the
+task's atoms with a spring of the hand's ``strength`` and steers them until they let go. The hand is moved once per
 frame received, on a person's clock: simulated time over the human pace. So a server run
 faster than a person's pace (``costeer serve --steps-per-frame 30`` is 6 times the default
 5) compresses the whole human timeline faithfully: every move, pause and push lands at the
 same simulated time as at a person's pace, only sooner on the wall clock.
 
 The sessions say they are synthetic: the shared state holds ``costeer.demonstrator``
-(``origin: synthetic``, seed, episode, attempt, phase, persona) and the interaction has
+(``origin: synthetic``, seed, episode, and the hand's ``attempt``, ``phase`` and ``persona`` when it has them) and the interaction has
 ``label: synthetic`` and ``owner.id: costeer-demonstrator-<seed>``; a recording keeps both.
 
     reports = asyncio.run(demonstrate("ws://127.0.0.1:38801", episodes=20, seed=1))
@@ -27,10 +27,10 @@ import numpy as np
 
 from costeer.client.session import NanoverSession
 from costeer.core import keys
-from costeer.tasks import Chemistry, get_task
+from costeer.tasks import Chemistry, resolve_task
 
-from .calibration import HUMAN_PACE_PS_PER_S
-from .hand import ThreadingHand, human_scale
+from .person import require_synthetic_person, synthetic_person
+from costeer.tasks.hand import HUMAN_PACE_PS_PER_S
 
 __all__ = ["DEMONSTRATOR_KEY", "EpisodeReport", "demonstrate", "measure_pace"]
 
@@ -42,7 +42,6 @@ LINGER_S = 0.5
 FRAME_TIMEOUT_S = 15.0
 
 _LOG = logging.getLogger(__name__)
-_HANDS: dict[str, Callable[..., ThreadingHand]] = {"nanotube": ThreadingHand}
 
 
 @dataclass
@@ -126,9 +125,8 @@ async def demonstrate(
     """
     if episodes < 1:
         raise ValueError(f"--episodes must be at least 1, got {episodes}")
-    if task_name not in _HANDS:
-        raise ValueError(f"no synthetic demonstrator for task {task_name!r}; known: {', '.join(sorted(_HANDS))}")
-    task = get_task(task_name)
+    task = resolve_task(task_name)
+    require_synthetic_person(task)
     owner = f"costeer-demonstrator-{seed}"
     async with NanoverSession.connect(url) as session:
         await session.wait_for_frame(lambda frame: keys.PARTICLE_POSITIONS in frame and keys.BOND_PAIRS in frame)
@@ -177,31 +175,34 @@ async def _episode(
     start = np.asarray(frame[keys.PARTICLE_POSITIONS], dtype=np.float64)
     chemistry = Chemistry.from_frame(frame)
     selection = task.select(chemistry)
-    hand = _HANDS[task.name](task, selection, start, rng=np.random.default_rng(np.random.SeedSequence([seed, index])))
+    hand = synthetic_person(task, selection, chemistry, start, np.random.default_rng(np.random.SeedSequence([seed, index])))
     key = f"{keys.INTERACTION_PREFIX}{owner}"
     interaction = {
         "particles": [int(i) for i in selection.grabbed],
         "interaction_type": "spring",
-        "scale": human_scale(chemistry, selection),
+        "scale": hand.strength,
         "mass_weighted": True,
         "reset_velocities": False,
         "max_force": float("inf"),
         "owner.id": owner,
         "label": "synthetic",
     }
-    label = {**label, "persona": hand.persona.to_dict()}
+    persona = hand.persona.to_dict() if hasattr(hand, "persona") else {}
+    label = {**label, "persona": persona}
     time0 = float(frame[keys.SIMULATION_TIME])
     positions, person_s, told = [start], 0.0, None
     while not hand.finished and person_s <= max_person_s:
         target = hand(person_s, positions[-1])
-        if told != (hand.phase, hand.attempt):
-            told = (hand.phase, hand.attempt)
-            await session.update_state({DEMONSTRATOR_KEY: {**label, "phase": hand.phase, "attempt": hand.attempt}})
+        phase, attempt = getattr(hand, "phase", "acting"), getattr(hand, "attempt", 1)
+        if told != (phase, attempt):
+            told = (phase, attempt)
+            await session.update_state({DEMONSTRATOR_KEY: {**label, "phase": phase, "attempt": attempt}})
         await session.update_state({key: {**interaction, "position": [float(x) for x in target]}})
         person_s = await _next_positions(feed, positions, time0)
     await session.update_state(removals=[key])
-    outcome = hand.outcome or "timeout"
-    released = {**label, "phase": "released", "attempt": hand.attempt, "outcome": outcome}
+    outcome = getattr(hand, "outcome", None) or ("let go" if hand.finished else "timeout")
+    attempts = getattr(hand, "attempt", 1)
+    released = {**label, "phase": "released", "attempt": attempts, "outcome": outcome}
     await session.update_state({DEMONSTRATOR_KEY: released})
     let_go = person_s
     while person_s < let_go + LINGER_S:
@@ -210,14 +211,14 @@ async def _episode(
         index=index,
         success=bool(task.evaluate(np.array(positions), selection).success),
         hand_outcome=outcome,
-        attempts=hand.attempt,
+        attempts=attempts,
         frames=len(positions),
         person_s=person_s,
         wall_s=time.monotonic() - wall_start,
-        persona=hand.persona.to_dict(),
+        persona=persona,
         events=[
             {"time_s": round(event.time_s, 3), "phase": event.phase, "attempt": event.attempt, "reason": event.reason}
-            for event in hand.events
+            for event in getattr(hand, "events", ())
         ],
     )
 

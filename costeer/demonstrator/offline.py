@@ -1,98 +1,147 @@
-"""Headless rollouts: a hand steering the task's system in-process, no server (tuning and fast tests).
+"""Synthetic demonstrations without a server: episodes in worker processes, each written as a recording.
 
-The loop is what a paced server does with one client: each frame, the hand sees the positions
-and sets the interaction, then the simulation runs ``steps_per_frame`` steps with that force.
-Time for the hand is a person's time: simulated time divided by the human pace.
+Each episode: a :class:`~costeer.rollout.TaskEnvironment` reset with seed ``seed + index``,
+the task's synthetic person (``task.demonstrator``, its randomness from the same seed) steering
+it through :func:`~costeer.rollout.run_rollout`, and the rollout written to
+``DIR/episode-<index>.nanover.zip`` labelled ``origin: synthetic``. An episode's seed depends
+only on its index, so the same episodes come out whatever the number of workers.
 
-    episode = rollout_offline(lambda task, sel, chem, pos: ThreadingHand(task, sel, pos, rng=rng), seed=3)
-    episode.outcome.success
+    reports = demonstrate_offline("synthetic/", episodes=20, seed=0, workers=2)
+    sum(report.success for report in reports) / len(reports)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable
+import multiprocessing
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
-from openmm import unit
 
-from costeer.core import keys
-from costeer.core.interaction import Interaction
-from costeer.tasks import AtomSelection, Chemistry, Outcome, get_task
-from costeer.tasks.builtin.nanotube import NanotubeTask
+from costeer.rollout import TaskEnvironment, hand_actor, run_rollout
+from costeer.tasks import resolve_task
 
-from .calibration import HUMAN_PACE_PS_PER_S
-from .hand import human_scale
+from .person import require_synthetic_person, synthetic_person
 
-__all__ = ["OfflineEpisode", "rollout_offline"]
-
-HandFactory = Callable[[NanotubeTask, AtomSelection, Chemistry, np.ndarray], Any]
-"""Builds the hand from the task, selection, chemistry and first positions."""
+__all__ = ["OfflineEpisode", "demonstrate_offline", "episode_path", "offline_episode"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class OfflineEpisode:
-    """One headless episode: per-frame person's time, positions, hand targets and user forces."""
+    """What one offline episode came to (the recording holds the rest)."""
 
-    times_s: np.ndarray
-    positions: np.ndarray
-    """(T, n, 3) nm, lab frame; the first entry is the start, before any pull."""
-    targets: np.ndarray
-    """(T - 1, 3): the hand's target sent before each later frame."""
-    forces: np.ndarray
-    """(T - 1,) magnitude of the user's force in each later frame, kJ/(mol nm)."""
-    hand: Any
-    outcome: Outcome
+    index: int
+    seed: int
+    path: str
+    success: bool
+    """The task's success detector on the episode's frames."""
+    frames: int
+    person_s: float
+    """Length in a person's seconds."""
+    wall_s: float
+    time_to_success_s: float | None
+    work: float
+    """kJ/mol."""
+    peak_force: float
+    """kJ/(mol nm)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
-def rollout_offline(
-    make_hand: HandFactory,
+def episode_path(output: str | Path, index: int) -> Path:
+    """Where episode ``index`` is written."""
+    return Path(output) / f"episode-{index:05d}.nanover.zip"
+
+
+def offline_episode(env: TaskEnvironment, index: int, *, seed: int, output: str | Path, max_s: float) -> OfflineEpisode:
+    """Run and write episode ``index`` (seed ``seed + index``) in ``env``."""
+    started = time.monotonic()
+    episode_seed = seed + index
+    task = env.task
+    hand = synthetic_person(task, env.selection, env.chemistry, env.initial_positions, np.random.default_rng(episode_seed))
+    rollout = run_rollout(env, hand_actor(hand, env.selection), seed=episode_seed, max_s=max_s)
+    labels = {
+        "origin": "synthetic",
+        "generator": "costeer demonstrate --offline",
+        "seed": episode_seed,
+        "episode": index,
+        "task": task.name,
+    }
+    path = rollout.write_recording(episode_path(output, index), labels=labels)
+    return OfflineEpisode(
+        index=index,
+        seed=episode_seed,
+        path=str(path),
+        success=bool(rollout.outcome.success),
+        frames=len(rollout),
+        person_s=float(rollout.times_s[-1]),
+        wall_s=time.monotonic() - started,
+        time_to_success_s=rollout.time_to_success_s,
+        work=rollout.work,
+        peak_force=rollout.peak_force,
+    )
+
+
+def demonstrate_offline(
+    output: str | Path,
     *,
+    episodes: int,
+    seed: int = 0,
+    workers: int = 1,
     task_name: str = "nanotube",
     steps_per_frame: int = 5,
-    seed: int = 0,
-    max_s: float = 45.0,
-    pace: float = HUMAN_PACE_PS_PER_S,
-) -> OfflineEpisode:
-    """Run one episode of at most ``max_s`` person's seconds, until the hand is ``finished`` (if it says)."""
-    from costeer.engine.loading import from_built
-    from costeer.engine.openmm_simulation import OpenMMSimulation
+    platform: str = "Reference",
+    max_s: float = 60.0,
+    on_episode: Callable[[OfflineEpisode], None] | None = None,
+) -> list[OfflineEpisode]:
+    """Write ``episodes`` synthetic episodes to ``output`` with ``workers`` processes; reports in index order.
 
-    task = get_task(task_name)
-    loaded = from_built(task.build_system())
-    loaded.integrator.setRandomNumberSeed(seed)
-    # Reference: the same trajectory for a seed on every machine, and no platform timing per episode
-    simulation = OpenMMSimulation(loaded, steps_per_frame=steps_per_frame, include_energies=False, platform="Reference")
-    simulation.load()
-    frame = simulation.reset()
-    chemistry = Chemistry.from_frame(frame)
-    selection = task.select(chemistry)
-    start = np.asarray(frame[keys.PARTICLE_POSITIONS], dtype=np.float64)
-    hand = make_hand(task, selection, chemistry, start)
-    scale = human_scale(chemistry, selection)
-    time0 = float(frame[keys.SIMULATION_TIME])
-    times, positions, targets, forces = [0.0], [start], [], []
-    while times[-1] < max_s and not getattr(hand, "finished", False):
-        target = np.asarray(hand(times[-1], positions[-1]), dtype=np.float64)
-        interaction = Interaction(target, selection.grabbed, "spring", scale=scale, max_force=float("inf"))
-        simulation.set_interactions({"interaction.offline": interaction})
-        delta = simulation.advance(0.0)
-        times.append((float(delta[keys.SIMULATION_TIME]) - time0) / pace)
-        positions.append(np.asarray(delta[keys.PARTICLE_POSITIONS], dtype=np.float64))
-        targets.append(target)
-        forces.append(float(np.linalg.norm(delta[keys.USER_FORCES_SPARSE], axis=-1).sum()))
-    simulation.set_interactions({})
-    frame_ps = steps_per_frame * loaded.integrator.getStepSize().value_in_unit(unit.picosecond)
-    for _ in range(int(round(0.5 * pace / frame_ps))):  # half a second after letting go
-        delta = simulation.advance(0.0)
-        times.append((float(delta[keys.SIMULATION_TIME]) - time0) / pace)
-        positions.append(np.asarray(delta[keys.PARTICLE_POSITIONS], dtype=np.float64))
-    stacked = np.array(positions)
-    return OfflineEpisode(
-        times_s=np.array(times),
-        positions=stacked,
-        targets=np.array(targets).reshape(-1, 3),
-        forces=np.array(forces),
-        hand=hand,
-        outcome=task.evaluate(stacked, selection),
-    )
+    ``on_episode`` is called in this process as each episode finishes (in finishing order).
+    """
+    if episodes < 1 or workers < 1:
+        raise ValueError(f"--episodes and --workers must be at least 1, got {episodes} and {workers}")
+    clashes = [path for index in range(episodes) if (path := episode_path(output, index)).exists()]
+    if clashes:
+        raise FileExistsError(
+            f"{clashes[0]} exists already ({len(clashes)} of the episodes would be overwritten): "
+            "write to a new folder (-o), or move the old episodes away"
+        )
+    require_synthetic_person(resolve_task(task_name))
+    Path(output).mkdir(parents=True, exist_ok=True)
+    settings = (task_name, steps_per_frame, platform, seed, str(output), max_s)
+    reports: list[OfflineEpisode] = []
+    if workers == 1:
+        env = TaskEnvironment(resolve_task(task_name), steps_per_frame=steps_per_frame, platform=platform)
+        for index in range(episodes):
+            reports.append(offline_episode(env, index, seed=seed, output=output, max_s=max_s))
+            if on_episode is not None:
+                on_episode(reports[-1])
+        env.close()
+    else:
+        # spawn: each worker imports costeer and builds its own OpenMM context (nothing forked mid-use)
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(min(workers, episodes), mp_context=context, initializer=_start_worker,
+                                 initargs=settings) as pool:
+            for future in as_completed([pool.submit(_run_episode, index) for index in range(episodes)]):
+                reports.append(future.result())
+                if on_episode is not None:
+                    on_episode(reports[-1])
+    return sorted(reports, key=lambda report: report.index)
+
+
+_worker: dict[str, Any] = {}
+"""This process's environment and settings (one per worker process)."""
+
+
+def _start_worker(task_name: str, steps_per_frame: int, platform: str, seed: int, output: str, max_s: float) -> None:
+    env = TaskEnvironment(resolve_task(task_name), steps_per_frame=steps_per_frame, platform=platform)
+    _worker.update(env=env, seed=seed, output=output, max_s=max_s)
+
+
+def _run_episode(index: int) -> OfflineEpisode:
+    return offline_episode(_worker["env"], index, seed=_worker["seed"], output=_worker["output"], max_s=_worker["max_s"])

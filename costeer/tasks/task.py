@@ -16,6 +16,7 @@ import numpy as np
 
 from costeer.tasks.chemistry import Chemistry
 from costeer.tasks.frame import TaskFrame
+from costeer.tasks.hand import Hand
 from costeer.tasks.system import BuiltSystem
 
 __all__ = ["AtomSelection", "Outcome", "Task"]
@@ -111,3 +112,17 @@ class Task(ABC):
             return observed
         turned = frames.vectors_to_task(np.asarray(velocities)[..., selection.observed, :])
         return np.concatenate([observed, turned], axis=-1)
+
+    def demonstrator(
+        self, selection: AtomSelection, chemistry: Chemistry, positions: np.ndarray, rng: np.random.Generator
+    ) -> Hand:
+        """A synthetic person's hand for one episode starting at ``positions`` (lab nm, ``(n, 3)``).
+
+        A task that can be demonstrated without people overrides this (see
+        :mod:`costeer.tasks.hand`); ``rng`` is the episode's only source of randomness, so a
+        seed gives the same person. The base class has no synthetic demonstrator.
+        """
+        raise NotImplementedError(
+            f"task {self.name or type(self).__name__!r} has no synthetic demonstrator: override "
+            "Task.demonstrator in its task file to return a costeer.tasks.hand.Hand, or record people instead"
+        )

@@ -17,7 +17,11 @@ def test_the_subcommand_is_registered() -> None:
     [
         (["--time-compression", "0"], "--time-compression must be positive"),
         (["--episodes", "0"], "--episodes must be at least 1"),
-        (["--task", "peptide"], "no synthetic demonstrator for task 'peptide'; known: nanotube"),
+        (["--task", "peptide"], "unknown task 'peptide'"),
+        (["--workers", "2"], "--workers go with --offline"),
+        (["--offline"], "give the folder with -o DIR"),
+        (["--offline", "-o", "out", "--episodes", "0"], "--episodes and --workers must be at least 1"),
+        (["--offline", "-o", "out", "--time-compression", "6"], "offline episodes always run at a person's pace"),
     ],
 )
 def test_bad_options_are_refused_with_a_reason(
@@ -25,3 +29,17 @@ def test_bad_options_are_refused_with_a_reason(
 ) -> None:
     assert main(["demonstrate", "--server", "ws://127.0.0.1:9", *options]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_task_without_a_synthetic_person_is_refused_by_name(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    task_file = tmp_path / "bare.py"
+    task_file.write_text(
+        "from costeer.tasks import register_task\n"
+        "from costeer.tasks.builtin.nanotube import NanotubeTask\n"
+        "from costeer.tasks.task import Task\n"
+        "@register_task('bare-nanotube')\n"
+        "class Bare(NanotubeTask):\n"
+        "    demonstrator = Task.demonstrator\n"
+    )
+    assert main(["demonstrate", "--offline", "-o", str(tmp_path / "out"), "--task", str(task_file)]) == 2
+    assert "task 'bare-nanotube' has no synthetic demonstrator" in capsys.readouterr().err

@@ -8,6 +8,7 @@ with ``observe_tube=True``, the tube's) in that frame. Success: the methane carb
 threads the tube's hull (:func:`~costeer.tasks.threading.detect_threading`), leaving it by at
 least ``exit_margin`` (0.1 nm: a few times methane's thermal jitter in the tube, about a fifth
 of the tube's half-length) so that jitter at an end's plane is neither an exit nor a success.
+Synthetic person: :class:`~costeer.tasks.hands.nanotube.ThreadingHand` (``demonstrator``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import numpy as np
 
 from costeer.tasks.chemistry import Chemistry, ChemistryError
 from costeer.tasks.frame import TaskFrame
+from costeer.tasks.hand import human_scale
+from costeer.tasks.hands.nanotube import ThreadingHand
 from costeer.tasks.systems.nanotube import build_nanotube_system
 from costeer.tasks.registry import register_task
 from costeer.tasks.system import BuiltSystem
@@ -86,3 +89,8 @@ class NanotubeTask(Task):
     def evaluate(self, positions: np.ndarray, selection: AtomSelection) -> ThreadingOutcome:
         path, hull = self.methane_path(positions, selection)
         return detect_threading(path, hull, margin=self.exit_margin)
+
+    def demonstrator(
+        self, selection: AtomSelection, chemistry: Chemistry, positions: np.ndarray, rng: np.random.Generator
+    ) -> ThreadingHand:
+        return ThreadingHand(self, selection, positions, rng=rng, strength=human_scale(chemistry, selection))

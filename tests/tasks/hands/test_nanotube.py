@@ -1,4 +1,4 @@
-"""ThreadingHand, headless (costeer.demonstrator.offline): threads when careful, fails and retries when not."""
+"""ThreadingHand, steering the nanotube in a rollout environment: threads when careful, fails and retries when not."""
 
 from __future__ import annotations
 
@@ -8,23 +8,37 @@ import numpy as np
 import pytest
 
 from costeer.core import keys
-from costeer.demonstrator.hand import ThreadingHand, human_scale
-from costeer.demonstrator.offline import rollout_offline
-from costeer.demonstrator.persona import Persona
-from costeer.tasks import Chemistry, build_task_system, get_task
+from costeer.rollout import TaskEnvironment, hand_actor, run_rollout
+from costeer.tasks import Chemistry, build_task_system, get_task, human_scale
+from costeer.tasks.hands.nanotube import ThreadingHand
+from costeer.tasks.hands.persona import Persona
+
+_ENVIRONMENTS: dict[int, TaskEnvironment] = {}
 
 
 def _person(seed: int, **changes: object) -> Persona:
     return dataclasses.replace(Persona.sample(np.random.default_rng(seed)), **changes)
 
 
-def _rollout(persona: Persona, *, seed: int, steps_per_frame: int = 30):
-    rng = np.random.default_rng(seed)
-    return rollout_offline(
-        lambda task, selection, _, positions: ThreadingHand(task, selection, positions, rng=rng, persona=persona),
-        steps_per_frame=steps_per_frame,
-        seed=seed + 1,
+@dataclasses.dataclass
+class _Episode:
+    hand: ThreadingHand
+    outcome: object
+    times_s: np.ndarray
+    targets: np.ndarray
+    """(k, 3): the hand's targets while it held on."""
+    forces: np.ndarray
+    """(T,) magnitude of the user's force in each frame."""
+
+
+def _rollout(persona: Persona, *, seed: int, steps_per_frame: int = 30) -> _Episode:
+    env = _ENVIRONMENTS.get(steps_per_frame) or _ENVIRONMENTS.setdefault(
+        steps_per_frame, TaskEnvironment("nanotube", steps_per_frame=steps_per_frame)
     )
+    hand = ThreadingHand(env.task, env.selection, env.initial_positions, rng=np.random.default_rng(seed), persona=persona)
+    rollout = run_rollout(env, hand_actor(hand, env.selection), seed=seed + 1, max_s=45.0)
+    targets = np.array([interaction.position for interaction in rollout.interactions if interaction is not None])
+    return _Episode(hand, rollout.outcome, rollout.times_s, targets, np.linalg.norm(rollout.user_forces, axis=1))
 
 
 @pytest.mark.parametrize("steps_per_frame", [5, 30])

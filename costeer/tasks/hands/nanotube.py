@@ -1,4 +1,4 @@
-"""A synthetic person's hand that threads methane through the nanotube, attempt by attempt.
+"""The nanotube task's synthetic person: a hand that threads methane through the tube, attempt by attempt.
 
 It does what people do in the recorded sessions: grab, wait a moment, lead methane round to
 a point on the tube's axis before the near end, steady it there (leaning against its drift
@@ -8,10 +8,11 @@ It errs as people do: some attempts are aimed off the axis and run into the rim 
 along the outside; then it backs out and tries again, or gives up. It sees methane a little
 late, wobbles smoothly and pauses now and then.
 
-It is a ``Hand`` for :func:`costeer.client.pull.drag` (``elapsed`` in a person's seconds)::
+It is a :class:`costeer.tasks.hand.Hand` (``elapsed`` in a person's seconds); the nanotube
+task's ``demonstrator`` hook returns one::
 
-    hand = ThreadingHand(task, selection, positions, rng=np.random.default_rng(1))
-    await drag(session, particles=selection.grabbed, hand=hand, duration=40, scale=human_scale(chemistry, selection))
+    hand = get_task("nanotube").demonstrator(selection, chemistry, positions, np.random.default_rng(1))
+    target = hand(0.0, positions)     # lab nm; pull selection.grabbed with a spring of scale hand.strength
 
 ``hand.finished`` turns true when the person lets go (threaded, or given up).
 """
@@ -21,28 +22,26 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-
 from openmm.app import Element
 from openmm.unit import dalton
 
-from costeer.tasks.chemistry import Chemistry
-from costeer.tasks.builtin.nanotube import NanotubeTask
+from costeer.tasks.hand import HUMAN_SCALE_PER_DALTON
+from costeer.tasks.hands.persona import Persona
+from costeer.tasks.noise import SmoothNoise
 from costeer.tasks.task import AtomSelection
 
-from .noise import SmoothNoise
-from .persona import Persona
+if TYPE_CHECKING:  # the task's module imports this one for its demonstrator hook
+    from costeer.tasks.builtin.nanotube import NanotubeTask
 
-__all__ = ["HUMAN_SCALE_PER_DALTON", "HandEvent", "Phase", "ThreadingHand", "human_scale"]
+__all__ = ["HandEvent", "Phase", "ThreadingHand"]
 
 Phase = Literal["react", "approach", "align", "push", "back_out", "pause", "release", "done", "gave_up"]
 
-HUMAN_SCALE_PER_DALTON = 100.0
-"""Headsets send ``scale`` 100; the server that recorded the human sessions multiplied a
-mass-weighted spring by the grabbed mass as well (their force is 2 x 100 x 12.011 x distance),
-so the scale that reproduces the force people felt is 100 per dalton grabbed."""
+METHANE_CARBON_SCALE = HUMAN_SCALE_PER_DALTON * Element.getBySymbol("C").mass.value_in_unit(dalton)
+"""The human pull on methane's carbon (the nanotube task's one grabbed atom), 1201.1."""
 
 MOVE_TIME_S = 0.3
 """The hand closes a gap in about this long, up to its top speed."""
@@ -80,15 +79,18 @@ class ThreadingHand:
 
     def __init__(
         self,
-        task: NanotubeTask,
+        task: "NanotubeTask",
         selection: AtomSelection,
         positions: np.ndarray,
         *,
         rng: np.random.Generator,
         persona: Persona | None = None,
+        strength: float = METHANE_CARBON_SCALE,
     ) -> None:
         positions = np.asarray(positions, dtype=np.float64)
         self.task = task
+        self.strength = strength
+        """The spring's ``scale`` (``costeer.tasks.hand.human_scale`` of the grabbed atoms)."""
         self.selection = selection
         self.persona = persona if persona is not None else Persona.sample(rng)
         # Separate streams: how often the hand is called (the frame rate) must not change
@@ -284,9 +286,3 @@ class ThreadingHand:
             self._start_attempt(now)
         return np.array([methane[0], methane[1], self._stage[2] - 0.1])
 
-
-def human_scale(chemistry: Chemistry, selection: AtomSelection) -> float:
-    """The spring ``scale`` that gives the grabbed atoms the force people felt (``HUMAN_SCALE_PER_DALTON``)."""
-    numbers = chemistry.elements[selection.grabbed]
-    mass = sum(Element.getByAtomicNumber(int(number)).mass.value_in_unit(dalton) for number in numbers)
-    return HUMAN_SCALE_PER_DALTON * float(mass)

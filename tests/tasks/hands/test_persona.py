@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgpack
 import numpy as np
 
-from costeer.demonstrator.persona import Persona
+from costeer.tasks.hands.persona import Persona
 
 
 def test_the_same_seed_gives_the_same_person() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from costeer.demonstrator.noise import SmoothNoise
+from costeer.tasks.noise import SmoothNoise
 
 
 def _sample(step: float, seconds: float = 200.0, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
