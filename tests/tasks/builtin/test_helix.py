@@ -11,6 +11,7 @@ from costeer.engine.loading import from_built
 from costeer.engine.openmm_simulation import OpenMMSimulation
 from costeer.tasks import AtomSelection, BuiltSystem, Chemistry, ChemistryError, Outcome, get_task, task_names
 from costeer.tasks.builtin.helix import HelixTask, UnfoldingOutcome
+from costeer.tasks.hand import Hand
 from costeer.tasks.hands.pulling import PullingHand
 
 
@@ -108,7 +109,7 @@ def test_its_synthetic_person_pulls_the_end_with_a_persons_strength(
 ) -> None:
     chemistry = Chemistry.from_topology(built.topology)
     hand = task.demonstrator(selection, chemistry, built.positions, np.random.default_rng(0))
-    assert isinstance(hand, PullingHand) and not hand.finished
+    assert isinstance(hand, PullingHand) and isinstance(hand, Hand) and not hand.finished
     assert hand.strength == pytest.approx(1201.1, abs=0.5)
     assert hand.goal_nm > task.min_extension
     assert hand(0.0, built.positions).shape == (3,)
