@@ -25,10 +25,13 @@ from costeer.core.interaction import Interaction
 from costeer.tasks import AtomSelection, Outcome, Task
 
 from .actor import Actor
-from .environment import TaskEnvironment
+from .environment import RolloutStep, TaskEnvironment
 from .recording import write_rollout_recording
 
-__all__ = ["Rollout", "run_rollout"]
+__all__ = ["Rollout", "SUCCESS_CHECK_S", "run_rollout"]
+
+SUCCESS_CHECK_S = 1.0
+"""With ``stop_on_success``, how often (person's seconds) the task judges the path so far."""
 
 
 @dataclass(eq=False)
@@ -97,17 +100,33 @@ class Rollout:
         return write_rollout_recording(self, path, labels=labels)
 
 
-def run_rollout(env: TaskEnvironment, actor: Actor, *, seed: int, max_s: float, settle_s: float = 0.5) -> Rollout:
-    """Reset ``env`` with ``seed``, let ``actor`` act until finished or ``max_s``, then ``settle_s`` with no pull."""
+def run_rollout(
+    env: TaskEnvironment,
+    actor: Actor,
+    *,
+    seed: int,
+    max_s: float,
+    settle_s: float = 0.5,
+    stop_on_success: bool = False,
+) -> Rollout:
+    """Reset ``env`` with ``seed``, let ``actor`` act until finished or ``max_s``, then ``settle_s`` with no pull.
+
+    ``stop_on_success``: also stop once the task is done (judged every ``SUCCESS_CHECK_S`` of a
+    person's time on the path so far), as closed-loop evaluation does for actors that never
+    say they have finished.
+    """
     if not max_s > 0 or settle_s < 0:
         raise ValueError(f"max_s must be positive and settle_s >= 0, got {max_s} and {settle_s}")
     step = env.reset(seed)
     steps, interactions = [step], []
+    check_every = max(1, int(round(SUCCESS_CHECK_S / env.frame_interval_s)))
     while step.time_s < max_s and not actor.finished:
         interaction = actor.act(step.time_s, step.positions)
         interactions.append(interaction)
         step = env.step(interaction)
         steps.append(step)
+        if stop_on_success and len(steps) % check_every == 0 and _done(env, steps):
+            break
     for _ in range(int(round(settle_s / env.frame_interval_s))):
         interactions.append(None)
         step = env.step(None)
@@ -127,3 +146,7 @@ def run_rollout(env: TaskEnvironment, actor: Actor, *, seed: int, max_s: float, 
         settings=env.settings(),
         work=float(steps[-1].frame.get(keys.USER_WORK_DONE, 0.0)),
     )
+
+
+def _done(env: TaskEnvironment, steps: list[RolloutStep]) -> bool:
+    return bool(env.task.evaluate(np.stack([step.positions for step in steps]), env.selection).success)

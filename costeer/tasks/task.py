@@ -19,7 +19,10 @@ from costeer.tasks.frame import TaskFrame
 from costeer.tasks.hand import Hand
 from costeer.tasks.system import BuiltSystem
 
-__all__ = ["AtomSelection", "Outcome", "Task"]
+__all__ = ["AtomSelection", "Outcome", "SCRIPTED_REACH", "Task"]
+
+SCRIPTED_REACH = 2.0
+"""How far (nm) the default scripted pull goes along the task's +z axis from the start."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -112,6 +115,17 @@ class Task(ABC):
             return observed
         turned = frames.vectors_to_task(np.asarray(velocities)[..., selection.observed, :])
         return np.concatenate([observed, turned], axis=-1)
+
+    def scripted_path(self, selection: AtomSelection, positions: np.ndarray) -> np.ndarray:
+        """Waypoints ``(m, 3)`` (task frame, nm) of the ``scripted`` baseline: a straight pull, no judgement.
+
+        By default from where the grabbed atoms start, straight along the task's +z axis for
+        ``SCRIPTED_REACH`` nm (a task's frame points +z the way the task is done). A task whose
+        way in is not straight from the start (the nanotube: round to the axis first) overrides it.
+        """
+        frame = self.frames(np.asarray(positions, dtype=np.float64)[None], selection)
+        start = frame.to_task(np.asarray(positions, dtype=np.float64)[None, selection.grabbed, :]).mean(axis=1)[0]
+        return np.array([start, start + [0.0, 0.0, SCRIPTED_REACH]])
 
     def demonstrator(
         self, selection: AtomSelection, chemistry: Chemistry, positions: np.ndarray, rng: np.random.Generator

@@ -90,6 +90,12 @@ class NanotubeTask(Task):
         path, hull = self.methane_path(positions, selection)
         return detect_threading(path, hull, margin=self.exit_margin)
 
+    def scripted_path(self, selection: AtomSelection, positions: np.ndarray) -> np.ndarray:
+        """From methane's start round to the axis 0.4 nm before the near end, then along it out past the far end."""
+        path, hull = self.methane_path(np.asarray(positions, dtype=np.float64)[None], selection)
+        entry, exit_ = hull.half_length + 0.4, hull.half_length + 0.8
+        return np.array([path[0], [0.0, 0.0, -entry], [0.0, 0.0, exit_]])
+
     def demonstrator(
         self, selection: AtomSelection, chemistry: Chemistry, positions: np.ndarray, rng: np.random.Generator
     ) -> ThreadingHand:

@@ -1,0 +1,177 @@
+"""Closed-loop evaluation: seeded rollouts of a policy or a baseline, in-process, with success and its interval.
+
+Rollout ``i`` uses seed ``seed + i`` whatever the number of workers, so a policy and the
+baselines meet the same thermostat noise and the same synthetic people. Workers are separate
+processes (spawned: OpenMM and torch keep threads), each building the environment and loading
+the policy once.
+
+    result = evaluate("policy.pt", task="nanotube", rollouts=50, seed=0, workers=2)
+    result.summary()["success_rate"], result.summary()["success_interval"]
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from costeer.agent.evaluation.actors import BASELINES, PolicyActor
+from costeer.agent.evaluation.intervals import median_interval, wilson_interval
+from costeer.rollout import Rollout, TaskEnvironment, run_rollout
+from costeer.tasks import resolve_task
+from costeer.tasks.encoding import grabbed_centres
+
+__all__ = ["Evaluation", "RolloutResult", "evaluate", "is_baseline"]
+
+PATH_POINTS = 200
+"""At most this many points of each rollout's path are kept for the plot."""
+
+
+@dataclass(frozen=True)
+class RolloutResult:
+    """One rollout's outcome: success, when, how much work and force it took, and its path."""
+
+    seed: int
+    success: bool
+    time_to_success_s: float | None
+    """Person's seconds from the start to the task's success; ``None`` without success."""
+    duration_s: float
+    work: float
+    """Work done by the interactive force, kJ/mol."""
+    peak_force: float
+    """Largest interactive force on the grabbed atoms, kJ/(mol nm)."""
+    path: list[list[float]] = field(repr=False)
+    """The grabbed atoms' centre in the task frame, ``[[x, y, z], ...]`` nm (subsampled)."""
+
+
+@dataclass
+class Evaluation:
+    """Every rollout of one actor (a checkpoint or a baseline) on one task, with the settings used."""
+
+    actor: str
+    task: str
+    rollouts: list[RolloutResult]
+    settings: dict[str, Any]
+
+    def summary(self) -> dict[str, Any]:
+        """Success rate with its 95 % Wilson interval; medians of time to success, work and peak force."""
+        successes = [result for result in self.rollouts if result.success]
+        low, high = wilson_interval(len(successes), len(self.rollouts))
+        times = [result.time_to_success_s for result in successes]
+        rng = np.random.default_rng(0)
+        return {
+            "actor": self.actor,
+            "task": self.task,
+            "rollouts": len(self.rollouts),
+            "successes": len(successes),
+            "success_rate": len(successes) / len(self.rollouts) if self.rollouts else float("nan"),
+            "success_interval": [low, high],
+            "time_to_success_s_median": _median(times),
+            "time_to_success_s_interval": list(median_interval(times, rng=rng)),
+            "work_median": _median([result.work for result in self.rollouts]),
+            "work_median_successful": _median([result.work for result in successes]),
+            "peak_force_median": _median([result.peak_force for result in self.rollouts]),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary, the settings and one entry per rollout (paths left out)."""
+        entries = [{key: value for key, value in asdict(result).items() if key != "path"} for result in self.rollouts]
+        return {**self.summary(), "settings": self.settings, "per_rollout": entries}
+
+
+def is_baseline(actor: str) -> bool:
+    return actor in BASELINES
+
+
+def evaluate(
+    actor: str,
+    *,
+    task: str,
+    rollouts: int,
+    seed: int = 0,
+    workers: int = 1,
+    max_s: float = 40.0,
+    steps_per_frame: int = 5,
+    max_force: float = float("inf"),
+    progress: bool | None = None,
+) -> Evaluation:
+    """Run ``rollouts`` seeded rollouts of ``actor`` (a checkpoint path or a baseline name) on ``task``."""
+    if rollouts < 1:
+        raise ValueError(f"--rollouts must be at least 1, got {rollouts}")
+    if workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {workers}")
+    settings = {"seed": seed, "max_s": max_s, "steps_per_frame": steps_per_frame, "max_force": max_force}
+    seeds = [seed + index for index in range(rollouts)]
+    name = actor if is_baseline(actor) else Path(actor).name
+    # tqdm's disable=None: a bar only when stderr is a terminal
+    bar = tqdm(total=rollouts, desc=f"evaluate {name}", unit="rollout", disable=None if progress is None else not progress)
+    results: list[RolloutResult] = []
+    if workers == 1:
+        _start_worker(actor, task, settings)
+        for each in seeds:
+            results.append(_one_rollout(each))
+            bar.update()
+    else:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(actor, task, settings)) as pool:
+            for result in pool.map(_one_rollout, seeds):
+                results.append(result)
+                bar.update()
+    bar.close()
+    return Evaluation(actor=actor, task=task, rollouts=results, settings=settings)
+
+
+_worker: dict[str, Any] = {}
+"""This process's environment and actor maker (one per worker process)."""
+
+
+def _start_worker(actor: str, task_spec: str, settings: dict[str, Any]) -> None:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    task = resolve_task(task_spec)
+    env = TaskEnvironment(task, steps_per_frame=settings["steps_per_frame"])
+    if is_baseline(actor):
+        make = BASELINES[actor]
+    else:
+        from costeer.agent.checkpoint import load_policy
+
+        import torch
+
+        torch.set_num_threads(1)
+        runner = load_policy(actor, expect_task=task.name)
+        make = lambda env, rng: PolicyActor(runner, env, max_force=settings["max_force"])  # noqa: E731
+    _worker.update(env=env, make=make, max_s=settings["max_s"])
+
+
+def _one_rollout(seed: int) -> RolloutResult:
+    env, make = _worker["env"], _worker["make"]
+    actor = make(env, np.random.default_rng(seed))
+    rollout = run_rollout(env, actor, seed=seed, max_s=_worker["max_s"], stop_on_success=True)
+    return _result(seed, rollout, env)
+
+
+def _result(seed: int, rollout: Rollout, env: TaskEnvironment) -> RolloutResult:
+    positions = rollout.positions
+    frames = env.task.frames(positions, env.selection)
+    centre = grabbed_centres(positions, env.selection.grabbed, env.masses)
+    path = frames.to_task(centre[:, None, :])[:, 0, :]
+    keep = np.unique(np.linspace(0, len(path) - 1, min(PATH_POINTS, len(path))).astype(int))
+    return RolloutResult(
+        seed=seed,
+        success=bool(rollout.outcome.success),
+        time_to_success_s=rollout.time_to_success_s,
+        duration_s=float(rollout.times_s[-1]),
+        work=float(rollout.work),
+        peak_force=float(rollout.peak_force),
+        path=np.round(path[keep], 4).tolist(),
+    )
+
+
+def _median(values: list[float | None]) -> float | None:
+    finite = [value for value in values if value is not None and np.isfinite(value)]
+    return float(np.median(finite)) if finite else None
