@@ -14,6 +14,7 @@ from costeer.core import keys
 from costeer.datasets.demonstrations import read_demonstrations
 from costeer.recording import RecordingReader
 from costeer.rollout import Rollout, TaskEnvironment, hand_actor, run_rollout
+from costeer.tasks.encoding import StepEncoder
 
 LABELS = {"origin": "synthetic", "generator": "test", "seed": 4}
 
@@ -67,3 +68,18 @@ def test_costeer_dataset_build_makes_one_episode_per_rollout(
     on = np.stack(steps["action"])[:, -1]
     chosen = [interaction is not None for interaction in rollout.interactions]
     np.testing.assert_array_equal(on, [False, *chosen[:-1]])
+
+
+def test_the_dataset_steps_are_what_the_step_encoder_makes_during_the_rollout(
+    env: TaskEnvironment, rollout: Rollout, tmp_path: Path
+) -> None:
+    """One meaning everywhere: a policy stepping the environment sees and acts as the dataset says."""
+    path = rollout.write_recording(tmp_path / "episode.nanover.zip", labels=LABELS)
+    output = tmp_path / "dataset"
+    assert main(["dataset", "build", str(path), "--task", "nanotube", "-o", str(output)]) == 0
+    steps = pd.read_parquet(output / "data/chunk-000/file-000.parquet")
+    encoder = StepEncoder(env.task, env.selection, masses=env.masses)
+    live = [None, *rollout.interactions[:-1]]  # frame t carries what was chosen on seeing frame t - 1
+    for t, positions in enumerate(rollout.positions.astype(np.float32).astype(np.float64)):
+        np.testing.assert_allclose(encoder.observe(positions), steps["observation.state"][t], atol=1e-5)
+        np.testing.assert_allclose(encoder.encode_action(live[t], positions), steps["action"][t], atol=1e-4)

@@ -29,6 +29,7 @@ from openmm.app import Element
 from openmm.unit import dalton
 
 from costeer.tasks.hand import HUMAN_SCALE_PER_DALTON
+from costeer.tasks.hands.motion import HandMotion
 from costeer.tasks.hands.persona import Persona
 from costeer.tasks.noise import SmoothNoise
 from costeer.tasks.task import AtomSelection
@@ -43,10 +44,6 @@ Phase = Literal["react", "approach", "align", "push", "back_out", "pause", "rele
 METHANE_CARBON_SCALE = HUMAN_SCALE_PER_DALTON * Element.getBySymbol("C").mass.value_in_unit(dalton)
 """The human pull on methane's carbon (the nanotube task's one grabbed atom), 1201.1."""
 
-MOVE_TIME_S = 0.3
-"""The hand closes a gap in about this long, up to its top speed."""
-SMOOTH_S = 0.15
-"""Time for the hand's velocity to follow a new intention (no jerks)."""
 BESIDE_CLEARANCE = 0.5
 """Distance from the axis kept while bringing methane round from beside the tube, nm."""
 LEAD_GROWTH = 0.25
@@ -106,8 +103,8 @@ class ThreadingHand:
         self._frame = task.frames(positions, selection)
         self._wobble = SmoothNoise(spread=self.persona.wobble_nm, correlation_s=self.persona.wobble_s, rng=wobble)
         self._seen: deque[tuple[float, np.ndarray]] = deque()
-        self._hand: np.ndarray | None = None
-        self._velocity = np.zeros(3)
+        self._motion: HandMotion | None = None
+        """The hand in the task frame (before its wobble); placed on methane at the first call."""
         self._time: float | None = None
         self._since = 0.0
         self._aim = np.zeros(2)
@@ -139,13 +136,18 @@ class ThreadingHand:
         methane = self._frame.to_task(positions[self._carbon][None])[0]
         step = 0.0 if self._time is None else max(0.0, elapsed - self._time)
         self._time = elapsed
-        if self._hand is None:
-            self._hand = methane.copy()
+        if self._motion is None:
+            self._motion = HandMotion(methane, speed=self.persona.speed)
         seen, drift = self._perceive(elapsed, methane)
-        self._move(self._decide(elapsed, step, seen, drift), step)
-        return self._frame.to_lab((self._hand + self._wobble.at(elapsed))[None])[0]
+        place = self._motion.move(self._decide(elapsed, step, seen, drift), step)
+        return self._frame.to_lab((place + self._wobble.at(elapsed))[None])[0]
 
-    # -- perception and movement --------------------------------------------------------------
+    @property
+    def _hand(self) -> np.ndarray:
+        """Where the hand is now (task frame): what the decisions return to hold it still."""
+        return self._motion.place
+
+    # -- perception ------------------------------------------------------------------------------
 
     def _perceive(self, now: float, methane: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Methane as the person sees it (``perception_s`` late) and its drift, nm/s.
@@ -166,16 +168,6 @@ class ThreadingHand:
         )
         span = min(DRIFT_WINDOW_S, max(seen_at - times[0], 0.0))
         return seen, ((seen - before) / span if span > 0 else np.zeros(3))
-
-    def _move(self, desired: np.ndarray, step: float) -> None:
-        if step <= 0:
-            return
-        wanted = (desired - self._hand) / MOVE_TIME_S
-        speed = float(np.linalg.norm(wanted))
-        if speed > self.persona.speed:
-            wanted *= self.persona.speed / speed
-        self._velocity += (wanted - self._velocity) * (1.0 - math.exp(-step / SMOOTH_S))
-        self._hand = self._hand + self._velocity * step
 
     # -- decisions ------------------------------------------------------------------------------
 
