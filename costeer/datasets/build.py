@@ -9,13 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from costeer import __version__
-from costeer.datasets.demonstrations import iter_demonstrations
+from costeer.datasets.demonstrations import Demonstration, iter_demonstrations
 from costeer.datasets.episodes import Episode, Pseudonyms, build_episode, task_selection
 from costeer.datasets.lerobot import INFO_PATH, ROWS_PER_FILE, DatasetWriter, read_episodes, read_info
 from costeer.tasks import Task, resolve_task
+from costeer.tasks.encoding import acting_interaction
 
 __all__ = ["build_dataset"]
 
@@ -33,6 +35,7 @@ def build_dataset(
     append: bool = False,
     progress: bool | None = None,
     rows_per_file: int = ROWS_PER_FILE,
+    actions_labelled: str | None = None,
 ) -> Path:
     """Write the episodes of ``recordings`` under ``task`` (a name or task file) to ``output``.
 
@@ -41,6 +44,8 @@ def build_dataset(
     do not say (no ``costeer.session`` label), e.g. ``human`` for NanoVer's own recordings.
     ``append``: add the episodes to the dataset in ``output`` (same task and columns).
     ``progress``: progress bars on stderr (``None``: only when stderr is a terminal).
+    ``actions_labelled``: learn only from pulls with this ``label`` (e.g. DAgger's
+    ``correction``): other steps keep their observations but get ``action.valid`` False.
     Each recording's system must fit the task, even where nobody pulls; a ``ValueError``
     names the file and what did not match.
     """
@@ -55,7 +60,7 @@ def build_dataset(
                        overwrite=overwrite, append=append, rows_per_file=rows_per_file) as writer:
         pseudonyms = Pseudonyms(taken=_pseudonyms_taken(Path(output), append)) if anonymise else None
         for episode in _episodes(recordings, chosen, per_grab=per_grab, pseudonyms=pseudonyms, velocities=velocities,
-                                 origin=origin, progress=progress):
+                                 origin=origin, progress=progress, actions_labelled=actions_labelled):
             writer.add(episode)
         if not writer.episodes_written:
             raise ValueError(
@@ -74,6 +79,7 @@ def _episodes(
     velocities: bool,
     origin: str | None,
     progress: bool | None,
+    actions_labelled: str | None = None,
 ) -> Iterator[Episode]:
     """The recordings' episodes, built one at a time; a recording's force law carries over to its later episodes."""
     disable = None if progress is None else not progress
@@ -82,7 +88,7 @@ def _episodes(
         kept = 0
         demos = iter_demonstrations(path, per_grab=per_grab, keep_idle=True)
         for demo in tqdm(demos, desc=Path(path).name, unit="episode", leave=False, disable=disable):
-            task_selection(demo, task)  # idle stretches too: a recording of another system is refused
+            selection = task_selection(demo, task)  # idle stretches too: a recording of another system is refused
             if not demo.pulling.any():
                 continue
             demo.part, kept = kept, kept + 1  # numbered as read_demonstrations does: idle stretches left out
@@ -90,7 +96,15 @@ def _episodes(
                 demo.origin = origin
             episode = build_episode(demo, task, velocities=velocities, pseudonyms=pseudonyms, strength_factor=factor)
             factor = episode.metadata["strength_factor"] if episode.metadata["force_ratio"] is not None else factor
+            if actions_labelled is not None:
+                episode.steps["action.valid"] &= _labelled(demo, selection.grabbed, actions_labelled)
             yield episode
+
+
+def _labelled(demo: Demonstration, grabbed: np.ndarray, label: str) -> np.ndarray:
+    """``(T,)`` bool: the steps whose acting pull carries ``label``."""
+    acting = (acting_interaction(frame.interactions, grabbed) for frame in demo.frames)
+    return np.array([pull is not None and pull.properties.get("label") == label for pull in acting], dtype=bool)
 
 
 def _pseudonyms_taken(output: Path, append: bool) -> int:

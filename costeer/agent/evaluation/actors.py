@@ -84,17 +84,27 @@ class PolicyActor:
 
     finished = False
 
-    def __init__(self, runner: Any, env: TaskEnvironment, *, max_force: float = float("inf"), label: str = AGENT_LABEL) -> None:
+    def __init__(self, runner: Any, env: TaskEnvironment, *, seed: int = 0, max_force: float = float("inf"),
+                 label: str = AGENT_LABEL) -> None:
+        if list(runner.observation_names) and len(runner.observation_names) != _observation_size(env):
+            raise ValueError(
+                f"the policy observes {len(runner.observation_names)} numbers, the {env.task.name} task's "
+                f"environment gives {_observation_size(env)}: evaluate it on the task it was trained for"
+            )
         self._runner = runner
         self._encoder = StepEncoder(env.task, env.selection, masses=env.masses)
         self._max_force = max_force
         self._properties = {"label": label, "owner.id": f"costeer-{label}"}
-        runner.reset()
+        runner.reset(seed)
 
     def act(self, time_s: float, positions: np.ndarray) -> Interaction | None:
         observation = self._encoder.observe(positions)
         action = self._runner.act(observation)
         return self._encoder.decode_action(action, positions, max_force=self._max_force, properties=self._properties)
+
+
+def _observation_size(env: TaskEnvironment) -> int:
+    return StepEncoder(env.task, env.selection, masses=env.masses).observe(env.initial_positions).size
 
 
 def _demonstrator(env: TaskEnvironment, rng: np.random.Generator) -> Actor:

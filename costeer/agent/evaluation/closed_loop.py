@@ -144,7 +144,9 @@ def _start_worker(actor: str, task_spec: str, settings: dict[str, Any]) -> None:
 
         torch.set_num_threads(1)
         runner = load_policy(actor, expect_task=task.name)
-        make = lambda env, rng: PolicyActor(runner, env, max_force=settings["max_force"])  # noqa: E731
+        def make(env: TaskEnvironment, rng: np.random.Generator) -> PolicyActor:
+            return PolicyActor(runner, env, seed=int(rng.integers(2**31)), max_force=settings["max_force"])
+
     _worker.update(env=env, make=make, max_s=settings["max_s"])
 
 

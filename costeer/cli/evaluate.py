@@ -1,0 +1,114 @@
+"""``costeer evaluate``: closed-loop success of a policy and the baselines, or its agreement with a person."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from .files import readable_recording
+
+__all__ = ["add_parser"]
+
+DEFAULT_BASELINES = "none,scripted,demonstrator"
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "evaluate",
+        help="seeded closed-loop rollouts of a policy and the baselines: success with 95%% intervals",
+        description="Run a trained policy (and the baselines none, scripted, demonstrator) in the task's "
+        "system, in-process with the server's engine and force code, rollout i on seed SEED+i; report "
+        "success with its Wilson interval, time to success, interaction work and peak force. With "
+        "--against, compare the policy's actions with a person's, step by step, instead.",
+    )
+    parser.add_argument("--policy", type=Path, metavar="CKPT", help="a checkpoint from `costeer train`")
+    parser.add_argument("--task", default="nanotube", help="task name or task file (default nanotube)")
+    parser.add_argument("--rollouts", type=int, default=50, help="rollouts per actor (default 50)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the first rollout (default 0)")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    parser.add_argument("--max-seconds", type=float, default=40.0, help="time limit per rollout, person's seconds (default 40)")
+    parser.add_argument(
+        "--baselines", default=DEFAULT_BASELINES, metavar="NAMES",
+        help=f"comma-separated baselines to run beside the policy, or '' for none (default {DEFAULT_BASELINES})",
+    )
+    parser.add_argument("--json", type=Path, metavar="FILE", help="write every figure and per-rollout entry as JSON")
+    parser.add_argument("--plot", type=Path, metavar="DIR", help="write success.png and paths.png")
+    parser.add_argument("--against", type=Path, metavar="RECORDING", nargs="+",
+                        help="compare with the person in these recordings instead of rolling out")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.against:
+        return _run_against(args)
+    from ..agent.evaluation import BASELINES, evaluate, plot_evaluations
+
+    baselines = [name.strip() for name in args.baselines.split(",") if name.strip()]
+    unknown = sorted(set(baselines) - set(BASELINES))
+    if unknown:
+        raise ValueError(f"unknown baseline(s) {', '.join(unknown)}: choose from {', '.join(BASELINES)}")
+    actors = ([str(_checkpoint(args.policy))] if args.policy else []) + baselines
+    if not actors:
+        raise ValueError("nothing to evaluate: give --policy CKPT and/or --baselines")
+    evaluations = []
+    for actor in actors:
+        evaluation = evaluate(actor, task=args.task, rollouts=args.rollouts, seed=args.seed,
+                              workers=args.workers, max_s=args.max_seconds)
+        evaluations.append(evaluation)
+        print(_line(evaluation.summary()), flush=True)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(_json(evaluations), indent=1, default=float))
+        print(f"wrote {args.json}")
+    if args.plot:
+        for path in plot_evaluations(evaluations, args.plot):
+            print(f"wrote {path}")
+    return 0
+
+
+def _run_against(args: argparse.Namespace) -> int:
+    from ..agent.checkpoint import load_policy
+    from ..agent.evaluation import compare_with_recording
+
+    if not args.policy:
+        raise ValueError("--against compares a policy with a person: give --policy CKPT too")
+    for recording in args.against:
+        readable_recording(recording, option="--against", cut_short_ok=True)
+    runner = load_policy(_checkpoint(args.policy), expect_task=args.task)
+    results = []
+    for recording in args.against:
+        comparison = compare_with_recording(runner, recording, task=args.task)
+        results.append(comparison.to_json())
+        print(
+            f"{recording.name}: direction cosine {comparison.direction_cosine:.3f} over {comparison.pulling_steps} "
+            f"pulling steps, on/off accuracy {comparison.on_accuracy:.1%}, target error "
+            f"{comparison.target_error_nm:.3f} nm (median)"
+        )
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"policy": str(args.policy), "against": results}, indent=1))
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _checkpoint(path: Path) -> Path:
+    if not path.is_file():
+        raise FileNotFoundError(f"--policy {path}: no such checkpoint; make one with `costeer train`")
+    return path
+
+
+def _json(evaluations: list) -> dict:
+    first = evaluations[0]
+    return {"task": first.task, "settings": first.settings, "actors": [evaluation.to_json() for evaluation in evaluations]}
+
+
+def _line(summary: dict) -> str:
+    low, high = summary["success_interval"]
+    time = summary["time_to_success_s_median"]
+    work = summary["work_median"]
+    return (
+        f"{Path(summary['actor']).name:>16s}: success {summary['successes']}/{summary['rollouts']} = "
+        f"{summary['success_rate']:.0%} (95% CI {low:.0%}-{high:.0%}), median time to success "
+        f"{'-' if time is None else f'{time:.1f} s'}, median work {'-' if work is None else f'{work:.0f} kJ/mol'}"
+    )
