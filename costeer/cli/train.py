@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -45,12 +44,21 @@ def run_train(args: argparse.Namespace) -> int:
     options = TrainOptions(epochs=args.epochs, seed=args.seed, device=args.device, batch_size=args.batch_size, lr=args.lr,
                            patience=args.patience, validation_fraction=args.validation, threads=args.threads)
     result = train_policy(args.dataset, args.policy, args.output, options=options, config=_settings(args.settings),
-                          command=["costeer", *sys.argv[1:]])
+                          command=_command(args))
     if result.checkpoint is not None:
         kept = result.validation_loss or result.train_loss
         print(f"wrote {result.checkpoint} (epoch {result.best_epoch} of {len(result.train_loss)}, "
               f"loss {kept[result.best_epoch - 1]:.4f}) and {result.plot}")
     return 0
+
+
+def _command(args: argparse.Namespace) -> list[str]:
+    """The command that repeats this training, every option spelled out (for the checkpoint)."""
+    command = ["costeer", "train", "--dataset", str(args.dataset), "--policy", args.policy, "-o", str(args.output)]
+    for option in ("epochs", "seed", "device", "batch_size", "lr", "patience", "validation", "threads"):
+        if getattr(args, option) is not None:
+            command += [f"--{option.replace('_', '-')}", str(getattr(args, option))]
+    return command + [item for setting in args.settings for item in ("--set", setting)]
 
 
 def _settings(pairs: list[str]) -> dict[str, Any]:

@@ -59,3 +59,9 @@ def write_toy(directory: Path, *, episodes: int = 4, length: int = 40, seed: int
 def toy_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Four toy episodes of 40 steps."""
     return write_toy(tmp_path_factory.mktemp("toy") / "dataset")
+
+
+@pytest.fixture()
+def make_toy(tmp_path: Path):
+    """``make_toy(name, **options)``: a toy dataset in ``tmp_path / name`` (see :func:`write_toy`)."""
+    return lambda name, **options: write_toy(tmp_path / name, **options)
