@@ -35,15 +35,17 @@ class FlowPolicy(Policy):
         super().__init__(config)
         width = config.chunk * SAMPLED
         self.encoder = feedforward([config.history * config.observation_dim, config.hidden, config.hidden])
-        self.velocity = feedforward([width + config.time_features + config.hidden, *[config.hidden] * config.layers, width])
+        self.condition = nn.Linear(config.hidden, config.hidden)
+        """The encoding's share of the velocity network's first layer, computed once per prediction."""
+        self.inputs = nn.Linear(width + config.time_features, config.hidden)
+        self.velocity = nn.Sequential(nn.GELU(), feedforward([*[config.hidden] * config.layers, width]))
         self.on = nn.Linear(config.hidden, config.chunk)
         frequencies = torch.exp(torch.linspace(0.0, math.log(100.0), config.time_features // 2))
         self.register_buffer("frequencies", frequencies, persistent=False)
 
-    def _velocity(self, noisy: torch.Tensor, time: torch.Tensor, encoding: torch.Tensor) -> torch.Tensor:
+    def _velocity(self, noisy: torch.Tensor, time: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         angles = time[:, None] * self.frequencies
-        features = torch.cat([noisy, torch.sin(angles), torch.cos(angles), encoding], dim=-1)
-        return self.velocity(features)
+        return self.velocity(self.inputs(torch.cat([noisy, torch.sin(angles), torch.cos(angles)], dim=-1)) + condition)
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         action, mask = batch["action"], batch["mask"].to(batch["action"].dtype)
@@ -52,7 +54,7 @@ class FlowPolicy(Policy):
         noise = torch.randn_like(target)
         time = torch.rand(len(target), device=target.device, dtype=target.dtype)
         noisy = (1 - time[:, None]) * noise + time[:, None] * target
-        squared = (self._velocity(noisy, time, encoding) - (target - noise)) ** 2
+        squared = (self._velocity(noisy, time, self.condition(encoding)) - (target - noise)) ** 2
         on = (action[..., 4] * mask).repeat_interleave(SAMPLED, dim=1)
         regression = (squared * on).sum() / on.sum().clamp(min=1.0)
         bce = nn.functional.binary_cross_entropy_with_logits(self.on(encoding), action[..., 4], reduction="none")
@@ -61,10 +63,11 @@ class FlowPolicy(Policy):
     def predict(self, observation: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
         config = self.config
         encoding = self.encoder(observation.flatten(1))
+        condition = self.condition(encoding)
         sample = torch.randn(len(observation), config.chunk * SAMPLED, generator=generator,
                              device=observation.device, dtype=observation.dtype)
         for step in range(config.steps):
             time = torch.full((len(observation),), step / config.steps, device=observation.device, dtype=observation.dtype)
-            sample = sample + self._velocity(sample, time, encoding) / config.steps
+            sample = sample + self._velocity(sample, time, condition) / config.steps
         chunk = sample.view(len(observation), config.chunk, SAMPLED)
         return torch.cat([chunk, self.on(encoding)[..., None]], dim=-1)
