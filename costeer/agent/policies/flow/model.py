@@ -36,16 +36,18 @@ class FlowPolicy(Policy):
         width = config.chunk * SAMPLED
         self.encoder = feedforward([config.history * config.observation_dim, config.hidden, config.hidden])
         self.condition = nn.Linear(config.hidden, config.hidden)
-        """The encoding's share of the velocity network's first layer, computed once per prediction."""
-        self.inputs = nn.Linear(width + config.time_features, config.hidden)
+        """The velocity network's first layer is ``inputs(x_t) + time(t) + condition(encoding)``: the last
+        two are computed once per prediction for every Euler step."""
+        self.inputs = nn.Linear(width, config.hidden)
+        self.time = nn.Linear(config.time_features, config.hidden, bias=False)
         self.velocity = nn.Sequential(nn.GELU(), feedforward([*[config.hidden] * config.layers, width]))
         self.on = nn.Linear(config.hidden, config.chunk)
         frequencies = torch.exp(torch.linspace(0.0, math.log(100.0), config.time_features // 2))
         self.register_buffer("frequencies", frequencies, persistent=False)
 
-    def _velocity(self, noisy: torch.Tensor, time: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+    def _time(self, time: torch.Tensor) -> torch.Tensor:
         angles = time[:, None] * self.frequencies
-        return self.velocity(self.inputs(torch.cat([noisy, torch.sin(angles), torch.cos(angles)], dim=-1)) + condition)
+        return self.time(torch.cat([torch.sin(angles), torch.cos(angles)], dim=-1))
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         action, mask = batch["action"], batch["mask"].to(batch["action"].dtype)
@@ -54,7 +56,8 @@ class FlowPolicy(Policy):
         noise = torch.randn_like(target)
         time = torch.rand(len(target), device=target.device, dtype=target.dtype)
         noisy = (1 - time[:, None]) * noise + time[:, None] * target
-        squared = (self._velocity(noisy, time, self.condition(encoding)) - (target - noise)) ** 2
+        velocity = self.velocity(self.inputs(noisy) + self._time(time) + self.condition(encoding))
+        squared = (velocity - (target - noise)) ** 2
         on = (action[..., 4] * mask).repeat_interleave(SAMPLED, dim=1)
         regression = (squared * on).sum() / on.sum().clamp(min=1.0)
         bce = nn.functional.binary_cross_entropy_with_logits(self.on(encoding), action[..., 4], reduction="none")
@@ -66,8 +69,9 @@ class FlowPolicy(Policy):
         condition = self.condition(encoding)
         sample = torch.randn(len(observation), config.chunk * SAMPLED, generator=generator,
                              device=observation.device, dtype=observation.dtype)
-        for step in range(config.steps):
-            time = torch.full((len(observation),), step / config.steps, device=observation.device, dtype=observation.dtype)
-            sample = sample + self._velocity(sample, time, condition) / config.steps
+        times = torch.arange(config.steps, device=observation.device, dtype=observation.dtype) / config.steps
+        shifts = self._time(times)[:, None] + condition
+        for shift in shifts:
+            sample = sample + self.velocity(self.inputs(sample) + shift) / config.steps
         chunk = sample.view(len(observation), config.chunk, SAMPLED)
         return torch.cat([chunk, self.on(encoding)[..., None]], dim=-1)
