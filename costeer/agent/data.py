@@ -43,7 +43,7 @@ class EpisodeWindows(torch.utils.data.Dataset):
         self.action = torch.from_numpy(np.nan_to_num(normaliser.action(action)))
         starts = np.flatnonzero(np.r_[True, episode[1:] != episode[:-1]])
         ends = np.r_[starts[1:], len(episode)]
-        chosen = set(range(len(starts))) if episodes is None else {int(e) for e in episodes}
+        chosen = {int(e) for e in (episode[starts] if episodes is None else episodes)}
         history_index, chunk_index, chunk_mask = [], [], []
         for start, end in zip(starts, ends):
             if int(episode[start]) not in chosen:
