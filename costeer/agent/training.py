@@ -1,0 +1,184 @@
+"""Train a policy on an episode dataset: AdamW, validation split by episode, early stopping, DDP.
+
+Runs alone or under ``torchrun --nproc-per-node N`` (see :mod:`costeer.agent.distributed`):
+every process trains on its share of each epoch's batches (``DistributedSampler``), the
+validation loss is averaged over all of them, and only rank 0 writes the checkpoint (the
+weights of the epoch with the lowest validation loss) and the PNG of the loss curves.
+
+    result = train_policy("dataset/", "cnn", "cnn.pt", options=TrainOptions(epochs=20))
+    result.best_epoch, result.validation_loss[-1], result.plot
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import BatchSampler, DataLoader, DistributedSampler, RandomSampler
+from tqdm import tqdm
+
+from costeer.agent.checkpoint import save_checkpoint
+from costeer.agent.data import EpisodeWindows, dataset_fingerprint, split_episodes
+from costeer.agent.distributed import Place
+from costeer.agent.elements import observed_atoms
+from costeer.agent.normalise import Normaliser
+from costeer.agent.plot import plot_losses
+from costeer.agent.policies import Policy, get_policy_class
+from costeer.datasets.lerobot import STATS_PATH, read_info
+
+__all__ = ["TrainOptions", "TrainResult", "train_policy"]
+
+
+@dataclass
+class TrainOptions:
+    """How to train (not what: the policy's own settings are its config)."""
+
+    epochs: int = 100
+    seed: int = 0
+    device: str = "cpu"
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    patience: int = 10
+    """Stop after this many epochs without a lower validation loss."""
+    validation_fraction: float = 0.2
+    """Share of episodes held out (at least one when there are two or more)."""
+    threads: int | None = None
+    """torch's CPU threads (``None``: torch's default)."""
+    progress: bool | None = None
+    """A progress bar on stderr (``None``: only when stderr is a terminal)."""
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "patience"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} {getattr(self, name)!r}: use a positive int")
+        if not self.lr > 0 or not self.weight_decay >= 0:
+            raise ValueError(f"--lr {self.lr} / weight decay {self.weight_decay}: use lr > 0 and weight decay >= 0")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"--threads {self.threads}: use a positive int")
+
+
+@dataclass
+class TrainResult:
+    """Losses per epoch, the epoch kept, and what was written (``None`` on ranks other than 0)."""
+
+    train_loss: list[float] = field(default_factory=list)
+    validation_loss: list[float] = field(default_factory=list)
+    epoch_seconds: list[float] = field(default_factory=list)
+    best_epoch: int = 0
+    """1-based."""
+    samples: int = 0
+    """Training windows (all processes together)."""
+    checkpoint: Path | None = None
+    plot: Path | None = None
+
+
+def train_policy(dataset: str | Path, policy: str, output: str | Path, *, options: TrainOptions | None = None,
+                 config: dict[str, Any] | None = None, command: Sequence[str] | None = None) -> TrainResult:
+    """Train ``policy`` (a registered name, ``config`` its settings) on ``dataset``; write ``output`` and its PNG."""
+    options = options or TrainOptions()
+    if options.threads:
+        torch.set_num_threads(options.threads)
+    with Place.start(options.device) as place:
+        torch.manual_seed(options.seed)
+        info = read_info(dataset)
+        model, normaliser = _build(Path(dataset), info, get_policy_class(policy), config or {})
+        model.to(place.device)
+        count = int(info["total_episodes"])
+        train, held = split_episodes(count, validation_fraction=options.validation_fraction, seed=options.seed)
+        windows = EpisodeWindows(dataset, normaliser, history=model.config.history, chunk=model.config.chunk, episodes=train)
+        validation = EpisodeWindows(dataset, normaliser, history=model.config.history, chunk=model.config.chunk, episodes=held) if held else None
+        if not len(windows):
+            raise ValueError(f"{dataset}: no training steps with a valid action in episodes {train}: build a dataset with pulls in it")
+        torch.manual_seed(options.seed + place.rank)
+        result = _fit(model, windows, validation, options, place)
+        if place.leader:
+            result.checkpoint = save_checkpoint(
+                output, model, normaliser, observation_names=info["features"]["observation.state"]["names"],
+                task=info.get("costeer", {}).get("task", ""), fingerprint=dataset_fingerprint(dataset),
+                training={"command": list(command or []), "dataset": str(Path(dataset).resolve()), "episodes": train,
+                          "validation_episodes": held, "best_epoch": result.best_epoch, "world_size": place.world,
+                          "train_loss": result.train_loss, "validation_loss": result.validation_loss,
+                          "options": {key: value for key, value in vars(options).items() if key != "progress"}})
+            curves = {"train": result.train_loss, "validation": result.validation_loss}
+            result.plot = plot_losses(curves, Path(output).with_name(Path(output).stem + ".loss.png"),
+                                      title=f"{policy} on {Path(dataset).name}", best_epoch=result.best_epoch)
+        return result
+
+
+def _build(dataset: Path, info: dict[str, Any], cls: type[Policy], config: dict[str, Any]) -> tuple[Policy, Normaliser]:
+    """The policy sized to the dataset's observation, and the normaliser its kind needs."""
+    names = info["features"]["observation.state"]["names"]
+    action_names = info["features"]["action"]["names"]
+    stats = json.loads((dataset / STATS_PATH).read_text())
+    normaliser = Normaliser.from_stats(stats, names, action_names, isotropic=cls.isotropic)
+    sized = {"observation_dim": len(names), "atom_features": len(names) // len(observed_atoms(names))}
+    settings = {**sized, **cls.dataset_defaults(dataset), **config}
+    return cls(cls.config_class.from_dict(settings)), normaliser
+
+
+def _fit(model: Policy, windows: EpisodeWindows, validation: EpisodeWindows | None,
+         options: TrainOptions, place: Place) -> TrainResult:
+    if place.distributed:
+        sampler = DistributedSampler(windows, num_replicas=place.world, rank=place.rank, shuffle=True, seed=options.seed)
+    else:
+        sampler = RandomSampler(windows, generator=torch.Generator().manual_seed(options.seed))
+    loader = DataLoader(windows, sampler=BatchSampler(sampler, options.batch_size, drop_last=False), batch_size=None)
+    trained = DistributedDataParallel(model, device_ids=[place.device.index] if place.device.type == "cuda" else None) \
+        if place.distributed else model
+    optimiser = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
+    result = TrainResult(samples=len(windows))
+    best, best_state, waited = np.inf, None, 0
+    disable = not place.leader or (None if options.progress is None else not options.progress)
+    bar = tqdm(range(options.epochs), desc=f"train {model.name}", unit="epoch", disable=disable)
+    for epoch in bar:
+        if place.distributed:
+            sampler.set_epoch(epoch)
+        started = time.perf_counter()
+        model.train()
+        total = count = 0.0
+        for batch in loader:
+            batch = {key: value.to(place.device) for key, value in batch.items()}
+            loss = trained(batch)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimiser.step()
+            total, count = total + loss.item() * len(batch["mask"]), count + len(batch["mask"])
+        result.train_loss.append(place.mean(total, count))
+        if validation is not None:
+            result.validation_loss.append(_evaluate(model, validation, options.batch_size, place))
+        result.epoch_seconds.append(time.perf_counter() - started)
+        watched = (result.validation_loss or result.train_loss)[-1]
+        bar.set_postfix(train=f"{result.train_loss[-1]:.4f}", validation=f"{watched:.4f}" if validation else "-")
+        if watched < best:
+            best, waited, result.best_epoch = watched, 0, epoch + 1
+            best_state = {key: value.detach().clone() for key, value in model.state_dict().items()}
+        else:
+            waited += 1
+            if waited >= options.patience:
+                break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return result
+
+
+@torch.no_grad()
+def _evaluate(model: Policy, windows: EpisodeWindows, batch_size: int, place: Place) -> float:
+    """Mean loss over this process's share of ``windows``, averaged over every process."""
+    model.eval()
+    generator_state = torch.get_rng_state()
+    torch.manual_seed(0)  # the same noise each epoch for a sampling policy's loss, so epochs compare
+    mine = torch.arange(place.rank, len(windows), place.world)
+    total = 0.0
+    for start in range(0, len(mine), batch_size):
+        batch = {key: value.to(place.device) for key, value in windows[mine[start:start + batch_size]].items()}
+        total += float(model.loss(batch)) * len(batch["mask"])
+    torch.set_rng_state(generator_state)
+    return place.mean(total, float(len(mine)))

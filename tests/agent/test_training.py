@@ -1,0 +1,74 @@
+"""Training end to end on a toy dataset: checkpoint and PNG written, early stopping, DDP with two gloo processes."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from costeer.agent.checkpoint import load_policy, read_checkpoint
+from costeer.agent.data import dataset_fingerprint
+from costeer.agent.training import TrainOptions, train_policy
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_training_writes_a_checkpoint_and_its_losses(toy_dataset: Path, tmp_path: Path) -> None:
+    options = TrainOptions(epochs=4, batch_size=32, lr=3e-3, progress=False)
+    result = train_policy(toy_dataset, "cnn", tmp_path / "cnn.pt", options=options, config={"hidden": 16, "channels": 8},
+                          command=["costeer", "train"])
+    assert len(result.train_loss) == len(result.validation_loss) == len(result.epoch_seconds) == 4
+    assert result.train_loss[-1] < result.train_loss[0]
+    assert result.plot == tmp_path / "cnn.loss.png" and result.plot.stat().st_size > 1000
+    content = read_checkpoint(result.checkpoint)
+    assert content["dataset_fingerprint"] == dataset_fingerprint(toy_dataset)
+    assert content["config"]["channels"] == 8 and content["task"] == "toy"
+    assert content["training"]["command"] == ["costeer", "train"] and len(content["training"]["validation_episodes"]) == 1
+    assert load_policy(result.checkpoint).act(np.zeros(15)).shape == (6,)
+
+
+def test_early_stopping_keeps_the_best_epoch(toy_dataset: Path, tmp_path: Path) -> None:
+    options = TrainOptions(epochs=30, batch_size=64, lr=0.5, patience=2, progress=False)  # a rate too high to keep improving
+    result = train_policy(toy_dataset, "mlp", tmp_path / "mlp.pt", options=options, config={"hidden": 8})
+    assert len(result.train_loss) == result.best_epoch + 2 < 30
+    assert read_checkpoint(result.checkpoint)["training"]["best_epoch"] == result.best_epoch
+
+
+def test_equivariant_treats_atoms_as_their_own_types_when_elements_are_unknown(toy_dataset: Path, tmp_path: Path) -> None:
+    result = train_policy(toy_dataset, "equivariant", tmp_path / "eq.pt", options=TrainOptions(epochs=1, progress=False),
+                          config={"hidden": 8})
+    assert read_checkpoint(result.checkpoint)["config"]["atom_types"] is None
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_without_a_gpu_says_so(toy_dataset: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="--device cuda: this torch .* sees no CUDA GPU; use --device cpu"):
+        train_policy(toy_dataset, "mlp", tmp_path / "x.pt", options=TrainOptions(device="cuda"))
+
+
+def _free_port() -> int:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        return listener.getsockname()[1]
+
+
+@pytest.mark.slow  # ~20 s: two interpreters importing torch
+def test_costeer_train_runs_under_torchrun_with_two_gloo_processes(toy_dataset: Path, tmp_path: Path) -> None:
+    output = tmp_path / "ddp.pt"
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
+               "--master-port", str(_free_port()), "-m", "costeer.cli.main", "train", "--dataset", str(toy_dataset),
+               "--policy", "mlp", "-o", str(output), "--epochs", "2", "--batch-size", "16", "--threads", "1",
+               "--set", "hidden=8"]
+    environment = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=environment, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("wrote") == 1  # rank 0 alone writes and reports
+    training = read_checkpoint(output)["training"]
+    assert training["world_size"] == 2 and len(training["train_loss"]) == 2
+    assert (tmp_path / "ddp.loss.png").is_file()
