@@ -1,9 +1,11 @@
 """Training windows over an episode dataset: observation histories and action chunks within episodes.
 
 Sample ``t`` of an episode sees observations ``t-history+1 .. t`` (the first repeated before the
-episode starts) and learns actions ``t .. t+chunk-1`` (steps past the episode's end are masked).
-Steps whose action is not known (``action.valid`` False, or NaN in observation or action) are
-never learned: they are not samples and are masked in other samples' chunks.
+episode starts) and learns the actions recorded at ``t+lag .. t+lag+chunk-1`` (``lag``:
+:data:`~costeer.tasks.encoding.ACTION_LAG`, the step at which what was chosen on seeing ``t``
+is recorded; steps past the episode's end are masked). Steps whose action is not known
+(``action.valid`` False, or NaN) are never learned: they start no sample and are masked in
+other samples' chunks; an observation with NaN is never seen.
 
     windows = EpisodeWindows("dataset/", normaliser, history=2, chunk=8, episodes=[0, 1, 2])
     batch = windows[[0, 5, 9]]    # dict of tensors: observation (3, 2, D), action (3, 8, 5), mask (3, 8)
@@ -21,6 +23,7 @@ import torch
 
 from costeer.agent.normalise import Normaliser
 from costeer.datasets.lerobot import read_info, read_steps
+from costeer.tasks.encoding import ACTION_LAG
 
 __all__ = ["EpisodeWindows", "dataset_fingerprint", "split_episodes"]
 
@@ -36,7 +39,8 @@ class EpisodeWindows(torch.utils.data.Dataset):
         episode = steps.column("episode_index").to_numpy()
         state = _matrix(steps, "observation.state")
         action = _matrix(steps, "action")
-        known = np.isfinite(state).all(axis=1) & np.isfinite(action).all(axis=1)
+        seen = np.isfinite(state).all(axis=1)
+        known = np.isfinite(action).all(axis=1)
         if "action.valid" in features:
             known &= steps.column("action.valid").to_numpy(zero_copy_only=False).astype(bool)
         self.observation = torch.from_numpy(np.nan_to_num(normaliser.observation(state)))
@@ -50,10 +54,10 @@ class EpisodeWindows(torch.utils.data.Dataset):
                 continue
             rows = np.arange(start, end)
             past = np.maximum(rows[:, None] - np.arange(history - 1, -1, -1), start)
-            ahead = rows[:, None] + np.arange(chunk)
+            ahead = rows[:, None] + ACTION_LAG + np.arange(chunk)
             inside = ahead < end
             ahead = np.minimum(ahead, end - 1)
-            usable = known[rows] & np.isfinite(state[past]).all(axis=(1, 2))
+            usable = inside[:, 0] & known[ahead[:, 0]] & seen[past].all(axis=1)
             history_index.append(past[usable])
             chunk_index.append(ahead[usable])
             chunk_mask.append((inside & known[ahead])[usable])

@@ -35,6 +35,7 @@ from costeer.tasks.frame import TaskFrame
 from costeer.tasks.task import AtomSelection, Task
 
 __all__ = [
+    "ACTION_LAG",
     "ACTION_NAMES",
     "INTERACTION_TYPE_CODES",
     "StepEncoder",
@@ -47,6 +48,11 @@ ACTION_NAMES = ("target_x", "target_y", "target_z", "strength", "type", "on")
 """The action vector: target (nm, task axes, from the grabbed atoms' centre), strength, type code, on."""
 INTERACTION_TYPE_CODES = {"unknown": -1, "none": 0, "gaussian": 1, "spring": 2, "constant": 3}
 """``type`` in the action: 0 when nobody pulls, -1 when a frames-only recording cannot say."""
+ACTION_LAG = 1
+"""Steps from an observation to the step that records the action chosen on seeing it. A recording
+(live, or a rollout's) keeps arrival order: the interaction chosen on seeing frame ``t`` arrives
+before frame ``t + 1`` and is that step's action. Learners pair observation ``t`` with action
+``t + ACTION_LAG``; a policy's action on seeing a frame is applied from that frame on."""
 _TYPES_BY_CODE = {code: name for name, code in INTERACTION_TYPE_CODES.items() if code > 0}
 
 

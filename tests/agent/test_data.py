@@ -1,4 +1,5 @@
-"""Windows over episodes: history padded at the start, chunks masked at the end, unknown actions never learned."""
+"""Windows over episodes: history padded at the start, actions one step later (ACTION_LAG), chunks masked at the
+end, unknown actions never learned."""
 
 from __future__ import annotations
 
@@ -22,10 +23,11 @@ def normaliser(toy_dataset: Path) -> Normaliser:
 
 def test_windows_stay_inside_their_episode(toy_dataset: Path, normaliser: Normaliser) -> None:
     windows = EpisodeWindows(toy_dataset, normaliser, history=3, chunk=4, episodes=[0])
-    assert len(windows) == 40
+    assert len(windows) == 39  # the last step's action would be recorded after the episode
     assert windows.history_index[0].tolist() == [0, 0, 0] and windows.history_index[5].tolist() == [3, 4, 5]
-    assert windows.chunk_index[38].tolist() == [38, 39, 39, 39]
-    assert windows.chunk_mask[38].tolist() == [True, True, False, False]
+    assert windows.chunk_index[0].tolist() == [1, 2, 3, 4]  # what was chosen on seeing step 0 is recorded at 1
+    assert windows.chunk_index[37].tolist() == [38, 39, 39, 39]
+    assert windows.chunk_mask[37].tolist() == [True, True, False, False]
     state = np.stack(read_steps(toy_dataset, columns=["observation.state"]).column(0).to_numpy(zero_copy_only=False))
     batch = windows[[5]]
     np.testing.assert_allclose(batch["observation"][0].numpy(), normaliser.observation(state[3:6]), rtol=1e-6)
@@ -34,10 +36,10 @@ def test_windows_stay_inside_their_episode(toy_dataset: Path, normaliser: Normal
 
 def test_unknown_actions_are_neither_samples_nor_learned_in_chunks(toy_dataset: Path, normaliser: Normaliser) -> None:
     windows = EpisodeWindows(toy_dataset, normaliser, history=1, chunk=2, episodes=[1])
-    assert len(windows) == 30  # every fourth of 40 steps has action.valid False
+    assert len(windows) == 30  # steps 4, 8, .. 36 are unknown (9 of the next steps 1..39); the last has no next step
     rows = windows.history_index[:, 0] - 40
-    assert (rows % 4 != 0).all()
-    assert not windows.chunk_mask[rows % 4 == 3][:, 1].any()  # the next step is unknown
+    assert ((rows + 1) % 4 != 0).all()  # no sample whose first action is unknown
+    assert not windows.chunk_mask[(rows + 2) % 4 == 0][:, 1].any()  # the chunk's second action is unknown
     assert np.isfinite(windows[list(range(len(windows)))]["action"].numpy()).all()
 
 

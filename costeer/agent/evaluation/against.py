@@ -2,7 +2,7 @@
 
 The recording is read into episodes exactly as a dataset is built (same observation and action
 meaning), the policy sees each recorded observation in turn, and its action is compared with
-what the person did at that step:
+what the person chose on seeing that frame (recorded ``ACTION_LAG`` steps later):
 
 - ``direction_cosine``: cosine between the policy's and the person's pull (target relative to
   the grabbed atoms), over the steps where the person pulls;
@@ -23,7 +23,7 @@ import numpy as np
 from costeer.datasets.demonstrations import read_demonstrations
 from costeer.datasets.episodes import build_episode
 from costeer.tasks import resolve_task
-from costeer.tasks.encoding import ACTION_NAMES
+from costeer.tasks.encoding import ACTION_LAG, ACTION_NAMES
 
 __all__ = ["Comparison", "compare_with_recording"]
 
@@ -58,9 +58,11 @@ def compare_with_recording(runner: Any, recording: str | Path, *, task: str) -> 
         episode = build_episode(demo, task_object)
         valid = episode.steps.get("action.valid", np.ones(len(episode), dtype=bool))
         runner.reset()
-        for observation, action, known in zip(episode.steps["observation.state"], episode.steps["action"], valid):
-            predicted = runner.act(observation)  # every step, so the policy's history stays the recording's
-            if known and np.all(np.isfinite(action)):
+        observations, actions = episode.steps["observation.state"], episode.steps["action"]
+        for step in range(len(episode) - ACTION_LAG):
+            predicted = runner.act(observations[step])  # every step, so the policy's history stays the recording's
+            action = actions[step + ACTION_LAG]  # what the person chose on seeing that frame
+            if valid[step + ACTION_LAG] and np.all(np.isfinite(action)):
                 observed.append(np.asarray(predicted, dtype=np.float64))
                 expected.append(np.asarray(action, dtype=np.float64))
     if not expected:

@@ -8,7 +8,10 @@ them. The target is a weighted sum of the atoms' vectors, ``sum_i a_i r_i + sum_
 with weights from ``h_i``, so rotating (or reflecting) and translating the observed atoms turns
 the target the same way and permuting atoms of one type changes nothing; strength and on come
 from the mean of ``h_i`` and do not change at all. Positions and target must be normalised
-with one scale and no offset (``isotropic``).
+with one scale and no offset (``isotropic``). With ``frame_points`` (the default), the task
+frame's origin and a point on its z axis join as two fixed atoms of their own types, so the
+policy knows where the atoms are relative to what they are not (the tube) and stays
+equivariant to turning the whole scene, frame included.
 
     policy = make_policy("equivariant", observation_dim=15, atom_types=[6, 1, 1, 1, 1])
 """
@@ -66,6 +69,9 @@ class EquivariantPolicy(Policy):
         gram = (self.vectors + 1) ** 2
         self.register_buffer("types", torch.tensor(config.types, dtype=torch.long), persistent=False)
         self.register_buffer("centres", torch.linspace(0.0, config.cutoff, config.distances), persistent=False)
+        self.register_buffer("reference", torch.tensor([[0.0, 0.0, 0.0], [0.0, 0.0, 1.0]]), persistent=False)
+        self.points = config.atoms + (len(self.reference) if config.frame_points else 0)
+        """Atoms the messages pass between: the observed ones, then the frame points."""
         self.embedding = nn.Embedding(max(config.types) + 1, config.hidden)
         self.invariants = feedforward([gram, config.hidden, config.hidden])
         self.layers = nn.ModuleList(_Layer(config.hidden, config.distances) for _ in range(config.layers))
@@ -85,6 +91,11 @@ class EquivariantPolicy(Policy):
         """Current positions ``(B, k, 3)`` and each atom's vectors ``(B, k, 1 + vectors, 3)`` (``r_i`` first)."""
         config = self.config
         atoms = observation.view(len(observation), config.history, config.atoms, config.atom_features)
+        if config.frame_points:  # fixed points: no displacement, no velocity
+            fixed = torch.zeros(len(atoms), config.history, len(self.reference), config.atom_features,
+                                dtype=atoms.dtype, device=atoms.device)
+            fixed[..., :3] = self.reference.to(atoms.dtype)
+            atoms = torch.cat([atoms, fixed], dim=2)
         positions = atoms[..., :3]
         current = positions[:, -1]
         vectors = [current - current.mean(dim=1, keepdim=True)]
@@ -104,7 +115,7 @@ class EquivariantPolicy(Policy):
         basis = torch.exp(-(((distance[..., None] - self.centres) / spacing) ** 2))
         for layer in self.layers:
             features = layer(features, basis)
-        weights = self.weights(features).view(batch, config.atoms, config.chunk, self.vectors + 1)
+        weights = self.weights(features).view(batch, self.points, config.chunk, self.vectors + 1)
         target = torch.einsum("bkcv,bkvx->bcx", weights, vectors)
         scalars = self.scalars(features.mean(dim=1)).view(batch, config.chunk, 2)
         return torch.cat([target, scalars], dim=-1)
