@@ -241,3 +241,28 @@ settings.register_profile(
     "ci-long", max_examples=2000, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
+
+
+@pytest.fixture(scope="session")
+def session(shared_data: Path) -> Path:
+    """A real human VR session of the nanotube task."""
+    return shared_data / "recordings" / "nanotube-methane-02.nanover.zip"
+
+
+@pytest.fixture(scope="session")
+def session_dataset(session: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """That session as an episode dataset."""
+    from costeer.datasets.build import build_dataset
+
+    return build_dataset([session], task="nanotube", output=tmp_path_factory.mktemp("session") / "dataset", progress=False)
+
+
+@pytest.fixture(scope="session")
+def checkpoint(session_dataset: Path) -> Path:
+    """A small mlp trained on that dataset for one epoch (seconds): a real checkpoint, not a good policy."""
+    from costeer.agent.training import TrainOptions, train_policy
+
+    output = session_dataset.parent / "mlp.pt"
+    options = TrainOptions(epochs=1, threads=1, progress=False, validation_fraction=0.0)
+    train_policy(session_dataset, "mlp", output, options=options, config={"hidden": 16})
+    return output

@@ -1,0 +1,44 @@
+"""``costeer evaluate`` and ``costeer dagger``: JSON, plots, the comparison with a person, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from costeer.cli.main import main
+
+
+def test_evaluate_a_policy_beside_a_baseline_writes_json_and_plots(checkpoint: Path, tmp_path: Path, capsys) -> None:
+    code = main(["evaluate", "--policy", str(checkpoint), "--baselines", "none", "--rollouts", "1",
+                 "--max-seconds", "2", "--json", str(tmp_path / "eval.json"), "--plot", str(tmp_path / "plots")])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "mlp.pt: success" in out and "none: success 0/1" in out
+    written = json.loads((tmp_path / "eval.json").read_text())
+    assert [actor["actor"] for actor in written["actors"]] == [str(checkpoint), "none"]
+    assert {"success_rate", "success_interval", "time_to_success_s_median", "work_median", "per_rollout"} <= set(written["actors"][0])
+    assert (tmp_path / "plots" / "success.png").is_file() and (tmp_path / "plots" / "paths.png").is_file()
+
+
+def test_against_a_recording_prints_the_agreement(checkpoint: Path, session: Path, capsys) -> None:
+    assert main(["evaluate", "--policy", str(checkpoint), "--against", str(session)]) == 0
+    assert "direction cosine" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    (["evaluate", "--baselines", "wizard"], "unknown baseline(s) wizard: choose from none, scripted, demonstrator"),
+    (["evaluate", "--baselines", ""], "nothing to evaluate: give --policy CKPT and/or --baselines"),
+    (["evaluate", "--policy", "missing.pt"], "--policy missing.pt: no such checkpoint"),
+    (["evaluate", "--against", "x.nanover.zip"], "give --policy CKPT too"),
+    (["dagger", "--policy", "missing.pt", "--dataset", ".", "-o", "out"], "no such checkpoint"),
+])
+def test_mistakes_are_one_clear_line(arguments: list[str], message: str, capsys) -> None:
+    assert main(arguments) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_checkpoint_of_another_task_is_refused(checkpoint: Path, capsys) -> None:
+    assert main(["evaluate", "--policy", str(checkpoint), "--task", "helix", "--baselines", "", "--rollouts", "1"]) == 2
+    assert "a policy for task 'nanotube', not 'helix'" in capsys.readouterr().err
