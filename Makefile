@@ -6,7 +6,7 @@ PY313_VENV := .venv-py313
 PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $$HOME/.pyenv)
 PYTHON313 ?= $(PYENV_ROOT)/versions/3.13.0/bin/python3
 
-.PHONY: setup setup-nanover setup-py313 demo test test-fast bench clean
+.PHONY: setup setup-nanover setup-py313 demo test test-fast bench learning checkpoint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,16 @@ test-fast: setup
 
 bench: setup setup-nanover
 	$(VENV)/bin/python bench/run.py
+
+# The README's learning tables (policies, baselines, leave-one-out, DAgger, the helix task): about an hour on 2 cores.
+learning: setup
+	$(VENV)/bin/python bench/learning.py
+
+# The small nanotube policy that ships (costeer/agent/checkpoints/nanotube.pt): 200 synthetic episodes
+# and the human sessions in ../shared/data, an mlp with 8 frames of history (bench/learning.py's data and train steps).
+checkpoint: setup
+	$(VENV)/bin/python bench/learning.py --steps data train --policies mlp
+	cp bench/results/learning/mlp.pt costeer/agent/checkpoints/nanotube.pt
 
 clean:
 	rm -rf $(VENV) $(NANOVER_VENV) $(PY313_VENV) *.egg-info

@@ -23,15 +23,38 @@ from costeer.agent.normalise import Normaliser
 from costeer.agent.policies import Policy, get_policy_class
 from costeer.agent.runner import PolicyRunner
 
-__all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "CheckpointError", "load_policy", "read_checkpoint", "save_checkpoint"]
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "CHECKPOINT_VERSION",
+    "CheckpointError",
+    "load_policy",
+    "read_checkpoint",
+    "save_checkpoint",
+    "shipped_checkpoint",
+]
 
 CHECKPOINT_FORMAT = "costeer-policy"
 CHECKPOINT_VERSION = 1
 """Raised when the layout changes in a way older readers cannot follow."""
 
 
+SHIPPED = Path(__file__).resolve().parent / "checkpoints"
+"""Small trained checkpoints that ship with costeer, one per built-in task (``<task>.pt``); how
+each was made is in the folder's README and in the checkpoint's own ``training`` entry."""
+
+
 class CheckpointError(ValueError):
     """A file that is not a checkpoint this costeer can use; the message says why and what to do."""
+
+
+def shipped_checkpoint(task: str) -> Path:
+    """The checkpoint that ships for ``task`` (the co-pilot's default), or a ``CheckpointError`` saying how to make one."""
+    path = SHIPPED / f"{task}.pt"
+    if not path.is_file():
+        known = sorted(item.stem for item in SHIPPED.glob("*.pt"))
+        raise CheckpointError(f"no checkpoint ships for task {task!r} (shipped: {', '.join(known) or 'none'}): "
+                              "train one with `costeer train` and give its path")
+    return path
 
 
 def save_checkpoint(path: str | Path, policy: Policy, normaliser: Normaliser, *, observation_names: Sequence[str],

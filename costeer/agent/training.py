@@ -30,7 +30,7 @@ from costeer.agent.elements import observed_atoms
 from costeer.agent.normalise import Normaliser
 from costeer.agent.plot import plot_losses
 from costeer.agent.policies import Policy, get_policy_class
-from costeer.datasets.lerobot import STATS_PATH, read_info
+from costeer.datasets.lerobot import STATS_PATH, read_episodes, read_info
 
 __all__ = ["TrainOptions", "TrainResult", "train_policy"]
 
@@ -49,6 +49,8 @@ class TrainOptions:
     """Stop after this many epochs without a lower validation loss."""
     validation_fraction: float = 0.2
     """Share of episodes held out (at least one when there are two or more)."""
+    successful_only: bool = False
+    """Learn only from episodes in which the task was done (filtered behaviour cloning)."""
     threads: int | None = None
     """torch's CPU threads (``None``: torch's default)."""
     progress: bool | None = None
@@ -92,6 +94,11 @@ def train_policy(dataset: str | Path, policy: str, output: str | Path, *, option
         model.to(place.device)
         count = int(info["total_episodes"])
         train, held = split_episodes(count, validation_fraction=options.validation_fraction, seed=options.seed)
+        if options.successful_only:
+            train, held = _successful(Path(dataset), train), _successful(Path(dataset), held)
+            if not train:
+                raise ValueError(f"{dataset}: no training episode did the task, so --successful-only leaves nothing "
+                                 "to learn from: drop it, or add successful demonstrations")
         windows = EpisodeWindows(dataset, normaliser, history=model.config.history, chunk=model.config.chunk, episodes=train)
         validation = EpisodeWindows(dataset, normaliser, history=model.config.history, chunk=model.config.chunk, episodes=held) if held else None
         if not len(windows):
@@ -110,6 +117,13 @@ def train_policy(dataset: str | Path, policy: str, output: str | Path, *, option
             result.plot = plot_losses(curves, Path(output).with_name(Path(output).stem + ".loss.png"),
                                       title=f"{policy} on {Path(dataset).name}", best_epoch=result.best_epoch)
         return result
+
+
+def _successful(dataset: Path, episodes: list[int]) -> list[int]:
+    """The episodes among ``episodes`` in which the task was done."""
+    table = read_episodes(dataset).to_pydict()
+    done = {int(index) for index, success in zip(table["episode_index"], table["success"]) if success}
+    return [episode for episode in episodes if episode in done]
 
 
 def _build(dataset: Path, info: dict[str, Any], cls: type[Policy], config: dict[str, Any]) -> tuple[Policy, Normaliser]:

@@ -31,6 +31,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--patience", type=int, default=10, help="stop after this many epochs without a lower validation loss (default 10)")
     parser.add_argument("--validation", type=float, default=0.2, metavar="FRACTION", help="share of episodes held out (default 0.2)")
     parser.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--successful-only", action="store_true",
+                        help="learn only from episodes in which the task was done (filtered behaviour cloning)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
                         help="a policy setting, e.g. --set history=4 --set hidden=128 (values as JSON)")
     parser.set_defaults(run=run_train)
@@ -42,7 +44,8 @@ def run_train(args: argparse.Namespace) -> int:
     except ImportError as error:
         raise ImportError(f"costeer train needs torch ({error}): pip install 'costeer[agent]' (or `make setup`)") from None
     options = TrainOptions(epochs=args.epochs, seed=args.seed, device=args.device, batch_size=args.batch_size, lr=args.lr,
-                           patience=args.patience, validation_fraction=args.validation, threads=args.threads)
+                           patience=args.patience, validation_fraction=args.validation, threads=args.threads,
+                           successful_only=args.successful_only)
     result = train_policy(args.dataset, args.policy, args.output, options=options, config=_settings(args.settings),
                           command=_command(args))
     if result.checkpoint is not None:
@@ -58,6 +61,7 @@ def _command(args: argparse.Namespace) -> list[str]:
     for option in ("epochs", "seed", "device", "batch_size", "lr", "patience", "validation", "threads"):
         if getattr(args, option) is not None:
             command += [f"--{option.replace('_', '-')}", str(getattr(args, option))]
+    command += ["--successful-only"] if args.successful_only else []
     return command + [item for setting in args.settings for item in ("--set", setting)]
 
 

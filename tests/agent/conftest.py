@@ -46,7 +46,7 @@ def toy_episode(number: int, length: int, *, rng: np.random.Generator, invalid: 
     names = {"observation.state": [f"atom{60 + a}.{axis}" for a in range(ATOMS) for axis in "xyz"],
              "action": list(ACTION_NAMES)}
     return Episode(steps=steps, names=names, metadata={"source": f"toy-{number}", "frame_interval_s": 1 / 30,
-                                                       "system_hash": "toy"})
+                                                       "system_hash": "toy", "success": number != 2})
 
 
 def write_toy(directory: Path, *, episodes: int = 4, length: int = 40, seed: int = 0, task: str = "toy") -> Path:

@@ -33,6 +33,12 @@ def test_training_writes_a_checkpoint_and_its_losses(toy_dataset: Path, tmp_path
     assert load_policy(result.checkpoint).act(np.zeros(15)).shape == (6,)
 
 
+def test_successful_only_learns_from_episodes_that_did_the_task(toy_dataset: Path, tmp_path: Path) -> None:
+    options = TrainOptions(epochs=1, progress=False, validation_fraction=0.0, successful_only=True)
+    result = train_policy(toy_dataset, "mlp", tmp_path / "mlp.pt", options=options, config={"hidden": 8})
+    assert read_checkpoint(result.checkpoint)["training"]["episodes"] == [0, 1, 3]  # episode 2 failed
+
+
 def test_early_stopping_keeps_the_best_epoch(toy_dataset: Path, tmp_path: Path) -> None:
     options = TrainOptions(epochs=30, batch_size=64, lr=0.5, patience=2, progress=False)  # a rate too high to keep improving
     result = train_policy(toy_dataset, "mlp", tmp_path / "mlp.pt", options=options, config={"hidden": 8})
