@@ -112,11 +112,20 @@ def train_policy(dataset: str | Path, policy: str, output: str | Path, *, option
                 training={"command": list(command or []), "dataset": str(Path(dataset).resolve()), "episodes": train,
                           "validation_episodes": held, "best_epoch": result.best_epoch, "world_size": place.world,
                           "train_loss": result.train_loss, "validation_loss": result.validation_loss,
+                          "simulation_interval_ps": _pace(Path(dataset), train),
                           "options": {key: value for key, value in vars(options).items() if key != "progress"}})
             curves = {"train": result.train_loss, "validation": result.validation_loss}
             result.plot = plot_losses(curves, Path(output).with_name(Path(output).stem + ".loss.png"),
                                       title=f"{policy} on {Path(dataset).name}", best_epoch=result.best_epoch)
         return result
+
+
+def _pace(dataset: Path, episodes: list[int]) -> float | None:
+    """The median simulated time between the training episodes' frames, ps (``None`` when unknown)."""
+    table = read_episodes(dataset).to_pydict()
+    intervals = [value for index, value in zip(table["episode_index"], table.get("simulation_interval_ps", []))
+                 if index in set(episodes) and value is not None and value > 0]
+    return float(np.median(intervals)) if intervals else None
 
 
 def _successful(dataset: Path, episodes: list[int]) -> list[int]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from costeer.agent.checkpoint import read_checkpoint
 from costeer.cli.main import main
 
 
@@ -20,6 +21,9 @@ def test_evaluate_a_policy_beside_a_baseline_writes_json_and_plots(checkpoint: P
     assert [actor["actor"] for actor in written["actors"]] == [str(checkpoint), "none"]
     assert {"success_rate", "success_interval", "time_to_success_s_median", "work_median", "per_rollout"} <= set(written["actors"][0])
     assert (tmp_path / "plots" / "success.png").is_file() and (tmp_path / "plots" / "paths.png").is_file()
+    # the policy acts at the pace of its training data: 2.5 fs between the person's frames, 5 steps of 0.5 fs
+    assert read_checkpoint(checkpoint)["training"]["simulation_interval_ps"] == pytest.approx(0.0025, rel=0.01)
+    assert written["actors"][0]["settings"]["steps_per_frame"] == 5
 
 
 def test_against_a_recording_prints_the_agreement(checkpoint: Path, session: Path, capsys) -> None:

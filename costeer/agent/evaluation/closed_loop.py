@@ -97,15 +97,21 @@ def evaluate(
     seed: int = 0,
     workers: int = 1,
     max_s: float = 40.0,
-    steps_per_frame: int = 5,
+    steps_per_frame: int | None = None,
     max_force: float = float("inf"),
     progress: bool | None = None,
 ) -> Evaluation:
-    """Run ``rollouts`` seeded rollouts of ``actor`` (a checkpoint path or a baseline name) on ``task``."""
+    """Run ``rollouts`` seeded rollouts of ``actor`` (a checkpoint path or a baseline name) on ``task``.
+
+    ``steps_per_frame``: MD steps between the actor's looks; ``None``: the pace of the policy's
+    training data (the simulated time between its frames), else 5 (a person's pace at 30 frames/s).
+    """
     if rollouts < 1:
         raise ValueError(f"--rollouts must be at least 1, got {rollouts}")
     if workers < 1:
         raise ValueError(f"--workers must be at least 1, got {workers}")
+    if steps_per_frame is None:
+        steps_per_frame = _trained_pace(actor, task)
     settings = {"seed": seed, "max_s": max_s, "steps_per_frame": steps_per_frame, "max_force": max_force}
     seeds = [seed + index for index in range(rollouts)]
     name = actor if is_baseline(actor) else Path(actor).name
@@ -125,6 +131,23 @@ def evaluate(
                 bar.update()
     bar.close()
     return Evaluation(actor=actor, task=task, rollouts=results, settings=settings)
+
+
+DEFAULT_STEPS_PER_FRAME = 5
+
+
+def _trained_pace(actor: str, task: str) -> int:
+    """Steps per frame that match the simulated time between the frames the policy learned from."""
+    if is_baseline(actor):
+        return DEFAULT_STEPS_PER_FRAME
+    from costeer.agent.checkpoint import read_checkpoint
+    from openmm import unit
+
+    interval = read_checkpoint(actor, expect_task=resolve_task(task).name).get("training", {}).get("simulation_interval_ps")
+    if not interval:
+        return DEFAULT_STEPS_PER_FRAME
+    step_ps = resolve_task(task).build_system().integrator.getStepSize().value_in_unit(unit.picosecond)
+    return max(1, int(round(interval / step_ps)))
 
 
 _worker: dict[str, Any] = {}
