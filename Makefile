@@ -51,10 +51,10 @@ learning: setup
 	$(VENV)/bin/python bench/learning.py
 
 # The small nanotube policy that ships (costeer/agent/checkpoints/nanotube.pt): 200 synthetic episodes
-# and the human sessions in ../shared/data, an mlp with 8 frames of history (bench/learning.py's data and train steps).
+# and the human sessions in ../shared/data, a cnn with 8 frames of history (bench/learning.py's data and train steps).
 checkpoint: setup
-	$(VENV)/bin/python bench/learning.py --steps data train --policies mlp
-	cp bench/results/learning/mlp.pt costeer/agent/checkpoints/nanotube.pt
+	$(VENV)/bin/python bench/learning.py --steps data train --policies cnn
+	cp bench/results/learning/cnn.pt costeer/agent/checkpoints/nanotube.pt
 
 clean:
 	rm -rf $(VENV) $(NANOVER_VENV) $(PY313_VENV) *.egg-info
