@@ -119,10 +119,13 @@ def evaluate(
     bar = tqdm(total=rollouts, desc=f"evaluate {name}", unit="rollout", disable=None if progress is None else not progress)
     results: list[RolloutResult] = []
     if workers == 1:
-        _start_worker(actor, task, settings)
-        for each in seeds:
-            results.append(_one_rollout(each))
-            bar.update()
+        _start_worker(actor, task, settings, own_process=False)
+        try:
+            for each in seeds:
+                results.append(_one_rollout(each))
+                bar.update()
+        finally:
+            _worker.pop("env").close()
     else:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(actor, task, settings)) as pool:
@@ -154,8 +157,10 @@ _worker: dict[str, Any] = {}
 """This process's environment and actor maker (one per worker process)."""
 
 
-def _start_worker(actor: str, task_spec: str, settings: dict[str, Any]) -> None:
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+def _start_worker(actor: str, task_spec: str, settings: dict[str, Any], *, own_process: bool = True) -> None:
+    """Build this process's environment and actor maker; a worker process of its own keeps torch to one thread."""
+    if own_process:
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
     task = resolve_task(task_spec)
     env = TaskEnvironment(task, steps_per_frame=settings["steps_per_frame"])
     if is_baseline(actor):
@@ -163,10 +168,12 @@ def _start_worker(actor: str, task_spec: str, settings: dict[str, Any]) -> None:
     else:
         from costeer.agent.checkpoint import load_policy
 
-        import torch
+        if own_process:
+            import torch
 
-        torch.set_num_threads(1)
+            torch.set_num_threads(1)
         runner = load_policy(actor, expect_task=task.name)
+
         def make(env: TaskEnvironment, rng: np.random.Generator) -> PolicyActor:
             return PolicyActor(runner, env, seed=int(rng.integers(2**31)), max_force=settings["max_force"])
 
