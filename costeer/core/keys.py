@@ -51,6 +51,13 @@ STATE_VELOCITY_RESET_AVAILABLE = "imd.velocity_reset_available"
 STATE_SESSION = "costeer.session"
 STATE_DEMONSTRATOR = "costeer.demonstrator"  # written by synthetic demonstrators
 STATE_RECOVERY = "costeer.recovery"  # written by the server after each recovery from a blow-up
+STATE_COPILOT = "costeer.copilot"  # the co-pilot's status: mode, blend, policy, acting, error
+STATE_COPILOT_SUGGESTION = "costeer.copilot.suggestion"  # what the co-pilot would do (a ghost interaction)
+
+COPILOT_OWNER = "costeer-copilot"
+"""``owner.id`` of the co-pilot's interaction and suggestion; its interaction is ``interaction.costeer-copilot``."""
+AGENT_LABELS = frozenset({"policy", "copilot"})
+"""Interaction ``label`` values that mark an agent's pull (anything else is a person's, or a synthetic person's)."""
 
 SERVER_STATE_KEYS = frozenset(
     {STATE_SIMULATION_NAME, STATE_SIMULATION_INDEX, STATE_VELOCITY_RESET_AVAILABLE, STATE_SESSION, STATE_RECOVERY}
@@ -68,5 +75,7 @@ LIST_COMMAND = "playback/list"
 LOAD_COMMAND = "playback/load"
 NEXT_COMMAND = "playback/next"
 RADIALLY_ORIENT_COMMAND = "multiuser/radially-orient-origins"
+COPILOT_MODE_COMMAND = "copilot/mode"
+COPILOT_STOP_COMMAND = "copilot/stop"
 
 __all__ = [name for name in dir() if name.isupper()]
