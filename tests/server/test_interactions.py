@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import math
 
-from costeer.server.interactions import InteractionGate
+import pytest
+
+from costeer.server.interactions import DEFAULT_AGENT_MAX_FORCE, PERSON_ROLE, InteractionGate, OriginRole
 from costeer.server.state import SharedState
 
 
@@ -103,3 +105,98 @@ def test_the_runner_always_ends_with_the_latest_set_even_when_publishes_overlap(
     adding.join(5)
     removing.join(5)
     assert delivered == [{"interaction.a"}, set()]
+
+
+def agent_pull(particles=(60,), **extra):
+    return spring(particles=particles, label="copilot", **{"owner.id": "costeer-copilot"}, **extra)
+
+
+def test_an_agents_pull_is_withheld_while_a_person_holds_the_same_atoms_and_returns_when_they_let_go():
+    state, gate, pushed = make()
+    gate.set_role("costeer-copilot", OriginRole("agent"))
+    state.update({"interaction.costeer-copilot": agent_pull(particles=(59, 60))}, origin="costeer-copilot")
+    assert set(pushed[-1]) == {"interaction.costeer-copilot"}
+    state.update({"interaction.hand": spring(particles=(60, 61))}, origin="headset")
+    assert set(pushed[-1]) == {"interaction.hand"}
+    assert "interaction.costeer-copilot" in state.snapshot()  # kept in the state, only not applied
+    state.update({"interaction.costeer-copilot": agent_pull(particles=(59, 60), position=(2, 0, 0))}, origin="costeer-copilot")
+    assert set(pushed[-1]) == {"interaction.hand"}
+    state.update({}, ["interaction.hand"], origin="headset")
+    assert set(pushed[-1]) == {"interaction.costeer-copilot"}
+
+
+def test_an_agent_on_other_atoms_is_not_withheld():
+    state, gate, pushed = make()
+    state.update({"interaction.hand": spring(particles=(1,))}, origin="headset")
+    state.update({"interaction.bot": agent_pull(particles=(60,))}, origin="bot")
+    assert set(pushed[-1]) == {"interaction.hand", "interaction.bot"}
+
+
+def test_an_agent_label_makes_an_interaction_an_agents_from_any_origin():
+    state, gate, pushed = make()
+    assert gate.role("some-client") == PERSON_ROLE
+    state.update({"interaction.hand": spring(particles=(60,))}, origin="headset")
+    state.update({"interaction.policy": spring(particles=(60,), label="policy")}, origin="some-client")
+    assert set(pushed[-1]) == {"interaction.hand"}
+    assert pushed[-1]["interaction.hand"].max_force == math.inf
+    state.update({"interaction.synthetic": spring(particles=(60,), label="synthetic")}, origin="demonstrator")
+    assert set(pushed[-1]) == {"interaction.hand", "interaction.synthetic"}  # a synthetic person is a person
+
+
+def test_blend_caps_the_agents_scale_against_the_persons():
+    state, gate, pushed = make()
+    state.update({"interaction.hand": spring(particles=(60,), scale=30.0)}, origin="headset")
+    state.update({"interaction.costeer-copilot": agent_pull(scale=500.0, blend=0.25)}, origin="costeer-copilot")
+    applied = pushed[-1]
+    assert set(applied) == {"interaction.hand", "interaction.costeer-copilot"}
+    assert applied["interaction.costeer-copilot"].scale == pytest.approx(0.25 / 0.75 * 30.0)
+    assert state.snapshot()["interaction.costeer-copilot"]["scale"] == 500.0
+    state.update({}, ["interaction.hand"], origin="headset")
+    assert pushed[-1]["interaction.costeer-copilot"].scale == 500.0  # alone it pulls as asked
+
+
+@pytest.mark.parametrize("blend", [0.0, 1.0, "half", True, math.nan])
+def test_an_unusable_blend_withholds_the_agent(blend):
+    state, gate, pushed = make()
+    state.update({"interaction.hand": spring(particles=(60,))}, origin="headset")
+    state.update({"interaction.bot": agent_pull(blend=blend)}, origin="bot")
+    assert set(pushed[-1]) == {"interaction.hand"}
+
+
+def test_a_roles_max_force_cap_holds_even_when_the_agent_asks_for_more():
+    state, gate, pushed = make()
+    gate.set_role("costeer-copilot", OriginRole("agent", max_force=500.0))
+    state.update({"interaction.costeer-copilot": agent_pull(max_force=1e9)}, origin="costeer-copilot")
+    assert pushed[-1]["interaction.costeer-copilot"].max_force == 500.0
+    assert state.snapshot()["interaction.costeer-copilot"]["max_force"] == 500.0
+    state.update({"interaction.costeer-copilot": agent_pull(max_force=100.0)}, origin="costeer-copilot")
+    assert pushed[-1]["interaction.costeer-copilot"].max_force == 100.0  # a lower request stands
+    state.update({"interaction.labelled": agent_pull(particles=(3,))}, origin="no-role")  # the default agent role
+    assert pushed[-1]["interaction.labelled"].max_force == DEFAULT_AGENT_MAX_FORCE
+
+
+def test_a_roles_interaction_cap_refuses_more(caplog):
+    state, gate, pushed = make()
+    gate.set_role("bot", OriginRole("agent", max_interactions=1, yields_to_people=False))
+    with caplog.at_level(logging.WARNING):
+        stored = state.update({"interaction.b1": spring(), "interaction.b2": spring()}, origin="bot")
+    assert len(stored) == 1 and "at most 1 interactions" in caplog.text
+    state.update({"interaction.hand": spring()}, origin="headset")
+    assert len(pushed[-1]) == 2  # it does not yield to people
+
+
+def test_remove_takes_an_origins_interactions_out_of_the_gate_and_the_state():
+    state, gate, pushed = make()
+    state.update({"interaction.costeer-copilot": agent_pull(), "interaction.other": agent_pull(particles=(2,))},
+                 origin="costeer-copilot")
+    state.update({"interaction.hand": spring(particles=(5,))}, origin="headset")
+    removed = gate.remove("costeer-copilot")
+    assert sorted(removed) == ["interaction.costeer-copilot", "interaction.other"]
+    assert set(state.snapshot()) == {"interaction.hand"}
+    assert set(gate.interactions) == {"interaction.hand"} and set(pushed[-1]) == {"interaction.hand"}
+    assert gate.remove("costeer-copilot") == []
+
+
+def test_role_rejects_an_unknown_kind():
+    with pytest.raises(ValueError, match="'person' or 'agent'"):
+        OriginRole("robot")  # type: ignore[arg-type]
