@@ -170,7 +170,8 @@ class CommandChannel:
     """NanoVer's command protocol for one client: requests in, responses out, forwarding.
 
     Requests run through the registry (on ``executor`` when given, so a slow command
-    never blocks the caller); the reply is passed to ``send`` as the ``command`` value.
+    never blocks the caller; give each client its own ``SerialExecutor`` lane so its
+    commands keep their order and other clients' do not wait on them); the reply is passed to ``send`` as the ``command`` value.
     A client may ``register`` commands: requests for them are forwarded to it, and its
     reply completes the requester's Future. ``close`` drops its commands and fails
     what it never answered. A request refused as the client's own mistake is noted in
@@ -282,7 +283,12 @@ class CommandChannel:
 
 
 def _chain(outer: Future, reply: Callable[[Future], None]) -> None:
-    """``outer`` ran ``registry.run`` and holds its Future; reply when that one is done."""
+    """``outer`` ran ``registry.run`` and holds its Future; reply when that one is done.
+
+    A cancelled ``outer`` never ran (its client left): there is no one to reply to.
+    """
+    if outer.cancelled():
+        return
     exception = outer.exception()
     if exception is not None:
         failed: Future = Future()

@@ -28,12 +28,13 @@ from websockets.exceptions import ConnectionClosed, PayloadTooBig
 
 from ..commands import CommandRegistry
 from ..hub import FrameHub
+from ..serial import SerialExecutor
 from ..session import ClientSession
 from ..state import SharedState
 from ..subscription import once_after_notify
 from .codec import MAX_MESSAGE_BYTES, ProtocolError, decode_message, encode_message
 
-__all__ = ["WebSocketServer", "DEFAULT_PORT", "CLOSE_GRACE_SECONDS", "MAX_PENDING_REPLIES"]
+__all__ = ["WebSocketServer", "DEFAULT_PORT", "CLOSE_GRACE_SECONDS", "MAX_PENDING_REPLIES", "COMMAND_THREADS"]
 
 DEFAULT_PORT = 38801
 """NanoVer's default WebSocket port."""
@@ -41,6 +42,10 @@ CLOSE_GRACE_SECONDS = 1.0
 """How long ``close`` waits for clients to finish the closing handshake."""
 MAX_PENDING_REPLIES = 1024
 """Command messages waiting for a client that does not read; beyond this it is disconnected."""
+COMMAND_THREADS = 8
+"""Threads running commands for all clients together; each client's commands run one at a
+time, in order, on them (``SerialExecutor``), so one client's slow command holds up only
+that client until this many clients are each running one."""
 
 _log = logging.getLogger(__name__)
 
@@ -74,7 +79,8 @@ class WebSocketServer:
         self._thread: threading.Thread | None = None
         self._server: Server | None = None
         self._waker: _Waker | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="costeer-commands")
+        self._executor = ThreadPoolExecutor(max_workers=COMMAND_THREADS, thread_name_prefix="costeer-commands")
+        """Shared by every client's command lane."""
         self._ids = itertools.count(1)
         self._clients: dict[str, _ClientConnection] = {}
         self._connections: weakref.WeakSet[ServerConnection] = weakref.WeakSet()
@@ -272,6 +278,8 @@ class _ClientConnection:
         assert server._waker is not None
         self._waker = server._waker
         self._replies: collections.deque[bytes] = collections.deque()
+        self._commands = SerialExecutor(server._executor)
+        """This client's commands, in its order, on the server's shared pool."""
         self._frames = server.hub.subscribe(on_ready=self._wake_threadsafe)
         self._state = server.state.subscribe(on_ready=self._wake_threadsafe)
         self.session = ClientSession(
@@ -279,7 +287,7 @@ class _ClientConnection:
             state=server.state,
             commands=server.commands,
             send_command=self._send_command,
-            executor=server._executor,
+            executor=self._commands,
         )
 
     async def run(self) -> None:
@@ -292,6 +300,7 @@ class _ClientConnection:
             sender.cancel()
             self._frames.close()
             self._state.close()
+            self._commands.shutdown(cancel_futures=True)
             removed = self.session.close()
             _log.info("%s left; removed %d of its state keys", name, len(removed))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 
 import msgpack
@@ -83,3 +84,33 @@ def test_a_published_frame_wakes_every_ready_client_with_one_threadsafe_call(ser
             for client in clients:  # every client gets the frame, so each has nothing pending before the next
                 assert msgpack.unpackb(client.recv(timeout=10))["frame"]["particle.count"] == index
             assert during_send == 1, calls
+
+
+def test_a_slow_command_of_one_client_does_not_hold_up_anothers_play(connect_client):
+    registry = CommandRegistry()
+    slow_started, release_slow, played = threading.Event(), threading.Event(), threading.Event()
+    calls: list[str] = []
+
+    def slow():
+        calls.append("slow")
+        slow_started.set()
+        release_slow.wait(30)
+        return "done"
+
+    registry.register("slow", slow)
+    registry.register("mark", lambda: calls.append("mark"))
+    registry.register("playback/play", played.set)
+    with WebSocketServer(hub=FrameHub(), state=SharedState(), commands=registry, port=0) as server:
+        url = f"ws://127.0.0.1:{server.port}"
+        first, second = connect_client(url), connect_client(url)
+        first.send({"command": {"request": {"name": "slow", "arguments": {}, "id": 1}}})
+        first.send({"command": {"request": {"name": "mark", "arguments": {}, "id": 2}}})
+        assert slow_started.wait(10)
+        try:
+            reply = second.request("playback/play", timeout=10)
+            assert "response" in reply and played.is_set()
+            assert calls == ["slow"]  # the first client's next command waits for its slow one
+        finally:
+            release_slow.set()
+        first.wait_for(lambda: {1, 2} <= set(first.replies), timeout=10)
+        assert first.replies[1]["response"] == "done" and calls == ["slow", "mark"]
