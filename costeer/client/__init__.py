@@ -1,5 +1,5 @@
 """Clients that speak NanoVer's WebSocket protocol: scripted users, demos, recorders."""
 
-from .session import CommandError, NanoverSession
+from .session import CommandError, CommandHandler, FrameListener, NanoverSession, StateListener
 
-__all__ = ["NanoverSession", "CommandError"]
+__all__ = ["NanoverSession", "CommandError", "CommandHandler", "FrameListener", "StateListener"]

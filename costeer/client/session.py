@@ -7,25 +7,40 @@ Speaks the same protocol as a VR headset (msgpack maps with ``frame``, ``state``
         frame = await session.wait_for_frame()
         await session.update_state({"interaction.demo": {...}})
         names = await session.run_command("playback/list")
+        await session.register_command("greet", lambda name="you": f"hello {name}")
+
+Listeners (frames, state) run in the session's event loop; one that raises is logged with
+its traceback and the session goes on receiving. Commands registered with
+``register_command`` answer the requests the server forwards to this client, as a NanoVer
+client does: the reply carries the request with its ``response`` or ``exception``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import itertools
 import logging
 import time
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Awaitable, Callable, Iterable, Mapping
 
 import msgpack
 import websockets
 
 from ..core import keys
 from ..core.frame import FrameDict, merge_frames, unpack_frame
+from ..core.message import encode_message
 
-__all__ = ["NanoverSession", "CommandError"]
+__all__ = ["NanoverSession", "CommandError", "CommandHandler", "FrameListener", "StateListener"]
 
 _log = logging.getLogger(__name__)
+
+FrameListener = Callable[[FrameDict, FrameDict], None]
+"""``listener(delta, merged)`` for every frame received."""
+StateListener = Callable[[Mapping[str, Any], frozenset[str]], None]
+"""``listener(updates, removals)`` for every state change received."""
+CommandHandler = Callable[..., Any | Awaitable[Any]]
+"""Called with a forwarded request's arguments as keywords; a plain function or a coroutine function."""
 
 
 class CommandError(RuntimeError):
@@ -48,7 +63,11 @@ class NanoverSession:
         self.frames_received = 0
         self.first_frame_time: float | None = None
         self.last_frame_time: float | None = None
-        self._frame_listeners: list[Callable[[FrameDict, FrameDict], None]] = []
+        self._frame_listeners: list[FrameListener] = []
+        self._state_listeners: list[StateListener] = []
+        self._handlers: dict[str, CommandHandler] = {}
+        self._answering: set[asyncio.Task] = set()
+        """Tasks answering forwarded requests (kept so they are not collected mid-way)."""
         self._changed = asyncio.Condition()
         self._pending: dict[int, asyncio.Future] = {}
         self._ids = itertools.count(1)
@@ -59,32 +78,62 @@ class NanoverSession:
         """Open a session to ``url`` (``ws://host:port``); use with ``async with``."""
         return _Connector(url, open_timeout)
 
-    def add_frame_listener(self, listener: Callable[[FrameDict, FrameDict], None]) -> None:
+    def add_frame_listener(self, listener: FrameListener) -> None:
         """Call ``listener(delta, merged)`` for every frame received."""
         self._frame_listeners.append(listener)
 
-    def remove_frame_listener(self, listener: Callable[[FrameDict, FrameDict], None]) -> None:
+    def remove_frame_listener(self, listener: FrameListener) -> None:
         """Stop calling ``listener``."""
         self._frame_listeners.remove(listener)
+
+    def add_state_listener(self, listener: StateListener) -> None:
+        """Call ``listener(updates, removals)`` for every state change received (after ``state`` has it)."""
+        self._state_listeners.append(listener)
+
+    def remove_state_listener(self, listener: StateListener) -> None:
+        """Stop calling ``listener``."""
+        self._state_listeners.remove(listener)
 
     async def update_state(
         self, updates: Mapping[str, Any] | None = None, removals: Iterable[str] = ()
     ) -> None:
-        """Send a state change (keys set and keys removed) to the server."""
+        """Send a state change (keys set and keys removed); numpy values go as lists and numbers."""
         change = {"updates": dict(updates or {}), "removals": list(removals)}
-        await self._websocket.send(msgpack.packb({"state": change}))
+        await self._websocket.send(encode_message({"state": change}))
 
-    async def run_command(self, name: str, *, timeout: float = 10.0, **arguments: Any) -> Any:
+    async def run_command(self, name: str, /, *, timeout: float = 10.0, **arguments: Any) -> Any:
         """Run a server command and return its response; raises ``CommandError`` on failure."""
         request_id = next(self._ids)
         future = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
         request = {"name": name, "arguments": arguments, "id": request_id}
-        await self._websocket.send(msgpack.packb({"command": {"request": request}}))
         try:
+            await self._websocket.send(encode_message({"command": {"request": request}}))
             return await asyncio.wait_for(future, timeout)
         finally:
             self._pending.pop(request_id, None)
+
+    async def register_command(
+        self,
+        name: str,
+        handler: CommandHandler,
+        *,
+        arguments: Mapping[str, Any] | None = None,
+        label: str | None = None,
+        icon: str | None = None,
+    ) -> None:
+        """Offer command ``name`` to every client through the server (NanoVer's ``register``).
+
+        When the server forwards a request for it, ``handler(**request_arguments)`` runs in
+        this session's event loop (a plain function must be quick; make slow work a
+        coroutine function) and its result, or its exception, goes back to the requester.
+        ``arguments`` are the defaults listed in ``commands/list``. Registering a name
+        another client already provides is ignored by the server.
+        """
+        self._handlers[name] = handler
+        register = {"name": name, "arguments": dict(arguments or {}), "label": label, "icon": icon}
+        register = {key: value for key, value in register.items() if value is not None}
+        await self._websocket.send(encode_message({"command": {"register": register}}))
 
     async def wait_for_frame(
         self,
@@ -102,8 +151,10 @@ class NanoverSession:
         return await self._wait(lambda: self.state if predicate(self.state) else None, timeout)
 
     async def close(self) -> None:
-        """Close the connection and stop receiving."""
+        """Close the connection and stop receiving (and answering)."""
         self._receiver.cancel()
+        for task in list(self._answering):
+            task.cancel()
         await self._websocket.close()
 
     async def _wait(self, probe: Callable[[], Any], timeout: float) -> Any:
@@ -121,6 +172,8 @@ class NanoverSession:
                 except (ValueError, TypeError, AttributeError, msgpack.UnpackException) as error:
                     _log.warning("ignored a message from the server that is not NanoVer's: %s", error)
                     continue
+                except Exception:
+                    _log.exception("handling a message from the server failed; the session goes on")
                 async with self._changed:
                     self._changed.notify_all()
         except websockets.ConnectionClosed:
@@ -145,16 +198,29 @@ class NanoverSession:
         self.last_frame_time = now
         if self.first_frame_time is None:
             self.first_frame_time = now
-        for listener in self._frame_listeners:
-            listener(delta, self.frame)
+        for listener in list(self._frame_listeners):
+            try:
+                listener(delta, self.frame)
+            except Exception:
+                _log.exception("a frame listener failed; the session goes on receiving")
 
     def _on_state(self, change: Mapping[str, Any]) -> None:
-        self.state.update(change.get("updates") or {})
-        for key in change.get("removals") or ():
+        updates = change.get("updates") or {}
+        removals = frozenset(change.get("removals") or ())
+        self.state.update(updates)
+        for key in removals:
             self.state.pop(key, None)
+        for listener in list(self._state_listeners):
+            try:
+                listener(updates, removals)
+            except Exception:
+                _log.exception("a state listener failed; the session goes on receiving")
 
     def _on_command(self, message: Mapping[str, Any]) -> None:
         request = message.get("request") or {}
+        if "response" not in message and "exception" not in message:
+            self._on_forwarded_request(request)
+            return
         future = self._pending.get(request.get("id"))
         if future is None or future.done():
             return
@@ -162,6 +228,30 @@ class NanoverSession:
             future.set_exception(CommandError(str(message["exception"])))
         else:
             future.set_result(message.get("response"))
+
+    def _on_forwarded_request(self, request: Mapping[str, Any]) -> None:
+        """The server forwards a request for a command this client registered: answer it."""
+        task = asyncio.create_task(self._answer(dict(request)))
+        self._answering.add(task)
+        task.add_done_callback(self._answering.discard)
+
+    async def _answer(self, request: dict[str, Any]) -> None:
+        name = request.get("name")
+        try:
+            handler = self._handlers.get(name)  # type: ignore[arg-type]
+            if handler is None:
+                raise LookupError(f"this client provides no command {name!r}")
+            result = handler(**(request.get("arguments") or {}))
+            if inspect.isawaitable(result):
+                result = await result
+            data = encode_message({"command": {"request": request, "response": result}})
+        except Exception as error:
+            _log.exception("command %r, registered by this client, failed", name)
+            data = encode_message({"command": {"request": request, "exception": f"command {name!r} failed: {type(error).__name__}: {error}"}})
+        try:
+            await self._websocket.send(data)
+        except websockets.ConnectionClosed:
+            pass
 
 
 class _Connector:

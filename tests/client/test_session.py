@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import msgpack
 import numpy as np
@@ -13,6 +14,7 @@ from costeer.client import CommandError, NanoverSession
 from costeer.client.pull import along_waypoints, drag
 from costeer.core import keys
 from costeer.core.frame import pack_frame
+from costeer.server.app import CosteerServer
 
 
 class ScriptedServer:
@@ -117,3 +119,139 @@ def test_drag_moves_the_interaction_along_the_hand_and_releases_it():
     sent = updates[0]["updates"]["interaction.test"]
     assert sent["particles"] == [0] and sent["interaction_type"] == "spring" and sent["max_force"] == float("inf")
     assert updates[-1]["removals"] == ["interaction.test"]
+
+
+def test_a_frame_listener_that_raises_is_logged_and_the_session_keeps_receiving(caplog):
+    seen = []
+
+    def broken(delta, merged):
+        seen.append(merged[keys.PARTICLE_POSITIONS][0, 0])
+        raise RuntimeError("listener bug")
+
+    async def scenario(server, session):
+        session.add_frame_listener(broken)
+        server.send({"frame": full_frame(1.0)})
+        await session.wait_for_frame()
+        server.send({"frame": full_frame(2.0)})
+        await session.wait_for_frame(lambda f: f[keys.PARTICLE_POSITIONS][0, 0] == 2.0)
+        return await session.run_command("echo", still="here")
+
+    with caplog.at_level(logging.ERROR):
+        assert run_with_server(scenario) == {"still": "here"}
+    assert seen == [1.0, 2.0]
+    assert "a frame listener failed" in caplog.text and "RuntimeError: listener bug" in caplog.text
+
+
+def test_state_listeners_hear_each_change_and_one_that_raises_does_not_stop_the_others(caplog):
+    heard = []
+
+    def broken(updates, removals):
+        raise RuntimeError("state listener bug")
+
+    async def scenario(server, session):
+        session.add_state_listener(broken)
+        session.add_state_listener(lambda updates, removals: heard.append((dict(updates), set(removals))))
+        server.send({"state": {"updates": {"a": 1}, "removals": []}})
+        server.send({"state": {"updates": {"b": 2}, "removals": ["a"]}})
+        await session.wait_for_state(lambda s: s == {"b": 2})
+
+    with caplog.at_level(logging.ERROR):
+        run_with_server(scenario)
+    assert heard == [({"a": 1}, set()), ({"b": 2}, {"a"})]
+    assert "a state listener failed" in caplog.text
+
+
+def test_numpy_values_are_sent_as_lists_and_numbers():
+    async def scenario(server, session):
+        await session.update_state({"interaction.n": {"position": np.array([1.0, 2.0, 3.0]), "scale": np.float32(2.5),
+                                                      "particles": np.arange(2)}})
+        return await session.run_command("echo", index=np.int64(3), where=np.zeros(2))
+
+    assert run_with_server(scenario) == {"index": 3, "where": [0.0, 0.0]}
+
+
+class StillSimulation:
+    """A simulation that never moves: enough for a server to run commands and state."""
+
+    name = "still"
+
+    def load(self):
+        pass
+
+    def reset(self):
+        return {keys.PARTICLE_COUNT: 1, keys.PARTICLE_POSITIONS: np.zeros((1, 3), dtype=np.float32)}
+
+    def advance(self, seconds):
+        return None
+
+    def set_interactions(self, interactions):
+        pass
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def costeer_url():
+    with CosteerServer([StillSimulation()], port=0, frame_rate=30.0) as server:
+        yield f"ws://127.0.0.1:{server.port}"
+
+
+def run_two_clients(url, scenario):
+    async def main():
+        async with NanoverSession.connect(url) as provider, NanoverSession.connect(url) as requester:
+            return await scenario(provider, requester)
+
+    return asyncio.run(main())
+
+
+async def registered(session, name):
+    listing = await session.run_command(keys.LIST_COMMANDS)
+    return name in listing["list"]
+
+
+def test_a_registered_command_is_run_by_another_client_through_the_server(costeer_url):
+    calls = []
+
+    def greet(name="you", times=1):
+        calls.append(name)
+        return {"greeting": " ".join([f"hello {name}"] * times), "count": np.int64(len(calls))}
+
+    async def later(delay=0.0):
+        await asyncio.sleep(delay)
+        return "later"
+
+    async def scenario(provider, requester):
+        await provider.register_command("test/greet", greet, arguments={"times": 1}, label="Greet")
+        await provider.register_command("test/later", later)
+        assert await registered(provider, "test/later")
+        listing = await requester.run_command(keys.LIST_COMMANDS)
+        assert {"name": "test/greet", "label": "Greet", "arguments": {"times": 1}} in listing["commands"]
+        first = await requester.run_command("test/greet", name="ada", times=2)
+        second = await requester.run_command("test/greet")
+        return first, second, await requester.run_command("test/later", delay=0.01)
+
+    first, second, later_answer = run_two_clients(costeer_url, scenario)
+    assert first == {"greeting": "hello ada hello ada", "count": 1}
+    assert second == {"greeting": "hello you", "count": 2} and later_answer == "later"
+    assert calls == ["ada", "you"]
+
+
+def test_a_raising_handler_gives_the_requester_a_command_error_and_the_provider_keeps_working(costeer_url, caplog):
+    def fragile(fail=False):
+        if fail:
+            raise ValueError("asked to fail")
+        return "fine"
+
+    async def scenario(provider, requester):
+        await provider.register_command("test/fragile", fragile)
+        assert await registered(provider, "test/fragile")
+        with pytest.raises(CommandError, match="ValueError: asked to fail"):
+            await requester.run_command("test/fragile", fail=True)
+        with pytest.raises(CommandError, match="unexpected keyword|got an unexpected"):
+            await requester.run_command("test/fragile", wrong=1)
+        return await requester.run_command("test/fragile"), await provider.run_command("test/fragile")
+
+    with caplog.at_level(logging.ERROR, logger="costeer.client.session"):
+        assert run_two_clients(costeer_url, scenario) == ("fine", "fine")
+    assert "command 'test/fragile', registered by this client, failed" in caplog.text
