@@ -9,8 +9,9 @@ RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY costeer ./costeer
-# Editable, so the shipped checkpoint stays at /app/costeer/agent/checkpoints/nanotube.pt.
-RUN pip install -e ".[agent]"
+# Editable, so the shipped checkpoint stays at /app/costeer/agent/checkpoints/nanotube.pt;
+# the agent extra runs the co-pilot (--copilot), the events extra publishes to MQTT (--mqtt).
+RUN pip install -e ".[agent,events]"
 
 RUN mkdir -p /recordings
 VOLUME ["/recordings"]

@@ -82,11 +82,11 @@ def test_every_option_of_the_command_is_one_costeer_serve_accepts(compose):
     assert Path(volume_target) in args.record.parents, "the recording goes to the recordings volume"
 
 
-def test_the_image_installs_cpu_torch_first_then_costeer_with_the_agent_extra():
+def test_the_image_installs_cpu_torch_first_then_costeer_with_the_co_pilots_and_the_events_extras():
     dockerfile = (REPO / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.11-slim$", dockerfile, flags=re.M)
     torch = dockerfile.index("pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu")
-    package = dockerfile.index('pip install -e ".[agent]"')
+    package = dockerfile.index('pip install -e ".[agent,events]"')  # --copilot needs torch, --mqtt aiomqtt
     assert torch < package
     assert "COPY costeer ./costeer" in dockerfile and "WORKDIR /app" in dockerfile
 
