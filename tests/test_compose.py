@@ -79,7 +79,7 @@ def test_every_option_of_the_command_is_one_costeer_serve_accepts(compose):
     checkpoint = Path(args.copilot).relative_to(APP)
     assert (REPO / checkpoint).is_file(), f"the image has no {args.copilot}: {checkpoint} is not in the repository"
     volume_target = compose["services"]["costeer"]["volumes"][0].split(":")[1]
-    assert Path(volume_target) in args.record.parents, "the recording goes to the recordings volume"
+    assert args.record == Path(volume_target), "each start records a new session into the recordings volume"
 
 
 def test_the_image_installs_cpu_torch_first_then_costeer_with_the_co_pilots_and_the_events_extras():

@@ -11,6 +11,7 @@ The errors are the ones ``costeer``'s entry point prints as one line without a t
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 
 __all__ = ["existing_file", "readable_recording", "new_recording", "output_folder_of"]
@@ -45,9 +46,21 @@ def readable_recording(path: str | os.PathLike[str], *, option: str, cut_short_o
 
 
 def new_recording(path: str | os.PathLike[str], *, option: str) -> Path:
-    """``path`` when a recording can be started there: recordings are never overwritten."""
+    """Where to start a recording: ``path``, or a new time-stamped file when ``path`` is a folder.
+
+    Recordings are never overwritten: an existing file is refused, and in a folder the name
+    ``session-YYYYMMDD-HHMMSS.nanover.zip`` (with ``-2``, ``-3``... if taken) is always new, so a
+    server restarted with the same ``--record FOLDER`` (e.g. under docker-compose) starts a new one.
+    """
     path = Path(path)
-    if path.exists():
+    if path.is_dir():
+        stem = f"session-{datetime.now():%Y%m%d-%H%M%S}"
+        candidate, count = path / f"{stem}.nanover.zip", 1
+        while candidate.exists():
+            count += 1
+            candidate = path / f"{stem}-{count}.nanover.zip"
+        path = candidate
+    elif path.exists():
         raise FileExistsError(
             f"{path} exists already ({option}): recordings are never overwritten; give a new path, or move the old one away"
         )

@@ -38,7 +38,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def run_record(args: argparse.Namespace) -> int:
     from ..recording.client import record_server
 
-    new_recording(args.output, option="OUTPUT")
+    args.output = new_recording(args.output, option="OUTPUT")
     try:
         result = record_server(args.url, args.output, duration=args.duration)
     except KeyboardInterrupt:

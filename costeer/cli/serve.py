@@ -34,7 +34,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     net.add_argument("--name", default="costeer", help="server name shown to clients")
     parser.add_argument("--on-blowup", choices=("recover", "pause"), default="recover", help="when the simulation blows up: roll back to a recent good state, release the pulls and run on (default), or pause as NanoVer does (then playback/reset and playback/play)")
     rec = parser.add_argument_group("recording")
-    rec.add_argument("--record", type=Path, metavar="PATH", help="record the session to PATH (.nanover.zip)")
+    rec.add_argument("--record", type=Path, metavar="PATH", help="record the session to PATH (.nanover.zip), or to a new time-stamped file in PATH when it is a folder")
     rec.add_argument("--label", action="append", default=[], metavar="KEY=VALUE", help="free-form label stored with the recording (repeatable)")
     parser.set_defaults(run=run)
 
@@ -77,7 +77,7 @@ def _check_options(args: argparse.Namespace) -> None:
 def _check_files(args: argparse.Namespace) -> None:
     """Every file the options name, before anything loads: one line naming the file if one is unusable."""
     if getattr(args, "record", None) is not None:
-        new_recording(args.record, option="--record")
+        args.record = new_recording(args.record, option="--record")
     for path in args.omm:
         existing_file(path, option="--omm")
     if args.pdb is not None:

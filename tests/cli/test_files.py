@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from openmm import app
 
+from costeer.cli.files import new_recording
 from costeer.cli.main import main
 from costeer.recording import RecordingWriter
 
@@ -149,3 +150,19 @@ def test_export_refuses_a_pdb_that_is_not_one(capsys, files, tmp_path) -> None:
     output = tmp_path / "out.xml"
     err = refused(capsys, "export", "--pdb", str(files["text"]), "-o", str(output))
     assert f"{files['text']} is not a PDB file" in err and not output.exists()
+
+
+def test_a_recording_folder_gets_a_new_time_stamped_file_each_time(tmp_path) -> None:
+    first = new_recording(tmp_path, option="--record")
+    first.write_bytes(b"taken")
+    second = new_recording(tmp_path, option="--record")
+    assert first.parent == second.parent == tmp_path
+    assert first.name.startswith("session-") and first.name.endswith(".nanover.zip")
+    assert second != first and not second.exists()
+
+
+def test_an_existing_recording_file_is_still_refused(tmp_path) -> None:
+    taken = tmp_path / "session.nanover.zip"
+    taken.write_bytes(b"taken")
+    with pytest.raises(FileExistsError, match="never overwritten"):
+        new_recording(taken, option="--record")
