@@ -179,13 +179,20 @@ class TaskEnvironment:
 
     def _step(self, frame: FrameDict, live: Mapping[str, Interaction] | None = None) -> RolloutStep:
         positions = np.asarray(frame[keys.PARTICLE_POSITIONS], dtype=np.float64)
+        index = np.asarray(frame.get(keys.USER_FORCES_INDEX, ()), dtype=np.int64).reshape(-1)
+        force = np.asarray(frame.get(keys.USER_FORCES_SPARSE, ()), dtype=np.float64).reshape(-1, 3)
+        live = live or {}
+        if len(live) == 1:  # one pull: its force is the engine's (no second computation on the common path)
+            shares = {key: (index, force) for key in live}
+        else:
+            shares = {key: self._force_of(interaction, positions) for key, interaction in live.items()}
         return RolloutStep(
             time_s=(float(frame[keys.SIMULATION_TIME]) - self._time0) / self.pace_ps_per_s,
             positions=positions,
-            user_force_index=np.asarray(frame.get(keys.USER_FORCES_INDEX, ()), dtype=np.int64).reshape(-1),
-            user_force=np.asarray(frame.get(keys.USER_FORCES_SPARSE, ()), dtype=np.float64).reshape(-1, 3),
+            user_force_index=index,
+            user_force=force,
             frame=frame,
-            interaction_forces={key: self._force_of(interaction, positions) for key, interaction in (live or {}).items()},
+            interaction_forces=shares,
         )
 
     def _force_of(self, interaction: Interaction, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
