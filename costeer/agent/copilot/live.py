@@ -21,6 +21,9 @@ Rules that keep it safe beside people:
 - a new episode (``frame.index`` 0, e.g. ``playback/reset``) resets the policy's history (the
   frame's index is handed on).
 
+Its interaction carries the ``frame.index`` of the frame it acted on, so a recording (and
+``bench/copilot_latency.py``) can tell how late each action came.
+
 The :class:`Copilot` is not thread-safe, so every call to it holds ``_lock``. A command or
 the watchdog that finds the lock held for long (the policy is busy or hung) does not wait:
 it writes the outcome itself (the co-pilot's keys removed, the status updated) and queues
@@ -202,6 +205,9 @@ class LiveCopilot:
         index = frame.get(keys.FRAME_INDEX)
         change = copilot.on_frame(frame[keys.PARTICLE_POSITIONS], self._live_interactions(), frame_index=index)
         self.actions += 1
+        pull = change.updates.get(COPILOT_INTERACTION_KEY)
+        if pull is not None and index is not None:  # which frame it acted on: for recordings and the latency bench
+            change.updates[COPILOT_INTERACTION_KEY] = {**pull, keys.FRAME_INDEX: int(index)}
         if copilot.mode != "off" and copilot.error is not None:  # the policy failed on this frame: it let go
             _log.error("the co-pilot's policy failed (%s); it stays off until a copilot/mode command", copilot.error)
             self._failed = True

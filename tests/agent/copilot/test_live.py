@@ -113,6 +113,7 @@ def test_it_pulls_on_frames_and_close_removes_its_keys(harness, misbehaving) -> 
     run.wait_for(acting, "the co-pilot never pulled")
     pull = run.state[COPILOT_INTERACTION_KEY]
     assert pull["label"] == "copilot" and pull["owner.id"] == keys.COPILOT_OWNER
+    assert 0 <= pull[keys.FRAME_INDEX] < run.index, "the pull does not say which frame it acted on"
     assert run.status()["mode"] == "apply" and run.status()["policy"] == "scripted"
     run.live.close()
     assert not {COPILOT_INTERACTION_KEY, keys.STATE_COPILOT, keys.STATE_COPILOT_SUGGESTION} & set(run.state)
