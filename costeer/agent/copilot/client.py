@@ -107,7 +107,10 @@ async def run_client_copilot(
     stop: asyncio.Event | None = None,
     on_ready: Callable[[], None] | None = None,
 ) -> None:
-    """Co-pilot the session at ``url`` until ``stop`` is set or the server goes away; leaves its keys removed."""
+    """Co-pilot the session at ``url`` until ``stop`` is set; leaves its keys removed.
+
+    Raises ``ConnectionError`` when the server goes away first.
+    """
     loop = asyncio.get_running_loop()
     stop = stop or asyncio.Event()
     async with NanoverSession.connect(url) as session:
@@ -148,10 +151,12 @@ async def run_client_copilot(
             if not sender.done():
                 try:
                     await asyncio.wait_for(sender, 5.0)
-                except (asyncio.TimeoutError, ConnectionError):
+                except Exception:  # the server may be gone already
                     _log.warning("could not tell the server that the co-pilot left")
-        if sender.done() and sender.exception() is not None:
-            raise ConnectionError(f"lost the server at {url}: {sender.exception()}")
+        if not stop.is_set():
+            failed = sender.exception() if sender.done() and not sender.cancelled() else None
+            reason = f" ({failed})" if failed is not None else ""
+            raise ConnectionError(f"the server at {url} closed the connection{reason}; the co-pilot stopped")
 
 
 async def _send(session: NanoverSession, outbox: "asyncio.Queue[CopilotChange | None]") -> None:

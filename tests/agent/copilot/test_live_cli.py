@@ -87,3 +87,24 @@ def test_the_client_copilot_pulls_answers_commands_and_leaves_cleanly_on_ctrl_c(
         time.sleep(0.05)
     assert not COPILOT_KEYS & set(server.state.snapshot()), "the client co-pilot left its keys behind"
     assert keys.COPILOT_MODE_COMMAND not in server.commands.names
+
+
+@pytest.mark.slow
+def test_the_client_copilot_exits_with_an_error_when_the_server_goes_away(
+    nanotube_server, costeer_cli: list[str], shipped_path: Path
+) -> None:
+    server = nanotube_server()
+    process = subprocess.Popen([*costeer_cli, "copilot", "--server", f"ws://127.0.0.1:{server.port}", "--policy",
+                                str(shipped_path), "--mode", "suggest"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + WAIT
+        while keys.STATE_COPILOT_SUGGESTION not in server.state.snapshot():
+            assert time.monotonic() < deadline and process.poll() is None, "the client co-pilot never suggested"
+            time.sleep(0.05)
+        server.close()
+        _, err = process.communicate(timeout=WAIT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+    assert process.returncode == 2 and "closed the connection" in err, err

@@ -276,3 +276,21 @@ def test_a_failing_or_hung_policy_never_stalls_frames_to_another_client(nanotube
         assert status["mode"] == "off" and "exploded" in status["error"]
     else:
         assert "fell behind" in status["error"]
+
+
+def test_playback_reset_starts_the_policy_afresh(nanotube_server, shipped_policy, misbehaving) -> None:
+    server = nanotube_server()
+    log = StateLog(server)
+    policy = misbehaving(shipped_policy)
+    attach_copilot(server, policy, settings=CopilotSettings(mode="apply", stall_frames=10), policy_name="nanotube.pt")
+    log.wait(lambda state: acting(state) and state[COPILOT_INTERACTION_KEY][keys.FRAME_INDEX] > 30,
+             "the co-pilot never pulled for a second")
+    resets = policy.resets
+
+    async def reset() -> None:
+        async with NanoverSession.connect(f"ws://127.0.0.1:{server.port}") as session:
+            await session.run_command(keys.RESET_COMMAND)
+
+    asyncio.run(reset())
+    log.wait(lambda state: policy.resets > resets and acting(state) and state[COPILOT_INTERACTION_KEY][keys.FRAME_INDEX] < 30,
+             "the co-pilot did not start afresh on the reset's frame")
