@@ -28,7 +28,7 @@ import numpy as np
 from tqdm import tqdm
 
 from costeer.agent.copilot import COPILOT_INTERACTION_KEY, Copilot, CopilotSettings
-from costeer.agent.evaluation.actors import BASELINES
+from costeer.agent.evaluation.actors import BASELINES, ActorFactory
 from costeer.agent.evaluation.closed_loop import trained_pace
 from costeer.agent.evaluation.intervals import median_interval, wilson_interval
 from costeer.core import keys
@@ -72,10 +72,13 @@ class CosteeringEpisode:
     """What the synthetic person believed when it let go (``threaded``, ``gave_up``), or ``None``."""
 
 
-def run_costeering_episode(env: TaskEnvironment, seed: int, *, copilot: Copilot | None,
-                           max_s: float = 40.0) -> CosteeringEpisode:
-    """Seed ``seed``'s synthetic person in ``env``, alone (``copilot=None``) or beside ``copilot``."""
-    person = BASELINES[PERSON](env, np.random.default_rng(seed))
+def run_costeering_episode(env: TaskEnvironment, seed: int, *, copilot: Copilot | None, max_s: float = 40.0,
+                           make_person: ActorFactory = BASELINES[PERSON]) -> CosteeringEpisode:
+    """Seed ``seed``'s person in ``env``, alone (``copilot=None``) or beside ``copilot``.
+
+    ``make_person``: who pulls as the person (default the task's synthetic person), built from the seed.
+    """
+    person = make_person(env, np.random.default_rng(seed))
     step = env.reset(seed)
     steps = [step]
     state: dict[str, Any] = {}
