@@ -37,8 +37,8 @@ from costeer.rollout import TaskEnvironment, interaction_key, interaction_work
 from costeer.rollout.rollout import SUCCESS_CHECK_S
 from costeer.tasks import resolve_task
 
-__all__ = ["COSTEERING_MODES", "Costeering", "CosteeringEpisode", "TIME_RATIO_TARGET", "evaluate_costeering",
-           "run_costeering_episode"]
+__all__ = ["COSTEERING_MODES", "Costeering", "CosteeringEpisode", "TIME_RATIO_TARGET", "costeer_one_seed",
+           "evaluate_costeering", "run_costeering_episode"]
 
 COSTEERING_MODES = ("assist",)
 """Modes measured headless. (``apply`` beside a person is what the server's gate makes of it, the
@@ -222,6 +222,20 @@ def evaluate_costeering(
     return Costeering(policy=policy, task=resolve_task(task).name, mode=mode, blend=blend,
                       alone=[alone for alone, _ in pairs], together=[together for _, together in pairs],
                       settings=settings)
+
+
+def costeer_one_seed(policy: str | Path, seed: int, *, task: str = "nanotube", mode: str = "assist",
+                     blend: float | None = None, max_s: float = 40.0, max_force: float = CopilotSettings.max_force,
+                     steps_per_frame: int | None = None) -> tuple[CosteeringEpisode, CosteeringEpisode]:
+    """One seed in this process (``costeer demo``): the person alone, then beside the co-pilot."""
+    policy = str(policy)
+    settings = CopilotSettings(mode=mode, blend=blend, max_force=max_force)
+    pace = trained_pace(policy, task) if steps_per_frame is None else steps_per_frame
+    _start_worker(policy, task, settings.mode, settings.blend, max_force, pace, max_s, own_process=False)
+    try:
+        return _both(seed)
+    finally:
+        _worker.pop("env").close()
 
 
 _worker: dict[str, Any] = {}
