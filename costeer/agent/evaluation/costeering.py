@@ -33,7 +33,7 @@ from costeer.agent.evaluation.closed_loop import trained_pace
 from costeer.agent.evaluation.intervals import median_interval, wilson_interval
 from costeer.core import keys
 from costeer.core.interaction import Interaction
-from costeer.rollout import TaskEnvironment, interaction_key, interaction_work
+from costeer.rollout import RolloutStep, TaskEnvironment, interaction_key, interaction_work
 from costeer.rollout.rollout import SUCCESS_CHECK_S
 from costeer.tasks import resolve_task
 
@@ -81,8 +81,7 @@ def run_costeering_episode(env: TaskEnvironment, seed: int, *, copilot: Copilot 
     person = make_person(env, np.random.default_rng(seed))
     step = env.reset(seed)
     steps = [step]
-    state: dict[str, Any] = {}
-    """The co-pilot's entries in the shared state, as its changes leave them."""
+    state: dict[str, Any] = {}  # the co-pilot's entries in the shared state, as its changes leave them
     pulled = {"person": 0.0, "copilot": 0.0}
     person_keys: set[str] = set()
     check_every = max(1, int(round(SUCCESS_CHECK_S / env.frame_interval_s)))
@@ -296,7 +295,7 @@ def _paired(ratios: list[float], *, seed: int) -> dict[str, Any]:
     return {"median": _median(ratios), "interval": [low, high], "pairs": len(ratios)}
 
 
-def _positions(steps: list) -> np.ndarray:
+def _positions(steps: list[RolloutStep]) -> np.ndarray:
     return np.stack([step.positions for step in steps])
 
 
