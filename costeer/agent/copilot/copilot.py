@@ -4,8 +4,9 @@ Whoever runs it (in the server's process, or as a client) feeds it each frame's 
 and the live interactions, and writes the :class:`CopilotChange` it answers to the shared
 state as the co-pilot (``owner.id`` :data:`~costeer.core.keys.COPILOT_OWNER`)::
 
-    copilot = Copilot.from_frame(load_policy("nanotube.pt"), first_frame, settings=CopilotSettings(mode="assist"))
-    state.update(**vars(copilot.start()))
+    copilot = Copilot.from_frame(load_policy(shipped_checkpoint("nanotube")), first_frame,
+                                 settings=CopilotSettings(mode="assist"))
+    change = copilot.start()         # write change.updates, then remove change.removals
     change = copilot.on_frame(positions, interactions, frame_index=index)
 
 Keys it writes: ``interaction.costeer-copilot`` (its pull, label ``copilot``, capped at

@@ -28,17 +28,17 @@ import numpy as np
 from tqdm import tqdm
 
 from costeer.agent.copilot import COPILOT_INTERACTION_KEY, Copilot, CopilotSettings
-from costeer.agent.evaluation.actors import BASELINES
+from costeer.agent.evaluation.actors import BASELINES, ActorFactory
 from costeer.agent.evaluation.closed_loop import trained_pace
 from costeer.agent.evaluation.intervals import median_interval, wilson_interval
 from costeer.core import keys
 from costeer.core.interaction import Interaction
-from costeer.rollout import TaskEnvironment, interaction_key, interaction_work
+from costeer.rollout import RolloutStep, TaskEnvironment, interaction_key, interaction_work
 from costeer.rollout.rollout import SUCCESS_CHECK_S
 from costeer.tasks import resolve_task
 
-__all__ = ["COSTEERING_MODES", "Costeering", "CosteeringEpisode", "TIME_RATIO_TARGET", "evaluate_costeering",
-           "run_costeering_episode"]
+__all__ = ["COSTEERING_MODES", "Costeering", "CosteeringEpisode", "TIME_RATIO_TARGET", "costeer_one_seed",
+           "evaluate_costeering", "run_costeering_episode"]
 
 COSTEERING_MODES = ("assist",)
 """Modes measured headless. (``apply`` beside a person is what the server's gate makes of it, the
@@ -72,14 +72,16 @@ class CosteeringEpisode:
     """What the synthetic person believed when it let go (``threaded``, ``gave_up``), or ``None``."""
 
 
-def run_costeering_episode(env: TaskEnvironment, seed: int, *, copilot: Copilot | None,
-                           max_s: float = 40.0) -> CosteeringEpisode:
-    """Seed ``seed``'s synthetic person in ``env``, alone (``copilot=None``) or beside ``copilot``."""
-    person = BASELINES[PERSON](env, np.random.default_rng(seed))
+def run_costeering_episode(env: TaskEnvironment, seed: int, *, copilot: Copilot | None, max_s: float = 40.0,
+                           make_person: ActorFactory = BASELINES[PERSON]) -> CosteeringEpisode:
+    """Seed ``seed``'s person in ``env``, alone (``copilot=None``) or beside ``copilot``.
+
+    ``make_person``: who pulls as the person (default the task's synthetic person), built from the seed.
+    """
+    person = make_person(env, np.random.default_rng(seed))
     step = env.reset(seed)
     steps = [step]
-    state: dict[str, Any] = {}
-    """The co-pilot's entries in the shared state, as its changes leave them."""
+    state: dict[str, Any] = {}  # the co-pilot's entries in the shared state, as its changes leave them
     pulled = {"person": 0.0, "copilot": 0.0}
     person_keys: set[str] = set()
     check_every = max(1, int(round(SUCCESS_CHECK_S / env.frame_interval_s)))
@@ -221,6 +223,20 @@ def evaluate_costeering(
                       settings=settings)
 
 
+def costeer_one_seed(policy: str | Path, seed: int, *, task: str = "nanotube", mode: str = "assist",
+                     blend: float | None = None, max_s: float = 40.0, max_force: float = CopilotSettings.max_force,
+                     steps_per_frame: int | None = None) -> tuple[CosteeringEpisode, CosteeringEpisode]:
+    """One seed in this process (``costeer demo``): the person alone, then beside the co-pilot."""
+    policy = str(policy)
+    settings = CopilotSettings(mode=mode, blend=blend, max_force=max_force)
+    pace = trained_pace(policy, task) if steps_per_frame is None else steps_per_frame
+    _start_worker(policy, task, settings.mode, settings.blend, max_force, pace, max_s, own_process=False)
+    try:
+        return _both(seed)
+    finally:
+        _worker.pop("env").close()
+
+
 _worker: dict[str, Any] = {}
 """This process's environment and co-pilot maker."""
 
@@ -279,7 +295,7 @@ def _paired(ratios: list[float], *, seed: int) -> dict[str, Any]:
     return {"median": _median(ratios), "interval": [low, high], "pairs": len(ratios)}
 
 
-def _positions(steps: list) -> np.ndarray:
+def _positions(steps: list[RolloutStep]) -> np.ndarray:
     return np.stack([step.positions for step in steps])
 
 
