@@ -1,0 +1,20 @@
+# costeer serve with the shipped co-pilot, for docker-compose.yml (see README: "Running with docker-compose").
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# The CPU build of torch first, from PyTorch's own index, so the agent extra does not pull the CUDA one.
+RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY costeer ./costeer
+# Editable, so the shipped checkpoint stays at /app/costeer/agent/checkpoints/nanotube.pt;
+# the agent extra runs the co-pilot (--copilot), the events extra publishes to MQTT (--mqtt).
+RUN pip install -e ".[agent,events]"
+
+RUN mkdir -p /recordings
+VOLUME ["/recordings"]
+EXPOSE 38801
+
+CMD ["costeer", "serve", "--address", "0.0.0.0", "--port", "38801"]
