@@ -15,11 +15,10 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from ..agent.copilot.settings import COPILOT_MODES, CopilotSettings
 from .files import existing_file
 
-__all__ = ["add_parser", "copilot_settings", "load_copilot_policy"]
-
-MODES = ("off", "suggest", "apply", "assist")
+__all__ = ["add_parser", "add_copilot_options", "copilot_settings", "load_copilot_policy"]
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -39,17 +38,15 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def add_copilot_options(parser: argparse.ArgumentParser, *, prefix: str) -> None:
     """``--{prefix}mode``, ``--{prefix}blend``, ``--{prefix}max-force`` (``prefix`` "copilot-" for serve)."""
-    parser.add_argument(f"--{prefix}mode", choices=MODES, default="assist", help="starting mode (default assist)")
+    parser.add_argument(f"--{prefix}mode", choices=COPILOT_MODES, default="assist", help="starting mode (default assist)")
     parser.add_argument(f"--{prefix}blend", type=float, default=None, metavar="ALPHA",
                         help="assist: share control instead of yielding, the person's weight never below 1-ALPHA (0 < ALPHA < 1)")
     parser.add_argument(f"--{prefix}max-force", type=float, default=2000.0, metavar="F",
                         help="cap on each co-pilot force, kJ/(mol nm) (default 2000)")
 
 
-def copilot_settings(args: argparse.Namespace, *, prefix: str) -> Any:
+def copilot_settings(args: argparse.Namespace, *, prefix: str) -> CopilotSettings:
     """The ``CopilotSettings`` the options give; ``ValueError`` naming the option when one is wrong."""
-    from ..agent.copilot import CopilotSettings
-
     attribute = prefix.replace("-", "_")
     mode, blend, max_force = (getattr(args, attribute + name) for name in ("mode", "blend", "max_force"))
     if blend is not None and not 0.0 < blend < 1.0:

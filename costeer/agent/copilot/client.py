@@ -30,7 +30,7 @@ from costeer.core.interaction import Interaction, InvalidInteractionError
 from .commands import copilot_commands
 from .copilot import Copilot
 from .settings import CopilotChange, CopilotSettings
-from .live import LiveCopilot
+from .live import LiveCopilot, initial_status
 
 __all__ = ["run_client_copilot"]
 
@@ -129,9 +129,7 @@ async def run_client_copilot(
         live = LiveCopilot(
             make, next_frame=frames.wait, live_interactions=lambda: interactions.current, write=write,
             frame_interval=frames.interval, settings=settings,
-            status={"mode": settings.mode, "blend": settings.blend, "policy": policy_name,
-                    "task": getattr(runner, "task_name", ""), "acting": False, "max_force": settings.max_force,
-                    "owner.id": keys.COPILOT_OWNER, "error": None},
+            status=initial_status(settings, policy_name=policy_name, task=getattr(runner, "task_name", "")),
         )
         sender = asyncio.create_task(_send(session, outbox))
         for command in copilot_commands(live):

@@ -25,7 +25,7 @@ from costeer.server.interactions import OriginRole
 from .commands import copilot_commands
 from .copilot import Copilot
 from .settings import CopilotChange, CopilotSettings
-from .live import LiveCopilot
+from .live import LiveCopilot, initial_status
 
 __all__ = ["InProcessCopilot", "attach_copilot"]
 
@@ -74,9 +74,7 @@ class InProcessCopilot:
             write=self._write,
             frame_interval=lambda: 1.0 / server.runner.frame_rate,
             settings=settings,
-            status={"mode": settings.mode, "blend": settings.blend, "policy": policy_name,
-                    "task": getattr(runner, "task_name", ""), "acting": False, "max_force": settings.max_force,
-                    "owner.id": keys.COPILOT_OWNER, "error": None},
+            status=initial_status(settings, policy_name=policy_name, task=getattr(runner, "task_name", "")),
         )
         self._commands = copilot_commands(self.live, error=CommandError)
         self._closed = False

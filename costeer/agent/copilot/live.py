@@ -45,7 +45,7 @@ from costeer.core.interaction import Interaction
 from .copilot import COPILOT_INTERACTION_KEY, Copilot
 from .settings import CopilotChange, CopilotSettings, check_blend, check_mode
 
-__all__ = ["FrameSource", "ChangeWriter", "LiveCopilot", "combine_changes"]
+__all__ = ["FrameSource", "ChangeWriter", "LiveCopilot", "combine_changes", "initial_status"]
 
 FrameSource = Callable[[float], "FrameDict | None"]
 """Waits up to the given seconds for a frame newer than the last one returned; returns the
@@ -75,6 +75,12 @@ def combine_changes(*changes: CopilotChange) -> CopilotChange:
             if key in removals:
                 removals.remove(key)
     return CopilotChange(updates=updates, removals=removals)
+
+
+def initial_status(settings: CopilotSettings, *, policy_name: str, task: str) -> dict[str, Any]:
+    """The ``costeer.copilot`` map before the co-pilot has seen a frame (the same keys as ``Copilot.status``)."""
+    return {"mode": settings.mode, "blend": settings.blend, "policy": policy_name, "task": task, "acting": False,
+            "max_force": settings.max_force, "owner.id": keys.COPILOT_OWNER, "error": None}
 
 
 class LiveCopilot:
@@ -109,10 +115,7 @@ class LiveCopilot:
         self._pending_lock = threading.Lock()
         self._pending: list[tuple[str, tuple[Any, ...]]] = []
         """Calls a command or the watchdog could not make while the policy was busy."""
-        self._status: dict[str, Any] = dict(status or {
-            "mode": settings.mode, "blend": settings.blend, "policy": "", "task": "", "acting": False,
-            "max_force": settings.max_force, "owner.id": keys.COPILOT_OWNER, "error": None,
-        })
+        self._status: dict[str, Any] = dict(status or initial_status(settings, policy_name="", task=""))
         self._failed = False
         """The policy raised (or the co-pilot could not be built): no more actions until a mode command."""
         self._busy_since: float | None = None
