@@ -203,3 +203,30 @@ def test_changes_combine_in_order() -> None:
     combined = combine_changes(first, second)
     assert combined.updates == {"b": 2, "c": 3} and combined.removals == ["a"]
     assert np.array_equal(sorted(combine_changes(second, first).removals), ["c"])
+
+
+def test_a_system_the_policy_cannot_work_on_turns_it_off_with_the_reason(nanotube_frame: FrameDict, misbehaving) -> None:
+    written: list[CopilotChange] = []
+    frames = [{**nanotube_frame, keys.FRAME_INDEX: 0}]
+    done = threading.Event()
+
+    def next_frame(timeout: float) -> FrameDict | None:
+        if frames:
+            return frames.pop()
+        done.set()
+        time.sleep(timeout)
+        return None
+
+    def make(frame: FrameDict) -> Copilot:
+        raise ValueError("no methane in this system")
+
+    live = LiveCopilot(make, next_frame=next_frame, live_interactions=dict, write=written.append,
+                       frame_interval=lambda: INTERVAL, settings=CopilotSettings(mode="apply"))
+    live.start()
+    try:
+        assert done.wait(WAIT)
+        status = live.status
+        assert status["mode"] == "off" and "no methane in this system" in status["error"]
+        assert not any(COPILOT_INTERACTION_KEY in change.updates for change in written)
+    finally:
+        live.close()

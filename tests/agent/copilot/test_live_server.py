@@ -63,6 +63,8 @@ class StateLog:
     def __init__(self, server: Any) -> None:
         self._server = server
         self.changes: list[tuple[int, dict[str, Any], frozenset[str]]] = []
+        self.applied: list[set[str]] = []
+        """After each change: the interactions the gate hands the simulation for its next steps."""
         self.condition = threading.Condition()
         server.state.add_listener(self._on_change)
 
@@ -70,6 +72,7 @@ class StateLog:
         current = self._server.hub.current_frame or {}
         with self.condition:
             self.changes.append((int(current.get(keys.FRAME_INDEX, -1)), dict(updates), removals))
+            self.applied.append(set(self._server.interactions.applied))
             self.condition.notify_all()
 
     def wait(self, predicate, what: str, timeout: float = WAIT) -> None:
@@ -167,6 +170,7 @@ def test_assist_lets_go_within_a_frame_when_a_person_grabs_and_takes_over_when_t
 
     asyncio.run(person())
     grabbed_at, grab_index = log.first(lambda updates, removals: PERSON_KEY in updates)
+    assert log.applied[grabbed_at] == {PERSON_KEY}, "the co-pilot's force stayed in the simulation once the person grabbed"
     _, let_go_index = log.first(lambda updates, removals: COPILOT_INTERACTION_KEY in removals, grabbed_at)
     # the frame being acted on when the person grabbed may still carry the co-pilot's pull; the next one does not
     assert let_go_index - grab_index <= 2, f"the person grabbed at frame {grab_index}, the co-pilot let go at {let_go_index}"
