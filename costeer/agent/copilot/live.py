@@ -185,11 +185,20 @@ class LiveCopilot:
                 finally:
                     self._busy_since = None
                     self._last_action = time.monotonic()
-                with self._pending_lock:  # a command or the watchdog came while the policy worked: they win
+                with self._pending_lock:
                     pending, self._pending = self._pending, []
                     if pending:
-                        change = combine_changes(*(self._apply(name, args) for name, args in pending))
+                        change = self._overruled(change, pending)
                     self._emit(change)
+
+    def _overruled(self, change: CopilotChange, pending: list[tuple[str, tuple[Any, ...]]]) -> CopilotChange:
+        """A command or the watchdog came while the policy worked: they win. Of the late action only
+        its removals stand (the co-pilot believes them done); then the calls, then its true status."""
+        late = CopilotChange(removals=list(change.removals))
+        result = combine_changes(late, *(self._apply(name, args) for name, args in pending))
+        if self._copilot is not None:
+            result.updates[keys.STATE_COPILOT] = self._copilot.status()
+        return result
 
     def _act(self, frame: FrameDict) -> CopilotChange:
         """One frame: build the co-pilot (first frame) or reset it (a new episode), then act."""

@@ -205,7 +205,7 @@ def test_changes_combine_in_order() -> None:
     assert np.array_equal(sorted(combine_changes(second, first).removals), ["c"])
 
 
-def test_a_system_the_policy_cannot_work_on_turns_it_off_with_the_reason(nanotube_frame: FrameDict, misbehaving) -> None:
+def test_a_system_the_policy_cannot_work_on_turns_it_off_with_the_reason(nanotube_frame: FrameDict) -> None:
     written: list[CopilotChange] = []
     frames = [{**nanotube_frame, keys.FRAME_INDEX: 0}]
     done = threading.Event()
@@ -230,3 +230,17 @@ def test_a_system_the_policy_cannot_work_on_turns_it_off_with_the_reason(nanotub
         assert not any(COPILOT_INTERACTION_KEY in change.updates for change in written)
     finally:
         live.close()
+
+
+def test_a_command_during_a_slow_action_never_leaves_a_stale_pull(harness, misbehaving) -> None:
+    policy = misbehaving()
+    run = harness(policy, mode="apply", stall_frames=1000)  # no watchdog: the command alone meets the slow action
+    run.feeding(True)
+    run.wait_for(acting, "the co-pilot never pulled")
+    policy.hanging.set()
+    assert policy.in_act.wait(WAIT)
+    assert run.live.set_mode("apply")["mode"] == "apply"  # answered while the policy is busy
+    policy.pull[5] = 0.0  # the slow action, and every later one, lets go
+    policy.hanging.clear()
+    policy.release.set()
+    run.wait_for(lambda state: COPILOT_INTERACTION_KEY not in state, "a pull the policy let go of stayed in the state")
