@@ -220,5 +220,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"costeer serving ws://{args.address}:{server.port}", flush=True)
     if args.record is not None:
         print(f"recording to {args.record}", flush=True)
+    if copilot is not None:
+        print(f"co-pilot {args.copilot.name} in {copilot[1].mode} (copilot/mode switches it)", flush=True)
     server.serve_forever()
     return 0

@@ -47,6 +47,7 @@ def test_serve_with_a_copilot_suggests_and_says_so_in_the_session(costeer_server
     assert state[keys.STATE_COPILOT]["policy"] == shipped_path.name
     assert state[keys.STATE_SESSION]["settings"]["copilot"]["policy"] == shipped_path.name
     assert server.stop() == 0, server.output()
+    assert f"co-pilot {shipped_path.name} in suggest" in server.output()
 
 
 @pytest.mark.slow
