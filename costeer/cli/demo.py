@@ -1,7 +1,13 @@
-"""``costeer demo``: serve the built-in nanotube task, pull the methane through it, record it.
+"""``costeer demo``: the co-steering demo, or (``--served``) a served, recorded tour of the nanotube task.
 
-Starts a server on 127.0.0.1, connects a scripted NanoVer client that grabs the methane
-and steers it through the tube like a person (about 20-40 s), records the session and prints a summary.
+By default, headless and in-process: the nanotube task's synthetic person threads methane
+through the tube alone, then again on the same seed with the shipped co-pilot beside them
+(``assist``, sharing the pull with ``--blend``); it prints both times, whether each threaded
+and the person's work (about half a minute).
+
+With ``--served``: starts a server on 127.0.0.1, connects a scripted NanoVer client that grabs
+the methane and steers it through the tube like a person (about 20-40 s), records the session
+and prints a summary.
 """
 
 from __future__ import annotations
@@ -25,17 +31,66 @@ from .serve import describe_session
 __all__ = ["add_parser"]
 
 
+DEFAULT_BLEND = 0.5
+
+
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "demo",
-        help="serve the built-in nanotube task, pull the methane through, record it",
-        description="A short tour: server + a synthetic person steering + recording, then a summary.",
+        help="co-steering: the synthetic person threads methane alone, then with the shipped co-pilot",
+        description="The nanotube task's synthetic person alone, then with the shipped co-pilot (assist) on the "
+        "same seed, headless; prints both times and whether each threaded. --served: serve the task, pull the "
+        "methane through with a scripted client, record it and summarise instead.",
     )
-    parser.add_argument("--duration", type=float, default=40.0, help="longest pull in seconds; the hand lets go once the methane is through (default 40)")
-    parser.add_argument("--output", type=Path, default=None, help="recording path (default out/demo-<time>.nanover.zip)")
-    parser.add_argument("--steps-per-frame", type=int, default=5, help="MD steps per frame at 30 frames/s (default 5, as NanoVer)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic person steering (default 0)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic person and the thermostat (default 0)")
+    parser.add_argument("--blend", type=float, default=DEFAULT_BLEND, metavar="A",
+                        help=f"the co-pilot's largest share of the pull beside the person (default {DEFAULT_BLEND}); "
+                        "0: it yields, pulling only while the person does not")
+    parser.add_argument("--max-seconds", type=float, default=40.0, help="time limit, person's seconds (default 40)")
+    served = parser.add_argument_group("the served tour (--served)")
+    served.add_argument("--served", action="store_true", help="serve, pull through with a scripted client, record")
+    served.add_argument("--duration", type=float, default=40.0, help="longest pull in seconds; the hand lets go once the methane is through (default 40)")
+    served.add_argument("--output", type=Path, default=None, help="recording path (implies --served; default out/demo-<time>.nanover.zip)")
+    served.add_argument("--steps-per-frame", type=int, default=5, help="MD steps per frame at 30 frames/s (default 5, as NanoVer)")
     parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.served or args.output is not None:
+        return _run_served(args)
+    return _run_costeering(args)
+
+
+def _run_costeering(args: argparse.Namespace) -> int:
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # OpenMM steps on the other core
+    try:
+        return _costeer(args)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _costeer(args: argparse.Namespace) -> int:
+    from ..agent.checkpoint import shipped_checkpoint
+    from ..agent.copilot.settings import check_blend
+    from ..agent.evaluation.costeering import costeer_one_seed
+
+    blend = None if args.blend == 0 else check_blend(args.blend)
+    policy = shipped_checkpoint("nanotube")
+    sharing = "yielding to the person" if blend is None else f"sharing the pull, its weight at most {blend:g}"
+    print(f"costeer demo: the nanotube task's synthetic person (seed {args.seed}) alone, then with the co-pilot "
+          f"{policy.name} in assist, {sharing}", flush=True)
+    alone, together = costeer_one_seed(policy, args.seed, mode="assist", blend=blend, max_s=args.max_seconds)
+    for name, episode in (("person alone", alone), ("with the co-pilot", together)):
+        outcome = f"threaded in {episode.time_to_success_s:.1f} s" if episode.success else \
+            f"not threaded in {episode.duration_s:.1f} s"
+        helped = f", co-pilot pulled {episode.copilot_pulled_s:.1f} s" if episode.with_copilot else ""
+        print(f"  {name:<18s} {outcome}; person's work {episode.person_work:.0f} kJ/mol{helped}")
+    if alone.success and together.success:
+        print(f"  time with / alone  {together.time_to_success_s / alone.time_to_success_s:.2f}")
+    return 0
 
 
 async def _drive(url: str, duration: float, seed: int) -> dict[str, Any]:
@@ -80,7 +135,7 @@ async def _drive(url: str, duration: float, seed: int) -> dict[str, Any]:
     }
 
 
-def run(args: argparse.Namespace) -> int:
+def _run_served(args: argparse.Namespace) -> int:
     from ..engine.loading import from_built
     from ..engine.openmm_simulation import OpenMMSimulation
     from ..server.app import CosteerServer

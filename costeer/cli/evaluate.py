@@ -1,4 +1,5 @@
-"""``costeer evaluate``: closed-loop success of a policy and the baselines, or its agreement with a person."""
+"""``costeer evaluate``: closed-loop success of a policy and the baselines, its agreement with a person,
+or (``--with-person synthetic``) the synthetic person alone and with the policy as co-pilot."""
 
 from __future__ import annotations
 
@@ -20,11 +21,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         description="Run a trained policy (and the baselines none, scripted, demonstrator) in the task's "
         "system, in-process with the server's engine and force code, rollout i on seed SEED+i; report "
         "success with its Wilson interval, time to success, interaction work and peak force. With "
-        "--against, compare the policy's actions with a person's, step by step, instead.",
+        "--against, compare the policy's actions with a person's, step by step, instead. With --with-person "
+        "synthetic, run the task's synthetic person alone and then with the policy as co-pilot (--mode, "
+        "--blend) on the same seeds, and compare time to success, success and the person's work.",
     )
     parser.add_argument("--policy", type=Path, metavar="CKPT", help="a checkpoint from `costeer train`")
     parser.add_argument("--task", default="nanotube", help="task name or task file (default nanotube)")
-    parser.add_argument("--rollouts", type=int, default=50, help="rollouts per actor (default 50)")
+    parser.add_argument("--rollouts", "--episodes", dest="rollouts", type=int, default=50,
+                        help="rollouts per actor, or seeds with --with-person (default 50)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the first rollout (default 0)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     parser.add_argument("--max-seconds", type=float, default=40.0, help="time limit per rollout, person's seconds (default 40)")
@@ -33,15 +37,24 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help=f"comma-separated baselines to run beside the policy, or '' for none (default {DEFAULT_BASELINES})",
     )
     parser.add_argument("--json", type=Path, metavar="FILE", help="write every figure and per-rollout entry as JSON")
-    parser.add_argument("--plot", type=Path, metavar="DIR", help="write success.png and paths.png")
+    parser.add_argument("--plot", type=Path, metavar="DIR",
+                        help="write success.png and paths.png (with --with-person: costeering.png, or this file if it ends .png)")
     parser.add_argument("--against", type=Path, metavar="RECORDING", nargs="+",
                         help="compare with the person in these recordings instead of rolling out")
+    parser.add_argument("--with-person", choices=("synthetic",), metavar="synthetic",
+                        help="co-steering: the task's synthetic person alone, then with the policy as co-pilot")
+    parser.add_argument("--mode", default="assist",
+                        help="with --with-person: the co-pilot's mode (assist, the default: it pulls beside the person)")
+    parser.add_argument("--blend", type=float, metavar="A",
+                        help="with --with-person: share the person's pull, the co-pilot's weight at most A (0 < A < 1)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.against:
         return _run_against(args)
+    if args.with_person:
+        return _run_with_person(args)
     from ..agent.evaluation import BASELINES, evaluate, plot_evaluations
 
     baselines = [name.strip() for name in args.baselines.split(",") if name.strip()]
@@ -89,6 +102,39 @@ def _run_against(args: argparse.Namespace) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"policy": str(args.policy), "against": results}, indent=1))
         print(f"wrote {args.json}")
+    return 0
+
+
+def _run_with_person(args: argparse.Namespace) -> int:
+    from ..agent.evaluation.costeering import evaluate_costeering
+    from ..agent.evaluation.plot import plot_costeering
+
+    if not args.policy:
+        raise ValueError("--with-person runs the person beside a co-pilot: give --policy CKPT too")
+    result = evaluate_costeering(_checkpoint(args.policy), task=args.task, episodes=args.rollouts, seed=args.seed,
+                                 mode=args.mode, blend=args.blend, workers=args.workers, max_s=args.max_seconds)
+    summary = result.summary()
+    for name, arm in (("person alone", summary["alone"]), ("with co-pilot", summary["with_copilot"])):
+        low, high = arm["success_interval"]
+        time, (time_low, time_high) = arm["time_to_success_s_median"], arm["time_to_success_s_interval"]
+        work, (work_low, work_high) = arm["person_work_median"], arm["person_work_interval"]
+        print(f"{name:>14s}: threaded {arm['successes']}/{arm['episodes']} = {arm['success_rate']:.0%} "
+              f"(95% CI {low:.0%}-{high:.0%}), median time to success "
+              f"{'-' if time is None else f'{time:.1f} s ({time_low:.1f}-{time_high:.1f})'}, "
+              f"person's work {'-' if work is None else f'{work:.0f} kJ/mol ({work_low:.0f}-{work_high:.0f})'}")
+    for name, ratio in summary["ratios"].items():
+        low, high = ratio["interval"]
+        value = "-" if ratio["median"] is None else f"{ratio['median']:.2f} (95% CI {low:.2f}-{high:.2f})"
+        print(f"{'with/alone':>14s}: {name.replace('_', ' ')} {value} over {ratio['pairs']} paired seeds")
+    verdict = "met" if summary["target_met"] else "not met"
+    print(f"{'target':>14s}: time with the co-pilot <= {summary['time_ratio_target']:.0%} of alone: {verdict}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result.to_json(), indent=1, default=float))
+        print(f"wrote {args.json}")
+    if args.plot:
+        target = args.plot if args.plot.suffix == ".png" else args.plot / "costeering.png"
+        print(f"wrote {plot_costeering(result, target)}")
     return 0
 
 

@@ -8,7 +8,7 @@ import sys
 from typing import Sequence
 
 from ..recording.format import RecordingError
-from . import dagger, dataset, demo, demonstrate, evaluate, export, record, serve, train
+from . import copilot, dagger, dataset, demo, demonstrate, evaluate, export, record, serve, train
 
 __all__ = ["main", "build_parser"]
 
@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (serve, export, record, demo, dataset, demonstrate, train, evaluate, dagger):
+    for module in (serve, export, record, demo, dataset, demonstrate, train, evaluate, dagger, copilot):
         module.add_parser(commands)
     return parser
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from .. import __version__
 from ..core.interaction import DEFAULT_MAX_FORCE
+from .copilot import add_copilot_options, copilot_settings, load_copilot_policy
 from .files import existing_file, new_recording
 
 __all__ = ["add_parser", "add_simulation_options", "build_simulations", "describe_session", "session_info", "parse_labels"]
@@ -33,6 +34,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     net.add_argument("--discovery", action="store_true", help="announce the server by ESSD on UDP 54545 (broadcasts to the LAN)")
     net.add_argument("--name", default="costeer", help="server name shown to clients")
     parser.add_argument("--on-blowup", choices=("recover", "pause"), default="recover", help="when the simulation blows up: roll back to a recent good state, release the pulls and run on (default), or pause as NanoVer does (then playback/reset and playback/play)")
+    pilot = parser.add_argument_group("co-pilot (a trained policy beside the people; switched live by copilot/mode)")
+    pilot.add_argument("--copilot", type=Path, metavar="CKPT", help="run this policy checkpoint as an in-process co-pilot (shipped: costeer/agent/checkpoints/nanotube.pt)")
+    add_copilot_options(pilot, prefix="copilot-")
     rec = parser.add_argument_group("recording")
     rec.add_argument("--record", type=Path, metavar="PATH", help="record the session to PATH (.nanover.zip), or to a new time-stamped file in PATH when it is a folder")
     rec.add_argument("--label", action="append", default=[], metavar="KEY=VALUE", help="free-form label stored with the recording (repeatable)")
@@ -167,6 +171,9 @@ def session_info(args: argparse.Namespace, labels: dict[str, str]) -> dict[str, 
             "seed": args.seed,
             "forcefield": list(args.forcefield) if args.pdb else None,
             "strip_water": args.strip_water if args.pdb else None,
+            "copilot": None if getattr(args, "copilot", None) is None else {
+                "policy": args.copilot.name, "mode": args.copilot_mode, "blend": args.copilot_blend,
+                "max_force": args.copilot_max_force},
         },
         labels=labels,
     )
@@ -183,6 +190,9 @@ def parse_labels(items: list[str]) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    copilot = None
+    if args.copilot is not None:  # a bad checkpoint stops serve before anything loads
+        copilot = (load_copilot_policy(args.copilot, option="--copilot"), copilot_settings(args, prefix="copilot-"))
     simulations = build_simulations(args)
     info = session_info(args, parse_labels(args.label))
     from ..server.app import CosteerServer
@@ -201,9 +211,16 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.playback is not None:  # the recording's avatars and interactions go to the shared state
         simulations[0].state_sink = server.state.update
+    if copilot is not None:
+        from ..agent.copilot.inprocess import attach_copilot
+
+        runner, settings = copilot
+        attach_copilot(server, runner, settings=settings, policy_name=args.copilot.name)
     server.start()
     print(f"costeer serving ws://{args.address}:{server.port}", flush=True)
     if args.record is not None:
         print(f"recording to {args.record}", flush=True)
+    if copilot is not None:
+        print(f"co-pilot {args.copilot.name} in {copilot[1].mode} (copilot/mode switches it)", flush=True)
     server.serve_forever()
     return 0

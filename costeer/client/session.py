@@ -150,6 +150,10 @@ class NanoverSession:
         """Wait until the shared state satisfies ``predicate``; return it."""
         return await self._wait(lambda: self.state if predicate(self.state) else None, timeout)
 
+    async def wait_closed(self) -> None:
+        """Return once the connection has closed (the server went away, or :meth:`close`)."""
+        await asyncio.wait({self._receiver})
+
     async def close(self) -> None:
         """Close the connection and stop receiving (and answering)."""
         self._receiver.cancel()

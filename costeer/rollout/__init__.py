@@ -12,7 +12,13 @@ and DAgger::
 from __future__ import annotations
 
 from costeer.rollout.actor import SYNTHETIC_OWNER, Actor, HandActor, hand_actor
-from costeer.rollout.environment import DEFAULT_INTERACTION_KEY, RolloutStep, TaskEnvironment, interaction_key
+from costeer.rollout.environment import (
+    DEFAULT_INTERACTION_KEY,
+    RolloutStep,
+    TaskEnvironment,
+    interaction_key,
+    interaction_work,
+)
 from costeer.rollout.recording import session_entry, write_rollout_recording
 from costeer.rollout.rollout import Rollout, run_rollout
 
@@ -26,6 +32,7 @@ __all__ = [
     "TaskEnvironment",
     "hand_actor",
     "interaction_key",
+    "interaction_work",
     "run_rollout",
     "session_entry",
     "write_rollout_recording",

@@ -8,6 +8,8 @@ simulated time over the human pace, so a hand or policy acts at the pace people 
     env = TaskEnvironment(get_task("nanotube"))
     step = env.reset(seed=3)                    # new thermostat noise per seed, same start
     step = env.step(Interaction(step.positions[0] + 1.0, env.selection.grabbed, "spring", scale=1201.1))
+    step = env.step([person_pull, copilot_pull])  # several at once, as a server with two clients
+    interaction_work(steps, "interaction.costeer-demonstrator")   # one of them's work alone
 
 ``reset(seed)`` reseeds the integrator's random numbers without rebuilding the System: OpenMM
 draws them from a generator seeded only when its kernels initialise, and a checkpoint carries
@@ -23,7 +25,8 @@ gives it on every machine.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -32,12 +35,13 @@ from openmm import unit
 from costeer.core import keys
 from costeer.core.frame import FrameDict
 from costeer.core.interaction import DEFAULT_MAX_FORCE, Interaction
+from costeer.engine.imd import compute_imd_forces, work_contribution
 from costeer.engine.loading import from_built
 from costeer.engine.openmm_simulation import OpenMMSimulation
 from costeer.tasks import AtomSelection, Chemistry, Task, resolve_task
 from costeer.tasks.hand import HUMAN_PACE_PS_PER_S
 
-__all__ = ["DEFAULT_INTERACTION_KEY", "RolloutStep", "TaskEnvironment", "interaction_key"]
+__all__ = ["DEFAULT_INTERACTION_KEY", "RolloutStep", "TaskEnvironment", "interaction_key", "interaction_work"]
 
 DEFAULT_INTERACTION_KEY = f"{keys.INTERACTION_PREFIX}rollout"
 """Shared-state key of an interaction whose properties name no ``owner.id``."""
@@ -66,6 +70,9 @@ class RolloutStep:
     """The force on each of them, ``(k, 3)`` float64 kJ/(mol nm): what the next MD steps feel."""
     frame: FrameDict
     """The frame the engine published (the full frame after a reset, else a delta), ``frame.index`` stamped."""
+    interaction_forces: Mapping[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    """Per live interaction's state key, its own ``(atoms (k,) int64, force (k, 3))`` at these positions
+    (the engine's law and caps, as if it were alone): each actor's share of ``user_force``."""
 
 
 class TaskEnvironment:
@@ -151,28 +158,78 @@ class TaskEnvironment:
         self._next_index = 1
         return self._step(frame)
 
-    def step(self, interaction: Interaction | None) -> RolloutStep:
-        """Run one frame (``steps_per_frame`` MD steps) with ``interaction`` live (``None``: nobody pulls)."""
+    def step(self, interactions: Interaction | Iterable[Interaction] | None) -> RolloutStep:
+        """Run one frame (``steps_per_frame`` MD steps) with ``interactions`` live (``None`` or none: nobody pulls).
+
+        Several interactions act together, as several clients' on a server; each goes under its
+        :func:`interaction_key`, so two need different owners.
+        """
         if self._next_index == 0:
             raise RuntimeError("step() before reset(): call env.reset(seed) first")
-        self._simulation.set_interactions({} if interaction is None else {interaction_key(interaction): interaction})
+        live = _by_key(interactions)
+        self._simulation.set_interactions(live)
         frame = self._simulation.advance(0.0)
         frame[keys.FRAME_INDEX] = self._next_index
         self._next_index += 1
-        return self._step(frame)
+        return self._step(frame, live)
 
     def close(self) -> None:
         """Drop the OpenMM context."""
         self._simulation.close()
 
-    def _step(self, frame: FrameDict) -> RolloutStep:
+    def _step(self, frame: FrameDict, live: Mapping[str, Interaction] | None = None) -> RolloutStep:
+        positions = np.asarray(frame[keys.PARTICLE_POSITIONS], dtype=np.float64)
+        index = np.asarray(frame.get(keys.USER_FORCES_INDEX, ()), dtype=np.int64).reshape(-1)
+        force = np.asarray(frame.get(keys.USER_FORCES_SPARSE, ()), dtype=np.float64).reshape(-1, 3)
+        live = live or {}
+        if len(live) == 1:  # one pull: its force is the engine's (no second computation on the common path)
+            shares = {key: (index, force) for key in live}
+        else:
+            shares = {key: self._force_of(interaction, positions) for key, interaction in live.items()}
         return RolloutStep(
             time_s=(float(frame[keys.SIMULATION_TIME]) - self._time0) / self.pace_ps_per_s,
-            positions=np.asarray(frame[keys.PARTICLE_POSITIONS], dtype=np.float64),
-            user_force_index=np.asarray(frame.get(keys.USER_FORCES_INDEX, ()), dtype=np.int64).reshape(-1),
-            user_force=np.asarray(frame.get(keys.USER_FORCES_SPARSE, ()), dtype=np.float64).reshape(-1, 3),
+            positions=positions,
+            user_force_index=index,
+            user_force=force,
             frame=frame,
+            interaction_forces=shares,
         )
+
+    def _force_of(self, interaction: Interaction, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        simulation = self._simulation
+        box = simulation.loaded.box if simulation.periodic else None
+        result = compute_imd_forces(positions, self.masses, [interaction], periodic_box=box, max_force=self.max_force)
+        return result.indices.astype(np.int64), result.forces
+
+
+def interaction_work(steps: Sequence[RolloutStep], key: str) -> float:
+    """Work of the interaction under ``key`` alone over ``steps``, kJ/mol: ``sum F_key(t-1) · (r(t) - r(t-1))``.
+
+    The engine's ``forces.user.work_done`` is the same sum for all interactions together (NanoVer's
+    definition), so with one interaction the two agree; with several, their works add up to it
+    unless the server-wide cap clipped their sum.
+    """
+    total = 0.0
+    for before, after in zip(steps, steps[1:]):
+        felt = before.interaction_forces.get(key)
+        if felt is not None and len(felt[0]):
+            atoms, force = felt
+            total += work_contribution(force, after.positions[atoms]) - work_contribution(force, before.positions[atoms])
+    return total
+
+
+def _by_key(interactions: Interaction | Iterable[Interaction] | None) -> dict[str, Interaction]:
+    if interactions is None:
+        return {}
+    if isinstance(interactions, Interaction):
+        return {interaction_key(interactions): interactions}
+    live: dict[str, Interaction] = {}
+    for interaction in interactions:
+        key = interaction_key(interaction)
+        if key in live:
+            raise ValueError(f"two interactions under {key}: give each actor its own owner.id in its properties")
+        live[key] = interaction
+    return live
 
 
 def _openmm_seed(seed: int) -> int:

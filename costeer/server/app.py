@@ -94,6 +94,9 @@ class CosteerServer:
             initial[keys.STATE_SESSION] = dict(session_info)
         self.state.update(initial)
         self._websocket = WebSocketServer(hub=self.hub, state=self.state, commands=self.commands, address=address, port=port)
+        self.companions: list[tuple[str, Callable[[], None]]] = []
+        """(name, close) of what runs beside the server and must stop before it (a co-pilot);
+        closed first, the last added first."""
         self._discovery: DiscoveryBroadcaster | None = None
         self._recorder: Any = None
         self._started = False
@@ -135,7 +138,7 @@ class CosteerServer:
         if self._closed:
             return
         self._closed = True
-        steps: list[tuple[str, Callable[[], None]]] = []
+        steps: list[tuple[str, Callable[[], None]]] = list(reversed(self.companions))
         if self._discovery is not None:
             steps.append(("discovery", self._discovery.close))
         steps.append(("WebSocket server", self._websocket.close))

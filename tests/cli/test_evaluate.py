@@ -46,3 +46,24 @@ def test_mistakes_are_one_clear_line(arguments: list[str], message: str, capsys)
 def test_a_checkpoint_of_another_task_is_refused(checkpoint: Path, capsys) -> None:
     assert main(["evaluate", "--policy", str(checkpoint), "--task", "helix", "--baselines", "", "--rollouts", "1"]) == 2
     assert "a policy for task 'nanotube', not 'helix'" in capsys.readouterr().err
+
+
+def test_evaluate_with_a_synthetic_person_compares_alone_and_with_the_copilot(checkpoint: Path, tmp_path: Path,
+                                                                              capsys) -> None:
+    code = main(["evaluate", "--policy", str(checkpoint), "--with-person", "synthetic", "--mode", "assist",
+                 "--blend", "0.5", "--episodes", "1", "--seed", "2", "--max-seconds", "2",
+                 "--json", str(tmp_path / "c.json"), "--plot", str(tmp_path / "c.png")])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "person alone: threaded 0/1" in out and "with co-pilot: threaded 0/1" in out
+    assert "person work" in out and "time with the co-pilot <= 50% of alone: not met" in out
+    written = json.loads((tmp_path / "c.json").read_text())
+    assert (written["mode"], written["blend"], len(written["per_episode"])) == ("assist", 0.5, 2)
+    assert {"success_interval", "time_to_success_s_interval", "person_work_interval"} <= set(written["with_copilot"])
+    assert written["settings"]["steps_per_frame"] == 5  # the pace the checkpoint learned at
+    assert (tmp_path / "c.png").is_file()
+
+
+def test_evaluate_with_a_person_refuses_a_mode_without_a_pull(checkpoint: Path, capsys) -> None:
+    assert main(["evaluate", "--policy", str(checkpoint), "--with-person", "synthetic", "--mode", "suggest"]) == 2
+    assert "co-steering is measured in assist" in capsys.readouterr().err

@@ -8,7 +8,7 @@ import pytest
 from costeer.core import keys
 from costeer.core.interaction import Interaction
 from costeer.engine.imd import compute_imd_forces
-from costeer.rollout import DEFAULT_INTERACTION_KEY, TaskEnvironment, interaction_key
+from costeer.rollout import DEFAULT_INTERACTION_KEY, TaskEnvironment, interaction_key, interaction_work
 
 
 def _trajectory(env: TaskEnvironment, seed: int, frames: int = 5) -> np.ndarray:
@@ -64,3 +64,48 @@ def test_step_before_reset_says_what_to_do() -> None:
     environment = TaskEnvironment("nanotube", steps_per_frame=30)
     with pytest.raises(RuntimeError, match="reset"):
         environment.step(None)
+
+
+def test_step_takes_several_interactions_and_gives_each_its_own_force(env: TaskEnvironment) -> None:
+    step = env.reset(4)
+    grabbed = env.selection.grabbed
+    other = np.array([0])  # a tube atom
+    person = Interaction(step.positions[grabbed[0]] + [0.4, 0.0, 0.0], grabbed, "spring", scale=1201.1,
+                         properties={"owner.id": "ann", "label": "synthetic"})
+    helper = Interaction(step.positions[grabbed[0]] + [0.0, 0.3, 0.0], grabbed, "spring", scale=600.0,
+                         properties={"owner.id": "costeer-copilot", "label": "copilot"})
+    tube = Interaction(step.positions[0] + [0.0, 0.0, 0.2], other, "spring", scale=50.0,
+                       properties={"owner.id": "bob"})
+    after = env.step([person, helper, tube])
+    assert set(after.interaction_forces) == {"interaction.ann", "interaction.costeer-copilot", "interaction.bob"}
+    expected = compute_imd_forces(after.positions, env.masses, [person, helper, tube], max_force=env.max_force)
+    np.testing.assert_allclose(after.user_force, expected.forces, rtol=1e-4, atol=1e-2)
+    atoms, force = after.interaction_forces["interaction.ann"]
+    assert np.array_equal(atoms, grabbed) and force[0, 0] > 900 and abs(force[0, 1]) < 50  # its own pull, along +x
+    shared = after.interaction_forces["interaction.ann"][1] + after.interaction_forces["interaction.costeer-copilot"][1]
+    np.testing.assert_allclose(after.user_force[np.searchsorted(after.user_force_index, grabbed)], shared, rtol=1e-4)
+    with pytest.raises(ValueError, match="owner.id"):
+        env.step([person, person])
+
+
+def test_the_work_of_each_interaction_adds_up_to_the_engines_work(env: TaskEnvironment) -> None:
+    steps = [env.reset(5)]
+    grabbed = env.selection.grabbed
+    for index in range(12):
+        centre = steps[-1].positions[grabbed[0]]
+        person = Interaction(centre + [0.3, 0.0, 0.1], grabbed, "spring", scale=1201.1, properties={"owner.id": "ann"})
+        helper = Interaction(centre + [0.0, 0.2, 0.0], grabbed, "spring", scale=400.0, properties={"owner.id": "cop"})
+        steps.append(env.step([person, helper] if index < 10 else None))
+    person_work = interaction_work(steps, "interaction.ann")
+    helper_work = interaction_work(steps, "interaction.cop")
+    assert person_work > 0 and helper_work != 0
+    assert person_work + helper_work == pytest.approx(steps[-1].frame[keys.USER_WORK_DONE], rel=1e-3)
+    # alone, an interaction's work is the engine's
+    alone = [env.reset(5)]
+    for _ in range(6):
+        pull = Interaction(alone[-1].positions[grabbed[0]] + [0.3, 0, 0], grabbed, "spring", scale=1201.1,
+                           properties={"owner.id": "ann"})
+        alone.append(env.step(pull))
+    alone.append(env.step(None))
+    assert interaction_work(alone, "interaction.ann") == pytest.approx(alone[-1].frame[keys.USER_WORK_DONE], rel=1e-3)
+    assert interaction_work(alone, "interaction.nobody") == 0.0

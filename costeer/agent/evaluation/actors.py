@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from costeer.agent.copilot.proposer import PolicyProposer
 from costeer.core.interaction import Interaction
 from costeer.rollout import Actor, TaskEnvironment, hand_actor
 from costeer.tasks.encoding import StepEncoder, grabbed_centres
@@ -76,10 +77,11 @@ class ScriptedPull:
 
 
 class PolicyActor:
-    """A trained policy acting once per frame: observe, act, decode into an interaction.
+    """A trained policy acting once per frame: its :class:`~costeer.agent.copilot.PolicyProposer`'s pull.
 
     ``runner`` is a loaded checkpoint (:func:`costeer.agent.checkpoint.load_policy`); the
-    observation and action meanings are the dataset's (:class:`~costeer.tasks.encoding.StepEncoder`).
+    observation and action meanings are the dataset's (:class:`~costeer.tasks.encoding.StepEncoder`),
+    the same the live co-pilot uses.
     """
 
     finished = False
@@ -91,16 +93,12 @@ class PolicyActor:
                 f"the policy observes {len(runner.observation_names)} numbers, the {env.task.name} task's "
                 f"environment gives {_observation_size(env)}: evaluate it on the task it was trained for"
             )
-        self._runner = runner
-        self._encoder = StepEncoder(env.task, env.selection, masses=env.masses)
-        self._max_force = max_force
-        self._properties = {"label": label, "owner.id": f"costeer-{label}"}
-        runner.reset(seed)
+        self._proposer = PolicyProposer(runner, env.task, env.selection, masses=env.masses, max_force=max_force,
+                                        properties={"label": label, "owner.id": f"costeer-{label}"})
+        self._proposer.reset(seed)
 
     def act(self, time_s: float, positions: np.ndarray) -> Interaction | None:
-        observation = self._encoder.observe(positions)
-        action = self._runner.act(observation)
-        return self._encoder.decode_action(action, positions, max_force=self._max_force, properties=self._properties)
+        return self._proposer.propose(positions).interaction
 
 
 def _observation_size(env: TaskEnvironment) -> int:

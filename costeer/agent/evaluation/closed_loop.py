@@ -27,7 +27,7 @@ from costeer.rollout import Rollout, TaskEnvironment, run_rollout
 from costeer.tasks import resolve_task
 from costeer.tasks.encoding import grabbed_centres
 
-__all__ = ["Evaluation", "RolloutResult", "evaluate", "is_baseline"]
+__all__ = ["Evaluation", "RolloutResult", "evaluate", "is_baseline", "trained_pace"]
 
 PATH_POINTS = 200
 """At most this many points of each rollout's path are kept for the plot."""
@@ -111,7 +111,7 @@ def evaluate(
     if workers < 1:
         raise ValueError(f"--workers must be at least 1, got {workers}")
     if steps_per_frame is None:
-        steps_per_frame = _trained_pace(actor, task)
+        steps_per_frame = trained_pace(actor, task)
     settings = {"seed": seed, "max_s": max_s, "steps_per_frame": steps_per_frame, "max_force": max_force}
     seeds = [seed + index for index in range(rollouts)]
     name = actor if is_baseline(actor) else Path(actor).name
@@ -139,7 +139,7 @@ def evaluate(
 DEFAULT_STEPS_PER_FRAME = 5
 
 
-def _trained_pace(actor: str, task: str) -> int:
+def trained_pace(actor: str, task: str) -> int:
     """Steps per frame that match the simulated time between the frames the policy learned from."""
     if is_baseline(actor):
         return DEFAULT_STEPS_PER_FRAME
