@@ -184,6 +184,10 @@ def parse_labels(items: list[str]) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.mqtt is not None:  # a bad --mqtt is refused before anything loads
+        from ..events import parse_broker
+
+        parse_broker(args.mqtt)
     simulations = build_simulations(args)
     info = session_info(args, parse_labels(args.label))
     from ..server.app import CosteerServer

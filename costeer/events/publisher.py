@@ -84,7 +84,6 @@ class ServerEvents:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._seq = 0
-        self._clients = 0
 
     def start(self) -> None:
         """Connect (in the background), subscribe, listen and start the events thread."""
@@ -118,11 +117,11 @@ class ServerEvents:
         self._wake.set()
 
     def _on_connection(self, client: str, address: str | None, connected: bool) -> None:
-        self._clients += 1 if connected else -1
+        clients = self.server.client_count  # already counting it in, or out
         if connected:
-            self._arrived(("client/connected", {"client": client, "address": address, "clients": max(0, self._clients)}))
+            self._arrived(("client/connected", {"client": client, "address": address, "clients": clients}))
         else:
-            self._arrived(("client/left", {"client": client, "clients": max(0, self._clients)}))
+            self._arrived(("client/left", {"client": client, "clients": clients}))
 
     def _on_recording(self, event: str, details: Mapping[str, Any]) -> None:
         self._arrived((f"recording/{event}", plain(dict(details))))
