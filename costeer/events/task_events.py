@@ -1,7 +1,8 @@
 """``TaskWatch``: frames of a served task as events (task progress and success).
 
-No I/O and no clock of its own: feed it each (unpacked) frame taken from a frame subscription
-with ``frame(frame, now=...)``; it returns ``(kind, payload)`` pairs.
+No I/O, and time comes from the caller (only what a success check costs is timed): feed it
+each (unpacked) frame taken from a frame subscription with ``frame(frame, now=...)``; it
+returns ``(kind, payload)`` pairs.
 
 - An episode starts with the first frame and with every new ``system.simulation.counter``
   (a reset or a load). The task's atoms are chosen from the frame's elements and bonds
@@ -9,15 +10,18 @@ with ``frame(frame, now=...)``; it returns ``(kind, payload)`` pairs.
 - ``task/progress``, at most every ``progress_interval`` seconds (4 a second by default): the
   grabbed atoms' centre in the task frame, whose +z points the way the task is done.
 - ``task/success``, once per episode: the task's own success detector (``task.evaluate``) run
-  on the episode's positions so far, every ``check_interval`` seconds (0.5 by default) until
-  it fires. The positions kept are bounded: the last ``window_frames`` frames, fewer for big
-  systems (at most ``window_bytes`` of float32), so a success whose whole path is older than
-  the window is missed (at 30 frames/s the default window is 200 s of the nanotube).
+  on the episode's positions so far. Its cost grows with the episode (about 45 µs a kept frame
+  for the nanotube), so positions are kept at most ``sample_rate`` times a second (10), the last
+  ``window_frames`` of them (1200: two minutes), fewer for big systems (at most ``window_bytes``
+  of float32), and it runs every ``check_interval`` seconds (0.5) or, when it took longer,
+  every ten times what it took: at most a tenth of a core. A success whose whole path is older
+  than the window is missed; its frame is known to within a kept frame (0.1 s).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from typing import Any, Mapping
 
@@ -46,12 +50,14 @@ class TaskWatch:
         *,
         progress_interval: float = 0.25,
         check_interval: float = 0.5,
-        window_frames: int = 6000,
+        sample_rate: float = 10.0,
+        window_frames: int = 1200,
         window_bytes: int = 50_000_000,
     ) -> None:
         self.task = task
         self._progress_interval = progress_interval
         self._check_interval = check_interval
+        self._sample_interval = 1.0 / sample_rate
         self._window_frames = window_frames
         self._window_bytes = window_bytes
         self._counter: Any = object()
@@ -65,6 +71,7 @@ class TaskWatch:
         self._task_frame: TaskFrame | None = None
         self._next_progress = float("-inf")
         self._next_check = float("-inf")
+        self._next_sample = float("-inf")
 
     def frame(self, frame: Mapping[str, Any], *, now: float) -> list[Event]:
         """The events this frame brings (numpy arrays, as ``unpack_frame`` gives)."""
@@ -80,27 +87,30 @@ class TaskWatch:
             self._new_episode(frame, counter)
             if self._selection is None:
                 return []
-        self._positions.append(positions.copy())
-        self._indices.append(int(frame.get(keys.FRAME_INDEX, 0)))
-        time_ps = frame.get(keys.SIMULATION_TIME)
-        self._times.append(None if time_ps is None else float(time_ps))
-        limit = max(2, min(self._window_frames, self._window_bytes // max(1, positions.nbytes)))
-        while len(self._positions) > limit:
-            self._positions.popleft(), self._indices.popleft(), self._times.popleft()
+        index, time_ps = int(frame.get(keys.FRAME_INDEX, 0)), frame.get(keys.SIMULATION_TIME)
+        if now >= self._next_sample:
+            self._next_sample = now + self._sample_interval
+            self._positions.append(positions.copy())
+            self._indices.append(index)
+            self._times.append(None if time_ps is None else float(time_ps))
+            limit = max(2, min(self._window_frames, self._window_bytes // max(1, positions.nbytes)))
+            while len(self._positions) > limit:
+                self._positions.popleft(), self._indices.popleft(), self._times.popleft()
         events: list[Event] = []
         if not self._done and now >= self._next_check:
-            self._next_check = now + self._check_interval
+            started = time.perf_counter()
             events += self._check_success()
+            self._next_check = now + max(self._check_interval, 10 * (time.perf_counter() - started))
         if now >= self._next_progress:
             self._next_progress = now + self._progress_interval
-            events += self._progress(positions)
+            events += self._progress(positions, index, time_ps)
         return events
 
     def _new_episode(self, frame: Mapping[str, Any], counter: Any) -> None:
         self._episode = int(counter) if isinstance(counter, (int, np.integer)) else self._episode + 1
         self._positions.clear(), self._indices.clear(), self._times.clear()
         self._done, self._task_frame = False, None
-        self._next_progress = self._next_check = float("-inf")
+        self._next_progress = self._next_check = self._next_sample = float("-inf")
         if keys.PARTICLE_ELEMENTS not in frame or keys.BOND_PAIRS not in frame:
             return  # the same system reset: keep the selection
         try:
@@ -111,7 +121,7 @@ class TaskWatch:
                 _log.warning("no task events: task %r does not fit this system (%s)", self.task.name, error)
                 self._unfit_logged = True
 
-    def _progress(self, positions: np.ndarray) -> list[Event]:
+    def _progress(self, positions: np.ndarray, index: int, time_ps: Any) -> list[Event]:
         assert self._selection is not None
         lab = positions.astype(np.float64)[None]
         task_frame = self.task.frames(lab, self._selection, previous=self._task_frame)
@@ -120,8 +130,8 @@ class TaskWatch:
         return [("task/progress", {
             "task": self.task.name,
             "episode": self._episode,
-            "frame_index": self._indices[-1],
-            "simulation_time_ps": self._times[-1],
+            "frame_index": index,
+            "simulation_time_ps": None if time_ps is None else float(time_ps),
             "position": plain(centre),
             "done": self._done,
         })]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
 from costeer.core import keys
 from costeer.events.task_events import TaskWatch
-from costeer.tasks import Chemistry, build_task_system, get_task
+from costeer.tasks import AtomSelection, Chemistry, Task, TaskFrame, build_task_system, get_task
 
 
 @pytest.fixture(scope="module")
@@ -85,3 +88,34 @@ def test_a_system_the_task_does_not_fit_gives_no_task_events(nanotube):
     task, _, _, start = nanotube
     carbons = Chemistry(np.full(len(start), 6, dtype=np.uint8), np.zeros((0, 2), dtype=np.int64))
     assert _feed(TaskWatch(task), carbons, [start] * 20) == []
+
+
+class _SlowToJudge(Task):
+    """One atom, lab frame, and a success detector that takes 0.2 s and never fires."""
+
+    name = "slow-to-judge"
+
+    def __init__(self) -> None:
+        self.judged = 0
+
+    def build_system(self):
+        raise NotImplementedError
+
+    def select(self, chemistry):
+        return AtomSelection(grabbed=[0], observed=[0])
+
+    def frames(self, positions, selection, *, previous=None):
+        batch = np.asarray(positions).shape[:-2]
+        return TaskFrame(np.zeros(batch + (3,)), np.broadcast_to(np.eye(3), batch + (3, 3)))
+
+    def evaluate(self, positions, selection):
+        self.judged += 1
+        time.sleep(0.2)
+        return SimpleNamespace(success=False, success_index=None, details=dict)
+
+
+def test_a_costly_success_detector_is_run_less_often():
+    task = _SlowToJudge()
+    chemistry = Chemistry(np.array([6], dtype=np.uint8), np.zeros((0, 2), dtype=np.int64))
+    _feed(TaskWatch(task, check_interval=0.5), chemistry, [np.zeros((1, 3))] * 200)  # 10 s of frames
+    assert 3 <= task.judged <= 6  # every 10 x 0.2 s, not every 0.5 s (20)
