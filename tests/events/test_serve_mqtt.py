@@ -78,3 +78,28 @@ def test_serve_on_the_nanotube_task_publishes_the_session(tmp_path, mosquitto, m
     assert max(m["clients"] for m in metrics) <= 2
     finished = messages[-1].payload
     assert finished["path"] == str(recording) and finished["frames"] > 0 and finished["error"] is None
+
+
+def test_a_synthetic_person_threading_methane_is_told_as_a_task_success(mosquitto, mqtt_log, costeer_server, assert_valid):
+    from costeer.demonstrator.live import demonstrate
+
+    log = mqtt_log(mosquitto.port)
+    server = costeer_server("--task", "nanotube", "--steps-per-frame", "30", "--mqtt", f"127.0.0.1:{mosquitto.port}")
+    log.wait_for(lambda m: m.kind == "task/progress", timeout=60)
+    threaded = []
+    for episode, seed in enumerate((2, 3, 4), start=1):  # each person's playback/reset begins an episode
+        [report] = asyncio.run(demonstrate(server.url, episodes=1, seed=seed, time_compression=6))
+        log.wait_for(lambda m: m.kind == "task/progress" and m.payload["episode"] == episode)
+        if report.success:  # most synthetic people thread it (17 of 20); the thermostat is not seeded
+            threaded.append(episode)
+            break
+    assert threaded, "three synthetic people failed to thread methane"
+    success = log.wait_for(lambda m: m.kind == "task/success").payload
+    assert success["task"] == "nanotube" and success["episode"] == threaded[0]
+    assert [m.payload["episode"] for m in log.messages if m.kind == "task/success"] == threaded
+    assert success["details"]["success"] is True and success["episode_time_ps"] > 0
+    log.wait_for(lambda m: m.kind == "task/progress" and m.payload["episode"] == threaded[0] and m.payload["done"])
+    pulls = [m.payload for m in log.messages if m.kind == "interaction/started"]
+    assert pulls and all(p["label"] == "synthetic" and p["agent"] is False for p in pulls)
+    server.stop()
+    assert_valid(list(log.messages))
