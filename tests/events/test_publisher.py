@@ -80,6 +80,7 @@ def _serve(tmp_path: Path, port: int, **events_options: Any) -> tuple[CosteerSer
     return server, events
 
 
+@pytest.mark.slow
 def test_a_scripted_session_is_told_in_order_and_every_payload_matches_the_schema(tmp_path, mosquitto, mqtt_log, assert_valid):
     log = mqtt_log(mosquitto.port)
     server, events = _serve(tmp_path, mosquitto.port)
@@ -133,6 +134,7 @@ def test_a_scripted_session_is_told_in_order_and_every_payload_matches_the_schem
     assert kinds.index("recording/started") < kinds.index("client/connected")
 
 
+@pytest.mark.slow
 def test_the_server_runs_on_without_a_broker_and_events_resume_when_it_comes_back(tmp_path, stopped_mosquitto, mqtt_log, assert_valid):
     server, events = _serve(tmp_path, stopped_mosquitto.port)
     try:
@@ -160,6 +162,7 @@ def test_the_server_runs_on_without_a_broker_and_events_resume_when_it_comes_bac
     assert [m.kind for m in log.messages if m.kind == "client/connected"] == ["client/connected"] * 2
 
 
+@pytest.mark.slow
 def test_a_broker_that_never_answers_never_slows_frames_or_clients(tmp_path, black_hole):
     server, events = _serve(tmp_path, black_hole.port, capacity=4)
     try:
