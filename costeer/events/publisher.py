@@ -84,6 +84,8 @@ class ServerEvents:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._seq = 0
+        self.failures = 0
+        """Arrivals that could not be made into events (the first is logged with its traceback)."""
 
     def start(self) -> None:
         """Connect (in the background), subscribe, listen and start the events thread."""
@@ -137,37 +139,44 @@ class ServerEvents:
             self._wake.wait(max(0.0, wake_at - now))
             self._wake.clear()
             stopping = self._stop.is_set()
-            try:
-                self._drain(time.monotonic())
-                for event in self._state_events.due(now=time.monotonic()):
-                    self._publish(event)
-                now = time.monotonic()
-                if now >= next_metrics:
-                    counts = self._metrics(counts)
-                    next_metrics = max(next_metrics + METRICS_INTERVAL, now)
-            except Exception:  # a bad value must not end the events
-                _log.exception("an event could not be made; going on")
+            while self._arrivals:
+                self._guarded(self._handle, self._arrivals.popleft(), time.monotonic())
+            for event in self._state_events.due(now=time.monotonic()):
+                self._guarded(self._publish, event)
+            now = time.monotonic()
+            if now >= next_metrics:
+                counts = self._guarded(self._metrics, counts) or self._counts()
+                next_metrics = max(next_metrics + METRICS_INTERVAL, now)
             if stopping:
                 break
         self._state.close()
         if self._frames is not None:
             self._frames.close()
 
-    def _drain(self, now: float) -> None:
-        while self._arrivals:
-            what = self._arrivals.popleft()
-            if what == "state":
-                change = self._state.take()
-                if change is not None:
-                    for event in self._state_events.change(change["updates"], change["removals"], now=now):
-                        self._publish(event)
-            elif what == "frame":
-                packed = None if self._frames is None else self._frames.take()
-                if packed is not None and self._task is not None:
-                    for event in self._task.frame(unpack_frame(packed), now=now):
-                        self._publish(event)
-            else:
-                self._publish(what)
+    def _guarded(self, step: Callable[..., Any], *args: Any) -> Any:
+        """``step(*args)``; a failure is logged (with its traceback the first time) and the events go on."""
+        try:
+            return step(*args)
+        except Exception:
+            self.failures += 1
+            if self.failures == 1:
+                _log.exception("an event could not be made; going on (further failures are counted, not logged)")
+            return None
+
+    def _handle(self, what: Any, now: float) -> None:
+        """One arrival: a pending state change, a pending frame, or a listener's event."""
+        if what == "state":
+            change = self._state.take()
+            if change is not None:
+                for event in self._state_events.change(change["updates"], change["removals"], now=now):
+                    self._publish(event)
+        elif what == "frame":
+            packed = None if self._frames is None else self._frames.take()
+            if packed is not None and self._task is not None:
+                for event in self._task.frame(unpack_frame(packed), now=now):
+                    self._publish(event)
+        else:
+            self._publish(what)
 
     def _counts(self) -> tuple[float, int, int | None]:
         runner = self.server.runner

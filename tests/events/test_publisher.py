@@ -15,6 +15,7 @@ from costeer.client.session import NanoverSession
 from costeer.core import keys
 from costeer.events import ServerEvents
 from costeer.server.app import CosteerServer
+from costeer.tasks import AtomSelection, Task
 
 
 class Drift:
@@ -34,6 +35,7 @@ class Drift:
         return {
             keys.PARTICLE_COUNT: self.particle_count,
             keys.PARTICLE_ELEMENTS: np.full(self.particle_count, 6, dtype=np.uint8),
+            keys.BOND_PAIRS: np.array([[0, 1], [1, 2]], dtype=np.uint32),
             keys.PARTICLE_POSITIONS: np.zeros((self.particle_count, 3), dtype=np.float32),
             keys.SIMULATION_TIME: 0.0,
         }
@@ -197,3 +199,39 @@ def test_a_server_name_that_is_no_topic_level_is_refused(mosquitto):
     server = CosteerServer([Drift()], port=0, name="lab/1")
     with pytest.raises(ValueError, match="without /"):
         ServerEvents(server, broker=("127.0.0.1", mosquitto.port))
+
+
+class _Broken(Task):
+    """A task whose frame fitting fails on every frame."""
+
+    def build_system(self):
+        raise NotImplementedError
+
+    def select(self, chemistry):
+        return AtomSelection(grabbed=[0], observed=[0])
+
+    def frames(self, positions, selection, *, previous=None):
+        raise RuntimeError("broken task frame")
+
+    def evaluate(self, positions, selection):
+        raise RuntimeError("broken detector")
+
+
+@pytest.mark.slow
+def test_a_failing_task_costs_its_events_only(tmp_path, mosquitto, mqtt_log, assert_valid, caplog):
+    log = mqtt_log(mosquitto.port)
+    server, events = _serve(tmp_path, mosquitto.port, task=_Broken())
+    try:
+        log.wait_for(lambda m: m.kind == "metrics")
+        asyncio.run(_person_session(f"ws://127.0.0.1:{server.port}", updates=3))
+        log.wait_for(lambda m: m.kind == "client/left")
+        failures = events.failures
+        log.wait_for(lambda m: m.kind == "metrics", after=len(log.messages))
+    finally:
+        server.close()
+        events.close()
+    assert failures > 10  # every frame's
+    assert [record.exc_info[1].args for record in caplog.records if "could not be made" in record.getMessage()] == [
+        ("broken task frame",)]  # logged once, with its traceback
+    assert not log.of("task/progress") and log.of("interaction/stopped")
+    assert_valid(list(log.messages))
