@@ -6,14 +6,14 @@ PY313_VENV := .venv-py313
 PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $$HOME/.pyenv)
 PYTHON313 ?= $(PYENV_ROOT)/versions/3.13.0/bin/python3
 
-.PHONY: setup setup-nanover setup-py313 demo test test-fast bench learning checkpoint clean
+.PHONY: setup setup-nanover setup-py313 setup-mosquitto demo test test-fast bench learning checkpoint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	# torch first, pinned to the CPU build on disk: a bare "torch" would download a multi-GB CUDA build
 	$(VENV)/bin/pip install -q torch==2.13.0
-	$(VENV)/bin/pip install -q -e '.[test,agent]'
+	$(VENV)/bin/pip install -q -e '.[test,agent,events]'
 	touch $@
 
 # NanoVer's own server, client and recording reader (Python >= 3.13), driven from tests as a subprocess.
@@ -34,13 +34,18 @@ setup: $(VENV)/.installed
 setup-nanover: $(NANOVER_VENV)/.installed
 setup-py313: $(PY313_VENV)/.installed
 
+# The MQTT broker the events tests start on a free loopback port (tests/events): Debian's mosquitto.
+setup-mosquitto:
+	@command -v mosquitto >/dev/null 2>&1 || command -v /usr/sbin/mosquitto >/dev/null 2>&1 || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto)
+
 demo: setup
 	$(VENV)/bin/costeer demo
 
-test: setup setup-nanover setup-py313
+test: setup setup-nanover setup-py313 setup-mosquitto
 	COSTEER_REQUIRE_PY313=1 $(VENV)/bin/pytest -m '' -q
 
-test-fast: setup
+test-fast: setup setup-mosquitto
 	$(VENV)/bin/pytest -q
 
 bench: setup setup-nanover

@@ -33,6 +33,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     net.add_argument("--port", type=int, default=38801, help="WebSocket port (default 38801; 0 picks a free one)")
     net.add_argument("--discovery", action="store_true", help="announce the server by ESSD on UDP 54545 (broadcasts to the LAN)")
     net.add_argument("--name", default="costeer", help="server name shown to clients")
+    net.add_argument("--mqtt", metavar="HOST:PORT", help="publish events (clients, interactions, co-pilot, task, recording, metrics) to this MQTT broker on costeer/<name>/<kind>; the server runs on without it")
     parser.add_argument("--on-blowup", choices=("recover", "pause"), default="recover", help="when the simulation blows up: roll back to a recent good state, release the pulls and run on (default), or pause as NanoVer does (then playback/reset and playback/play)")
     pilot = parser.add_argument_group("co-pilot (a trained policy beside the people; switched live by copilot/mode)")
     pilot.add_argument("--copilot", type=Path, metavar="CKPT", help="run this policy checkpoint as an in-process co-pilot (shipped: costeer/agent/checkpoints/nanotube.pt)")
@@ -193,6 +194,10 @@ def run(args: argparse.Namespace) -> int:
     copilot = None
     if args.copilot is not None:  # a bad checkpoint stops serve before anything loads
         copilot = (load_copilot_policy(args.copilot, option="--copilot"), copilot_settings(args, prefix="copilot-"))
+    if args.mqtt is not None:  # a bad --mqtt is refused before anything loads
+        from ..events import parse_broker
+
+        parse_broker(args.mqtt)
     simulations = build_simulations(args)
     info = session_info(args, parse_labels(args.label))
     from ..server.app import CosteerServer
@@ -216,11 +221,35 @@ def run(args: argparse.Namespace) -> int:
 
         runner, settings = copilot
         attach_copilot(server, runner, settings=settings, policy_name=args.copilot.name)
-    server.start()
+    events = _start_events(server, args)
+    try:
+        server.start()
+    except BaseException:
+        if events is not None:
+            events.close()
+        raise
     print(f"costeer serving ws://{args.address}:{server.port}", flush=True)
     if args.record is not None:
         print(f"recording to {args.record}", flush=True)
     if copilot is not None:
         print(f"co-pilot {args.copilot.name} in {copilot[1].mode} (copilot/mode switches it)", flush=True)
-    server.serve_forever()
+    try:
+        server.serve_forever()
+    finally:
+        if events is not None:
+            events.close()
     return 0
+
+
+def _start_events(server: Any, args: argparse.Namespace) -> Any:
+    """``--mqtt``: the server's events thread, started before the server (it sees the recording start)."""
+    if args.mqtt is None:
+        return None
+    from ..events import ServerEvents, parse_broker
+    from ..tasks import resolve_task
+
+    serving_task = not (args.omm or args.pdb or args.playback)
+    events = ServerEvents(server, broker=parse_broker(args.mqtt), task=resolve_task(args.task or DEFAULT_TASK) if serving_task else None)
+    events.start()
+    print(f"events to mqtt://{args.mqtt} on {events.topic_prefix}#", flush=True)
+    return events

@@ -97,6 +97,11 @@ class CosteerServer:
         self.companions: list[tuple[str, Callable[[], None]]] = []
         """(name, close) of what runs beside the server and must stop before it (a co-pilot);
         closed first, the last added first."""
+        self.connection_listeners = self._websocket.connection_listeners
+        """Called with (client id, address, connected) when a client connects and after it left."""
+        self.recording_listeners: list[Callable[[str, Mapping[str, Any]], None]] = []
+        """Called with ("started", {"path"}) once recording, and ("finished", {"path", "frames",
+        "states", "error"}) once the file is complete (or stopped by an error)."""
         self._discovery: DiscoveryBroadcaster | None = None
         self._recorder: Any = None
         self._started = False
@@ -124,6 +129,7 @@ class CosteerServer:
 
                 self._recorder = SessionRecorder(self.record, frames=self.hub, state=self.state)
                 self._recorder.start()
+                self._tell_recording("started", {"path": str(self.record)})
             self.runner.start()
             if self.discovery:
                 assert self.port is not None
@@ -145,7 +151,7 @@ class CosteerServer:
         if self._started:
             steps.append(("simulation runner", self.runner.close))
         if self._recorder is not None:
-            steps.append(("recorder", self._recorder.close))
+            steps.append(("recorder", self._finish_recording))
         steps += [("frame hub", self.hub.close), ("shared state", self.state.close)]
         failure: Exception | None = None
         for what, close in steps:  # one failure must not leave the rest (the recording) unfinished
@@ -156,6 +162,24 @@ class CosteerServer:
                 failure = failure or error
         if failure is not None:
             raise failure
+
+    def _finish_recording(self) -> None:
+        recorder = self._recorder
+        recorder.close()
+        error = recorder.error
+        self._tell_recording("finished", {
+            "path": str(recorder.path),
+            "frames": recorder.frames_recorded,
+            "states": recorder.states_recorded,
+            "error": None if error is None else f"{type(error).__name__}: {error}",
+        })
+
+    def _tell_recording(self, event: str, details: Mapping[str, Any]) -> None:
+        for listener in list(self.recording_listeners):
+            try:
+                listener(event, details)
+            except Exception:
+                _log.exception("a recording listener failed")
 
     def serve_forever(self) -> None:
         """Block until SIGINT or SIGTERM (main thread only), then close cleanly."""

@@ -21,7 +21,7 @@ import logging
 import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Callable
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, PayloadTooBig
@@ -87,6 +87,9 @@ class WebSocketServer:
         """Every TCP connection, including those still in (or stuck before) the handshake."""
         self.port: int | None = None
         """The port actually listened on, once started."""
+        self.connection_listeners: list[Callable[[str, str | None, bool], None]] = []
+        """Called with (client id, its address, connected) on the event loop when a client has
+        connected, and again (``False``) once it has left and its keys are removed; must not block."""
 
     @property
     def client_count(self) -> int:
@@ -180,10 +183,20 @@ class WebSocketServer:
     async def _handle(self, connection: ServerConnection) -> None:
         client = _ClientConnection(self, connection, f"client-{next(self._ids)}")
         self._clients[client.session.connection_id] = client
+        address = _address(connection)
+        self._tell(client.session.connection_id, address, True)
         try:
             await client.run()
         finally:
             del self._clients[client.session.connection_id]
+            self._tell(client.session.connection_id, address, False)
+
+    def _tell(self, client: str, address: str | None, connected: bool) -> None:
+        for listener in list(self.connection_listeners):
+            try:
+                listener(client, address, connected)
+            except Exception:
+                _log.exception("a connection listener failed")
 
     def __enter__(self) -> "WebSocketServer":
         self.start()
@@ -191,6 +204,11 @@ class WebSocketServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _address(connection: ServerConnection) -> str | None:
+    remote = connection.remote_address
+    return None if not remote else f"{remote[0]}:{remote[1]}"
 
 
 def _encode_state(change: dict[str, Any]) -> bytes:
