@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from typing import Any, Mapping
+from typing import Mapping
 
 import numpy as np
 import openmm
@@ -44,6 +44,7 @@ from .good_states import GoodStates
 from .imd import ImdResult, compute_imd_forces, work_contribution
 from .imd_force import NON_IMD_GROUPS, ImdForce
 from .nanover_xml import LoadedSystem
+from .openmm_frames import MOLAR_GAS_CONSTANT, blow_up_message, degrees_of_freedom, float32, require_finite, topology_frame
 from .platforms import ContextTrial, PlatformCandidate, choose_platform, platform_candidates
 from .recovery import NothingToRollBackTo, RolledBack
 
@@ -51,8 +52,6 @@ __all__ = ["OpenMMSimulation", "SimulationBlowUpError", "MOLAR_GAS_CONSTANT"]
 
 _LOG = logging.getLogger(__name__)
 
-MOLAR_GAS_CONSTANT = 0.00831446261815324
-"""R in kJ/(mol K), for the instantaneous temperature."""
 _OPENMM_NAN = re.compile(r"\bnan\b", re.IGNORECASE)
 """OpenMM's own blow-up exceptions ("Particle coordinate is NaN") say NaN."""
 
@@ -168,8 +167,8 @@ class OpenMMSimulation:
         self.platform_candidate = choice.candidate
         self._context = context
         self._checkpoint = context.createCheckpoint()
-        self._dof = _degrees_of_freedom(system)
-        self._topology_frame = _topology_frame(loaded.topology)
+        self._dof = degrees_of_freedom(system)
+        self._topology_frame = topology_frame(loaded.topology)
         _LOG.info("loaded %s: %d particles on the %s platform", self.name, self.particle_count, choice.candidate)
 
     def _new_context(
@@ -231,7 +230,7 @@ class OpenMMSimulation:
             self._failed = True
             if _OPENMM_NAN.search(str(error)):
                 cause = f"OpenMM: {str(error).split('  ')[0]}"
-                raise SimulationBlowUpError(_blow_up_message(self.name, cause), cause=cause) from error
+                raise SimulationBlowUpError(blow_up_message(self.name, cause), cause=cause) from error
             raise
         except Exception:
             self._failed = True
@@ -308,7 +307,7 @@ class OpenMMSimulation:
     def _positions(self) -> np.ndarray:
         state = self._context.getState(getPositions=True, enforcePeriodicBox=self.periodic)
         positions = state.getPositions(asNumpy=True).value_in_unit(unit.nanometer)
-        _require_finite(positions, "positions", self.name)
+        require_finite(positions, "positions", self.name)
         return positions
 
     def _update_user_forces(self, positions: np.ndarray) -> None:
@@ -354,24 +353,24 @@ class OpenMMSimulation:
         )
         if positions is None:
             positions = state.getPositions(asNumpy=True).value_in_unit(unit.nanometer)
-            _require_finite(positions, "positions", self.name)
+            require_finite(positions, "positions", self.name)
         box = state.getPeriodicBoxVectors(asNumpy=True).value_in_unit(unit.nanometer)
         frame: FrameDict = {
-            keys.PARTICLE_POSITIONS: _float32(positions),
-            keys.BOX_VECTORS: _float32(box),
+            keys.PARTICLE_POSITIONS: float32(positions),
+            keys.BOX_VECTORS: float32(box),
             keys.SIMULATION_TIME: state.getTime().value_in_unit(unit.picosecond),
         }
         if self.include_energies and (not with_user or self._energy_schedule.due()):
             frame.update(self._energy_frame(frame[keys.SIMULATION_TIME], with_temperature=with_user))
         if self.include_velocities:
             velocities = state.getVelocities(asNumpy=True).value_in_unit(unit.nanometer / unit.picosecond)
-            frame[keys.PARTICLE_VELOCITIES] = _float32(velocities)
+            frame[keys.PARTICLE_VELOCITIES] = float32(velocities)
         if self.include_forces:
             forces = state.getForces(asNumpy=True).value_in_unit(unit.kilojoule_per_mole / unit.nanometer)
-            frame[keys.PARTICLE_FORCES_SYSTEM] = _float32(forces)
+            frame[keys.PARTICLE_FORCES_SYSTEM] = float32(forces)
         if with_user:
             frame[keys.USER_ENERGY] = self._result.energy
-            frame[keys.USER_FORCES_SPARSE] = _float32(self._result.forces)
+            frame[keys.USER_FORCES_SPARSE] = float32(self._result.forces)
             frame[keys.USER_FORCES_INDEX] = self._result.indices.astype(np.uint32)
             frame[keys.USER_WORK_DONE] = self._work_done
         return frame
@@ -383,7 +382,7 @@ class OpenMMSimulation:
         self._energy_schedule.evaluated(time.perf_counter() - started)
         kinetic = state.getKineticEnergy().value_in_unit(unit.kilojoule_per_mole)
         potential = state.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
-        _require_finite(np.array([kinetic, potential]), "energies", self.name)
+        require_finite(np.array([kinetic, potential]), "energies", self.name)
         frame: FrameDict = {
             keys.KINETIC_ENERGY: kinetic,
             keys.POTENTIAL_ENERGY: potential,
@@ -393,57 +392,3 @@ class OpenMMSimulation:
             frame[keys.SYSTEM_TEMPERATURE] = 2.0 * kinetic / (self._dof * MOLAR_GAS_CONSTANT)
         return frame
 
-
-def _float32(values: Any) -> np.ndarray:
-    """``values`` as float32 for a frame. Numbers beyond float32's range become infinite without
-    numpy's "overflow encountered in cast" warning: the frame guard refuses such a frame."""
-    with np.errstate(over="ignore"):
-        return np.asarray(values, dtype=np.float32)
-
-
-def _require_finite(values: np.ndarray, what: str, name: str) -> None:
-    if not np.isfinite(values).all():
-        raise SimulationBlowUpError(_blow_up_message(name, f"non-finite {what}"), cause=f"non-finite {what}")
-
-
-def _blow_up_message(name: str, what: str) -> str:
-    return (
-        f"simulation {name!r} blew up ({what}); to go on, reset it (playback/reset) and then "
-        "play it (playback/play), and pull more gently or lower --max-force"
-    )
-
-
-def _topology_frame(topology: openmm.app.Topology) -> FrameDict:
-    """The topology keys of NanoVer's first frame (built once per load)."""
-    atoms = list(topology.atoms())
-    residues = list(topology.residues())
-    chains = list(topology.chains())
-    bonds = [(a.index, b.index) for a, b in topology.bonds()]
-    return {
-        keys.PARTICLE_COUNT: len(atoms),
-        keys.PARTICLE_NAMES: [atom.name for atom in atoms],
-        keys.PARTICLE_ELEMENTS: np.array(
-            [atom.element.atomic_number if atom.element is not None else 0 for atom in atoms], dtype=np.uint8
-        ),
-        keys.PARTICLE_RESIDUES: np.array([atom.residue.index for atom in atoms], dtype=np.uint32),
-        keys.RESIDUE_COUNT: len(residues),
-        keys.RESIDUE_NAMES: [residue.name for residue in residues],
-        keys.RESIDUE_IDS: [residue.id for residue in residues],
-        keys.RESIDUE_CHAINS: np.array([residue.chain.index for residue in residues], dtype=np.uint32),
-        keys.CHAIN_COUNT: len(chains),
-        keys.CHAIN_NAMES: [chain.id for chain in chains],
-        keys.BOND_PAIRS: np.array(bonds, dtype=np.uint32).reshape(-1, 2),
-    }
-
-
-def _degrees_of_freedom(system: openmm.System) -> int:
-    """OpenMM StateDataReporter's count: 3 per massive particle, minus constraints and COM motion."""
-    masses = np.array([system.getParticleMass(i).value_in_unit(unit.dalton) for i in range(system.getNumParticles())])
-    dof = 3 * int(np.count_nonzero(masses > 0))
-    for i in range(system.getNumConstraints()):
-        first, second, _ = system.getConstraintParameters(i)
-        if masses[first] > 0 or masses[second] > 0:
-            dof -= 1
-    if any(isinstance(system.getForce(i), openmm.CMMotionRemover) for i in range(system.getNumForces())):
-        dof -= 3
-    return dof
