@@ -9,6 +9,10 @@ The runner may also drive it unpaced: ``run_chunk()`` steps ``steps_per_frame`` 
 refreshes the user forces (no OpenMM state is fetched when nobody interacts), and
 ``current_frame()`` builds a frame only when one is to be published.
 
+Each reset after the first draws new thermostat noise (``reset(seed=...)`` for a given
+one; ``costeer.engine.seeds``). The user forces and their work are ``UserForces``
+(``costeer.engine.user_forces``); frame helpers are in ``costeer.engine.openmm_frames``.
+
 It keeps recent good states (``remember_good_state``, an OpenMM checkpoint every 0.25 s of
 wall time, the last four: about 10 µs each at 65 atoms, 20 µs at 584, 0.2 ms at 8,867) and
 ``roll_back`` returns to them after a blow-up (see ``costeer.engine.recovery``).
@@ -41,12 +45,13 @@ from costeer.core.interaction import DEFAULT_MAX_FORCE, Interaction
 from .energy_schedule import ENERGY_BUDGET, EnergySchedule
 from .frame_guard import SimulationBlowUpError
 from .good_states import GoodStates
-from .imd import ImdResult, compute_imd_forces, work_contribution
 from .imd_force import NON_IMD_GROUPS, ImdForce
 from .nanover_xml import LoadedSystem
 from .openmm_frames import MOLAR_GAS_CONSTANT, blow_up_message, degrees_of_freedom, float32, require_finite, topology_frame
 from .platforms import ContextTrial, PlatformCandidate, choose_platform, platform_candidates
 from .recovery import NothingToRollBackTo, RolledBack
+from .seeds import openmm_seed, reset_seed
+from .user_forces import UserForces
 
 __all__ = ["OpenMMSimulation", "SimulationBlowUpError", "MOLAR_GAS_CONSTANT"]
 
@@ -102,7 +107,13 @@ class OpenMMSimulation:
         self.source = source if source is not None else (str(loaded.source) if loaded.source else None)
         """Where the system came from (file path or task name), for the session record."""
         self.seed = seed
-        """Random number seed of a stochastic integrator (Langevin); ``None`` keeps the system's own."""
+        """Random number seed of a stochastic integrator (Langevin); ``None`` keeps the system's own.
+        Each later reset draws new noise: derived from this seed and the reset's number, or fresh
+        when ``None`` (see ``reset``)."""
+        self.resets = 0
+        """Resets since ``load``."""
+        self.thermostat_seed: int | None = None
+        """What the last reset gave ``setRandomNumberSeed`` (``None``: it kept the load's noise)."""
         system = loaded.system
         self.particle_count: int = system.getNumParticles()
         self.masses: np.ndarray = np.array(
@@ -116,15 +127,12 @@ class OpenMMSimulation:
 
         self._context: openmm.Context | None = None
         self._integrator: openmm.Integrator | None = None
-        self._imd: ImdForce | None = None
+        self._user: UserForces | None = None
         self._checkpoint: bytes | None = None
+        self._initial_state: openmm.State | None = None
         self._topology_frame: FrameDict = {}
         self._dof = 0
         self._interactions: dict[str, Interaction] = {}
-        self._previous_interactions: dict[str, Interaction] = {}
-        self._result: ImdResult = ImdResult.EMPTY
-        self._work_done = 0.0
-        self._work_pending = 0.0
         self._chunk_positions: np.ndarray | None = None
         self._failed = False
         self.good_states = GoodStates()
@@ -149,7 +157,8 @@ class OpenMMSimulation:
             return
         loaded = self.loaded
         system = openmm.XmlSerializer.clone(loaded.system)
-        self._imd = ImdForce(system)
+        imd = ImdForce(system)
+        self._user = UserForces(imd, self.masses, periodic_box=loaded.box if self.periodic else None)
         choice = choose_platform(
             platform_candidates(self.platform_name, cpu_threads=self.cpu_threads),
             open_trial=lambda candidate: ContextTrial(
@@ -167,6 +176,8 @@ class OpenMMSimulation:
         self.platform_candidate = choice.candidate
         self._context = context
         self._checkpoint = context.createCheckpoint()
+        self._initial_state = context.getState(getPositions=True, getVelocities=True, getParameters=True)
+        self.resets = 0
         self._dof = degrees_of_freedom(system)
         self._topology_frame = topology_frame(loaded.topology)
         _LOG.info("loaded %s: %d particles on the %s platform", self.name, self.particle_count, choice.candidate)
@@ -192,8 +203,15 @@ class OpenMMSimulation:
             context.applyConstraints(1e-6)
         return context, integrator
 
-    def reset(self) -> FrameDict:
-        """Return to the initial state, drop the user forces and work, return a full frame."""
+    def reset(self, seed: int | None = None) -> FrameDict:
+        """Return to the initial state with new thermostat noise, drop the user forces and work; a full frame.
+
+        ``seed`` seeds the thermostat's random numbers (``openmm_seed(seed)``: the same seed, the
+        same trajectory on the same platform). Without one, the first reset after ``load`` keeps
+        the noise the load seeded and reset k after it uses ``reset_seed(self.seed, reset=k)``:
+        the same in every run given the same ``seed`` at construction, fresh noise when none.
+        Reseeding reinitialises the context (about 20 ms for a 65-atom system on Reference).
+        """
         context = self.context
         if self._failed:
             # After a blow-up OpenMM may keep non-finite cached values (the kinetic energy of
@@ -201,15 +219,33 @@ class OpenMMSimulation:
             context.reinitialize()
             self._failed = False
         context.loadCheckpoint(self._checkpoint)
-        self._drop_user_forces()
-        self._work_done = 0.0
-        self._work_pending = 0.0
+        self._drop_user_forces(keep_work=False)
+        if seed is not None or self.resets:
+            self._reseed(openmm_seed(seed) if seed is not None else reset_seed(self.seed, reset=self.resets))
+        else:
+            self.thermostat_seed = None
+        self.resets += 1
         self.good_states.clear()
         self._rolled_back_to_start = False
         frame = dict(self._topology_frame)
         frame.update(self._state_frame(with_user=False))
         frame[keys.SIMULATION_NAME] = self.name
         return frame
+
+    def _reseed(self, value: int) -> None:
+        """Seed the integrator's random numbers and return to the initial state, keeping that seed.
+
+        A checkpoint would restore the old generator; ``setState`` leaves it alone. Integrators
+        without random numbers (Verlet) are left as they are.
+        """
+        integrator = self._integrator
+        self.thermostat_seed = None
+        if not hasattr(integrator, "setRandomNumberSeed"):
+            return
+        integrator.setRandomNumberSeed(value)
+        self.context.reinitialize()
+        self.context.setState(self._initial_state)
+        self.thermostat_seed = value
 
     def advance(self, seconds: float) -> FrameDict:
         """Run ``steps_per_frame`` steps (``seconds`` is ignored) and return the delta frame."""
@@ -222,9 +258,9 @@ class OpenMMSimulation:
             self._integrator.step(self.steps_per_frame)
             self.steps_taken += self.steps_per_frame
             self._chunk_positions = None
-            if self._interactions or self._previous_interactions:
+            if self._user.needed(self._interactions):
                 positions = self._positions()
-                self._update_user_forces(positions)
+                self._user.update(self._context, positions, self._interactions, max_force=self.max_force)
                 self._chunk_positions = positions
         except openmm.OpenMMException as error:
             self._failed = True
@@ -269,9 +305,8 @@ class OpenMMSimulation:
         context.reinitialize()  # a blown-up context may keep non-finite cached values
         self._failed = False
         context.loadCheckpoint(self._checkpoint if saved is None else saved.snapshot)
-        self._drop_user_forces()
+        self._drop_user_forces(keep_work=True)
         self._interactions = {}
-        self._work_pending = self._work_done  # the forces just dropped will not be felt
         frame = self._state_frame(with_user=True)
         if saved is None:
             return RolledBack(frame, frame[keys.SIMULATION_TIME], None)
@@ -294,14 +329,13 @@ class OpenMMSimulation:
         """Drop the OpenMM context (and its GPU memory); ``load`` builds a new one. Idempotent."""
         self._context = None
         self._integrator = None
-        self._imd = None
+        self._user = None
         self._checkpoint = None
+        self._initial_state = None
         self._chunk_positions = None
 
-    def _drop_user_forces(self) -> None:
-        self._imd.clear(self._context)
-        self._result = ImdResult.EMPTY
-        self._previous_interactions = {}
+    def _drop_user_forces(self, *, keep_work: bool) -> None:
+        self._user.drop(self._context, keep_work=keep_work)
         self._chunk_positions = None
 
     def _positions(self) -> np.ndarray:
@@ -309,38 +343,6 @@ class OpenMMSimulation:
         positions = state.getPositions(asNumpy=True).value_in_unit(unit.nanometer)
         require_finite(positions, "positions", self.name)
         return positions
-
-    def _update_user_forces(self, positions: np.ndarray) -> None:
-        """NanoVer's order: account the work of the forces just felt, then compute new ones."""
-        previous = self._result
-        if previous.indices.size:
-            self._work_pending += work_contribution(previous.forces, positions[previous.indices])
-        ended = [
-            interaction
-            for key, interaction in self._previous_interactions.items()
-            if interaction.reset_velocities and key not in self._interactions
-        ]
-        if ended:
-            self._remove_mean_velocities(ended)
-        box = self.loaded.box if self.periodic else None
-        result = compute_imd_forces(
-            positions, self.masses, self._interactions.values(), periodic_box=box, max_force=self.max_force
-        )
-        self._imd.apply(self._context, result)
-        self._work_done = self._work_pending
-        if result.indices.size:
-            self._work_pending -= work_contribution(result.forces, positions[result.indices])
-        self._result = result
-        self._previous_interactions = dict(self._interactions)
-
-    def _remove_mean_velocities(self, interactions: list[Interaction]) -> None:
-        """NanoVer's velocity reset: released particles lose their mean velocity."""
-        state = self._context.getState(getVelocities=True)
-        velocities = state.getVelocities(asNumpy=True).value_in_unit(unit.nanometer / unit.picosecond)
-        for interaction in interactions:
-            particles = interaction.particles
-            velocities[particles] -= velocities[particles].mean(axis=0)
-        self._context.setVelocities(velocities)
 
     def _state_frame(self, *, with_user: bool) -> FrameDict:
         positions = self._chunk_positions if with_user else None
@@ -369,10 +371,7 @@ class OpenMMSimulation:
             forces = state.getForces(asNumpy=True).value_in_unit(unit.kilojoule_per_mole / unit.nanometer)
             frame[keys.PARTICLE_FORCES_SYSTEM] = float32(forces)
         if with_user:
-            frame[keys.USER_ENERGY] = self._result.energy
-            frame[keys.USER_FORCES_SPARSE] = float32(self._result.forces)
-            frame[keys.USER_FORCES_INDEX] = self._result.indices.astype(np.uint32)
-            frame[keys.USER_WORK_DONE] = self._work_done
+            frame.update(self._user.frame())
         return frame
 
     def _energy_frame(self, time_ps: float, *, with_temperature: bool) -> FrameDict:
