@@ -210,7 +210,7 @@ class OpenMMSimulation:
         same trajectory on the same platform). Without one, the first reset after ``load`` keeps
         the noise the load seeded and reset k after it uses ``reset_seed(self.seed, reset=k)``:
         the same in every run given the same ``seed`` at construction, fresh noise when none.
-        Reseeding reinitialises the context (about 20 ms for a 65-atom system on Reference).
+        Reseeding reinitialises the context: 20-70 ms for the 65-atom nanotube (idle to loaded machine).
         """
         context = self.context
         if self._failed:
