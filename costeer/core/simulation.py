@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Protocol
+from typing import Mapping, Protocol, runtime_checkable
 
 from .frame import FrameDict
 from .interaction import Interaction
 
-__all__ = ["Simulation", "FramePublisher"]
+__all__ = ["Simulation", "FreeRunning", "FramePublisher"]
 
 
 class Simulation(Protocol):
@@ -35,6 +35,17 @@ class Simulation(Protocol):
     def close(self) -> None:
         """Release what ``load`` built (contexts, open files). Optional: the runner calls it,
         when present, as it stops; ``load`` may be called again afterwards."""
+
+
+@runtime_checkable
+class FreeRunning(Protocol):
+    """A simulation that can run unpaced: step a chunk cheaply, build a frame on demand."""
+
+    def run_chunk(self) -> None:
+        """Run one chunk of steps (refreshing user forces); fetch nothing that is not needed."""
+
+    def current_frame(self) -> FrameDict:
+        """The delta frame for the current state."""
 
 
 class FramePublisher(Protocol):

@@ -9,6 +9,10 @@ The runner may also drive it unpaced: ``run_chunk()`` steps ``steps_per_frame`` 
 refreshes the user forces (no OpenMM state is fetched when nobody interacts), and
 ``current_frame()`` builds a frame only when one is to be published.
 
+Each reset after the first draws new thermostat noise (``reset(seed=...)`` for a given
+one; ``costeer.engine.seeds``). The user forces and their work are ``UserForces``
+(``costeer.engine.user_forces``); frame helpers are in ``costeer.engine.openmm_frames``.
+
 It keeps recent good states (``remember_good_state``, an OpenMM checkpoint every 0.25 s of
 wall time, the last four: about 10 µs each at 65 atoms, 20 µs at 584, 0.2 ms at 8,867) and
 ``roll_back`` returns to them after a blow-up (see ``costeer.engine.recovery``).
@@ -28,7 +32,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from typing import Any, Mapping
+from typing import Mapping
 
 import numpy as np
 import openmm
@@ -41,18 +45,18 @@ from costeer.core.interaction import DEFAULT_MAX_FORCE, Interaction
 from .energy_schedule import ENERGY_BUDGET, EnergySchedule
 from .frame_guard import SimulationBlowUpError
 from .good_states import GoodStates
-from .imd import ImdResult, compute_imd_forces, work_contribution
 from .imd_force import NON_IMD_GROUPS, ImdForce
 from .nanover_xml import LoadedSystem
+from .openmm_frames import MOLAR_GAS_CONSTANT, blow_up_message, degrees_of_freedom, float32, require_finite, topology_frame
 from .platforms import ContextTrial, PlatformCandidate, choose_platform, platform_candidates
 from .recovery import NothingToRollBackTo, RolledBack
+from .seeds import openmm_seed, reset_seed
+from .user_forces import UserForces
 
 __all__ = ["OpenMMSimulation", "SimulationBlowUpError", "MOLAR_GAS_CONSTANT"]
 
 _LOG = logging.getLogger(__name__)
 
-MOLAR_GAS_CONSTANT = 0.00831446261815324
-"""R in kJ/(mol K), for the instantaneous temperature."""
 _OPENMM_NAN = re.compile(r"\bnan\b", re.IGNORECASE)
 """OpenMM's own blow-up exceptions ("Particle coordinate is NaN") say NaN."""
 
@@ -103,7 +107,13 @@ class OpenMMSimulation:
         self.source = source if source is not None else (str(loaded.source) if loaded.source else None)
         """Where the system came from (file path or task name), for the session record."""
         self.seed = seed
-        """Random number seed of a stochastic integrator (Langevin); ``None`` keeps the system's own."""
+        """Random number seed of a stochastic integrator (Langevin); ``None`` keeps the system's own.
+        Each later reset draws new noise: derived from this seed and the reset's number, or fresh
+        when ``None`` (see ``reset``)."""
+        self.resets = 0
+        """Resets since ``load``."""
+        self.thermostat_seed: int | None = None
+        """What the last reset gave ``setRandomNumberSeed`` (``None``: it kept the load's noise)."""
         system = loaded.system
         self.particle_count: int = system.getNumParticles()
         self.masses: np.ndarray = np.array(
@@ -117,15 +127,12 @@ class OpenMMSimulation:
 
         self._context: openmm.Context | None = None
         self._integrator: openmm.Integrator | None = None
-        self._imd: ImdForce | None = None
+        self._user: UserForces | None = None
         self._checkpoint: bytes | None = None
+        self._initial_state: openmm.State | None = None
         self._topology_frame: FrameDict = {}
         self._dof = 0
         self._interactions: dict[str, Interaction] = {}
-        self._previous_interactions: dict[str, Interaction] = {}
-        self._result: ImdResult = ImdResult.EMPTY
-        self._work_done = 0.0
-        self._work_pending = 0.0
         self._chunk_positions: np.ndarray | None = None
         self._failed = False
         self.good_states = GoodStates()
@@ -150,7 +157,8 @@ class OpenMMSimulation:
             return
         loaded = self.loaded
         system = openmm.XmlSerializer.clone(loaded.system)
-        self._imd = ImdForce(system)
+        imd = ImdForce(system)
+        self._user = UserForces(imd, self.masses, periodic_box=loaded.box if self.periodic else None)
         choice = choose_platform(
             platform_candidates(self.platform_name, cpu_threads=self.cpu_threads),
             open_trial=lambda candidate: ContextTrial(
@@ -168,8 +176,10 @@ class OpenMMSimulation:
         self.platform_candidate = choice.candidate
         self._context = context
         self._checkpoint = context.createCheckpoint()
-        self._dof = _degrees_of_freedom(system)
-        self._topology_frame = _topology_frame(loaded.topology)
+        self._initial_state = context.getState(getPositions=True, getVelocities=True, getParameters=True)
+        self.resets = 0
+        self._dof = degrees_of_freedom(system)
+        self._topology_frame = topology_frame(loaded.topology)
         _LOG.info("loaded %s: %d particles on the %s platform", self.name, self.particle_count, choice.candidate)
 
     def _new_context(
@@ -193,8 +203,15 @@ class OpenMMSimulation:
             context.applyConstraints(1e-6)
         return context, integrator
 
-    def reset(self) -> FrameDict:
-        """Return to the initial state, drop the user forces and work, return a full frame."""
+    def reset(self, seed: int | None = None) -> FrameDict:
+        """Return to the initial state with new thermostat noise, drop the user forces and work; a full frame.
+
+        ``seed`` seeds the thermostat's random numbers (``openmm_seed(seed)``: the same seed, the
+        same trajectory on the same platform). Without one, the first reset after ``load`` keeps
+        the noise the load seeded and reset k after it uses ``reset_seed(self.seed, reset=k)``:
+        the same in every run given the same ``seed`` at construction, fresh noise when none.
+        Reseeding reinitialises the context: 20-70 ms for the 65-atom nanotube (idle to loaded machine).
+        """
         context = self.context
         if self._failed:
             # After a blow-up OpenMM may keep non-finite cached values (the kinetic energy of
@@ -202,15 +219,33 @@ class OpenMMSimulation:
             context.reinitialize()
             self._failed = False
         context.loadCheckpoint(self._checkpoint)
-        self._drop_user_forces()
-        self._work_done = 0.0
-        self._work_pending = 0.0
+        self._drop_user_forces(keep_work=False)
+        if seed is not None or self.resets:
+            self._reseed(openmm_seed(seed) if seed is not None else reset_seed(self.seed, reset=self.resets))
+        else:
+            self.thermostat_seed = None
+        self.resets += 1
         self.good_states.clear()
         self._rolled_back_to_start = False
         frame = dict(self._topology_frame)
         frame.update(self._state_frame(with_user=False))
         frame[keys.SIMULATION_NAME] = self.name
         return frame
+
+    def _reseed(self, value: int) -> None:
+        """Seed the integrator's random numbers and return to the initial state, keeping that seed.
+
+        A checkpoint would restore the old generator; ``setState`` leaves it alone. Integrators
+        without random numbers (Verlet) are left as they are.
+        """
+        integrator = self._integrator
+        self.thermostat_seed = None
+        if not hasattr(integrator, "setRandomNumberSeed"):
+            return
+        integrator.setRandomNumberSeed(value)
+        self.context.reinitialize()
+        self.context.setState(self._initial_state)
+        self.thermostat_seed = value
 
     def advance(self, seconds: float) -> FrameDict:
         """Run ``steps_per_frame`` steps (``seconds`` is ignored) and return the delta frame."""
@@ -223,15 +258,15 @@ class OpenMMSimulation:
             self._integrator.step(self.steps_per_frame)
             self.steps_taken += self.steps_per_frame
             self._chunk_positions = None
-            if self._interactions or self._previous_interactions:
+            if self._user.needed(self._interactions):
                 positions = self._positions()
-                self._update_user_forces(positions)
+                self._user.update(self._context, positions, self._interactions, max_force=self.max_force)
                 self._chunk_positions = positions
         except openmm.OpenMMException as error:
             self._failed = True
             if _OPENMM_NAN.search(str(error)):
                 cause = f"OpenMM: {str(error).split('  ')[0]}"
-                raise SimulationBlowUpError(_blow_up_message(self.name, cause), cause=cause) from error
+                raise SimulationBlowUpError(blow_up_message(self.name, cause), cause=cause) from error
             raise
         except Exception:
             self._failed = True
@@ -270,9 +305,8 @@ class OpenMMSimulation:
         context.reinitialize()  # a blown-up context may keep non-finite cached values
         self._failed = False
         context.loadCheckpoint(self._checkpoint if saved is None else saved.snapshot)
-        self._drop_user_forces()
+        self._drop_user_forces(keep_work=True)
         self._interactions = {}
-        self._work_pending = self._work_done  # the forces just dropped will not be felt
         frame = self._state_frame(with_user=True)
         if saved is None:
             return RolledBack(frame, frame[keys.SIMULATION_TIME], None)
@@ -295,53 +329,20 @@ class OpenMMSimulation:
         """Drop the OpenMM context (and its GPU memory); ``load`` builds a new one. Idempotent."""
         self._context = None
         self._integrator = None
-        self._imd = None
+        self._user = None
         self._checkpoint = None
+        self._initial_state = None
         self._chunk_positions = None
 
-    def _drop_user_forces(self) -> None:
-        self._imd.clear(self._context)
-        self._result = ImdResult.EMPTY
-        self._previous_interactions = {}
+    def _drop_user_forces(self, *, keep_work: bool) -> None:
+        self._user.drop(self._context, keep_work=keep_work)
         self._chunk_positions = None
 
     def _positions(self) -> np.ndarray:
         state = self._context.getState(getPositions=True, enforcePeriodicBox=self.periodic)
         positions = state.getPositions(asNumpy=True).value_in_unit(unit.nanometer)
-        _require_finite(positions, "positions", self.name)
+        require_finite(positions, "positions", self.name)
         return positions
-
-    def _update_user_forces(self, positions: np.ndarray) -> None:
-        """NanoVer's order: account the work of the forces just felt, then compute new ones."""
-        previous = self._result
-        if previous.indices.size:
-            self._work_pending += work_contribution(previous.forces, positions[previous.indices])
-        ended = [
-            interaction
-            for key, interaction in self._previous_interactions.items()
-            if interaction.reset_velocities and key not in self._interactions
-        ]
-        if ended:
-            self._remove_mean_velocities(ended)
-        box = self.loaded.box if self.periodic else None
-        result = compute_imd_forces(
-            positions, self.masses, self._interactions.values(), periodic_box=box, max_force=self.max_force
-        )
-        self._imd.apply(self._context, result)
-        self._work_done = self._work_pending
-        if result.indices.size:
-            self._work_pending -= work_contribution(result.forces, positions[result.indices])
-        self._result = result
-        self._previous_interactions = dict(self._interactions)
-
-    def _remove_mean_velocities(self, interactions: list[Interaction]) -> None:
-        """NanoVer's velocity reset: released particles lose their mean velocity."""
-        state = self._context.getState(getVelocities=True)
-        velocities = state.getVelocities(asNumpy=True).value_in_unit(unit.nanometer / unit.picosecond)
-        for interaction in interactions:
-            particles = interaction.particles
-            velocities[particles] -= velocities[particles].mean(axis=0)
-        self._context.setVelocities(velocities)
 
     def _state_frame(self, *, with_user: bool) -> FrameDict:
         positions = self._chunk_positions if with_user else None
@@ -354,26 +355,23 @@ class OpenMMSimulation:
         )
         if positions is None:
             positions = state.getPositions(asNumpy=True).value_in_unit(unit.nanometer)
-            _require_finite(positions, "positions", self.name)
+            require_finite(positions, "positions", self.name)
         box = state.getPeriodicBoxVectors(asNumpy=True).value_in_unit(unit.nanometer)
         frame: FrameDict = {
-            keys.PARTICLE_POSITIONS: _float32(positions),
-            keys.BOX_VECTORS: _float32(box),
+            keys.PARTICLE_POSITIONS: float32(positions),
+            keys.BOX_VECTORS: float32(box),
             keys.SIMULATION_TIME: state.getTime().value_in_unit(unit.picosecond),
         }
         if self.include_energies and (not with_user or self._energy_schedule.due()):
             frame.update(self._energy_frame(frame[keys.SIMULATION_TIME], with_temperature=with_user))
         if self.include_velocities:
             velocities = state.getVelocities(asNumpy=True).value_in_unit(unit.nanometer / unit.picosecond)
-            frame[keys.PARTICLE_VELOCITIES] = _float32(velocities)
+            frame[keys.PARTICLE_VELOCITIES] = float32(velocities)
         if self.include_forces:
             forces = state.getForces(asNumpy=True).value_in_unit(unit.kilojoule_per_mole / unit.nanometer)
-            frame[keys.PARTICLE_FORCES_SYSTEM] = _float32(forces)
+            frame[keys.PARTICLE_FORCES_SYSTEM] = float32(forces)
         if with_user:
-            frame[keys.USER_ENERGY] = self._result.energy
-            frame[keys.USER_FORCES_SPARSE] = _float32(self._result.forces)
-            frame[keys.USER_FORCES_INDEX] = self._result.indices.astype(np.uint32)
-            frame[keys.USER_WORK_DONE] = self._work_done
+            frame.update(self._user.frame())
         return frame
 
     def _energy_frame(self, time_ps: float, *, with_temperature: bool) -> FrameDict:
@@ -383,7 +381,7 @@ class OpenMMSimulation:
         self._energy_schedule.evaluated(time.perf_counter() - started)
         kinetic = state.getKineticEnergy().value_in_unit(unit.kilojoule_per_mole)
         potential = state.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
-        _require_finite(np.array([kinetic, potential]), "energies", self.name)
+        require_finite(np.array([kinetic, potential]), "energies", self.name)
         frame: FrameDict = {
             keys.KINETIC_ENERGY: kinetic,
             keys.POTENTIAL_ENERGY: potential,
@@ -393,57 +391,3 @@ class OpenMMSimulation:
             frame[keys.SYSTEM_TEMPERATURE] = 2.0 * kinetic / (self._dof * MOLAR_GAS_CONSTANT)
         return frame
 
-
-def _float32(values: Any) -> np.ndarray:
-    """``values`` as float32 for a frame. Numbers beyond float32's range become infinite without
-    numpy's "overflow encountered in cast" warning: the frame guard refuses such a frame."""
-    with np.errstate(over="ignore"):
-        return np.asarray(values, dtype=np.float32)
-
-
-def _require_finite(values: np.ndarray, what: str, name: str) -> None:
-    if not np.isfinite(values).all():
-        raise SimulationBlowUpError(_blow_up_message(name, f"non-finite {what}"), cause=f"non-finite {what}")
-
-
-def _blow_up_message(name: str, what: str) -> str:
-    return (
-        f"simulation {name!r} blew up ({what}); to go on, reset it (playback/reset) and then "
-        "play it (playback/play), and pull more gently or lower --max-force"
-    )
-
-
-def _topology_frame(topology: openmm.app.Topology) -> FrameDict:
-    """The topology keys of NanoVer's first frame (built once per load)."""
-    atoms = list(topology.atoms())
-    residues = list(topology.residues())
-    chains = list(topology.chains())
-    bonds = [(a.index, b.index) for a, b in topology.bonds()]
-    return {
-        keys.PARTICLE_COUNT: len(atoms),
-        keys.PARTICLE_NAMES: [atom.name for atom in atoms],
-        keys.PARTICLE_ELEMENTS: np.array(
-            [atom.element.atomic_number if atom.element is not None else 0 for atom in atoms], dtype=np.uint8
-        ),
-        keys.PARTICLE_RESIDUES: np.array([atom.residue.index for atom in atoms], dtype=np.uint32),
-        keys.RESIDUE_COUNT: len(residues),
-        keys.RESIDUE_NAMES: [residue.name for residue in residues],
-        keys.RESIDUE_IDS: [residue.id for residue in residues],
-        keys.RESIDUE_CHAINS: np.array([residue.chain.index for residue in residues], dtype=np.uint32),
-        keys.CHAIN_COUNT: len(chains),
-        keys.CHAIN_NAMES: [chain.id for chain in chains],
-        keys.BOND_PAIRS: np.array(bonds, dtype=np.uint32).reshape(-1, 2),
-    }
-
-
-def _degrees_of_freedom(system: openmm.System) -> int:
-    """OpenMM StateDataReporter's count: 3 per massive particle, minus constraints and COM motion."""
-    masses = np.array([system.getParticleMass(i).value_in_unit(unit.dalton) for i in range(system.getNumParticles())])
-    dof = 3 * int(np.count_nonzero(masses > 0))
-    for i in range(system.getNumConstraints()):
-        first, second, _ = system.getConstraintParameters(i)
-        if masses[first] > 0 or masses[second] > 0:
-            dof -= 1
-    if any(isinstance(system.getForce(i), openmm.CMMotionRemover) for i in range(system.getNumForces())):
-        dof -= 3
-    return dof

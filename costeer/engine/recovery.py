@@ -11,16 +11,30 @@ interactions). When nothing is left to roll back to, ``roll_back`` raises
 Rolling back helps when a pull blew the system up, not when it blows up on its own: a blow-up
 with nobody pulling, after ``LOOP_RECOVERIES`` such recoveries within ``LOOP_WINDOW_SECONDS``
 of wall time, pauses with a ``RecoveryLoopError`` frame instead of recovering forever.
+
+``BlowUpRecovery`` is that path, apart from the runner's loop: the runner hands it the
+blow-up, how to release the live interactions and how to publish a frame::
+
+    recovery = BlowUpRecovery(guard)
+    recovery.recover(simulation, error, name="nanotube", pulled=True,
+                     release=runner_release, publish=runner_publish, last_time=1.2)
 """
 
 from __future__ import annotations
 
+import logging
+import time
+from collections import deque
 from dataclasses import dataclass, field
-from typing import Mapping, Protocol, runtime_checkable
+from typing import Callable, Mapping, Protocol, runtime_checkable
 
 from costeer.core.frame import FrameDict
+from costeer.core.interaction import Interaction
+
+from .frame_guard import FrameGuard, UnsafeFrameError
 
 __all__ = [
+    "BlowUpRecovery",
     "Recoverable",
     "RolledBack",
     "Recovery",
@@ -30,6 +44,8 @@ __all__ = [
     "LOOP_RECOVERIES",
     "LOOP_WINDOW_SECONDS",
 ]
+
+_LOG = logging.getLogger(__name__)
 
 ON_BLOWUP_CHOICES = ("recover", "pause")
 """What a runner does on a blow-up: roll back and run on, or pause (NanoVer's way)."""
@@ -113,3 +129,85 @@ class Recovery:
             f"simulation `{self.simulation}` blew up ({self.cause}); rolled back to {back} "
             f"(t = {self.simulation_time:.3f} ps) and running again{released}"
         )
+
+
+class BlowUpRecovery:
+    """Rolls a blown-up simulation back to a state the frame guard passes, and tells the listeners.
+
+    ``recovery = BlowUpRecovery(guard); recovery.listeners.append(notify); recovery.recover(...)``
+    """
+
+    def __init__(self, guard: FrameGuard) -> None:
+        self.guard = guard
+        self.listeners: list[Callable[[Recovery], None]] = []
+        """Called with each ``Recovery`` on the simulation thread, before it runs on."""
+        self.count = 0
+        """Blow-ups recovered from so far."""
+        self._unpulled: deque[float] = deque()
+        """Wall times (``time.monotonic``) of recent recoveries from blow-ups with nobody pulling."""
+
+    def recover(
+        self,
+        simulation: Recoverable,
+        error: Exception,
+        *,
+        name: str,
+        pulled: bool,
+        release: Callable[[], Mapping[str, Interaction]],
+        publish: Callable[[FrameDict], None],
+        last_time: float | None,
+    ) -> Recovery:
+        """Roll back (further while the state returned to is refused), release, publish, tell.
+
+        ``release`` forgets the live interactions and returns them; ``publish`` sends the
+        rolled-back frame. Raises ``RecoveryLoopError`` when, with nobody pulling, it blew up
+        too often lately, and what ``roll_back`` raises (``NothingToRollBackTo``).
+        """
+        now = time.monotonic()
+        recent = self._unpulled
+        while recent and now - recent[0] > LOOP_WINDOW_SECONDS:
+            recent.popleft()
+        if not pulled and len(recent) >= LOOP_RECOVERIES:
+            loop = RecoveryLoopError(recoveries=len(recent), seconds=now - recent[0])
+            recent.clear()
+            raise loop
+        started = time.perf_counter()
+        rollbacks = 0
+        while True:
+            rollbacks += 1
+            rolled = simulation.roll_back()
+            try:
+                self.guard.check(rolled.frame)
+            except UnsafeFrameError:
+                continue
+            break
+        released = {key: _owner(interaction) for key, interaction in release().items()}
+        lost = 0.0 if last_time is None else max(0.0, last_time - rolled.simulation_time)
+        publish(rolled.frame)
+        self.count += 1
+        if not pulled:
+            recent.append(now)
+        recovery = Recovery(
+            count=self.count,
+            simulation=name,
+            cause=getattr(error, "cause", str(error)),
+            simulation_time=rolled.simulation_time,
+            lost_time=lost,
+            state_age=rolled.age,
+            seconds=time.perf_counter() - started,
+            rollbacks=rollbacks,
+            released=released,
+        )
+        _LOG.warning("%s (recovery %d, %.3f s)", recovery.message, recovery.count, recovery.seconds)
+        for listener in list(self.listeners):
+            try:
+                listener(recovery)
+            except Exception:
+                _LOG.exception("a recovery listener failed")
+        return recovery
+
+
+def _owner(interaction: Interaction) -> str | None:
+    """The user id a client put in an interaction (``owner.id``), if any."""
+    owner = interaction.properties.get("owner.id")
+    return None if owner is None else str(owner)

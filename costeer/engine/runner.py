@@ -22,11 +22,11 @@ frame with ``system.simulation.exception`` and pauses, as NanoVer does; ``reset`
 
 Every frame passes a ``FrameGuard`` before it is published: one with non-finite numbers or
 atoms beyond reach is a blow-up, and never reaches a client or a recording. With
-``on_blowup="recover"`` a blow-up of a ``Recoverable`` simulation does not pause: the
-simulation rolls back to its last good state, the live interactions are released, and each
-of ``recovery_listeners`` gets a ``Recovery`` (see ``costeer.engine.recovery``). A simulation
-that keeps blowing up with nobody pulling (``LOOP_RECOVERIES`` within ``LOOP_WINDOW_SECONDS``)
-pauses with a ``RecoveryLoopError`` frame instead of recovering forever.
+``on_blowup="recover"`` a blow-up of a ``Recoverable`` simulation does not pause: it rolls
+back, the live interactions are released and ``recovery_listeners`` get a ``Recovery``
+(``BlowUpRecovery`` in ``costeer.engine.recovery``, which also stops a recovery loop).
+Commands and interactions reach this thread through ``costeer.engine.control``; frames leave
+it through ``costeer.engine.outlet`` (guard, publisher, exception frames).
 """
 
 from __future__ import annotations
@@ -34,17 +34,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from concurrent.futures import Future
-from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Mapping, Sequence
 
 from costeer.core import keys
 from costeer.core.frame import FrameDict
 from costeer.core.interaction import Interaction
-from costeer.core.simulation import FramePublisher, Simulation
+from costeer.core.simulation import FramePublisher, FreeRunning, Simulation
 
-from .frame_guard import FrameGuard, SimulationBlowUpError, UnsafeFrameError
-from .recovery import LOOP_RECOVERIES, LOOP_WINDOW_SECONDS, ON_BLOWUP_CHOICES, Recoverable, Recovery, RecoveryLoopError
+from .control import ControlQueue, LatestInteractions
+from .frame_guard import SimulationBlowUpError
+from .outlet import FrameOutlet
+from .recovery import ON_BLOWUP_CHOICES, BlowUpRecovery, Recoverable, Recovery, RecoveryLoopError
 
 __all__ = ["SimulationRunner", "FreeRunning", "LOAD_WAIT_SECONDS", "CLOSE_WAIT_SECONDS"]
 
@@ -54,18 +55,6 @@ LOAD_WAIT_SECONDS = 60.0
 """How long ``load``/``next`` wait for the switch before returning anyway."""
 CLOSE_WAIT_SECONDS = 10.0
 """How long ``close`` waits for the simulation thread to finish what it is doing."""
-_SWITCHES = ("load", "next")
-
-
-@runtime_checkable
-class FreeRunning(Protocol):
-    """A simulation that can run unpaced: step a chunk cheaply, build a frame on demand."""
-
-    def run_chunk(self) -> None:
-        """Run one chunk of steps (refreshing user forces); fetch nothing that is not needed."""
-
-    def current_frame(self) -> FrameDict:
-        """The delta frame for the current state."""
 
 
 class SimulationRunner:
@@ -100,29 +89,30 @@ class SimulationRunner:
         """Called with (index, name) on the simulation thread after each load."""
         if on_simulation_changed is not None:
             self.simulation_changed_listeners.append(on_simulation_changed)
-        self.recovery_listeners: list[Callable[[Recovery], None]] = []
+        self._out = FrameOutlet(publisher)
+        self._blowups = BlowUpRecovery(self._out.guard)
+        self.recovery_listeners: list[Callable[[Recovery], None]] = self._blowups.listeners
         """Called with each ``Recovery`` on the simulation thread, before it runs on."""
-        self.frames_published = 0
-        """Frames sent since start (exception frames and resets included)."""
-        self.recoveries = 0
-        """Blow-ups recovered from since start."""
 
         self._interval = 1.0 / self.frame_rate
-        self._signals: deque[tuple[str, Any]] = deque()
-        self._wake = threading.Condition()
-        self._interactions_lock = threading.Lock()
-        self._interactions: dict[str, Interaction] = {}
-        self._interactions_version = 0
+        self._control = ControlQueue()
+        self._handlers: dict[str, Callable[[Any], None]] = {
+            "stop": self._on_stop,
+            "play": self._on_play,
+            "pause": self._on_pause,
+            "step": self._on_step,
+            "reset": self._on_reset,
+            "load": self._on_switch,
+            "next": self._on_switch,
+        }
+        """What the simulation thread does with each queued command, by name."""
+        self._interactions = LatestInteractions()
         self._index = 0
         self._paused = False
         self._stopped = False
         self._free_running = False
         self._recoverable = False
         self._thread: threading.Thread | None = None
-        self._guard = FrameGuard()
-        self._last_time: float | None = None
-        self._unpulled_recoveries: deque[float] = deque()
-        """Wall times (``time.monotonic``) of recent recoveries from blow-ups with nobody pulling."""
 
     # ---- state, readable from any thread -------------------------------------------------
 
@@ -142,6 +132,16 @@ class SimulationRunner:
         return self.simulations[self._index]
 
     @property
+    def frames_published(self) -> int:
+        """Frames sent since start (exception frames and resets included)."""
+        return self._out.frames_published
+
+    @property
+    def recoveries(self) -> int:
+        """Blow-ups recovered from since start."""
+        return self._blowups.count
+
+    @property
     def is_paused(self) -> bool:
         return self._paused
 
@@ -156,7 +156,7 @@ class SimulationRunner:
         """Start the simulation thread: load and reset the first simulation, then play."""
         if self._thread is not None:
             raise RuntimeError("this runner has already been started")
-        self._signal("load", 0)
+        self._control.request_switch("load", 0)
         self._thread = threading.Thread(target=self._run, name="costeer-simulation", daemon=True)
         self._thread.start()
 
@@ -167,9 +167,7 @@ class SimulationRunner:
         switches still queued fail. A thread stuck in a long step is left to finish it,
         with a warning.
         """
-        with self._wake:
-            self._signals.appendleft(("stop", None))
-            self._wake.notify()
+        self._control.put("stop", first=True)
         thread = self._thread
         if thread is None or thread is threading.current_thread():
             return
@@ -183,18 +181,18 @@ class SimulationRunner:
         self._fail_switches()
 
     def play(self) -> None:
-        self._signal("play", None)
+        self._control.put("play")
 
     def pause(self) -> None:
-        self._signal("pause", None)
+        self._control.put("pause")
 
     def step(self) -> None:
         """Pause, then advance exactly one frame (``steps_per_frame`` steps) and publish it."""
-        self._signal("step", None)
+        self._control.put("step")
 
     def reset(self) -> None:
         """Back to the initial state: ``send_clear`` then a full frame. Pausing is unchanged."""
-        self._signal("reset", None)
+        self._control.put("reset")
 
     def load(self, index: int) -> None:
         """Switch to simulation ``index`` (modulo their number), reset it and play."""
@@ -206,27 +204,15 @@ class SimulationRunner:
 
     def request_load(self, index: int) -> "Future[None]":
         """Queue ``load(index)`` without waiting; the Future completes once the switch is done."""
-        return self._request_switch("load", int(index) % len(self.simulations))
+        return self._control.request_switch("load", int(index) % len(self.simulations))
 
     def request_next(self) -> "Future[None]":
         """Queue ``next()`` without waiting; the Future completes once the switch is done."""
-        return self._request_switch("next", None)
+        return self._control.request_switch("next", None)
 
     def set_interactions(self, interactions: Mapping[str, Interaction]) -> None:
         """Replace every live interaction at once; the current simulation gets them next chunk."""
-        with self._interactions_lock:
-            self._interactions = dict(interactions)
-            self._interactions_version += 1
-
-    def _signal(self, name: str, argument: Any) -> None:
-        with self._wake:
-            self._signals.append((name, argument))
-            self._wake.notify()
-
-    def _request_switch(self, name: str, argument: Any) -> "Future[None]":
-        done: Future[None] = Future()
-        self._signal(name, (argument, done))
-        return done
+        self._interactions.set(interactions)
 
     def _wait_for_switch(self, done: "Future[None]") -> None:
         running = self._thread is not None and self._thread.is_alive()
@@ -245,16 +231,16 @@ class SimulationRunner:
         last_advance = 0.0
         next_publish = 0.0
         while True:
-            if self._signals:
-                self._handle_signals()
+            if self._control:
+                self._handle_commands()
                 if self._stopped:
                     return
                 continue
             if self._paused:
-                self._wait(None)
+                self._control.wait(None)
                 next_tick = None
                 continue
-            if self._interactions_version != seen_version:
+            if self._interactions.version != seen_version:
                 seen_version, keys_now = self._forward_interactions()
                 if keys_now - live_keys:  # a grab started: show it in the next frame, not a tick later
                     next_publish = 0.0
@@ -276,55 +262,45 @@ class SimulationRunner:
             if next_tick is None:
                 next_tick = last_advance = now
             if now < next_tick:
-                self._wait(next_tick - now)
+                self._control.wait(next_tick - now)
                 continue
             seconds, last_advance = now - last_advance, now
             next_tick = max(next_tick + self._interval, now)
             self._advance(simulation, seconds)
 
-    def _wait(self, timeout: float | None) -> None:
-        with self._wake:
-            if not self._signals:
-                self._wake.wait(timeout)
+    def _handle_commands(self) -> None:
+        while not self._stopped and (command := self._control.pop()) is not None:
+            name, argument = command
+            self._handlers[name](argument)
 
-    def _handle_signals(self) -> None:
-        while True:
-            with self._wake:
-                if not self._signals:
-                    return
-                name, argument = self._signals.popleft()
-            if name == "stop":
-                self._stopped = True
-                self._fail_switches()
-                self._close_simulations()
-                return
-            if name == "play":
-                self._paused = False
-            elif name == "pause":
-                self._paused = True
-            elif name == "step":
-                self._paused = True
-                self._advance(self.simulations[self._index], self._interval)
-            elif name == "reset":
-                self._reset()
-            elif name in ("load", "next"):
-                index, done = argument if isinstance(argument, tuple) else (argument, None)
-                if name == "next":
-                    index = self._index + 1
-                self._switch(index % len(self.simulations))
-                if done is not None and not done.done():
-                    done.set_result(None)
+    def _on_stop(self, _: Any) -> None:
+        self._stopped = True
+        self._fail_switches()
+        self._close_simulations()
+
+    def _on_play(self, _: Any) -> None:
+        self._paused = False
+
+    def _on_pause(self, _: Any) -> None:
+        self._paused = True
+
+    def _on_step(self, _: Any) -> None:
+        self._paused = True
+        self._advance(self.simulations[self._index], self._interval)
+
+    def _on_reset(self, _: Any) -> None:
+        self._reset()
+
+    def _on_switch(self, argument: "tuple[int | None, Future[None]]") -> None:
+        """``load`` (with an index) or ``next`` (``None``): switch, then complete the Future."""
+        index, done = argument
+        self._switch((self._index + 1 if index is None else index) % len(self.simulations))
+        if not done.done():
+            done.set_result(None)
 
     def _fail_switches(self) -> None:
         """Fail the ``load``/``next`` requests still queued: the runner is stopping."""
-        with self._wake:
-            switches = [signal for signal in self._signals if signal[0] in _SWITCHES]
-            for signal in switches:
-                self._signals.remove(signal)
-        for _, argument in switches:
-            done = argument[1] if isinstance(argument, tuple) else None
-            if done is not None and not done.done():
-                done.set_exception(RuntimeError("the simulation runner stopped before switching simulation"))
+        self._control.fail_switches("the simulation runner stopped before switching simulation")
 
     def _close_simulations(self) -> None:
         """Release every simulation's resources (OpenMM contexts, open files)."""
@@ -339,8 +315,7 @@ class SimulationRunner:
 
     def _forward_interactions(self) -> tuple[int, set[str]]:
         """Hand the latest interactions to the simulation; their version and keys."""
-        with self._interactions_lock:
-            interactions, version = self._interactions, self._interactions_version
+        version, interactions = self._interactions.get()
         try:
             self.simulations[self._index].set_interactions(interactions)
         except Exception as error:
@@ -353,23 +328,17 @@ class SimulationRunner:
             if not frame:
                 return
             if frame.get(keys.FRAME_INDEX) == 0:  # the simulation started a new sequence (a playback looped)
-                self.publisher.send_clear()
+                self._out.publisher.send_clear()
                 frame = {key: value for key, value in frame.items() if key != keys.FRAME_INDEX}
             self._publish_checked(simulation, frame)
         except Exception as error:
             self._fail(error)
 
     def _reset(self) -> None:
-        simulation = self.simulations[self._index]
         try:
-            frame = simulation.reset()
-            self._guard.start(frame)
-            self._guard.check(frame)
+            self._out.start_sequence(self.simulations[self._index].reset())
         except Exception as error:
             self._report(error)
-            return
-        self.publisher.send_clear()
-        self._publish(frame)
 
     def _switch(self, index: int) -> None:
         """NanoVer's load: forget interactions, load and reset the simulation, play."""
@@ -377,15 +346,13 @@ class SimulationRunner:
         simulation = self.simulations[index]
         self._free_running = self.free_run and isinstance(simulation, FreeRunning)
         self._recoverable = isinstance(simulation, Recoverable)  # once: Protocol checks are slow
-        with self._interactions_lock:
-            self._interactions = {}
-            self._interactions_version += 1
+        self._interactions.clear()
         try:
             simulation.load()
             simulation.set_interactions({})
         except Exception as error:
             _LOG.exception("could not load simulation %r", simulation.name)
-            self.publisher.send_clear()
+            self._out.publisher.send_clear()
             self._report(error)
         else:
             self._paused = False
@@ -398,95 +365,36 @@ class SimulationRunner:
 
     def _publish_checked(self, simulation: Simulation, frame: FrameDict) -> None:
         """Publish a frame of the running simulation if the guard passes it, then keep its state."""
-        self._guard.check(frame)
-        self._publish(frame)
+        self._out.publish_checked(frame)
         if self._recoverable:
             simulation.remember_good_state()  # type: ignore[attr-defined]
-
-    def _publish(self, frame: FrameDict) -> None:
-        self.publisher.send_frame(frame)
-        self.frames_published += 1
-        time_ps = frame.get(keys.SIMULATION_TIME)
-        if time_ps is not None:
-            self._last_time = time_ps
 
     def _fail(self, error: Exception) -> None:
         """Recover from a blow-up when asked to and able to; otherwise report and pause."""
         simulation = self.simulations[self._index]
         if self.on_blowup == "recover" and self._recoverable and isinstance(error, SimulationBlowUpError):
-            with self._interactions_lock:
-                pulled = bool(self._interactions)
-            now = time.monotonic()
-            recent = self._unpulled_recoveries
-            while recent and now - recent[0] > LOOP_WINDOW_SECONDS:
-                recent.popleft()
-            if not pulled and len(recent) >= LOOP_RECOVERIES:
-                _LOG.error("simulation %r blew up (%s) with nobody pulling, again", simulation.name, error)
-                self._report(RecoveryLoopError(recoveries=len(recent), seconds=now - recent[0]))
-                recent.clear()
-                return
+            pulled = bool(self._interactions)
             try:
-                self._recover(simulation, error)  # type: ignore[arg-type]
-                if not pulled:
-                    recent.append(now)
+                self._blowups.recover(
+                    simulation,  # type: ignore[arg-type]
+                    error,
+                    name=simulation.name,
+                    pulled=pulled,
+                    release=self._interactions.clear,
+                    publish=self._out.publish,
+                    last_time=self._out.last_time,
+                )
                 return
+            except RecoveryLoopError as loop:
+                _LOG.error("simulation %r blew up (%s) with nobody pulling, again", simulation.name, error)
+                error = loop
             except Exception as failure:  # NothingToRollBackTo, or the rollback itself failed
                 _LOG.error("could not recover simulation %r from %s", simulation.name, error)
                 error = failure
         self._report(error)
 
-    def _recover(self, simulation: Recoverable, error: Exception) -> None:
-        """Roll back (further while the state returned to is refused), release, publish, tell."""
-        started = time.perf_counter()
-        rollbacks = 0
-        while True:
-            rollbacks += 1
-            rolled = simulation.roll_back()
-            try:
-                self._guard.check(rolled.frame)
-            except UnsafeFrameError:
-                continue
-            break
-        with self._interactions_lock:
-            released = {key: _owner(interaction) for key, interaction in self._interactions.items()}
-            self._interactions = {}
-            self._interactions_version += 1
-        lost = 0.0 if self._last_time is None else max(0.0, self._last_time - rolled.simulation_time)
-        self._publish(rolled.frame)
-        self.recoveries += 1
-        recovery = Recovery(
-            count=self.recoveries,
-            simulation=self.simulations[self._index].name,
-            cause=getattr(error, "cause", str(error)),
-            simulation_time=rolled.simulation_time,
-            lost_time=lost,
-            state_age=rolled.age,
-            seconds=time.perf_counter() - started,
-            rollbacks=rollbacks,
-            released=released,
-        )
-        _LOG.warning("%s (recovery %d, %.3f s)", recovery.message, recovery.count, recovery.seconds)
-        for listener in list(self.recovery_listeners):
-            try:
-                listener(recovery)
-            except Exception:
-                _LOG.exception("a recovery listener failed")
-
     def _report(self, error: Exception) -> None:
         """NanoVer's exception frame, then pause: the simulation thread never dies."""
-        name = self.simulations[self._index].name
-        message = f"{type(error).__name__} during simulation `{name}`: {error}"
-        if isinstance(error, SimulationBlowUpError) and "playback/play" not in message:
-            message += "; paused: to go on, reset it (playback/reset) and then play it (playback/play)"
-        _LOG.error("%s (paused)", message, exc_info=error)
         self._paused = True
-        try:
-            self._publish({keys.SIMULATION_EXCEPTION: message})
-        except Exception:
-            _LOG.exception("could not publish the exception frame")
+        self._out.publish_exception(error, simulation_name=self.simulations[self._index].name)
 
-
-def _owner(interaction: Interaction) -> str | None:
-    """The user id a client put in an interaction (``owner.id``), if any."""
-    owner = interaction.properties.get("owner.id")
-    return None if owner is None else str(owner)

@@ -11,9 +11,10 @@ simulated time over the human pace, so a hand or policy acts at the pace people 
     step = env.step([person_pull, copilot_pull])  # several at once, as a server with two clients
     interaction_work(steps, "interaction.costeer-demonstrator")   # one of them's work alone
 
-``reset(seed)`` reseeds the integrator's random numbers without rebuilding the System: OpenMM
-draws them from a generator seeded only when its kernels initialise, and a checkpoint carries
-that generator's state (so a plain reset replays the same noise). So a reset loads the
+``reset(seed)`` reseeds the integrator's random numbers without rebuilding the System
+(``OpenMMSimulation.reset(seed=...)``, which the server's resets share): OpenMM draws them
+from a generator seeded only when its kernels initialise, and a checkpoint carries that
+generator's state (so a plain reset would replay the same noise). So a reset loads the
 engine's initial checkpoint, sets the seed, reinitialises the context and restores the
 initial state with ``setState``, which leaves the new generator alone. For the 65-atom
 nanotube on Reference that costs about 20 ms (recompiling the custom forces' kernels), against
@@ -113,7 +114,6 @@ class TaskEnvironment:
         self._simulation.load()
         frame = self._simulation.reset()
         context = self._simulation.context
-        self._initial = context.getState(getPositions=True, getVelocities=True, getParameters=True)
         self.chemistry: Chemistry = Chemistry.from_frame(frame)
         """Elements and bonds of the system."""
         self.selection: AtomSelection = self.task.select(self.chemistry)
@@ -130,7 +130,6 @@ class TaskEnvironment:
         """Resets so far (the ``system.simulation.counter`` of the frames)."""
         self._time0 = 0.0
         self._next_index = 0
-        self._seeded = hasattr(context.getIntegrator(), "setRandomNumberSeed")
 
     def settings(self) -> dict[str, Any]:
         """How frames are made (for a recording's ``costeer.session`` entry)."""
@@ -144,13 +143,7 @@ class TaskEnvironment:
 
     def reset(self, seed: int) -> RolloutStep:
         """Back to the start with the thermostat's random numbers seeded by ``seed``; the full frame."""
-        simulation = self._simulation
-        frame = simulation.reset()
-        if self._seeded:
-            context = simulation.context
-            context.getIntegrator().setRandomNumberSeed(_openmm_seed(seed))
-            context.reinitialize()
-            context.setState(self._initial)
+        frame = self._simulation.reset(seed=seed)
         self._time0 = float(frame[keys.SIMULATION_TIME])
         frame[keys.FRAME_INDEX] = 0
         frame[keys.SIMULATION_COUNTER] = self.resets
@@ -230,9 +223,3 @@ def _by_key(interactions: Interaction | Iterable[Interaction] | None) -> dict[st
             raise ValueError(f"two interactions under {key}: give each actor its own owner.id in its properties")
         live[key] = interaction
     return live
-
-
-def _openmm_seed(seed: int) -> int:
-    """A positive 31-bit seed for OpenMM from any integer (OpenMM takes 0 to mean "pick one at random")."""
-    value = int(np.random.SeedSequence(abs(int(seed)), spawn_key=(int(seed < 0),)).generate_state(1)[0]) & 0x7FFFFFFF
-    return value or 1

@@ -30,6 +30,14 @@ seen, whose names count in ``max_state_bytes`` too): 2 x 448 KiB, plus the serve
 keys (about 1 KiB) and the envelope, stays under 1 MiB. A refused key is logged once per
 client and kind of refusal, at WARNING, naming the client and the key.
 
+Keys a departed client wrote last and its clean-up left (shared keys such as ``selection.*``
+or ``scene``) stay, as in NanoVer, where a notebook's selections outlive its connection; but
+they belong to nobody present, so they never crowd out the clients that are: when a
+client's change would take the state past ``max_keys`` or ``max_state_bytes``, the oldest
+such keys left behind are removed to make room (``Review.evictions``) before anything is
+refused. Clients that join and leave again and again therefore cannot fill the state so
+that a newcomer's avatar is refused. A key someone locks is not removed.
+
     ownership = KeyOwnership()
     state = SharedState(ownership=ownership)
     state.update({"avatar.u1": {...}}, origin="client-1")   # client-1 now owns avatar.u1
@@ -41,14 +49,14 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
 from costeer.core import keys
-from costeer.core.message import encode_message
+
+from .state_values import encoded, encoded_size, holds_non_finite, may_hold_non_finite, without_uncapped_force
 
 __all__ = [
     "KeyOwnership",
@@ -107,6 +115,8 @@ class Review:
     """Refused key -> (kind of refusal, the reason in words)."""
     sizes: dict[str, int] = field(default_factory=dict)
     """Encoded size of each reviewed update, for :meth:`KeyOwnership.commit`."""
+    evictions: frozenset[str] = frozenset()
+    """Keys left behind by departed clients, to remove so that the updates fit the limits."""
 
 
 @dataclass
@@ -141,6 +151,8 @@ class KeyOwnership:
         """The client that last wrote each key; keys the server wrote last are absent."""
         self._written: dict[str, set[str]] = {}
         """Keys by the client that last wrote them (the inverse of ``_last_writer``)."""
+        self._left_behind: dict[str, str] = {}
+        """Keys still present whose last writer has left, oldest departure first, with that writer."""
         self._sizes: dict[str, int] = {}
         self._total_bytes = 0
         self._logged: set[tuple[str, str]] = set()
@@ -166,6 +178,11 @@ class KeyOwnership:
         """Keys still present that ``origin`` wrote last."""
         with self._lock:
             return set(self._written.get(origin, ()))
+
+    def left_behind(self) -> dict[str, str]:
+        """Keys still present whose last writer has left, with that writer, oldest departure first."""
+        with self._lock:
+            return dict(self._left_behind)
 
     def acquire(self, owner: str, locks: Mapping[str, float | None]) -> None:
         """Lock every key of ``locks`` for ``owner``, each for its duration in seconds
@@ -201,12 +218,13 @@ class KeyOwnership:
                     del self._claims[key]
 
     def forget(self, origin: str) -> None:
-        """``origin`` left: release all it owns or locks and drop its bookkeeping."""
+        """``origin`` left: release all it owns or locks, and mark the keys it wrote last as left behind."""
         with self._lock:
             for key in [key for key, claim in self._claims.items() if claim.owner == origin]:
                 del self._claims[key]
-            for key in self._written.pop(origin, ()):
+            for key in sorted(self._written.pop(origin, ())):
                 self._last_writer.pop(key, None)
+                self._left_behind[key] = origin
             self._logged = {entry for entry in self._logged if entry[0] != origin}
 
     def review(
@@ -232,18 +250,26 @@ class KeyOwnership:
                 1 for key in kept_removals if self._last_writer.get(key) == origin
             )
             key_count = len(content) - len(kept_removals)
+            evictable = (key for key in list(self._left_behind) if key not in updates and key not in kept_removals)
+            evictions: set[str] = set()
             for key, value in updates.items():
                 new_key = key not in content or key in kept_removals
                 new_to_origin = new_key or self._last_writer.get(key) != origin
                 size = 0
-                refusal = self._write_refusal(origin, key) or self._count_refusal(
-                    own_keys, key_count, new_key=new_key, new_to_origin=new_to_origin
-                )
+                refusal = self._write_refusal(origin, key) or self._client_count_refusal(own_keys, new_to_origin)
                 if refusal is None:
                     size, refusal = self._size_refusal(key, value)
                 grown = total + size - (0 if new_key else self._sizes.get(key, 0))
-                if refusal is None and grown > self.limits.max_state_bytes:
-                    refusal = "bytes", f"the shared state would exceed its {self.limits.max_state_bytes}-byte limit"
+                while refusal is None and ((new_key and key_count >= self.limits.max_keys) or grown > self.limits.max_state_bytes):
+                    victim = next((k for k in evictable if self._live_claim(k) is None), None)
+                    if victim is None:
+                        refusal = self._total_refusal(new_key=new_key, key_count=key_count)
+                        break
+                    evictions.add(victim)
+                    key_count -= 1
+                    freed = self._sizes.get(victim, 0)
+                    total -= freed
+                    grown -= freed
                 if refusal is not None:
                     review.refusals[key] = refusal
                     continue
@@ -252,6 +278,7 @@ class KeyOwnership:
                 total = grown
                 own_keys += new_to_origin
                 key_count += new_key
+            review.evictions = frozenset(evictions)
         return review
 
     def commit(self, stored: Mapping[str, Any], removed: Iterable[str], origin: str | None, sizes: Mapping[str, int]) -> None:
@@ -259,15 +286,17 @@ class KeyOwnership:
         with self._lock:
             for key in removed:
                 self._forget_key(key)
+                self._left_behind.pop(key, None)
                 claim = self._claims.get(key)
                 if claim is not None and not claim.locked:
                     del self._claims[key]
             for key, value in stored.items():
                 size = sizes.get(key)
                 if size is None:
-                    size = _encoded_size(key, value) or 0
+                    size = encoded_size(key, value) or 0
                 self._total_bytes += size - self._sizes.get(key, 0)
                 self._sizes[key] = size
+                self._left_behind.pop(key, None)
                 previous = self._last_writer.get(key)
                 if previous is not None and previous != origin:
                     self._written[previous].discard(key)
@@ -319,81 +348,25 @@ class KeyOwnership:
         limits = self.limits
         if len(key) > limits.max_key_chars:
             return 0, ("key", f"a key may have at most {limits.max_key_chars} characters, this one has {len(key)}")
-        encoded = _encoded(key, value)
-        if encoded is None:
+        message = encoded(key, value)
+        if message is None:
             return 0, ("value", f"the value of {key} cannot be sent to clients")
-        size = len(encoded)
+        size = len(message)
         if size > limits.max_value_bytes:
             return size, ("value", f"{key} takes {size} bytes, over the {limits.max_value_bytes}-byte limit per value")
-        if _MAYBE_NON_FINITE.search(encoded) is not None and holds_non_finite(_without_uncapped_force(key, value)):
+        if may_hold_non_finite(message) and holds_non_finite(without_uncapped_force(key, value)):
             return size, ("non-finite", f"{key} holds NaN or infinity, which other clients cannot use")
         return size, None
 
-    def _count_refusal(
-        self, own_keys: int, key_count: int, *, new_key: bool, new_to_origin: bool
-    ) -> tuple[str, str] | None:
+    def _client_count_refusal(self, own_keys: int, new_to_origin: bool) -> tuple[str, str] | None:
         limits = self.limits
         if new_to_origin and own_keys >= limits.max_keys_per_client:
             return "client-keys", f"this client already holds {limits.max_keys_per_client} keys (the most allowed per client)"
+        return None
+
+    def _total_refusal(self, *, new_key: bool, key_count: int) -> tuple[str, str]:
+        """Why a change that passed every other check does not fit the whole state's limits."""
+        limits = self.limits
         if new_key and key_count >= limits.max_keys:
             return "keys", f"the shared state already holds {limits.max_keys} keys (the most allowed)"
-        return None
-
-
-def holds_non_finite(value: Any) -> bool:
-    """Whether a decoded message value holds NaN or infinity anywhere (map keys included).
-
-    Walks the structure with a stack, not recursion; a long list of numbers is checked in one
-    ``sum`` (finite unless an item is not, or the sum overflows), so a 40,000-atom selection costs little.
-    """
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        kind = type(item)
-        if kind is float:
-            if not math.isfinite(item):
-                return True
-        elif kind is list or kind is tuple:
-            if len(item) > 16:
-                try:
-                    total = sum(item)
-                    if type(total) is int or math.isfinite(total):
-                        continue
-                except (TypeError, OverflowError):
-                    pass  # not all numbers, or huge: look at each item
-            pending.extend(item)
-        elif kind is dict:
-            pending.extend(item)
-            pending.extend(item.values())
-        elif isinstance(item, float) and not math.isfinite(item):
-            return True
-    return False
-
-
-_MAYBE_NON_FINITE = re.compile(rb"\xcb[\x7f\xff][\xf0-\xff]", re.DOTALL)
-"""A msgpack float64 whose exponent bits are all set (NaN or infinity), or bytes that look
-like one inside other data. The encoder writes every float as float64, so a value whose
-encoding lacks this holds no NaN or infinity: checked at C speed before walking the value."""
-
-
-def _without_uncapped_force(key: str, value: Any) -> Any:
-    """``value`` less an interaction's ``max_force`` of +infinity: NanoVer's VR client sends that
-    to mean "no cap of its own" (the human recordings hold it), and the server's ``--max-force``
-    caps such a pull anyway."""
-    if type(value) is dict and value.get("max_force") == math.inf and key.startswith(keys.INTERACTION_PREFIX):
-        return {name: item for name, item in value.items() if name != "max_force"}
-    return value
-
-
-def _encoded(key: str, value: Any) -> bytes | None:
-    """``{key: value}`` as in a state message, or ``None`` if it cannot be sent."""
-    try:
-        return encode_message({key: value})
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
-def _encoded_size(key: str, value: Any) -> int | None:
-    """Bytes ``{key: value}`` takes in a state message, or ``None`` if it cannot be sent."""
-    encoded = _encoded(key, value)
-    return None if encoded is None else len(encoded)
+        return "bytes", f"the shared state would exceed its {limits.max_state_bytes}-byte limit"

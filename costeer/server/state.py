@@ -9,7 +9,8 @@ the state's own bounds however fast keys come and go.
 
 Every client change first passes the state's ``KeyOwnership`` (see ``ownership``): who may
 write which key, and the size limits; it also remembers which keys each writer (``origin``)
-wrote, so a client's keys can be cleaned up when it leaves. Filters may then veto updates
+wrote, so a client's keys can be cleaned up when it leaves; the shared keys it leaves behind
+stay until a present client's change needs their room. Filters may then veto updates
 before they are stored (e.g. invalid interactions).
 """
 
@@ -201,7 +202,7 @@ class SharedState:
             if review.refusals and atomic:
                 kept, removed, created = {}, frozenset(), frozenset()
             else:
-                kept, removed = review.updates, review.removals
+                kept, removed = review.updates, review.removals | review.evictions
                 for state_filter in self._filters:
                     kept = state_filter(kept, origin, self._content)
                 removed = frozenset(key for key in removed if key in self._content)
@@ -219,6 +220,11 @@ class SharedState:
             refused_whole = bool(review.refusals) and atomic
             requested = list(self._removal_request_listeners) if removal_set and origin and not refused_whole else []
         self.ownership.report(origin, review.refusals)
+        if review.evictions and not refused_whole:
+            _log.info(
+                "removed %d key(s) that departed clients left behind, oldest first, to make room for %s's change: %s",
+                len(review.evictions), origin, ", ".join(sorted(review.evictions)[:10]),
+            )
         for requested_listener in requested:
             try:
                 requested_listener(origin, removal_set)  # type: ignore[arg-type]

@@ -226,3 +226,35 @@ def test_a_frame_beyond_float32_is_refused_by_the_guard_without_a_numpy_cast_war
     assert np.isinf(frame[keys.PARTICLE_POSITIONS][60]).all()
     with pytest.raises(UnsafeFrameError):
         guard.check(frame)
+
+
+def _trajectory(simulation: OpenMMSimulation, *, seed: int | None = None, frames: int = 10) -> np.ndarray:
+    simulation.reset() if seed is None else simulation.reset(seed=seed)
+    return np.stack([simulation.advance(0.0)[keys.PARTICLE_POSITIONS] for _ in range(frames)])
+
+
+def test_a_reset_does_not_replay_the_thermostat_noise_of_the_last(simulation: OpenMMSimulation) -> None:
+    trajectories = [_trajectory(simulation) for _ in range(3)]
+    assert not np.array_equal(trajectories[1], trajectories[2])  # NanoVer's reset replays the noise here
+    assert not np.array_equal(trajectories[0], trajectories[1])
+    assert simulation.resets == 3 and simulation.thermostat_seed is not None
+
+
+def test_reset_with_a_seed_repeats_its_trajectory_and_other_seeds_differ(simulation: OpenMMSimulation) -> None:
+    seeded = _trajectory(simulation, seed=3)
+    _trajectory(simulation)
+    assert np.array_equal(_trajectory(simulation, seed=3), seeded)
+    assert not np.array_equal(_trajectory(simulation, seed=4), seeded)
+    assert simulation.reset(seed=3)[keys.SIMULATION_TIME] == simulation.reset()[keys.SIMULATION_TIME]
+
+
+def test_a_seeded_simulation_repeats_each_reset_in_a_new_run(nanotube_xml: Path) -> None:
+    runs = []
+    for _ in range(2):
+        simulation = OpenMMSimulation(read_nanover_xml(nanotube_xml), platform="Reference", seed=11)
+        simulation.load()
+        runs.append([_trajectory(simulation) for _ in range(3)])
+        simulation.close()
+    for first, second in zip(*runs):
+        assert np.array_equal(first, second)
+    assert not np.array_equal(runs[0][1], runs[0][2])

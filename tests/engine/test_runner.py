@@ -348,3 +348,38 @@ def test_switches_still_queued_at_close_fail(run, wait_for) -> None:
     with pytest.raises(RuntimeError, match="stopped"):
         pending.result(1)
     assert slow.closed == 1 and runner.index == 0  # the thread stopped itself, without switching
+
+
+def _episodes_after_resets(runner: SimulationRunner, publisher: FakePublisher, wait_for, *, resets: int, frames: int = 8) -> list[np.ndarray]:
+    """Positions of ``frames`` stepped frames after each of ``resets`` playback resets (paused)."""
+    wait_for(lambda: publisher.frames())
+    runner.pause()
+    wait_for(lambda: runner.is_paused)
+    episodes = []
+    for _ in range(resets):
+        publisher.clear_events()
+        runner.reset()
+        for _ in range(frames):
+            runner.step()
+        stepped = wait_for(lambda: len(publisher.frames()) >= frames + 1 and publisher.frames())
+        episodes.append(np.stack([frame[keys.PARTICLE_POSITIONS] for frame in stepped]))
+    return episodes
+
+
+def test_each_reset_draws_new_thermostat_noise_unless_seeded(run, nanotube_xml: Path, wait_for) -> None:
+    runner, publisher = run([OpenMMSimulation(read_nanover_xml(nanotube_xml), platform="Reference")])
+    _, second, third = _episodes_after_resets(runner, publisher, wait_for, resets=3)
+    assert np.array_equal(second[0], third[0])  # the same start
+    assert not np.array_equal(second[-1], third[-1])  # NanoVer's reset replays the same noise: not here
+
+
+def test_seeded_servers_repeat_reset_by_reset(run, nanotube_xml: Path, wait_for) -> None:
+    runs = []
+    for _ in range(2):
+        simulation = OpenMMSimulation(read_nanover_xml(nanotube_xml), platform="Reference", seed=7)
+        runner, publisher = run([simulation])
+        runs.append(_episodes_after_resets(runner, publisher, wait_for, resets=3))
+        runner.close()
+    for episode_a, episode_b in zip(*runs):
+        assert np.array_equal(episode_a, episode_b)
+    assert not np.array_equal(runs[0][1][-1], runs[0][2][-1])  # each reset has noise of its own

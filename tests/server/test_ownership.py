@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 import tracemalloc
 
 import msgpack
@@ -198,3 +199,83 @@ def test_a_lock_outlives_the_removal_of_its_key_until_released():
     assert ownership.owner_of("selection.s") == "client-1"
     ownership.release("client-1", ["selection.s"])
     assert state.update({"selection.s": {"mine": True}}, origin="client-2") == {"selection.s": {"mine": True}}
+
+
+def test_shared_keys_a_departed_client_left_stay_until_a_present_client_needs_their_room():
+    state = _state(max_keys=len(SERVER_STATE) + 6)
+    watcher = state.subscribe()
+    watcher.take()
+    leaver = _session(state, "client-1")
+    leaver.receive(ClientMessage(state=StatePart(
+        updates={"avatar.u1": {}, "selection.a": {"n": 1}, "selection.b": {"n": 2}, "scene": [1]}, removals=[])))
+    leaver.close()
+    assert {"selection.a", "selection.b", "scene"} <= set(state.snapshot())  # as in NanoVer: they stay
+    assert "avatar.u1" not in state.snapshot()
+    assert set(state.ownership.left_behind()) == {"scene", "selection.a", "selection.b"}
+    state.update({"c1": 1, "c2": 2, "c3": 3}, origin="client-2")  # the state is now full
+    watcher.take()
+    stored = state.update({"avatar.u3": {"name": "newcomer"}, "selection.c": {}}, origin="client-3")
+    assert stored == {"avatar.u3": {"name": "newcomer"}, "selection.c": {}}
+    assert len(state.snapshot()) == state.ownership.limits.max_keys
+    evicted = {"scene", "selection.a", "selection.b"} - set(state.snapshot())
+    assert len(evicted) == 2 and set(watcher.take()["removals"]) == evicted  # clients see them go
+    assert state.update({"c4": 4}, origin="client-2") == {"c4": 4}  # the last key left behind goes
+    assert state.ownership.left_behind() == {}
+    assert state.update({"c5": 5}, origin="client-2") == {}  # present clients' keys are never evicted
+    assert set(state.snapshot()) >= {"c1", "c2", "c3", "c4", "avatar.u3", "selection.c"}
+
+
+def test_clients_joining_and_leaving_again_and_again_cannot_fill_the_state_against_a_newcomer():
+    state = _state(max_keys_per_client=50, max_keys=400, max_state_bytes=64 * 1024)
+    for visit in range(40):
+        visitor = _session(state, f"client-{visit}")
+        visitor.receive(ClientMessage(state=StatePart(
+            updates={f"junk.{visit}.{i}": "x" * 100 for i in range(50)}, removals=[])))
+        visitor.close()
+    newcomer = _session(state, "client-new")
+    avatar = {"playerid": "u", "components": [{"position": [0.0, 1.0, 0.0], "rotation": [0, 0, 0, 1]}]}
+    newcomer.receive(ClientMessage(state=StatePart(updates={"avatar.new": avatar, "selection.new": {}}, removals=[])))
+    assert state.get("avatar.new") == avatar and state.get("selection.new") == {}
+    assert len(state.snapshot()) <= 400 and state.ownership.total_bytes <= 64 * 1024
+    assert "junk.39.49" in state.snapshot()  # the latest visitors' keys stay; the oldest made room
+
+
+def test_a_key_left_behind_that_someone_locked_is_not_evicted():
+    ownership = KeyOwnership(limits=StateLimits(max_keys=len(SERVER_STATE) + 2))
+    state = SharedState(ownership=ownership)
+    state.update(SERVER_STATE)
+    state.update({"scene": [1], "selection.a": {}}, origin="client-1")
+    state.forget_writer("client-1")
+    ownership.acquire("client-2", {"scene": None})
+    assert state.update({"selection.b": {}}, origin="client-3") == {"selection.b": {}}
+    assert "scene" in state.snapshot() and "selection.a" not in state.snapshot()
+    assert state.update({"selection.c": {}}, origin="client-3") == {}
+    assert "already holds" in next(iter(_refusal_reasons(state, {"selection.d": {}}, "client-4")))
+
+
+def _refusal_reasons(state: SharedState, updates: dict, origin: str) -> list[str]:
+    review = state.ownership.review(updates, (), origin, state.snapshot())
+    return [reason for _, reason in review.refusals.values()]
+
+
+def test_keys_left_behind_make_room_after_a_real_websocket_disconnect(connect_client):
+    from costeer.server.hub import FrameHub
+    from costeer.server.websocket.server import WebSocketServer
+
+    state = _state(max_keys=len(SERVER_STATE) + 6)
+    with WebSocketServer(hub=FrameHub(), state=state, commands=CommandRegistry(), port=0) as server:
+        url = f"ws://127.0.0.1:{server.port}"
+        leaver = connect_client(url)
+        leaver.update_state({"avatar.gone": {}, **{f"selection.{i}": {"i": i} for i in range(5)}})
+        leaver.wait_for(lambda: "selection.4" in leaver.state)
+        leaver.close()
+        deadline = time.monotonic() + 10
+        while len(state.ownership.left_behind()) < 5:
+            assert time.monotonic() < deadline, "the server did not notice the disconnect"
+            time.sleep(0.02)
+        newcomer = connect_client(url)
+        newcomer.wait_for(lambda: "selection.4" in newcomer.state and "avatar.gone" not in newcomer.state)
+        newcomer.update_state({"avatar.new": {"name": "n"}, "scene": [2], "selection.new": {}})
+        newcomer.wait_for(lambda: {"avatar.new", "scene", "selection.new"} <= set(newcomer.state))
+        assert "selection.0" not in newcomer.state and "selection.1" not in newcomer.state
+        assert {f"selection.{i}" for i in range(2, 5)} <= set(newcomer.state)

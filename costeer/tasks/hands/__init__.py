@@ -10,7 +10,8 @@ A task file of a lab's own may define its hand in the same file instead.
 
 from __future__ import annotations
 
+from costeer.tasks.hands.habits import MotorHabits
 from costeer.tasks.hands.nanotube import HandEvent, Phase, ThreadingHand
 from costeer.tasks.hands.persona import Persona
 
-__all__ = ["HandEvent", "Persona", "Phase", "ThreadingHand"]
+__all__ = ["HandEvent", "MotorHabits", "Persona", "Phase", "ThreadingHand"]

@@ -9,35 +9,29 @@ Calibration (``costeer.demonstrator.calibration`` on the two human sessions in
 and a 90th percentile of 0.49-0.75 nm/s; the user's force on methane has a median of
 930-1370 kJ/(mol nm) and a 90th percentile of 1960-2200; people lead the methane by
 0.3-0.9 nm, line it up before the near end and push it through in 0.3-1 ps.
+
+The hand's habits (reaction, perception, speed, wobble, pauses) are ``MotorHabits``, shared
+with the pulling person of the other tasks (``costeer.tasks.hands.habits``).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
+
+from costeer.tasks.hands.habits import MotorHabits
 
 __all__ = ["Persona"]
 
 
-@dataclass(frozen=True)
-class Persona:
-    """One synthetic person's habits for an episode; draw them with :meth:`sample`.
+@dataclass(frozen=True, kw_only=True)
+class Persona(MotorHabits):
+    """One synthetic person's habits for an episode (its hand's, then the nanotube's); draw them with :meth:`sample`.
 
     Usage: ``persona = Persona.sample(np.random.default_rng(7))``
     """
 
-    reaction_s: float
-    """From the grab to the first deliberate move."""
-    perception_s: float
-    """How old the methane position the hand reacts to is (seeing, deciding, moving)."""
-    speed: float
-    """Top hand speed, nm/s."""
-    wobble_nm: float
-    """Spread of the hand's slow wobble per axis, nm."""
-    wobble_s: float
-    """Correlation time of the wobble."""
     stage_gap: float
     """How far before the near end (nm, along the axis) methane is lined up."""
     align_tolerance: float
@@ -62,39 +56,24 @@ class Persona:
     """Attempts before giving up."""
     budget_s: float
     """Time after which the person gives up."""
-    pause_rate: float
-    """Pauses per second while approaching and lining up."""
-    pause_s: tuple[float, float]
-    """Shortest and longest pause."""
 
     @classmethod
     def sample(cls, rng: np.random.Generator) -> "Persona":
         """A plausible person, drawn from ranges fitted to the human sessions (module docstring)."""
+        motion = cls.sample_motion(rng)
         uniform = rng.uniform
-        return cls(
-            reaction_s=uniform(0.3, 0.9),
-            perception_s=uniform(0.1, 0.25),
-            speed=uniform(0.4, 0.65),
-            wobble_nm=uniform(0.02, 0.05),
-            wobble_s=uniform(0.3, 0.8),
-            stage_gap=uniform(0.3, 0.55),
-            align_tolerance=uniform(0.06, 0.12),
-            settle_s=uniform(0.2, 0.7),
-            correction=uniform(0.0, 0.3),
-            damping_s=uniform(0.7, 1.1),
-            push_lead=uniform(0.35, 0.55),
-            max_lead=uniform(0.8, 1.0),
-            patience_s=uniform(2.0, 3.5),
-            sloppiness=uniform(0.4, 0.6),
-            persistence=uniform(0.6, 0.9),
-            max_attempts=int(rng.integers(2, 4)),
-            budget_s=uniform(30.0, 38.0),
-            pause_rate=uniform(0.05, 0.2),
-            pause_s=(0.3, 1.2),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON- and msgpack-friendly fields (for the ``costeer.demonstrator`` state entry)."""
-        values = asdict(self)
-        values["pause_s"] = list(self.pause_s)
-        return {key: (round(value, 4) if isinstance(value, float) else value) for key, value in values.items()}
+        own = {
+            "stage_gap": uniform(0.3, 0.55),
+            "align_tolerance": uniform(0.06, 0.12),
+            "settle_s": uniform(0.2, 0.7),
+            "correction": uniform(0.0, 0.3),
+            "damping_s": uniform(0.7, 1.1),
+            "push_lead": uniform(0.35, 0.55),
+            "max_lead": uniform(0.8, 1.0),
+            "patience_s": uniform(2.0, 3.5),
+            "sloppiness": uniform(0.4, 0.6),
+            "persistence": uniform(0.6, 0.9),
+            "max_attempts": int(rng.integers(2, 4)),
+            "budget_s": uniform(30.0, 38.0),
+        }
+        return cls(**motion, **own, **cls.sample_pauses(rng))

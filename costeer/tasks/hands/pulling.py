@@ -21,6 +21,7 @@ from typing import Literal
 
 import numpy as np
 
+from costeer.tasks.hands.habits import MotorHabits
 from costeer.tasks.hands.motion import HandMotion
 from costeer.tasks.noise import SmoothNoise
 
@@ -38,23 +39,13 @@ RECOIL_NM = 0.2
 """While holding, falling back this far short of the goal sets the person pulling again."""
 
 
-@dataclass(frozen=True)
-class PullHabits:
-    """One synthetic person's habits for an episode; draw them with :meth:`sample`.
+@dataclass(frozen=True, kw_only=True)
+class PullHabits(MotorHabits):
+    """One synthetic person's habits for an episode (its hand's, then the pull's); draw them with :meth:`sample`.
 
     Usage: ``habits = PullHabits.sample(np.random.default_rng(7))``
     """
 
-    reaction_s: float
-    """From the grab to the first deliberate move."""
-    perception_s: float
-    """How old the atoms' position the hand reacts to is."""
-    speed: float
-    """Top hand speed, nm/s."""
-    wobble_nm: float
-    """Spread of the hand's slow wobble per axis, nm."""
-    wobble_s: float
-    """Correlation time of the wobble."""
     aim_error_deg: float
     """Angle between the person's pull and the line from the anchor through the grabbed atoms."""
     lead: float
@@ -65,29 +56,20 @@ class PullHabits:
     """How long the person holds the atoms at the goal before letting go."""
     budget_s: float
     """Time after which the person gives up."""
-    pause_rate: float
-    """Pauses per second while pulling."""
-    pause_s: tuple[float, float]
-    """Shortest and longest pause."""
 
     @classmethod
     def sample(cls, rng: np.random.Generator) -> "PullHabits":
-        """A plausible person: speeds, reactions and wobble as the nanotube demonstrator's ``Persona``."""
+        """A plausible person: the same hand as the nanotube demonstrator's ``Persona``, its own pull."""
+        motion = cls.sample_motion(rng)
         uniform = rng.uniform
-        return cls(
-            reaction_s=uniform(0.3, 0.9),
-            perception_s=uniform(0.1, 0.25),
-            speed=uniform(0.4, 0.65),
-            wobble_nm=uniform(0.02, 0.05),
-            wobble_s=uniform(0.3, 0.8),
-            aim_error_deg=uniform(0.0, 25.0),
-            lead=uniform(0.35, 0.55),
-            max_lead=uniform(0.8, 1.0),
-            hold_s=uniform(0.5, 1.0),
-            budget_s=uniform(20.0, 30.0),
-            pause_rate=uniform(0.05, 0.2),
-            pause_s=(0.3, 1.2),
-        )
+        own = {
+            "aim_error_deg": uniform(0.0, 25.0),
+            "lead": uniform(0.35, 0.55),
+            "max_lead": uniform(0.8, 1.0),
+            "hold_s": uniform(0.5, 1.0),
+            "budget_s": uniform(20.0, 30.0),
+        }
+        return cls(**motion, **own, **cls.sample_pauses(rng))
 
 
 class PullingHand:

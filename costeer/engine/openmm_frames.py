@@ -1,0 +1,89 @@
+"""Frames from OpenMM's objects: the topology keys, float32 arrays, finiteness, degrees of freedom.
+
+What ``OpenMMSimulation`` needs to turn a context's state into NanoVer's frame keys, apart from
+the stepping: ``topology_frame`` (once per load), ``float32`` (every array sent),
+``require_finite`` (raises ``SimulationBlowUpError``), ``degrees_of_freedom`` (for the
+temperature, as OpenMM's StateDataReporter counts them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import openmm
+from openmm import unit
+
+from costeer.core import keys
+from costeer.core.frame import FrameDict
+
+from .frame_guard import SimulationBlowUpError
+
+__all__ = [
+    "MOLAR_GAS_CONSTANT",
+    "blow_up_message",
+    "degrees_of_freedom",
+    "float32",
+    "require_finite",
+    "topology_frame",
+]
+
+MOLAR_GAS_CONSTANT = 0.00831446261815324
+"""R in kJ/(mol K), for the instantaneous temperature."""
+
+
+def float32(values: Any) -> np.ndarray:
+    """``values`` as float32 for a frame. Numbers beyond float32's range become infinite without
+    numpy's "overflow encountered in cast" warning: the frame guard refuses such a frame."""
+    with np.errstate(over="ignore"):
+        return np.asarray(values, dtype=np.float32)
+
+
+def require_finite(values: np.ndarray, what: str, name: str) -> None:
+    """Raise ``SimulationBlowUpError`` naming simulation ``name`` unless every value is finite."""
+    if not np.isfinite(values).all():
+        raise SimulationBlowUpError(blow_up_message(name, f"non-finite {what}"), cause=f"non-finite {what}")
+
+
+def blow_up_message(name: str, what: str) -> str:
+    """What a user reads when simulation ``name`` blew up (``what``): how to go on."""
+    return (
+        f"simulation {name!r} blew up ({what}); to go on, reset it (playback/reset) and then "
+        "play it (playback/play), and pull more gently or lower --max-force"
+    )
+
+
+def topology_frame(topology: openmm.app.Topology) -> FrameDict:
+    """The topology keys of NanoVer's first frame (built once per load)."""
+    atoms = list(topology.atoms())
+    residues = list(topology.residues())
+    chains = list(topology.chains())
+    bonds = [(a.index, b.index) for a, b in topology.bonds()]
+    return {
+        keys.PARTICLE_COUNT: len(atoms),
+        keys.PARTICLE_NAMES: [atom.name for atom in atoms],
+        keys.PARTICLE_ELEMENTS: np.array(
+            [atom.element.atomic_number if atom.element is not None else 0 for atom in atoms], dtype=np.uint8
+        ),
+        keys.PARTICLE_RESIDUES: np.array([atom.residue.index for atom in atoms], dtype=np.uint32),
+        keys.RESIDUE_COUNT: len(residues),
+        keys.RESIDUE_NAMES: [residue.name for residue in residues],
+        keys.RESIDUE_IDS: [residue.id for residue in residues],
+        keys.RESIDUE_CHAINS: np.array([residue.chain.index for residue in residues], dtype=np.uint32),
+        keys.CHAIN_COUNT: len(chains),
+        keys.CHAIN_NAMES: [chain.id for chain in chains],
+        keys.BOND_PAIRS: np.array(bonds, dtype=np.uint32).reshape(-1, 2),
+    }
+
+
+def degrees_of_freedom(system: openmm.System) -> int:
+    """OpenMM StateDataReporter's count: 3 per massive particle, minus constraints and COM motion."""
+    masses = np.array([system.getParticleMass(i).value_in_unit(unit.dalton) for i in range(system.getNumParticles())])
+    dof = 3 * int(np.count_nonzero(masses > 0))
+    for i in range(system.getNumConstraints()):
+        first, second, _ = system.getConstraintParameters(i)
+        if masses[first] > 0 or masses[second] > 0:
+            dof -= 1
+    if any(isinstance(system.getForce(i), openmm.CMMotionRemover) for i in range(system.getNumForces())):
+        dof -= 3
+    return dof
