@@ -77,7 +77,7 @@ def scenario_pull(args: argparse.Namespace) -> dict[str, Any]:
         start_log = client.frame_count()
         started = time.monotonic()
         client.start_interaction(interaction)
-        time.sleep(args.duration)
+        _pull_for(client, start_log, frames=args.frames, seconds=args.duration)
         frames = client.frames_since(start_log)
 
         track = [
@@ -102,6 +102,16 @@ def scenario_pull(args: argparse.Namespace) -> dict[str, Any]:
             "start_distance": float(np.linalg.norm(positions[atom] - target)),
             "track": track,
         }
+
+
+def _pull_for(client: ObservingClient, start: int, *, frames: int, seconds: float) -> None:
+    """Hold the pull for ``frames`` frames with positions (a fixed stretch of MD, however loaded
+    the machine), or ``seconds`` at most; ``frames`` 0: for ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if frames and sum(POSITIONS in frame.data for frame in client.frames_since(start)) >= frames:
+            return
+        time.sleep(0.05)
 
 
 # --- session: the differential script ------------------------------------------------------
@@ -368,7 +378,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--distance", type=float, default=1.0, help="nm from the atom")
     parser.add_argument("--scale", type=float, default=1000.0)
     parser.add_argument("--type", default="spring")
-    parser.add_argument("--duration", type=float, default=3.0, help="seconds")
+    parser.add_argument("--duration", type=float, default=3.0, help="seconds (pull: at most, with --frames)")
+    parser.add_argument("--frames", type=int, default=0, help="pull: hold it for this many frames with positions")
     parser.add_argument("--interact", action="store_true", help="watch: pull --atom meanwhile")
     parser.add_argument("--settle", type=float, default=2.0, help="seconds after a client leaves")
     parser.add_argument("--xml", help="system XML (forces: particle masses)")
