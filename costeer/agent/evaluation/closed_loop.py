@@ -11,18 +11,16 @@ the policy once.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from costeer.agent.evaluation.actors import BASELINES, PolicyActor
 from costeer.agent.evaluation.intervals import median_interval, wilson_interval
+from costeer.agent.evaluation.seeds import finite_median, map_seeds
 from costeer.rollout import Rollout, TaskEnvironment, run_rollout
 from costeer.tasks import resolve_task
 from costeer.tasks.encoding import grabbed_centres
@@ -72,11 +70,11 @@ class Evaluation:
             "successes": len(successes),
             "success_rate": len(successes) / len(self.rollouts) if self.rollouts else float("nan"),
             "success_interval": [low, high],
-            "time_to_success_s_median": _median(times),
+            "time_to_success_s_median": finite_median(times),
             "time_to_success_s_interval": list(median_interval(times, rng=rng)),
-            "work_median": _median([result.work for result in self.rollouts]),
-            "work_median_successful": _median([result.work for result in successes]),
-            "peak_force_median": _median([result.peak_force for result in self.rollouts]),
+            "work_median": finite_median([result.work for result in self.rollouts]),
+            "work_median_successful": finite_median([result.work for result in successes]),
+            "peak_force_median": finite_median([result.peak_force for result in self.rollouts]),
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -115,24 +113,8 @@ def evaluate(
     settings = {"seed": seed, "max_s": max_s, "steps_per_frame": steps_per_frame, "max_force": max_force}
     seeds = [seed + index for index in range(rollouts)]
     name = actor if is_baseline(actor) else Path(actor).name
-    # tqdm's disable=None: a bar only when stderr is a terminal
-    bar = tqdm(total=rollouts, desc=f"evaluate {name}", unit="rollout", disable=None if progress is None else not progress)
-    results: list[RolloutResult] = []
-    if workers == 1:
-        _start_worker(actor, task, settings, own_process=False)
-        try:
-            for each in seeds:
-                results.append(_one_rollout(each))
-                bar.update()
-        finally:
-            _worker.pop("env").close()
-    else:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(actor, task, settings)) as pool:
-            for result in pool.map(_one_rollout, seeds):
-                results.append(result)
-                bar.update()
-    bar.close()
+    results = map_seeds(_one_rollout, seeds, workers=workers, start=_start_worker, start_args=(actor, task, settings),
+                        close=lambda: _worker.pop("env").close(), desc=f"evaluate {name}", unit="rollout", progress=progress)
     return Evaluation(actor=actor, task=task, rollouts=results, settings=settings)
 
 
@@ -203,7 +185,3 @@ def _result(seed: int, rollout: Rollout, env: TaskEnvironment) -> RolloutResult:
         path=np.round(path[keep], 4).tolist(),
     )
 
-
-def _median(values: list[float | None]) -> float | None:
-    finite = [value for value in values if value is not None and np.isfinite(value)]
-    return float(np.median(finite)) if finite else None

@@ -17,20 +17,18 @@ the task's success. The person's work is the work of the person's own force only
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from costeer.agent.copilot import COPILOT_INTERACTION_KEY, Copilot, CopilotSettings
 from costeer.agent.evaluation.actors import BASELINES, ActorFactory
 from costeer.agent.evaluation.closed_loop import trained_pace
 from costeer.agent.evaluation.intervals import median_interval, wilson_interval
+from costeer.agent.evaluation.seeds import finite_median, map_seeds
 from costeer.core import keys
 from costeer.core.interaction import Interaction
 from costeer.rollout import RolloutStep, TaskEnvironment, interaction_key, interaction_work
@@ -200,24 +198,9 @@ def evaluate_costeering(
                 "max_force": max_force, "person": f"{PERSON} (synthetic)"}
     seeds = [seed + index for index in range(episodes)]
     args = (policy, task, mode, blend, max_force, steps_per_frame, max_s)
-    bar = tqdm(total=episodes, desc=f"co-steer {Path(policy).name}", unit="seed",
-               disable=None if progress is None else not progress)
-    pairs: list[tuple[CosteeringEpisode, CosteeringEpisode]] = []
-    if workers == 1:
-        _start_worker(*args, own_process=False)
-        try:
-            for each in seeds:
-                pairs.append(_both(each))
-                bar.update()
-        finally:
-            _worker.pop("env").close()
-    else:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=args) as pool:
-            for pair in pool.map(_both, seeds):
-                pairs.append(pair)
-                bar.update()
-    bar.close()
+    pairs = map_seeds(_both, seeds, workers=workers, start=_start_worker, start_args=args,
+                      close=lambda: _worker.pop("env").close(), desc=f"co-steer {Path(policy).name}", unit="seed",
+                      progress=progress)
     return Costeering(policy=policy, task=resolve_task(task).name, mode=mode, blend=blend,
                       alone=[alone for alone, _ in pairs], together=[together for _, together in pairs],
                       settings=settings)
@@ -280,25 +263,21 @@ def _arm(episodes: list[CosteeringEpisode]) -> dict[str, Any]:
         "successes": len(successes),
         "success_rate": len(successes) / len(episodes) if episodes else float("nan"),
         "success_interval": [low, high],
-        "time_to_success_s_median": _median(times),
+        "time_to_success_s_median": finite_median(times),
         "time_to_success_s_interval": list(median_interval(times, rng=rng)),
-        "person_work_median": _median(works),
+        "person_work_median": finite_median(works),
         "person_work_interval": list(median_interval(works, rng=rng)),
-        "copilot_work_median": _median([episode.copilot_work for episode in episodes]),
-        "copilot_pulled_s_median": _median([episode.copilot_pulled_s for episode in episodes]),
+        "copilot_work_median": finite_median([episode.copilot_work for episode in episodes]),
+        "copilot_pulled_s_median": finite_median([episode.copilot_pulled_s for episode in episodes]),
         "person_gave_up": sum(episode.person_outcome == "gave_up" for episode in episodes),
     }
 
 
 def _paired(ratios: list[float], *, seed: int) -> dict[str, Any]:
     low, high = median_interval(ratios, rng=np.random.default_rng(seed))
-    return {"median": _median(ratios), "interval": [low, high], "pairs": len(ratios)}
+    return {"median": finite_median(ratios), "interval": [low, high], "pairs": len(ratios)}
 
 
 def _positions(steps: list[RolloutStep]) -> np.ndarray:
     return np.stack([step.positions for step in steps])
 
-
-def _median(values: list[float | None]) -> float | None:
-    finite = [value for value in values if value is not None and np.isfinite(value)]
-    return float(np.median(finite)) if finite else None
