@@ -1,0 +1,1 @@
+"""The legacy Narupa / NanoVer gRPC transport (``costeer serve --grpc-port``): see ``server``."""
