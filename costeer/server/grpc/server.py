@@ -45,6 +45,7 @@ from ..commands import CommandError, CommandFailure
 from ..ownership import LockRefusedError
 from ..state import StateRefusedError
 from ..transport import SessionParts
+from . import DEFAULT_PORT
 from .codec import encode_frame_response, encode_state_update, from_struct, state_from_struct, to_struct
 from .generate import NAMESPACES, protocol
 
@@ -57,8 +58,6 @@ __all__ = [
     "COMMAND_TIMEOUT_SECONDS",
 ]
 
-DEFAULT_PORT = 38802
-"""The legacy apps' own default, 38801, is the WebSocket's now; discovery tells them this one."""
 DISCOVERY_NAMES = ("trajectory", "imd", "multiplayer")
 """The ESSD service names Narupa's and NanoVer's VR apps look up (frames, interactions, state)."""
 MAX_CALLS = 64
