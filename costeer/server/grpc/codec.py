@@ -56,9 +56,9 @@ def encode_frame_response(frame: FrameDict) -> bytes:
         if fmt is not None:
             array = _as_array(value, fmt[0])
             target = data.arrays[key]
-            if array.dtype.kind == "f":
-                target.float_values.values.extend(array.tolist())
-            else:
+            if array.dtype.kind == "f":  # the hot path: positions every frame, copied as they are
+                target.float_values.MergeFromString(_packed_floats(array))
+            else:  # topology (elements, bonds, residues): varints, made by protobuf
                 target.index_values.values.extend(array.tolist())
         elif isinstance(value, (list, tuple)) and value and all(isinstance(item, str) for item in value):
             data.arrays[key].string_values.values.extend(value)
@@ -172,6 +172,26 @@ def _set_value(target: struct_pb2.Value, value: Any) -> None:
         target.list_value.extend(value)
     else:
         raise TypeError(f"a {type(value).__name__} has no protobuf Value")
+
+
+def _packed_floats(array: np.ndarray) -> bytes:
+    """A serialized ``FloatArray``: field 1, packed, is the raw little-endian float32 bytes.
+
+    Parsing these bytes is a copy, where ``values.extend(array.tolist())`` made a Python float
+    per number (37 ms against 0.5 ms for 50,000 positions).
+    """
+    raw = np.ascontiguousarray(array, dtype="<f4").tobytes()
+    return b"\x0a" + _varint(len(raw)) + raw
+
+
+def _varint(number: int) -> bytes:
+    out = bytearray()
+    while True:
+        low, number = number & 0x7F, number >> 7
+        if not number:
+            out.append(low)
+            return bytes(out)
+        out.append(low | 0x80)
 
 
 def _as_array(value: Any, dtype: np.dtype) -> np.ndarray:

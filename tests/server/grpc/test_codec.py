@@ -80,3 +80,14 @@ def test_particles_that_are_not_whole_numbers_are_left_for_the_gate_to_refuse() 
 def test_to_struct_names_the_key_it_cannot_hold() -> None:
     with pytest.raises(TypeError, match="'blob'"):
         codec.to_struct({"fine": 1, "blob": object()})
+
+
+@pytest.mark.parametrize("particles", [1, 11, 50_000])
+def test_positions_of_any_size_arrive_bit_for_bit(particles: int) -> None:
+    """Float arrays are copied into the message as bytes; their length prefix spans 1 to 3 bytes here."""
+    positions = np.random.default_rng(particles).normal(size=(particles, 3)).astype(np.float32)
+    data = codec.encode_frame_response(pack_frame({keys.FRAME_INDEX: 4, keys.PARTICLE_POSITIONS: positions}))
+    response = protocol("narupa").trajectory.GetFrameResponse.FromString(data)
+    assert response.frame_index == 4
+    assert len(response.frame.arrays[keys.PARTICLE_POSITIONS].float_values.values) == particles * 3
+    np.testing.assert_array_equal(codec.decode_frame(response)[keys.PARTICLE_POSITIONS], positions)
