@@ -61,8 +61,9 @@ __all__ = [
 DISCOVERY_NAMES = ("trajectory", "imd", "multiplayer")
 """The ESSD service names Narupa's and NanoVer's VR apps look up (frames, interactions, state)."""
 MAX_CALLS = 64
-"""Calls (streams included) served at once; each holds a server thread. Beyond it a call is
-refused with RESOURCE_EXHAUSTED, so a crowd of clients cannot starve the ones connected."""
+"""Calls (streams included) served at once; each holds a server thread while it runs (a legacy
+app keeps two streams open). Beyond it a call is refused with RESOURCE_EXHAUSTED at once,
+rather than queued behind streams that may never end."""
 COMMAND_TIMEOUT_SECONDS = 120.0
 """How long a command may take before its caller gets DEADLINE_EXCEEDED."""
 MAX_INTERVAL_SECONDS = 10.0
@@ -125,7 +126,8 @@ class GrpcTransport:
             maximum_concurrent_rpcs=self._max_calls,
             options=[("grpc.so_reuseport", 0)],  # else a second server on a taken port starts silently
         )
-        address = f"{self.parts.address}:{self._requested_port}"
+        host = self.parts.address
+        address = f"[{host}]:{self._requested_port}" if ":" in host and not host.startswith("[") else f"{host}:{self._requested_port}"
         try:
             port = server.add_insecure_port(address)
         except RuntimeError:

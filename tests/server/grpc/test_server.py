@@ -357,3 +357,32 @@ def test_close_ends_streams_and_lets_clients_leave():
     with socket.socket() as probe:  # nothing listens on the port any more
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         probe.bind(("127.0.0.1", transport.port))
+
+
+def test_calls_beyond_the_limit_are_refused_at_once():
+    parts = SessionParts.standalone()
+    parts.hub.send_frame({keys.PARTICLE_COUNT: 1})
+    with GrpcTransport(parts, port=0, max_calls=2) as transport:
+        client = LegacyClient(transport.port, "nanover", "token")  # its two streams take both places
+        try:
+            eventually(lambda: transport.client_count == 1 and client.frame_indices, what="the two streams")
+            start = time.monotonic()
+            with pytest.raises(grpc.RpcError) as failure:
+                client.update_state({"scene": {"x": 1}})
+            assert failure.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert time.monotonic() - start < 5
+        finally:
+            client.close()
+        eventually(lambda: transport.client_count == 0, what="the streams to end")
+        stubs = protocol("nanover")
+        request = stubs.state.UpdateStateRequest(access_token="later", update=stubs.state.StateUpdate(changed_keys=to_struct({"scene": {"x": 2}})))
+        with grpc.insecure_channel(f"127.0.0.1:{transport.port}") as channel:
+            stub = stubs.state_grpc.StateStub(channel)
+            eventually(lambda: _succeeds(lambda: stub.UpdateState(request, timeout=5).success), what="a place again")
+
+
+def _succeeds(call: Callable[[], Any]) -> bool:
+    try:
+        return bool(call())
+    except grpc.RpcError:
+        return False
