@@ -24,7 +24,7 @@ from costeer.server.grpc import server as grpc_server  # noqa: E402
 from costeer.server.grpc.codec import decode_frame, from_struct, state_from_struct, to_struct  # noqa: E402
 from costeer.server.grpc.generate import NAMESPACES, protocol  # noqa: E402
 from costeer.server.grpc.server import DISCOVERY_NAMES, GrpcTransport, grpc_transport  # noqa: E402
-from costeer.server.transport import SessionParts  # noqa: E402
+from costeer.server.transport import SessionParts, Transport  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -337,9 +337,15 @@ def test_bad_input_fails_that_call_only(server, legacy, grpc_port, caplog):
 
 def test_close_ends_streams_and_lets_clients_leave():
     parts = SessionParts.standalone()
-    left: list[str] = []
-    parts.connection_listeners.append(lambda client, address, connected: connected or left.append(client))
+    left: list[tuple[str, bool]] = []
+
+    def listener(client: str, address: str | None, connected: bool) -> None:
+        if not connected:
+            left.append((client, "interaction.x" in parts.state.snapshot()))
+
+    parts.connection_listeners.append(listener)
     transport = GrpcTransport(parts, port=0)
+    assert isinstance(transport, Transport)
     transport.start()
     client = LegacyClient(transport.port, "nanover", "token")
     try:
@@ -347,8 +353,7 @@ def test_close_ends_streams_and_lets_clients_leave():
         eventually(lambda: transport.client_count == 1, what="the streams")
         transport.close()
         transport.close()
-        assert left == ["grpc-1"]
-        assert "interaction.x" not in parts.state.snapshot()
+        assert left == [("grpc-1", False)], "the client's keys are gone before the listeners hear it left"
         for thread in client._threads:
             thread.join(timeout=5)
             assert not thread.is_alive(), "the server ended the client's streams"
