@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 
 import numpy as np
 import pytest
@@ -21,10 +22,20 @@ from costeer.server.grpc.generate import protocol  # noqa: E402
 pytestmark = pytest.mark.slow
 
 
+def _grpc_port(stdout: list[str], timeout: float = 30.0) -> int:
+    """The port of "costeer serving grpc on HOST:PORT", printed just after the WebSocket's line."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in list(stdout):
+            if match := re.search(r"serving grpc on \S+:(\d+)", line):
+                return int(match.group(1))
+        time.sleep(0.05)
+    raise AssertionError(f"serve never said where gRPC listens: {stdout}")
+
+
 def test_serve_with_grpc_port_serves_the_same_system_to_both_protocols(costeer_server):
     server = costeer_server("--grpc-port", "0")
-    line = next(line for line in server.stdout if "serving grpc" in line)
-    port = int(re.search(r"serving grpc on \S+:(\d+)", line).group(1))
+    port = _grpc_port(server.stdout)
     stubs = protocol("narupa")
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         stream = stubs.trajectory_grpc.TrajectoryServiceStub(channel).SubscribeLatestFrames(
