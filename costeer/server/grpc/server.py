@@ -8,13 +8,9 @@ WebSocket clients see, and the other way round.
 - Frames: each ``SharedFrame`` is serialized once (``encoding("grpc", ...)``) for every gRPC
   client of both namespaces (their messages are the same bytes). A client that reads slowly
   holds one pending frame, the merge of what it missed, as WebSocket clients do.
-- Who a client is: the protocol's ``access_token`` (the client's own id, one per app). Each
-  token gets the client id ``grpc-<n>``, the ``origin`` of its writes and the owner of its
-  locks. gRPC has no connection to watch, so a token's client is present while the HTTP/2
-  connection it last wrote from (``context.peer()``) holds a stream open (legacy apps keep
-  their frame and state streams open all session); when the last one closes, the client has
-  left and its interactions and per-user keys are removed, as for a WebSocket client.
-  ``client_count`` counts connections with a stream open.
+- Who a client is: each ``access_token`` is a client ``grpc-<n>``, present while the
+  connection it writes from holds a stream open (``clients``); ``client_count`` counts
+  connections with a stream open.
 - Commands run in the calling RPC's own server thread (each call has one), so a slow command
   holds up only its caller.
 - Bad input (bytes that are not the method's message, values of the wrong type): one WARNING
@@ -30,7 +26,6 @@ WebSocket clients see, and the other way round.
 from __future__ import annotations
 
 import errno
-import itertools
 import logging
 import math
 import threading
@@ -46,6 +41,7 @@ from ..ownership import LockRefusedError
 from ..state import StateRefusedError
 from ..transport import SessionParts
 from . import DEFAULT_PORT
+from .clients import ClientBook
 from .codec import encode_frame_response, encode_state_update, from_struct, state_from_struct, to_struct
 from .generate import NAMESPACES, protocol
 
@@ -95,7 +91,7 @@ class GrpcTransport:
         self._server: grpc.Server | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._port: int | None = None
-        self._clients = _ClientBook(parts)
+        self._clients = ClientBook(parts)
         self._lock = threading.Lock()
         self._encoding = threading.Lock()
         self._stops: set[Callable[[], None]] = set()
@@ -357,71 +353,6 @@ class _Stream:
         self._ready.set()
 
 
-class _ClientBook:
-    """Access tokens -> client ids, and which connections hold streams open (see the module)."""
-
-    def __init__(self, parts: SessionParts) -> None:
-        self._parts = parts
-        self._lock = threading.Lock()
-        self._ids = itertools.count(1)
-        self._clients: dict[str, tuple[str, str]] = {}
-        """access token -> (client id, the peer it last wrote from)."""
-        self._streams: dict[str, int] = {}
-        """peer -> streams open."""
-
-    @property
-    def connection_count(self) -> int:
-        with self._lock:
-            return len(self._streams)
-
-    def client_for(self, token: str, peer: str) -> str:
-        """The client id of ``token`` (an empty token: the connection's own), noting where it wrote from."""
-        token = token or f"peer:{peer}"
-        with self._lock:
-            known = self._clients.get(token)
-            client = known[0] if known is not None else f"grpc-{next(self._ids)}"
-            self._clients[token] = (client, peer)
-        if known is None:
-            _log.info("%s (access token %r) from %s", client, token[:40], peer)
-            self._parts.tell_connection(client, _address(peer), True)
-        return client
-
-    def stream_opened(self, peer: str) -> None:
-        with self._lock:
-            self._streams[peer] = self._streams.get(peer, 0) + 1
-
-    def stream_closed(self, peer: str) -> None:
-        """A stream ended; with the connection's last one, the clients that wrote from it leave."""
-        with self._lock:
-            left = self._streams.get(peer, 0) - 1
-            if left > 0:
-                self._streams[peer] = left
-                return
-            self._streams.pop(peer, None)
-            leaving = [(token, client) for token, (client, where) in self._clients.items() if where == peer]
-            for token, _ in leaving:
-                del self._clients[token]
-        for _, client in leaving:
-            self._leave(client, peer)
-
-    def all_left(self) -> None:
-        with self._lock:
-            leaving = list(self._clients.values())
-            self._clients.clear()
-            self._streams.clear()
-        for client, peer in leaving:
-            self._leave(client, peer)
-
-    def _leave(self, client: str, peer: str) -> None:
-        try:
-            removed = self._parts.client_left(client)
-        except Exception:
-            _log.exception("cleaning up after %s failed", client)
-            removed = set()
-        _log.info("%s left; removed %d of its state keys", client, len(removed))
-        self._parts.tell_connection(client, _address(peer), False)
-
-
 def _named(behaviour: Callable[..., Any], method: str) -> Callable[[bytes, grpc.ServicerContext], Any]:
     """``behaviour(data, context, method)`` as grpc calls it, ``(data, context)``."""
     return lambda data, context: behaviour(data, context, method)
@@ -447,9 +378,3 @@ def _interval(seconds: float) -> float:
     if not math.isfinite(seconds) or seconds <= 0:
         return 0.0
     return min(float(seconds), MAX_INTERVAL_SECONDS)
-
-
-def _address(peer: str) -> str | None:
-    """``ipv4:127.0.0.1:50432`` -> ``127.0.0.1:50432``."""
-    kind, _, rest = peer.partition(":")
-    return rest if kind in ("ipv4", "ipv6") and rest else None
