@@ -254,14 +254,13 @@ class GrpcTransport:
         client = self._clients.client_for(request.access_token, context.peer())
         wanted = from_struct(request.lock_keys)
         ownership = self.parts.state.ownership
-        success = True
         try:
             ownership.acquire(client, {key: value for key, value in wanted.items() if value is not None})
         except LockRefusedError as error:
-            _log.warning("%s's locks were refused (none taken): %s", client, error)
-            success = False
+            _log.warning("%s's lock request was refused as a whole (nothing taken or released): %s", client, error)
+            return _wire.state.UpdateLocksResponse(success=False).SerializeToString()
         ownership.release(client, [key for key, value in wanted.items() if value is None])
-        return _wire.state.UpdateLocksResponse(success=success).SerializeToString()
+        return _wire.state.UpdateLocksResponse(success=True).SerializeToString()
 
     def _get_commands(self, data: bytes, context: grpc.ServicerContext, method: str) -> bytes:
         _parse(_wire.command.GetCommandsRequest, data, context, method)

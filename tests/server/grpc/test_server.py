@@ -210,6 +210,8 @@ def test_a_lock_keeps_other_clients_off_the_key_until_released(server, legacy, n
 
     with_websocket(server, scenario)
     assert server.state.get("scene") == {"by": "holder"}, "the lock holds against WebSocket clients too"
+    assert not holder.update_locks({"scene": None, "simulation.name": 5.0}), "the server's keys cannot be locked"
+    assert not other.update_state({"scene": {"by": "other"}}), "a refused lock request releases nothing either"
     assert holder.update_locks({"scene": None})
     assert other.update_state({"scene": {"by": "other"}})
     assert server.state.get("scene") == {"by": "other"}
