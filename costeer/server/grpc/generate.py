@@ -17,6 +17,7 @@ Run ``python -m costeer.server.grpc.generate`` to (re)generate them by hand.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import os
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 from types import ModuleType
+from typing import Iterator
 
 __all__ = ["NAMESPACES", "PROTOS_DIR", "GENERATED_DIR", "ProtocolModules", "protocol", "generate", "proto_files"]
 
@@ -71,7 +73,7 @@ def protocol(namespace: str) -> ProtocolModules:
     """The generated modules of ``namespace`` (``"narupa"`` or ``"nanover"``), generating them if needed."""
     if namespace not in NAMESPACES:
         raise ValueError(f"unknown gRPC namespace {namespace!r}; choose one of {', '.join(NAMESPACES)}")
-    with _lock:
+    with _lock, _across_processes():
         if _stamp_of(GENERATED_DIR) != _expected_stamp():
             generate()
     base = f"{_PACKAGE}.{namespace}.protocol"
@@ -86,6 +88,23 @@ def protocol(namespace: str) -> ProtocolModules:
         command=load(f"{base}.command.command_service_pb2"),
         command_grpc=load(f"{base}.command.command_service_pb2_grpc"),
     )
+
+
+@contextlib.contextmanager
+def _across_processes() -> Iterator[None]:
+    """Hold a file lock beside the stubs, so that two processes (a test and the server it
+    started) never generate at once; without ``fcntl`` (Windows) threads are still kept apart."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(GENERATED_DIR.with_name(GENERATED_DIR.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def generate() -> Path:

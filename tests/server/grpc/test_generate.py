@@ -7,7 +7,11 @@ the facts file: every message, field name, number and type, and every service an
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +22,8 @@ from google.protobuf.descriptor import FieldDescriptor  # noqa: E402
 
 from costeer.server.grpc.generate import GENERATED_DIR, NAMESPACES, generate, protocol  # noqa: E402
 
-FACTS = Path(__file__).resolve().parents[3] / ".." / "shared" / "protocols" / "grpc-legacy.md"
+REPO = Path(__file__).resolve().parents[3]
+FACTS = REPO / ".." / "shared" / "protocols" / "grpc-legacy.md"
 
 _SCALARS = {
     FieldDescriptor.TYPE_FLOAT: "float",
@@ -174,3 +179,15 @@ def test_a_changed_proto_is_regenerated(tmp_path: Path, monkeypatch: pytest.Monk
     assert not (GENERATED_DIR / "nanover" / "protocol" / "marker").exists()
     assert (GENERATED_DIR / "STAMP").read_text() != "stale"
     assert generate() == GENERATED_DIR
+
+
+def test_processes_starting_together_share_one_generation() -> None:
+    """A test and the server it starts may both find the stubs missing: neither sees half of them."""
+    shutil.rmtree(GENERATED_DIR)
+    code = "from costeer.server.grpc.generate import protocol; protocol('narupa'); protocol('nanover')"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    processes = [subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    for process in processes:
+        _, errors = process.communicate(timeout=120)
+        assert process.returncode == 0, errors
+    assert protocol("nanover").trajectory.DESCRIPTOR.package == "nanover.protocol.trajectory"
