@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install -q --upgrade pip
 	# torch first, pinned to the CPU build on disk: a bare "torch" would download a multi-GB CUDA build
 	$(VENV)/bin/pip install -q torch==2.13.0
-	$(VENV)/bin/pip install -q -e '.[test,agent,events]'
+	$(VENV)/bin/pip install -q -e '.[test,agent,events,grpc]'
 	touch $@
 
 # NanoVer's own server, client and recording reader (Python >= 3.13), driven from tests as a subprocess.

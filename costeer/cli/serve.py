@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..server.grpc import DEFAULT_PORT as DEFAULT_GRPC_PORT
 from ..core.interaction import DEFAULT_MAX_FORCE
 from .copilot import add_copilot_options, copilot_settings, load_copilot_policy
 from .files import existing_file, new_recording
@@ -31,6 +32,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     net = parser.add_argument_group("network")
     net.add_argument("--address", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for the LAN)")
     net.add_argument("--port", type=int, default=38801, help="WebSocket port (default 38801; 0 picks a free one)")
+    net.add_argument("--grpc-port", type=int, nargs="?", const=DEFAULT_GRPC_PORT, default=None, metavar="PORT", help="also serve legacy Narupa / NanoVer (to 2025-09) headsets over gRPC on PORT (off by default; alone: %(const)s, as 38801 is the WebSocket's; 0 picks a free one); needs the grpc extra")
     net.add_argument("--discovery", action="store_true", help="announce the server by ESSD on UDP 54545 (broadcasts to the LAN)")
     net.add_argument("--name", default="costeer", help="server name shown to clients")
     net.add_argument("--mqtt", metavar="HOST:PORT", help="publish events (clients, interactions, co-pilot, task, recording, metrics) to this MQTT broker on costeer/<name>/<kind>; the server runs on without it")
@@ -213,6 +215,7 @@ def run(args: argparse.Namespace) -> int:
         record=args.record,
         session_info=info,
         on_blowup=args.on_blowup,
+        transports=_transports(args),
     )
     if args.playback is not None:  # the recording's avatars and interactions go to the shared state
         simulations[0].state_sink = server.state.update
@@ -229,6 +232,8 @@ def run(args: argparse.Namespace) -> int:
             events.close()
         raise
     print(f"costeer serving ws://{args.address}:{server.port}", flush=True)
+    for transport in server.transports[1:]:
+        print(f"costeer serving {transport.name} on {args.address}:{transport.port}", flush=True)
     if args.record is not None:
         print(f"recording to {args.record}", flush=True)
     if copilot is not None:
@@ -239,6 +244,18 @@ def run(args: argparse.Namespace) -> int:
         if events is not None:
             events.close()
     return 0
+
+
+def _transports(args: argparse.Namespace) -> list[Any]:
+    """The transports beside the WebSocket that the options ask for."""
+    transports = []
+    if args.grpc_port is not None:
+        try:
+            from ..server.grpc.server import grpc_transport
+        except ImportError as error:
+            raise SystemExit(f"--grpc-port needs the grpc extra: pip install -e '.[grpc]' ({error})") from None
+        transports.append(grpc_transport(port=args.grpc_port))
+    return transports
 
 
 def _start_events(server: Any, args: argparse.Namespace) -> Any:
