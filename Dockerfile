@@ -9,12 +9,14 @@ RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY costeer ./costeer
+COPY protos ./protos
 # Editable, so the shipped checkpoint stays at /app/costeer/agent/checkpoints/nanotube.pt;
-# the agent extra runs the co-pilot (--copilot), the events extra publishes to MQTT (--mqtt).
-RUN pip install -e ".[agent,events]"
+# the agent extra runs the co-pilot (--copilot), the events extra publishes to MQTT (--mqtt),
+# the grpc extra serves legacy headsets (--grpc-port; stubs made from protos/ on first use).
+RUN pip install -e ".[agent,events,grpc]"
 
 RUN mkdir -p /recordings
 VOLUME ["/recordings"]
-EXPOSE 38801
+EXPOSE 38801 38802
 
 CMD ["costeer", "serve", "--address", "0.0.0.0", "--port", "38801"]

@@ -14,8 +14,6 @@ from costeer.cli.main import build_parser
 REPO = Path(__file__).resolve().parents[1]
 APP = Path("/app")
 """Where the Dockerfile puts the repository in the image."""
-PENDING_OPTIONS = {"--copilot", "--copilot-mode", "--mqtt"}
-"""Options of ``costeer serve`` that other branches of issue 8 add; missing until they are merged."""
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +42,7 @@ def served_arguments(compose: dict) -> argparse.Namespace:
     options = [token for token in command[2:] if token.startswith("--")]
     known = parser._option_string_actions  # exact names: argparse would take "--copilot" as short for "--copilot-mode"
     unknown = [option for option in options if option not in known]
-    assert set(unknown) <= PENDING_OPTIONS, f"`costeer serve` has no option {', '.join(unknown)}"
-    if unknown:
-        pytest.xfail(f"`costeer serve` has no {', '.join(unknown)} yet (issue 8's other branches add it)")
+    assert not unknown, f"`costeer serve` has no option {', '.join(unknown)}"
     return parser.parse_args(command[2:])
 
 
@@ -56,7 +52,7 @@ def test_services_ports_and_volumes(compose):
     assert services["mosquitto"]["image"].startswith("eclipse-mosquitto")
     assert services["costeer"]["build"] == "."
     assert "mosquitto" in services["costeer"]["depends_on"]
-    assert services["costeer"]["ports"] == ["38801:38801"]
+    assert services["costeer"]["ports"] == ["38801:38801", "38802:38802"]
     assert "ports" not in services["mosquitto"], "the broker allows anonymous clients: keep it inside the compose network"
     assert services["costeer"]["volumes"] == ["recordings:/recordings"]
     assert "recordings" in compose["volumes"]
@@ -73,8 +69,8 @@ def test_the_broker_config_is_mounted_and_listens_where_costeer_publishes(compos
 def test_every_option_of_the_command_is_one_costeer_serve_accepts(compose):
     args = served_arguments(compose)
     assert args.address == "0.0.0.0" and args.port == 38801
-    published = compose["services"]["costeer"]["ports"][0].split(":")[-1]
-    assert int(published) == args.port
+    published = [int(port.split(":")[-1]) for port in compose["services"]["costeer"]["ports"]]
+    assert published == [args.port, args.grpc_port] == [38801, 38802]  # WebSocket; legacy headsets' gRPC
     assert args.mqtt == "mosquitto:1883" and args.copilot_mode == "assist"
     checkpoint = Path(args.copilot).relative_to(APP)
     assert (REPO / checkpoint).is_file(), f"the image has no {args.copilot}: {checkpoint} is not in the repository"
@@ -82,11 +78,12 @@ def test_every_option_of_the_command_is_one_costeer_serve_accepts(compose):
     assert args.record == Path(volume_target), "each start records a new session into the recordings volume"
 
 
-def test_the_image_installs_cpu_torch_first_then_costeer_with_the_co_pilots_and_the_events_extras():
+def test_the_image_installs_cpu_torch_first_then_costeer_with_the_co_pilots_events_and_grpc_extras():
     dockerfile = (REPO / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.11-slim$", dockerfile, flags=re.M)
     torch = dockerfile.index("pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu")
-    package = dockerfile.index('pip install -e ".[agent,events]"')  # --copilot needs torch, --mqtt aiomqtt
+    package = dockerfile.index('pip install -e ".[agent,events,grpc]"')  # --copilot: torch, --mqtt: aiomqtt, --grpc-port: grpcio
+    assert dockerfile.index("COPY protos ./protos") < package  # the gRPC stubs are made from protos/ on first use
     assert torch < package
     assert "COPY costeer ./costeer" in dockerfile and "WORKDIR /app" in dockerfile
 
