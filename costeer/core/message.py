@@ -3,6 +3,7 @@
 One encoder for the wire and for recordings, so both carry the same bytes::
 
     data = encode_message({"state": {"updates": {"scene": [...]}, "removals": []}})
+    data = shared_frame.encoding(FRAME_MESSAGE_ENCODING, encode_frame_message)   # once per frame
 """
 
 from __future__ import annotations
@@ -13,7 +14,11 @@ from typing import Any, Mapping
 import msgpack
 import numpy as np
 
-__all__ = ["encode_message"]
+__all__ = ["encode_message", "encode_frame_message", "FRAME_MESSAGE_ENCODING"]
+
+FRAME_MESSAGE_ENCODING = "nanover-msgpack"
+"""The name a frame's ``encode_frame_message`` bytes are cached under (``SharedFrame.encoding``),
+by the WebSocket transport and the recorder alike."""
 
 
 def encode_message(message: Mapping[str, Any]) -> bytes:
@@ -22,6 +27,11 @@ def encode_message(message: Mapping[str, Any]) -> bytes:
     Raises ``TypeError`` for values msgpack cannot carry.
     """
     return msgpack.packb(message, use_bin_type=True, default=_fallback)
+
+
+def encode_frame_message(frame: Mapping[str, Any]) -> bytes:
+    """The message ``{"frame": frame}`` for a packed frame (arrays already bytes)."""
+    return msgpack.packb({"frame": frame}, use_bin_type=True, default=_fallback)
 
 
 def _fallback(value: Any) -> Any:

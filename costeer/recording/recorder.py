@@ -24,6 +24,8 @@ from collections import deque
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
+from costeer.core.message import FRAME_MESSAGE_ENCODING, encode_frame_message
+
 from .format import message_metadata
 from .writer import DEFAULT_FLUSH_INTERVAL, RecordingWriter
 
@@ -43,12 +45,12 @@ class Subscription(Protocol):
 
 
 class EncodedFrame(Protocol):
-    """A packed frame with its wire encoding (the hub's ``PackedFrame``)."""
+    """A packed frame with its encodings cached once for all (the hub's ``SharedFrame``)."""
 
     frame: dict[str, Any]
 
-    def encoded(self) -> bytes:
-        """The msgpack message ``{"frame": frame}``, encoded once and shared."""
+    def encoding(self, protocol: str, encode: Callable[[dict[str, Any]], Any]) -> Any:
+        """``encode(frame)``, computed once per ``protocol`` and shared with every other user."""
 
 
 class FrameSubscription(Protocol):
@@ -171,7 +173,8 @@ class SessionRecorder:
         if kind == "frame":
             packed = self._frame_subscription.take_packed()
             if packed is not None:  # the bytes the clients get: not encoded a second time
-                writer.write_raw(packed.encoded(), message_metadata({"frame": packed.frame}, writer.elapsed_us()))
+                data = packed.encoding(FRAME_MESSAGE_ENCODING, encode_frame_message)
+                writer.write_raw(data, message_metadata({"frame": packed.frame}, writer.elapsed_us()))
             return
         change = self._state_subscription.take()
         if change is not None:

@@ -1,7 +1,8 @@
 """``CosteerServer``: a NanoVer-compatible server around a simulation runner.
 
-Wires the frame hub, shared state, commands, interaction gate, WebSocket transport,
-optional ESSD discovery and optional recording together, and registers NanoVer's
+Wires the frame hub, shared state, commands, interaction gate, the transports (WebSocket
+first, then any others given as ``transports``: see ``transport``), optional ESSD discovery
+(announcing every transport's services) and optional recording together, and registers NanoVer's
 commands (``playback/*``, ``multiuser/radially-orient-origins``, ``commands/list``).
 After a blow-up (``on_blowup="recover"``, the default) the runner rolls back to a recent good
 state, and the server releases the interactions that were live (removed from the state,
@@ -17,7 +18,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -31,13 +32,20 @@ from .discovery import DiscoveryBroadcaster
 from .hub import FrameHub
 from .interactions import InteractionGate
 from .multiuser import SceneShim, radial_origins
+from .session import ClientLedger
 from .state import SharedState
+from .transport import ConnectionListener, SessionParts, Transport, TransportFactory
 from .websocket.server import DEFAULT_PORT, WebSocketServer
 
-__all__ = ["CosteerServer", "CLEARED_ON_SIMULATION_CHANGE"]
+__all__ = ["CosteerServer", "CLEARED_ON_SIMULATION_CHANGE", "COMMAND_THREADS"]
 
 CLEARED_ON_SIMULATION_CHANGE = (keys.INTERACTION_PREFIX, "selection.")
 """State prefixes removed when another simulation is loaded, as NanoVer does."""
+
+COMMAND_THREADS = 8
+"""Threads running commands for all clients of every transport together; each client's
+commands run one at a time, in order, on them (its own ``SerialExecutor`` lane), so one
+client's slow command holds up only that client until this many clients are each running one."""
 
 _log = logging.getLogger(__name__)
 
@@ -62,6 +70,7 @@ class CosteerServer:
         record: Path | None = None,
         session_info: Mapping[str, Any] | None = None,
         on_blowup: str = "recover",
+        transports: Sequence[TransportFactory] = (),
     ) -> None:
         self.name = name
         self.address = address
@@ -93,12 +102,30 @@ class CosteerServer:
         if session_info is not None:
             initial[keys.STATE_SESSION] = dict(session_info)
         self.state.update(initial)
-        self._websocket = WebSocketServer(hub=self.hub, state=self.state, commands=self.commands, address=address, port=port)
+        self._command_pool = ThreadPoolExecutor(max_workers=COMMAND_THREADS, thread_name_prefix="costeer-commands")
+        self.connection_listeners: list[ConnectionListener] = []
+        """Called with (client id, address, connected) when a client of any transport connects
+        and after it left (its keys removed)."""
+        self.parts = SessionParts(
+            hub=self.hub,
+            state=self.state,
+            commands=self.commands,
+            interactions=self.interactions,
+            command_executor=self._command_pool,
+            connection_listeners=self.connection_listeners,
+            address=address,
+            clients=ClientLedger(self.state),
+        )
+        """What every transport serves."""
+        self.transports: list[Transport] = [WebSocketServer(self.parts, port=port)]
+        """The WebSocket transport first, then those built from ``transports``, in order."""
+        self.transports += [factory(self.parts) for factory in transports]
+        names = [transport.name for transport in self.transports]
+        if len(set(names)) != len(names):
+            raise ValueError(f"two transports share a name ({', '.join(names)}): give each its own")
         self.companions: list[tuple[str, Callable[[], None]]] = []
         """(name, close) of what runs beside the server and must stop before it (a co-pilot);
         closed first, the last added first."""
-        self.connection_listeners = self._websocket.connection_listeners
-        """Called with (client id, address, connected) when a client connects and after it left."""
         self.recording_listeners: list[Callable[[str, Mapping[str, Any]], None]] = []
         """Called with ("started", {"path"}) once recording, and ("finished", {"path", "frames",
         "states", "error"}) once the file is complete (or stopped by an error)."""
@@ -110,20 +137,29 @@ class CosteerServer:
     @property
     def port(self) -> int | None:
         """The WebSocket port actually listened on (after ``start``)."""
-        return self._websocket.port
+        return self.transports[0].port
 
     @property
     def client_count(self) -> int:
-        """Connected WebSocket clients."""
-        return self._websocket.client_count
+        """Connected clients, over every transport."""
+        return sum(transport.client_count for transport in self.transports)
+
+    @property
+    def discovery_services(self) -> dict[str, int]:
+        """What discovery announces: every transport's services (after ``start``)."""
+        services: dict[str, int] = {}
+        for transport in self.transports:
+            services.update(transport.discovery_services)
+        return services
 
     def start(self) -> None:
         """Listen, start recording (if asked), start the simulation, announce (if asked)."""
         if self._started:
             raise RuntimeError("this server has already been started")
         self._started = True
-        self._websocket.start()
         try:
+            for transport in self.transports:
+                transport.start()
             if self.record is not None:
                 from costeer.recording.recorder import SessionRecorder
 
@@ -132,8 +168,7 @@ class CosteerServer:
                 self._tell_recording("started", {"path": str(self.record)})
             self.runner.start()
             if self.discovery:
-                assert self.port is not None
-                self._discovery = DiscoveryBroadcaster(name=self.name, services={"ws": self.port}, address=self.address)
+                self._discovery = DiscoveryBroadcaster(name=self.name, services=self.discovery_services, address=self.address)
                 self._discovery.start()
         except BaseException:
             self.close()
@@ -147,7 +182,8 @@ class CosteerServer:
         steps: list[tuple[str, Callable[[], None]]] = list(reversed(self.companions))
         if self._discovery is not None:
             steps.append(("discovery", self._discovery.close))
-        steps.append(("WebSocket server", self._websocket.close))
+        steps += [(f"{transport.name} transport", transport.close) for transport in self.transports]
+        steps.append(("command pool", lambda: self._command_pool.shutdown(wait=False, cancel_futures=True)))
         if self._started:
             steps.append(("simulation runner", self.runner.close))
         if self._recorder is not None:

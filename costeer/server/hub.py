@@ -1,7 +1,8 @@
 """The frame hub: the runner publishes frames here, every client takes the latest merged one.
 
-Each frame is packed once (numpy -> little-endian bytes) and msgpack-encoded at most once,
-however many clients receive it. A client that falls behind never queues frames: it holds
+Each frame is packed once (numpy -> little-endian bytes) and encoded at most once per
+protocol, however many clients receive it: the hub hands out ``SharedFrame`` objects, and
+each transport asks one for its own encoding (``SharedFrame.encoding``), cached on it. A client that falls behind never queues frames: it holds
 one pending frame, the merge of everything it missed, so memory stays bounded and the
 publisher never waits for anyone.
 """
@@ -10,69 +11,72 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable
-
-import msgpack
+from typing import Any, Callable, TypeVar
 
 from costeer.core import keys
 from costeer.core.frame import FrameDict, merge_frames, pack_frame
 
 from .subscription import LatestSubscription, notify_all
 
-__all__ = ["FrameHub", "FrameSubscription", "PackedFrame"]
+__all__ = ["FrameHub", "FrameSubscription", "SharedFrame"]
+
+Encoded = TypeVar("Encoded")
 
 
-class PackedFrame:
-    """A packed frame and, once someone asked for it, its msgpack encoding ``{"frame": ...}``.
+class SharedFrame:
+    """A packed frame shared by every subscriber, with its encodings, one per protocol.
 
-        packed = PackedFrame(pack_frame(frame))
-        wire = packed.encoded()   # encoded on first use, then reused
+        shared = SharedFrame(pack_frame(frame))
+        wire = shared.encoding("nanover-msgpack", encode_frame_message)   # encoded once, then reused
+
+    Thread-safe without a lock: two threads asking at once may both encode (the work is
+    repeated, the results are equal), and either result is kept.
     """
 
-    __slots__ = ("frame", "_encoded")
+    __slots__ = ("frame", "_encodings")
 
     def __init__(self, frame: FrameDict) -> None:
         self.frame = frame
         """The packed frame (arrays as bytes); never mutated after construction."""
-        self._encoded: bytes | None = None
+        self._encodings: dict[str, Any] = {}
 
-    def encoded(self) -> bytes:
-        """The WebSocket message for this frame; computed once (a race only repeats work)."""
-        encoded = self._encoded
-        if encoded is None:
-            encoded = msgpack.packb({"frame": self.frame}, use_bin_type=True)
-            self._encoded = encoded
-        return encoded
+    def encoding(self, protocol: str, encode: Callable[[FrameDict], Encoded]) -> Encoded:
+        """``encode(frame)``, computed on the first call for ``protocol`` and cached.
 
-    def merged_with(self, later: "PackedFrame") -> "PackedFrame":
-        """A new packed frame: this one with ``later`` applied (NanoVer's merge rule)."""
-        return PackedFrame(merge_frames(self.frame, later.frame))
+        ``protocol`` names the encoding (one ``encode`` per name: whichever call comes first
+        fills the cache). An exception from ``encode`` is raised and nothing is cached.
+        """
+        try:
+            return self._encodings[protocol]
+        except KeyError:
+            encoded = encode(self.frame)
+            self._encodings[protocol] = encoded
+            return encoded
+
+    def merged_with(self, later: "SharedFrame") -> "SharedFrame":
+        """A new shared frame: this one with ``later`` applied (NanoVer's merge rule)."""
+        return SharedFrame(merge_frames(self.frame, later.frame))
 
 
-class FrameSubscription(LatestSubscription[PackedFrame]):
+class FrameSubscription(LatestSubscription[SharedFrame]):
     """One consumer's view of the hub: at most one pending (merged) frame.
 
         subscription = hub.subscribe(on_ready=event.set)
-        frame = subscription.take()          # packed dict, or None when nothing is new
-        wire = subscription.encoded_take()   # or the msgpack bytes of the same
+        frame = subscription.take()           # packed dict, or None when nothing is new
+        shared = subscription.take_packed()   # or the same as a SharedFrame, with its encodings
     """
 
     def __init__(self, hub: "FrameHub", on_ready: Callable[[], None] | None) -> None:
-        super().__init__(merge=_merge_packed, unsubscribe=hub._unsubscribe, on_ready=on_ready)
+        super().__init__(merge=_merge_shared, unsubscribe=hub._unsubscribe, on_ready=on_ready)
 
     def take(self) -> FrameDict | None:
         """The pending merged packed frame, or ``None``; never blocks."""
         pending = self._take_pending()
         return None if pending is None else pending.frame
 
-    def take_packed(self) -> PackedFrame | None:
-        """The pending merged frame with its shared, cached encoding, or ``None``."""
+    def take_packed(self) -> SharedFrame | None:
+        """The pending merged frame with its shared, cached encodings, or ``None``."""
         return self._take_pending()
-
-    def encoded_take(self) -> bytes | None:
-        """Like :meth:`take`, as the msgpack message ``{"frame": ...}`` (shared bytes)."""
-        pending = self._take_pending()
-        return None if pending is None else pending.encoded()
 
     def wait(self, timeout: float | None = None) -> FrameDict | None:
         """Block until a frame is pending (or ``timeout`` seconds, or close), then take it."""
@@ -80,7 +84,7 @@ class FrameSubscription(LatestSubscription[PackedFrame]):
         return None if pending is None else pending.frame
 
 
-def _merge_packed(pending: PackedFrame | None, frame: PackedFrame) -> PackedFrame:
+def _merge_shared(pending: SharedFrame | None, frame: SharedFrame) -> SharedFrame:
     return frame if pending is None else pending.merged_with(frame)
 
 
@@ -102,8 +106,8 @@ class FrameHub:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._subscriptions: set[FrameSubscription] = set()
-        self._current: PackedFrame | None = None
-        self._pending_clear: PackedFrame | None = None
+        self._current: SharedFrame | None = None
+        self._pending_clear: SharedFrame | None = None
         self._next_index = 0
         self._simulation_counter = 0
         self._closed = False
@@ -136,7 +140,7 @@ class FrameHub:
             stamped[keys.SERVER_TIMESTAMP] = time.monotonic()
             stamped[keys.FRAME_INDEX] = self._next_index
             self._next_index += 1
-            packed = PackedFrame(pack_frame(stamped))
+            packed = SharedFrame(pack_frame(stamped))
             assert self._current is not None
             self._current = self._current.merged_with(packed)
             if self._pending_clear is not None:
@@ -169,12 +173,12 @@ class FrameHub:
         LatestSubscription.close_all(subscriptions)
 
     def _clear_locked(self) -> None:
-        clear = PackedFrame({keys.FRAME_INDEX: 0, keys.SIMULATION_COUNTER: self._simulation_counter})
+        clear = SharedFrame({keys.FRAME_INDEX: 0, keys.SIMULATION_COUNTER: self._simulation_counter})
         self._simulation_counter += 1
         self._next_index = 1
         self._current = self._pending_clear = clear
 
-    def _publish(self, frame: PackedFrame) -> list[FrameSubscription]:
+    def _publish(self, frame: SharedFrame) -> list[FrameSubscription]:
         return [subscription for subscription in self._subscriptions if subscription._put(frame)]
 
     def _unsubscribe(self, subscription: LatestSubscription) -> None:

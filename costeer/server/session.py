@@ -11,18 +11,22 @@ client owns; only keys the state stored tell who a client is.
 The session also answers what it cannot use: a refused message's requests get an exception
 reply, and the client's mistakes are logged at WARNING once each, without a traceback.
 
-    session = ClientSession("client-3", state=state, commands=registry, send_command=send)
-    try:
-        session.receive(decode_message(data))
-    except ProtocolError as error:
-        session.refuse(error)
-    ...
+Nothing here knows a wire format: a transport decodes its bytes into a ``ClientMessage``
+(or calls ``refuse`` with the reason and the requests it could still answer). A transport
+that writes to the state itself (``state.update(..., origin=client)``) cleans up with
+``ClientLedger.client_left`` instead, the same rule for every transport.
+
+    session = ClientSession("ws-3", state=state, commands=registry, send_command=send)
+    session.receive(ClientMessage(state=StatePart(updates={"avatar.u": {}}, removals=[])))
+    session.refuse("not valid msgpack", requests=[{"name": "playback/play", "id": 4}])
     session.close()
 """
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import Executor
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
 from costeer.core import keys
@@ -31,9 +35,17 @@ from .commands import CommandChannel, CommandRegistry
 from .mistakes import MistakeLog
 from .ownership import PER_USER_PREFIXES
 from .state import SharedState
-from .websocket.codec import ClientMessage, ProtocolError
 
-__all__ = ["ClientSession", "USER_ID_PREFIXES", "user_ids_from_keys", "keys_to_clean_up"]
+__all__ = [
+    "ClientSession",
+    "ClientMessage",
+    "StatePart",
+    "ClientLedger",
+    "clean_up_client",
+    "USER_ID_PREFIXES",
+    "user_ids_from_keys",
+    "keys_to_clean_up",
+]
 
 USER_ID_PREFIXES = (keys.AVATAR_PREFIX, "playarea.", "update.index.")
 """Keys ``<prefix><user id>`` by which a client says who it is (NanoVer uses ``avatar.``)."""
@@ -80,6 +92,85 @@ def keys_to_clean_up(
     return doomed - set(protected)
 
 
+def clean_up_client(state: SharedState, client_id: str, user_ids: Iterable[str]) -> set[str]:
+    """Remove what ``client_id`` (who revealed ``user_ids``) leaves behind, then forget it as a
+    writer (releasing what it owns); returns the removed keys. The rule is ``keys_to_clean_up``'s,
+    with every key another client wrote last, and the server's shared keys, protected."""
+    content = state.snapshot()
+    last_writers = state.last_writers()
+    written = {key for key, writer in last_writers.items() if writer == client_id}
+    protected = {
+        key
+        for key in content
+        if ((writer := last_writers.get(key)) is not None and writer != client_id)
+        or (writer is None and not key.startswith(PER_USER_PREFIXES))
+    }  # the server writes some per-user keys for a user (user-origin.<id>): they go with that user, as in NanoVer
+    doomed = keys_to_clean_up(content, written, user_ids, protected=protected)
+    if doomed:
+        state.update({}, doomed)
+    state.forget_writer(client_id)
+    return doomed
+
+
+class ClientLedger:
+    """Who each client revealed itself to be, for transports that write to the state directly.
+
+        ledger = ClientLedger(state)        # watches every client's stored writes from now on
+        state.update({"avatar.u7": {}}, origin="grpc-2")
+        ledger.client_left("grpc-2")        # {"avatar.u7"}: removed, as for a WebSocket client
+
+    Installed as the state's last filter (it keeps every update), it notes the user ids in
+    the keys a client gets stored (``user_ids_from_keys``); it forgets a client once the
+    state forgets it as a writer (``forget_writer``), whoever cleaned up.
+    """
+
+    def __init__(self, state: SharedState) -> None:
+        self.state = state
+        self._lock = threading.Lock()
+        self._user_ids: dict[str, set[str]] = {}
+        state.add_filter(self._note)
+        state.add_writer_left_listener(self._forget)
+
+    def user_ids(self, client_id: str) -> set[str]:
+        """The user ids ``client_id`` revealed so far."""
+        with self._lock:
+            return set(self._user_ids.get(client_id, ()))
+
+    def client_left(self, client_id: str) -> set[str]:
+        """Remove the keys ``client_id`` leaves behind (``clean_up_client``); returns them."""
+        return clean_up_client(self.state, client_id, self.user_ids(client_id))
+
+    def _note(self, updates: dict[str, Any], origin: str | None, content: Mapping[str, Any]) -> dict[str, Any]:
+        if origin is not None and updates:
+            revealed = user_ids_from_keys(updates)
+            if revealed:
+                with self._lock:
+                    self._user_ids.setdefault(origin, set()).update(revealed)
+        return updates
+
+    def _forget(self, client_id: str) -> None:
+        with self._lock:
+            self._user_ids.pop(client_id, None)
+
+
+@dataclass(frozen=True)
+class StatePart:
+    """A state change sent by a client."""
+
+    updates: dict[str, Any]
+    removals: list[str]
+
+
+@dataclass(frozen=True)
+class ClientMessage:
+    """The checked parts of one client message (absent parts are ``None``)."""
+
+    frame: dict[str, Any] | None = None
+    state: StatePart | None = None
+    commands: tuple[dict[str, Any], ...] = ()
+    """Command messages in order (NanoVer's old format sends a list of them)."""
+
+
 def _user_of(key: str) -> str | None:
     """The user id a per-user key names (``cursor.<id>.left`` -> ``<id>``), else ``None``."""
     for prefix in PER_USER_PREFIXES:
@@ -91,7 +182,7 @@ def _user_of(key: str) -> str | None:
 class ClientSession:
     """The transport-independent half of one client connection.
 
-        session = ClientSession("client-1", state=state, commands=registry, send_command=send)
+        session = ClientSession("ws-1", state=state, commands=registry, send_command=send)
     """
 
     def __init__(
@@ -125,12 +216,13 @@ class ClientSession:
         for command in message.commands:
             self._channel.handle(command)
 
-    def refuse(self, error: ProtocolError) -> None:
-        """A message that could not be used: log it (once) and answer the requests it held."""
-        self._mistakes.note(f"sent a bad message, ignored: {error}")
-        for request in error.requests:
+    def refuse(self, reason: str | Exception, *, requests: Iterable[Mapping[str, Any]] = ()) -> None:
+        """A message that could not be used: log ``reason`` (once) and answer ``requests``, the
+        requests (maps with an ``id``) it held, with an exception reply each."""
+        self._mistakes.note(f"sent a bad message, ignored: {reason}")
+        for request in requests:
             try:
-                self._send_command({"request": dict(request), "exception": str(error)})
+                self._send_command({"request": dict(request), "exception": str(reason)})
             except Exception:  # an id msgpack cannot carry back, say: the reply cannot be sent
                 self._mistakes.note(f"sent request id {request.get('id')!r}, which cannot be answered")
 
@@ -140,24 +232,4 @@ class ClientSession:
             return set()
         self._closed = True
         self._channel.close()
-        content = self._state.snapshot()
-        last_writers = self._state.last_writers()
-        written = {key for key, writer in last_writers.items() if writer == self.connection_id}
-        doomed = keys_to_clean_up(content, written, self.user_ids, protected=self._protected(content, last_writers))
-        if doomed:
-            self._state.update({}, doomed)
-        self._state.forget_writer(self.connection_id)
-        return doomed
-
-    def _protected(self, content: Mapping[str, Any], last_writers: Mapping[str, str]) -> set[str]:
-        """Keys another client wrote last, and those the server wrote last except per-user ones.
-
-        The server writes some per-user keys for a user (``user-origin.<id>``); they go
-        with that user, as in NanoVer.
-        """
-        return {
-            key
-            for key in content
-            if ((writer := last_writers.get(key)) is not None and writer != self.connection_id)
-            or (writer is None and not key.startswith(PER_USER_PREFIXES))
-        }
+        return clean_up_client(self._state, self.connection_id, self.user_ids)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 from .ownership import KeyOwnership
 from .subscription import LatestSubscription, notify_all
@@ -49,6 +49,8 @@ StateFilter = Callable[[dict[str, Any], str | None, Mapping[str, Any]], dict[str
 WriterLeftListener = Callable[[str], None]
 """Called with a client's id when it has left (``forget_writer``)."""
 
+Encoded = TypeVar("Encoded")
+
 _log = logging.getLogger(__name__)
 
 
@@ -75,11 +77,12 @@ class StateSubscription(LatestSubscription["_Change"]):
         """The pending change as ``{"updates", "removals"}``, or ``None`` when nothing changed."""
         return _wire(self._take_pending())
 
-    def encoded_take(self, encode: Callable[[StateChange], bytes]) -> bytes | None:
+    def encoded_take(self, encode: Callable[[StateChange], Encoded]) -> Encoded | None:
         """The pending change encoded by ``encode``, or ``None`` when nothing changed.
 
         When the pending change is exactly one published change, its encoding is shared
-        with every other subscriber taking it with the same ``encode`` (encoded once).
+        with every other subscriber taking it with the same ``encode`` (encoded once per
+        ``encode``: each transport passes its one module-level function, never a new closure).
         """
         pending = self._take_pending()
         if pending is None:
@@ -87,9 +90,10 @@ class StateSubscription(LatestSubscription["_Change"]):
         if not pending.shared:
             return encode(_wire(pending))
         with pending.lock:
-            if pending.encoder is not encode:
-                pending.encoded, pending.encoder = encode(_wire(pending)), encode
-            return pending.encoded
+            encoded = pending.encodings.get(encode)
+            if encoded is None:
+                encoded = pending.encodings[encode] = encode(_wire(pending))
+            return encoded
 
     def wait(self, timeout: float | None = None) -> StateChange | None:
         """Block until a change is pending (or ``timeout`` seconds, or close), then take it."""
@@ -100,7 +104,7 @@ class _Change:
     """A change: one published to every subscriber (``shared``, never modified), or a
     subscription's own merge of several."""
 
-    __slots__ = ("updates", "removals", "created", "shared", "lock", "encoded", "encoder")
+    __slots__ = ("updates", "removals", "created", "shared", "lock", "encodings")
 
     def __init__(
         self,
@@ -116,9 +120,8 @@ class _Change:
         """Updated keys the subscriber has not seen: removing one cancels it, nothing is sent."""
         self.shared = shared
         self.lock = threading.Lock()
-        self.encoded: bytes = b""
-        self.encoder: Callable[[StateChange], bytes] | None = None
-        """The ``encode`` that made ``encoded`` (shared changes only)."""
+        self.encodings: dict[Callable[[StateChange], Any], Any] = {}
+        """Each ``encode``'s result (shared changes only): one per transport's protocol."""
         self.apply(updates, removals, frozenset(created))
 
     def apply(self, updates: Mapping[str, Any], removals: Iterable[str], created: frozenset[str] | set[str]) -> None:

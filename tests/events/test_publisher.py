@@ -116,7 +116,7 @@ def test_a_scripted_session_is_told_in_order_and_every_payload_matches_the_schem
     assert [m.kind for m in person][0] == "interaction/started" and [m.kind for m in person][-1] == "interaction/stopped"
     assert kinds.index("client/connected") < kinds.index("interaction/started") < kinds.index("client/left")
     who = person[0].payload
-    assert (who["connection"], who["agent"], who["label"], who["particles"]) == ("client-1", False, "person", [1, 2])
+    assert (who["connection"], who["agent"], who["label"], who["particles"]) == ("ws-1", False, "person", [1, 2])
     updated = [m for m in person if m.kind == "interaction/updated"]
     assert 2 <= len(updated) <= moved / 0.1 + 2  # at most 10 a second
     assert updated[-1].payload["position"][0] == pytest.approx(1.0)  # the last one is never lost

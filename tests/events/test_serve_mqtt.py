@@ -66,7 +66,7 @@ def test_serve_on_the_nanotube_task_publishes_the_session(tmp_path, mosquitto, m
     assert kinds.count("client/connected") == 2 and kinds.count("client/left") == 2
     person = [m.payload for m in messages if m.kind.startswith("interaction/")]
     assert [p["owner_id"] for p in person] == ["vr-user"] * len(person)
-    assert person[0]["particles"] == grabbed and person[0]["agent"] is False and person[0]["connection"].startswith("client-")
+    assert person[0]["particles"] == grabbed and person[0]["agent"] is False and person[0]["connection"].startswith("ws-")
     assert [m.kind for m in messages if m.kind.startswith("interaction/")][::len(person) - 1] == [
         "interaction/started", "interaction/stopped"]
     assert 1 <= kinds.count("interaction/updated") <= pulled / 0.1 + 2  # 30 changes in about a second: 10 a second at most

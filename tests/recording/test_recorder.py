@@ -10,7 +10,7 @@ import numpy as np
 
 from costeer.recording.reader import RecordingReader
 from costeer.recording.recorder import SessionRecorder
-from costeer.server.hub import FrameHub, PackedFrame
+from costeer.server.hub import FrameHub, SharedFrame
 from costeer.server.state import SharedState
 
 
@@ -48,7 +48,7 @@ class FakeSubscription:
         with self._taken:
             assert self._taken.wait_for(lambda: self._pending is None, timeout), "nothing took the pending value"
 
-    take_packed = take  # the frame source publishes PackedFrames
+    take_packed = take  # the frame source publishes SharedFrames
 
     def close(self) -> None:
         self.closed = True
@@ -76,7 +76,7 @@ def wait_for(condition: Callable[[], Any], timeout: float = 10.0) -> None:
         time.sleep(0.005)
 
 
-def _merge_packed(earlier: PackedFrame, later: PackedFrame) -> PackedFrame:
+def _merge_packed(earlier: SharedFrame, later: SharedFrame) -> SharedFrame:
     return earlier.merged_with(later)
 
 
@@ -90,7 +90,7 @@ def test_records_every_frame_and_change_from_fakes(tmp_path, make_frame):
     recorder = SessionRecorder(path, frames=frames, state=state)
     recorder.start()
     for index in range(60):  # each published once the last was taken: a busy machine merges nothing
-        frames.publish(PackedFrame(make_frame(index)))
+        frames.publish(SharedFrame(make_frame(index)))
         if index % 10 == 0:
             state.publish({"updates": {"avatar.a": index}, "removals": []})
         for subscription in frames.subscriptions + state.subscriptions:
@@ -135,9 +135,9 @@ def test_write_errors_stop_the_recording_not_the_caller(tmp_path, make_frame):
     frames, state = FakeSource(_merge_packed), FakeSource(_merge_changes)
     recorder = SessionRecorder(tmp_path / "bad.nanover.zip", frames=frames, state=state)
     recorder.start()
-    frames.publish(PackedFrame({"frame.index": 0, "bad": object()}))  # cannot be encoded
+    frames.publish(SharedFrame({"frame.index": 0, "bad": object()}))  # cannot be encoded
     wait_for(lambda: recorder.error is not None)
-    frames.publish(PackedFrame(make_frame(1)))  # still accepted by the hub: nobody waits
+    frames.publish(SharedFrame(make_frame(1)))  # still accepted by the hub: nobody waits
     recorder.close()
     assert isinstance(recorder.error, TypeError)
     assert all(subscription.closed for subscription in frames.subscriptions)
@@ -160,11 +160,11 @@ def test_a_change_that_arrived_before_a_frame_is_recorded_before_it(tmp_path, ma
     state.publish({"updates": {"interaction.a": 0}, "removals": []})
     assert busy.wait(10)
     state.publish({"updates": {"interaction.a": 1}, "removals": []})  # arrives first...
-    frames.publish(PackedFrame(make_frame(0)))  # ...then the frame it acts on
+    frames.publish(SharedFrame(make_frame(0)))  # ...then the frame it acts on
     release.set()
     for subscription in frames.subscriptions + state.subscriptions:
         subscription.wait_until_taken()
-    frames.publish(PackedFrame(make_frame(1)))
+    frames.publish(SharedFrame(make_frame(1)))
     state.publish({"updates": {"interaction.a": 2}, "removals": []})
     recorder.close()
     assert recorder.error is None

@@ -273,13 +273,13 @@ def test_a_failing_component_does_not_leave_the_recording_unfinished(fake_simula
     server = CosteerServer([fake_simulation("alpha")], port=0, frame_rate=60.0, record=path)
     server.start()
     eventually(lambda: server.runner.frames_published >= 2)
-    real_close = server._websocket.close
+    real_close = server.transports[0].close
 
     def failing_close():
         real_close()
         raise RuntimeError("boom")
 
-    server._websocket.close = failing_close
+    server.transports[0].close = failing_close
     with pytest.raises(RuntimeError, match="boom"):
         server.close()
     assert not journal_path(path).exists() and server.state.update({"x": 1}) == {}

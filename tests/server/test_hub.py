@@ -6,9 +6,10 @@ import threading
 
 import msgpack
 import numpy as np
+import pytest
 
 from costeer.core import keys
-from costeer.server.hub import FrameHub
+from costeer.server.hub import FrameHub, SharedFrame
 
 
 def positions(value: float, count: int = 4) -> np.ndarray:
@@ -89,10 +90,30 @@ def test_frame_is_encoded_once_for_every_subscriber():
     for sub in subs:
         sub.take()
     hub.send_frame({keys.PARTICLE_POSITIONS: positions(1.0)})
-    encoded = [sub.encoded_take() for sub in subs]
-    assert encoded[0] is encoded[1] is encoded[2]
+    calls = []
+
+    def encode(frame):
+        calls.append(frame[keys.FRAME_INDEX])
+        return msgpack.packb({"frame": frame})
+
+    encoded = [sub.take_packed().encoding("test", encode) for sub in subs]
+    assert encoded[0] is encoded[1] is encoded[2] and calls == [2]
     message = msgpack.unpackb(encoded[0])
     assert message["frame"][keys.FRAME_INDEX] == 2
+
+
+def test_each_protocol_gets_its_own_encoding_of_a_frame_and_a_failed_one_is_not_cached():
+    shared = SharedFrame({keys.FRAME_INDEX: 3})
+    assert shared.encoding("a", lambda frame: ("a", frame[keys.FRAME_INDEX])) == ("a", 3)
+    assert shared.encoding("b", lambda frame: ("b", frame[keys.FRAME_INDEX])) == ("b", 3)
+    assert shared.encoding("a", lambda frame: "not called") == ("a", 3)
+
+    def failing(frame):
+        raise TypeError("cannot encode")
+
+    with pytest.raises(TypeError):
+        shared.encoding("c", failing)
+    assert shared.encoding("c", lambda frame: "second try") == "second try"
 
 
 def test_publisher_does_not_mutate_the_callers_frame():

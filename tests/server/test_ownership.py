@@ -14,7 +14,7 @@ from costeer.server.commands import CommandRegistry
 from costeer.server.ownership import LockRefusedError, KeyOwnership, StateLimits
 from costeer.server.session import ClientSession
 from costeer.server.state import SharedState, StateRefusedError
-from costeer.server.websocket.codec import ClientMessage, StatePart
+from costeer.server.session import ClientMessage, StatePart
 
 SERVER_STATE = {"simulation.name": "nanotube", "simulation.index": 0, "imd.velocity_reset_available": False,
                 "costeer.session": {"server": "costeer"}}
@@ -259,11 +259,11 @@ def _refusal_reasons(state: SharedState, updates: dict, origin: str) -> list[str
 
 
 def test_keys_left_behind_make_room_after_a_real_websocket_disconnect(connect_client):
-    from costeer.server.hub import FrameHub
+    from costeer.server.transport import SessionParts
     from costeer.server.websocket.server import WebSocketServer
 
     state = _state(max_keys=len(SERVER_STATE) + 6)
-    with WebSocketServer(hub=FrameHub(), state=state, commands=CommandRegistry(), port=0) as server:
+    with WebSocketServer(SessionParts.standalone(state=state), port=0) as server:
         url = f"ws://127.0.0.1:{server.port}"
         leaver = connect_client(url)
         leaver.update_state({"avatar.gone": {}, **{f"selection.{i}": {"i": i} for i in range(5)}})

@@ -9,9 +9,16 @@ import msgpack
 
 from costeer.server.commands import CommandRegistry
 from costeer.server.multiuser import radial_origins
-from costeer.server.session import ClientSession, keys_to_clean_up, user_ids_from_keys
+from costeer.server.session import (
+    ClientLedger,
+    ClientMessage,
+    ClientSession,
+    StatePart,
+    keys_to_clean_up,
+    user_ids_from_keys,
+)
 from costeer.server.state import SharedState
-from costeer.server.websocket.codec import ClientMessage, ProtocolError, StatePart, decode_message
+from costeer.server.websocket.codec import ProtocolError, decode_message
 
 USER = "929680e7-b96d-4ead-9878-1f56462ab669"
 
@@ -131,7 +138,7 @@ def _deliver(session: ClientSession, message: dict) -> None:
     try:
         session.receive(decode_message(msgpack.packb(message)))
     except ProtocolError as error:
-        session.refuse(error)
+        session.refuse(error, requests=error.requests)
 
 
 def test_a_command_with_non_map_arguments_gets_an_exception_reply():
@@ -165,3 +172,18 @@ def test_repeated_client_mistakes_are_logged_once_without_a_traceback(caplog):
     warnings = [record for record in caplog.records if record.levelno >= logging.WARNING]
     assert len(warnings) == 4, [record.getMessage() for record in warnings]
     assert all("client-1" in record.getMessage() and record.exc_info is None for record in warnings)
+
+
+def test_a_transport_writing_directly_gets_the_same_clean_up_from_the_ledger():
+    state = SharedState()
+    ledger = ClientLedger(state)
+    state.update({"simulation.name": "x"})
+    state.update({f"avatar.{USER}": {}, "scene": [1], "interaction.i": {"owner.id": USER}}, origin="grpc-1")
+    state.update({"avatar.victim": {"stolen": True}}, origin="grpc-2")
+    state.update({"avatar.u2": {}}, origin="grpc-2")
+    state.update({"avatar.victim": {"stolen": True}}, origin="grpc-1")  # refused: grpc-2 owns it
+    state.update({f"user-origin.{USER}": {}})  # the server places the user
+    assert ledger.user_ids("grpc-1") == {USER}
+    assert ledger.client_left("grpc-1") == {f"avatar.{USER}", "interaction.i", f"user-origin.{USER}"}
+    assert state.snapshot() == {"simulation.name": "x", "scene": [1], "avatar.victim": {"stolen": True}, "avatar.u2": {}}
+    assert ledger.user_ids("grpc-1") == set() and ledger.user_ids("grpc-2") == {"victim", "u2"}

@@ -30,7 +30,7 @@ def measure(server: CosteerServer, reader, seconds: float) -> tuple[float, float
 
 def lagging(server: CosteerServer) -> list:
     """Clients the server is holding a merged frame back for (they read slower than it sends)."""
-    return [client for client in server._websocket._clients.values() if client._frames._pending is not None]
+    return [client for client in server.transports[0]._clients.values() if client._frames._pending is not None]
 
 
 def test_stalled_client_costs_nothing(fake_simulation, connect_client):

@@ -127,3 +127,22 @@ def test_keys_created_and_removed_between_two_reads_never_reach_the_subscriber()
     state.update({}, ["brief"])
     state.update({"brief": 2})
     assert sub.take() == {"updates": {"brief": 2}, "removals": ["new"]}
+
+
+def test_two_transports_each_encode_a_published_change_once_whatever_order_their_clients_take_it():
+    state = SharedState()
+    subscriptions = [state.subscribe() for _ in range(4)]
+    calls = []
+
+    def as_text(change):
+        calls.append("text")
+        return repr(change)
+
+    def as_bytes(change):
+        calls.append("bytes")
+        return repr(change).encode()
+
+    state.update({"a": 1})
+    taken = [sub.encoded_take(encode) for sub, encode in zip(subscriptions, (as_text, as_bytes, as_text, as_bytes))]
+    assert taken[0] is taken[2] and taken[1] is taken[3] and taken[1] == taken[0].encode()
+    assert sorted(calls) == ["bytes", "text"]

@@ -9,16 +9,22 @@ that each gets an exception reply instead of leaving its client waiting.
     message = decode_message(data)
     if message.state is not None: state.update(message.state.updates, message.state.removals)
     wire = encode_message({"command": {"request": request, "response": result}})
+    wire = shared_frame.encoding(FRAME_MESSAGE_ENCODING, encode_frame_message)   # once per frame
+
+The frame message is the recording's too (``costeer.core.message``), so a recording server
+stores the very bytes its WebSocket clients get.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
 from typing import Any
 
 import msgpack
 
-from costeer.core.message import encode_message
+from costeer.core.message import FRAME_MESSAGE_ENCODING, encode_frame_message, encode_message
+
+from ..session import ClientMessage, StatePart
 
 __all__ = [
     "ProtocolError",
@@ -27,7 +33,12 @@ __all__ = [
     "MAX_MESSAGE_BYTES",
     "decode_message",
     "encode_message",
+    "encode_frame_message",
+    "FRAME_MESSAGE_ENCODING",
+    "encode_state_message",
 ]
+
+_log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 2 * 1024 * 1024
 """Largest message a client may send; larger ones are refused before parsing (the transport
@@ -45,24 +56,6 @@ class ProtocolError(ValueError):
         super().__init__(message)
         self.requests = requests
         """Requests in the refused message that carry an ``id``: each is owed an exception reply."""
-
-
-@dataclass(frozen=True)
-class StatePart:
-    """A state change sent by a client."""
-
-    updates: dict[str, Any]
-    removals: list[str]
-
-
-@dataclass(frozen=True)
-class ClientMessage:
-    """The checked parts of one client message (absent parts are ``None``)."""
-
-    frame: dict[str, Any] | None = None
-    state: StatePart | None = None
-    commands: tuple[dict[str, Any], ...] = ()
-    """Command messages in order (NanoVer's old format sends a list of them)."""
 
 
 def decode_message(data: bytes | bytearray | memoryview | str, *, max_bytes: int = MAX_MESSAGE_BYTES) -> ClientMessage:
@@ -160,3 +153,24 @@ def _decode_command(command: Any) -> dict[str, Any]:
                 f"arguments of command {request['name']!r} must be a map of string keys, got {type(arguments).__name__}"
             )
     return command
+
+
+def encode_state_message(change: dict[str, Any]) -> bytes:
+    """The message ``{"state": change}``; values msgpack cannot carry are left out (each logged).
+
+    One function for every client, so a change published to all is encoded once
+    (``StateSubscription.encoded_take``).
+    """
+    try:
+        return encode_message({"state": change})
+    except TypeError:
+        pass
+    updates = {}
+    for key, value in change["updates"].items():
+        try:
+            encode_message({key: value})
+        except TypeError as error:
+            _log.error("state key %r cannot be sent to clients (%s); left out", key, error)
+        else:
+            updates[key] = value
+    return encode_message({"state": {"updates": updates, "removals": change["removals"]}})

@@ -6,7 +6,7 @@ for this client and sends the latest merged frame/state, so a client that stops 
 only ever holds one pending frame and one pending change: the simulation and the other
 clients never wait for it.
 
-    server = WebSocketServer(hub=hub, state=state, commands=registry, port=0)
+    server = WebSocketServer(parts, port=0)      # parts: the session's ``SessionParts``
     server.start(); print(server.port)
     ...
     server.close()
@@ -20,21 +20,25 @@ import itertools
 import logging
 import threading
 import weakref
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, PayloadTooBig
 
-from ..commands import CommandRegistry
-from ..hub import FrameHub
-from ..serial import SerialExecutor
 from ..session import ClientSession
-from ..state import SharedState
 from ..subscription import once_after_notify
-from .codec import MAX_MESSAGE_BYTES, ProtocolError, decode_message, encode_message
+from ..transport import SessionParts
+from .codec import (
+    FRAME_MESSAGE_ENCODING,
+    MAX_MESSAGE_BYTES,
+    ProtocolError,
+    decode_message,
+    encode_frame_message,
+    encode_message,
+    encode_state_message,
+)
 
-__all__ = ["WebSocketServer", "DEFAULT_PORT", "CLOSE_GRACE_SECONDS", "MAX_PENDING_REPLIES", "COMMAND_THREADS"]
+__all__ = ["WebSocketServer", "DEFAULT_PORT", "CLOSE_GRACE_SECONDS", "MAX_PENDING_REPLIES"]
 
 DEFAULT_PORT = 38801
 """NanoVer's default WebSocket port."""
@@ -42,36 +46,30 @@ CLOSE_GRACE_SECONDS = 1.0
 """How long ``close`` waits for clients to finish the closing handshake."""
 MAX_PENDING_REPLIES = 1024
 """Command messages waiting for a client that does not read; beyond this it is disconnected."""
-COMMAND_THREADS = 8
-"""Threads running commands for all clients together; each client's commands run one at a
-time, in order, on them (``SerialExecutor``), so one client's slow command holds up only
-that client until this many clients are each running one."""
 
 _log = logging.getLogger(__name__)
 
 
 class WebSocketServer:
-    """Serves frames, shared state and commands to NanoVer clients over WebSocket + msgpack.
+    """Serves frames, shared state and commands to NanoVer clients over WebSocket + msgpack
+    (the server's first ``Transport``; its clients are ``ws-1``, ``ws-2``, ...).
 
-        with WebSocketServer(hub=hub, state=state, commands=registry, port=0) as server:
+        with WebSocketServer(SessionParts.standalone(), port=0) as server:
             url = f"ws://127.0.0.1:{server.port}"
     """
 
+    name = "ws"
+
     def __init__(
         self,
+        parts: SessionParts,
         *,
-        hub: FrameHub,
-        state: SharedState,
-        commands: CommandRegistry,
-        address: str = "127.0.0.1",
         port: int = DEFAULT_PORT,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
         write_limit: int = 64 * 1024,
     ) -> None:
-        self.hub = hub
-        self.state = state
-        self.commands = commands
-        self.address = address
+        self.parts = parts
+        self.address = parts.address
         self._requested_port = port
         self._max_message_bytes = max_message_bytes
         self._write_limit = write_limit
@@ -79,22 +77,22 @@ class WebSocketServer:
         self._thread: threading.Thread | None = None
         self._server: Server | None = None
         self._waker: _Waker | None = None
-        self._executor = ThreadPoolExecutor(max_workers=COMMAND_THREADS, thread_name_prefix="costeer-commands")
-        """Shared by every client's command lane."""
         self._ids = itertools.count(1)
         self._clients: dict[str, _ClientConnection] = {}
         self._connections: weakref.WeakSet[ServerConnection] = weakref.WeakSet()
         """Every TCP connection, including those still in (or stuck before) the handshake."""
         self.port: int | None = None
         """The port actually listened on, once started."""
-        self.connection_listeners: list[Callable[[str, str | None, bool], None]] = []
-        """Called with (client id, its address, connected) on the event loop when a client has
-        connected, and again (``False``) once it has left and its keys are removed; must not block."""
 
     @property
     def client_count(self) -> int:
         """How many clients are connected."""
         return len(self._clients)
+
+    @property
+    def discovery_services(self) -> dict[str, int]:
+        """``{"ws": port}`` once listening: the entry NanoVer's clients look for."""
+        return {} if self.port is None else {"ws": self.port}
 
     def start(self) -> None:
         """Listen (in a background thread); raises ``OSError`` saying so if the port is taken."""
@@ -130,7 +128,6 @@ class WebSocketServer:
                 self._thread.join(timeout=10)
             if not loop.is_running():
                 loop.close()
-            self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def _listen(self) -> Server:
         return await serve(
@@ -181,22 +178,15 @@ class WebSocketServer:
         return len(open_connections)
 
     async def _handle(self, connection: ServerConnection) -> None:
-        client = _ClientConnection(self, connection, f"client-{next(self._ids)}")
+        client = _ClientConnection(self, connection, f"{self.name}-{next(self._ids)}")
         self._clients[client.session.connection_id] = client
         address = _address(connection)
-        self._tell(client.session.connection_id, address, True)
+        self.parts.tell_connection(client.session.connection_id, address, True)
         try:
             await client.run()
         finally:
             del self._clients[client.session.connection_id]
-            self._tell(client.session.connection_id, address, False)
-
-    def _tell(self, client: str, address: str | None, connected: bool) -> None:
-        for listener in list(self.connection_listeners):
-            try:
-                listener(client, address, connected)
-            except Exception:
-                _log.exception("a connection listener failed")
+            self.parts.tell_connection(client.session.connection_id, address, False)
 
     def __enter__(self) -> "WebSocketServer":
         self.start()
@@ -209,26 +199,6 @@ class WebSocketServer:
 def _address(connection: ServerConnection) -> str | None:
     remote = connection.remote_address
     return None if not remote else f"{remote[0]}:{remote[1]}"
-
-
-def _encode_state(change: dict[str, Any]) -> bytes:
-    """A state message; values msgpack cannot carry are left out (each one logged).
-
-    One function for every client, so a change published to all is encoded once.
-    """
-    try:
-        return encode_message({"state": change})
-    except TypeError:
-        pass
-    updates = {}
-    for key, value in change["updates"].items():
-        try:
-            encode_message({key: value})
-        except TypeError as error:
-            _log.error("state key %r cannot be sent to clients (%s); left out", key, error)
-        else:
-            updates[key] = value
-    return encode_message({"state": {"updates": updates, "removals": change["removals"]}})
 
 
 async def _closed_within(server: Server, seconds: float) -> bool:
@@ -296,14 +266,15 @@ class _ClientConnection:
         assert server._waker is not None
         self._waker = server._waker
         self._replies: collections.deque[bytes] = collections.deque()
-        self._commands = SerialExecutor(server._executor)
+        parts = server.parts
+        self._commands = parts.command_lane()
         """This client's commands, in its order, on the server's shared pool."""
-        self._frames = server.hub.subscribe(on_ready=self._wake_threadsafe)
-        self._state = server.state.subscribe(on_ready=self._wake_threadsafe)
+        self._frames = parts.hub.subscribe(on_ready=self._wake_threadsafe)
+        self._state = parts.state.subscribe(on_ready=self._wake_threadsafe)
         self.session = ClientSession(
             connection_id,
-            state=server.state,
-            commands=server.commands,
+            state=parts.state,
+            commands=parts.commands,
             send_command=self._send_command,
             executor=self._commands,
         )
@@ -329,7 +300,7 @@ class _ClientConnection:
                     message = decode_message(data, max_bytes=self._max_bytes)
                     self.session.receive(message)
                 except ProtocolError as error:
-                    self.session.refuse(error)
+                    self.session.refuse(error, requests=error.requests)
                 except Exception:
                     _log.exception("%s: handling a message failed; the message was dropped", self.session.connection_id)
         except ConnectionClosed as closed:
@@ -356,10 +327,10 @@ class _ClientConnection:
     def _next_message(self) -> bytes | None:
         if self._replies:
             return self._replies.popleft()
-        frame = self._frames.encoded_take()
+        frame = self._frames.take_packed()
         if frame is not None:
-            return frame
-        return self._state.encoded_take(_encode_state)
+            return frame.encoding(FRAME_MESSAGE_ENCODING, encode_frame_message)
+        return self._state.encoded_take(encode_state_message)
 
     def _wake_threadsafe(self) -> None:
         self._waker.wake(self._wake)

@@ -12,8 +12,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from costeer.server.commands import CommandRegistry
-from costeer.server.hub import FrameHub
 from costeer.server.state import SharedState
+from costeer.server.transport import SessionParts
 from costeer.server.websocket.server import WebSocketServer
 
 
@@ -21,7 +21,7 @@ from costeer.server.websocket.server import WebSocketServer
 def served():
     state = SharedState()
     state.update({"simulation.name": "fake", "costeer.session": {"server": "test"}})
-    with WebSocketServer(hub=FrameHub(), state=state, commands=CommandRegistry(), port=0, max_message_bytes=16 * 2**20) as server:
+    with WebSocketServer(SessionParts.standalone(state=state), port=0, max_message_bytes=16 * 2**20) as server:
         yield server
 
 
@@ -40,8 +40,7 @@ def test_a_15_mib_value_cannot_lock_out_a_client_with_the_default_1_mib_limit(se
 
 
 def test_an_oversized_message_is_logged_with_the_client_its_size_and_the_limit(caplog, connect_client):
-    with WebSocketServer(hub=FrameHub(), state=SharedState(), commands=CommandRegistry(), port=0,
-                         max_message_bytes=1000) as server:
+    with WebSocketServer(SessionParts.standalone(), port=0, max_message_bytes=1000) as server:
         client = connect_client(f"ws://127.0.0.1:{server.port}")
         client.send_raw(b"\x00" * 2000)
         with pytest.raises(ConnectionClosed):
@@ -52,7 +51,7 @@ def test_an_oversized_message_is_logged_with_the_client_its_size_and_the_limit(c
             time.sleep(0.02)
     logged = [record.getMessage() for record in caplog.records if "over the size limit" in record.getMessage()]
     assert len(logged) == 1, caplog.text
-    assert "client-1" in logged[0] and "2000 bytes" in logged[0] and "1000 bytes" in logged[0]
+    assert "ws-1" in logged[0] and "2000 bytes" in logged[0] and "1000 bytes" in logged[0]
 
 
 def test_a_request_with_non_map_arguments_is_answered_over_the_wire(served, connect_client):
@@ -79,7 +78,7 @@ def test_a_published_frame_wakes_every_ready_client_with_one_threadsafe_call(ser
         loop.call_soon_threadsafe = counted
         for index in range(5):
             calls.clear()
-            served.hub.send_frame({"particle.count": index})
+            served.parts.hub.send_frame({"particle.count": index})
             during_send = len(calls)
             for client in clients:  # every client gets the frame, so each has nothing pending before the next
                 assert msgpack.unpackb(client.recv(timeout=10))["frame"]["particle.count"] == index
@@ -100,7 +99,7 @@ def test_a_slow_command_of_one_client_does_not_hold_up_anothers_play(connect_cli
     registry.register("slow", slow)
     registry.register("mark", lambda: calls.append("mark"))
     registry.register("playback/play", played.set)
-    with WebSocketServer(hub=FrameHub(), state=SharedState(), commands=registry, port=0) as server:
+    with WebSocketServer(SessionParts.standalone(commands=registry), port=0) as server:
         url = f"ws://127.0.0.1:{server.port}"
         first, second = connect_client(url), connect_client(url)
         first.send({"command": {"request": {"name": "slow", "arguments": {}, "id": 1}}})
