@@ -33,6 +33,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     net.add_argument("--port", type=int, default=38801, help="WebSocket port (default 38801; 0 picks a free one)")
     net.add_argument("--discovery", action="store_true", help="announce the server by ESSD on UDP 54545 (broadcasts to the LAN)")
     net.add_argument("--name", default="costeer", help="server name shown to clients")
+    net.add_argument("--imd-port", type=int, metavar="PORT", help="also serve IMD v3 here, for MDAnalysis/imdclient (off by default; GROMACS and NAMD use 8888; topology: costeer export --topology)")
+    net.add_argument("--imd-v2-port", type=int, metavar="PORT", help="also serve IMD v2 here, for VMD 1.9 (off by default)")
     net.add_argument("--mqtt", metavar="HOST:PORT", help="publish events (clients, interactions, co-pilot, task, recording, metrics) to this MQTT broker on costeer/<name>/<kind>; the server runs on without it")
     parser.add_argument("--on-blowup", choices=("recover", "pause"), default="recover", help="when the simulation blows up: roll back to a recent good state, release the pulls and run on (default), or pause as NanoVer does (then playback/reset and playback/play)")
     pilot = parser.add_argument_group("co-pilot (a trained policy beside the people; switched live by copilot/mode)")
@@ -213,6 +215,7 @@ def run(args: argparse.Namespace) -> int:
         record=args.record,
         session_info=info,
         on_blowup=args.on_blowup,
+        transports=_imd_transports(args),
     )
     if args.playback is not None:  # the recording's avatars and interactions go to the shared state
         simulations[0].state_sink = server.state.update
@@ -229,6 +232,8 @@ def run(args: argparse.Namespace) -> int:
             events.close()
         raise
     print(f"costeer serving ws://{args.address}:{server.port}", flush=True)
+    for transport in server.transports[1:]:
+        print(f"costeer serving {transport.name} on {args.address}:{transport.port}", flush=True)
     if args.record is not None:
         print(f"recording to {args.record}", flush=True)
     if copilot is not None:
@@ -239,6 +244,14 @@ def run(args: argparse.Namespace) -> int:
         if events is not None:
             events.close()
     return 0
+
+
+def _imd_transports(args: argparse.Namespace) -> list[Any]:
+    """``--imd-port`` / ``--imd-v2-port``: the IMD transports asked for."""
+    from ..server.imd.server import imd_transport
+
+    ports = ((args.imd_port, 3), (args.imd_v2_port, 2))
+    return [imd_transport(port=port, version=version) for port, version in ports if port is not None]
 
 
 def _start_events(server: Any, args: argparse.Namespace) -> Any:
