@@ -248,8 +248,10 @@ class _ImdConnection:
         except _ClientGone as gone:
             if str(gone):
                 _log.warning("%s %s; closed its connection (the simulation and the other clients go on)", self.client_id, gone)
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except ConnectionError:
             _log.info("%s: the connection dropped", self.client_id)
+        except Exception:
+            _log.exception("%s: serving it failed; closed its connection (the others go on)", self.client_id)
 
     def finish(self) -> None:
         """Stop its frames and commands, play again if it paused, remove its interaction."""
