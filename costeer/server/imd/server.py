@@ -30,7 +30,7 @@ from costeer.core import keys
 
 from ..transport import SessionParts, Transport, TransportFactory
 from .codec import ClientReader, ImdProtocolError, SessionFlags, handshake, session_info
-from .frames import FrameAssembler, frame_packets, offered_flags, particle_count_of
+from .frames import FrameAssembler, Packets, frame_packets, offered_flags, particle_count_of
 from .session import ImdClientSession
 
 __all__ = [
@@ -96,6 +96,10 @@ class ImdServer:
         self._clients: dict[str, asyncio.Task] = {}
         self._encoding = f"imd{version}"
         self._encode = functools.partial(frame_packets, version=version)
+
+    def packets(self, shared: Any) -> Packets:
+        """The IMD packets of a ``SharedFrame`` for this version: encoded once for all clients."""
+        return shared.encoding(self._encoding, self._encode)
 
     @property
     def port(self) -> int | None:
@@ -231,9 +235,9 @@ class _ImdConnection:
 
     async def run(self) -> None:
         try:
-            nodelay = self.writer.get_extra_info("socket")
-            if nodelay is not None:
-                nodelay.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock = self.writer.get_extra_info("socket")
+            if sock is not None:  # frames go out as soon as they are written
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             await self._greet()
             codec = ClientReader(version=self.server.version, particle_count=self._particle_count)
             receiving = asyncio.ensure_future(self._receive_loop(codec))
@@ -268,7 +272,7 @@ class _ImdConnection:
             _log.info("%s left", self.client_id)
 
     async def _greet(self) -> None:
-        """Wait for a frame (the atom count and what frames hold), send the handshake, wait for GO."""
+        """Wait for a frame (the atom count and what frames hold), then send the handshake (and session info)."""
         try:
             await asyncio.wait_for(self._wake.wait(), FIRST_FRAME_SECONDS)
         except TimeoutError:
@@ -279,7 +283,7 @@ class _ImdConnection:
         self._particle_count = particle_count_of(shared.frame)
         if self._particle_count is None:
             raise _ClientGone("was not served: the simulation's frames hold no positions")
-        packets = shared.encoding(self.server._encoding, self.server._encode)
+        packets = self.server.packets(shared)
         flags = offered_flags(self.server.flags, packets)
         self._assembler = FrameAssembler(version=self.server.version, flags=flags)
         self._assembler.keep(packets)
@@ -337,7 +341,7 @@ class _ImdConnection:
             )
         index = frame.get(keys.FRAME_INDEX)
         self._pending_index = index
-        self._assembler.keep(shared.encoding(self.server._encoding, self.server._encode))
+        self._assembler.keep(self.server.packets(shared))
 
     def _due_frame(self) -> bytes | None:
         """The frame to send now, if the client's rate lets one through."""

@@ -315,3 +315,22 @@ def test_the_served_system_changing_size_ends_the_session(serve, clients, caplog
         server.hub.send_frame({keys.PARTICLE_POSITIONS: np.zeros((ATOMS + 1, 3), dtype=np.float32)})
         assert client.closed_by_server()
     assert f"changed from {ATOMS} to {ATOMS + 1} atoms" in caplog.text
+
+
+def test_each_frame_is_encoded_once_for_all_clients_of_a_version(serve, clients):
+    server = serve()
+    transport = next(t for t in server.transports if t.name == "imd")
+    encoded: list[dict] = []
+    encode = transport._encode
+
+    def counting(frame):
+        encoded.append(frame)
+        return encode(frame)
+
+    transport._encode = counting
+    readers = [clients(imd_port(server)).go() for _ in range(3)]
+    for _ in range(5):
+        for reader in readers:
+            reader.frame()
+    assert len(encoded) >= 5
+    assert len({id(frame) for frame in encoded}) == len(encoded)  # the list keeps them alive: ids are unique
