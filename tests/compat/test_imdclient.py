@@ -91,9 +91,10 @@ class WebSocketFrames(threading.Thread):
 
 
 @pytest.fixture
-def served(costeer_server, nanotube_xml) -> Iterator[tuple[Any, dict[str, int], WebSocketFrames]]:
+def served(request, costeer_server, nanotube_xml) -> Iterator[tuple[Any, dict[str, int], WebSocketFrames]]:
+    extra = getattr(request, "param", ())
     server = costeer_server("--omm", str(nanotube_xml), "--imd-port", "0", "--imd-v2-port", "0",
-                            "--platform", "CPU", "--cpu-threads", "1")
+                            "--platform", "CPU", "--cpu-threads", "1", *extra)
     deadline = time.monotonic() + 30
     ports: dict[str, int] = {}
     while len(ports) < 2 and time.monotonic() < deadline:
@@ -119,6 +120,8 @@ def _copy(frame) -> dict[str, Any]:
     return {
         "time": frame.time, "dt": frame.dt, "step": frame.step, "positions": frame.positions.copy(),
         "box": None if frame.box is None else frame.box.copy(),
+        "velocities": None if frame.velocities is None else frame.velocities.copy(),
+        "forces": None if frame.forces is None else frame.forces.copy(),
         "energies": None if frame.energies is None else dict(frame.energies),
     }
 
@@ -150,6 +153,26 @@ def test_imdclient_v3_frames_equal_the_websocket_frames(served, main_thread_sign
         assert frame["dt"] == pytest.approx(reference[keys.SIMULATION_TIMESTEP])
         assert frame["energies"]["potential_energy"] == pytest.approx(reference[keys.POTENTIAL_ENERGY], rel=1e-5)
     assert matched >= 10, f"only {matched} of 30 IMD frames found among the WebSocket frames"
+
+
+@pytest.mark.parametrize("served", [("--include-velocities", "--include-forces")], indirect=True)
+def test_velocities_and_forces_go_to_imd_when_the_session_serves_them(served, main_thread_signals):
+    from imdclient.IMDClient import IMDClient
+
+    server, ports, ws = served
+    client = IMDClient("127.0.0.1", ports["imd"], ATOMS, timeout=10)
+    try:
+        info = client.get_imdsessioninfo()
+        assert (info.velocities, info.forces) == (True, True)
+        received = [_copy(client.get_imdframe()) for _ in range(15)]
+    finally:
+        client.stop()
+    ws.wait_for(lambda: ws.frame_at(received[-1]["time"]) is not None)
+    matched = [(frame, ws.frame_at(frame["time"])) for frame in received if ws.frame_at(frame["time"])]
+    assert len(matched) >= 5
+    for frame, reference in matched:  # Å/ps and kJ/(mol Å)
+        np.testing.assert_allclose(frame["velocities"], reference[keys.PARTICLE_VELOCITIES] * np.float32(10.0), rtol=1e-6, atol=1e-5)
+        np.testing.assert_allclose(frame["forces"], reference[keys.PARTICLE_FORCES_SYSTEM] * np.float32(0.1), rtol=1e-5, atol=1e-4)
 
 
 def test_mdanalysis_universe_on_imd_lines_up_with_the_exported_topology(served, nanotube_xml, tmp_path, main_thread_signals):
