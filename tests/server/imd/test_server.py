@@ -334,3 +334,17 @@ def test_each_frame_is_encoded_once_for_all_clients_of_a_version(serve, clients)
             reader.frame()
     assert len(encoded) >= 5
     assert len({id(frame) for frame in encoded}) == len(encoded)  # the list keeps them alive: ids are unique
+
+
+def test_a_client_that_dies_leaves_the_simulation_running_and_its_forces_removed(serve, clients):
+    server = serve()
+    client = clients(imd_port(server)).go()
+    client.frame()
+    client.send(mdcomm([2], [[5.0, 0.0, 0.0]]) + header(MessageType.PAUSE))
+    wait_until(lambda: server.runner.is_paused and any(k.startswith("interaction.imd-") for k in server.state.snapshot()))
+    client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    client.close()  # a reset, no DISCONNECT
+    wait_until(lambda: server.client_count == 0)
+    wait_until(lambda: not server.runner.is_paused)
+    assert not any(key.startswith("interaction.") for key in server.state.snapshot())
+    wait_until(lambda: server.runner.simulation.interactions == {})
