@@ -1,7 +1,8 @@
 """ESSD: announce the server on the LAN the way NanoVer does (UDP broadcast to port 54545).
 
 Every ``interval`` seconds a UTF-8 JSON service hub is sent to each target broadcast
-address: ``{"name", "address", "id", "essd_version": "1.0.0", "services": {"ws": port}}``.
+address: ``{"name", "address", "id", "essd_version": "1.0.0", "services": {"ws": port, ...}}``,
+one entry per service of every transport the server runs (``Transport.discovery_services``).
 ``address`` is the IP that clients on that network should connect to. NanoVer's VR
 client and ``DiscoveryClient`` listen for these.
 

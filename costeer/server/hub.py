@@ -22,6 +22,8 @@ __all__ = ["FrameHub", "FrameSubscription", "SharedFrame"]
 
 Encoded = TypeVar("Encoded")
 
+_MISSING: Any = object()
+
 
 class SharedFrame:
     """A packed frame shared by every subscriber, with its encodings, one per protocol.
@@ -46,12 +48,10 @@ class SharedFrame:
         ``protocol`` names the encoding (one ``encode`` per name: whichever call comes first
         fills the cache). An exception from ``encode`` is raised and nothing is cached.
         """
-        try:
-            return self._encodings[protocol]
-        except KeyError:
-            encoded = encode(self.frame)
-            self._encodings[protocol] = encoded
-            return encoded
+        encoded = self._encodings.get(protocol, _MISSING)
+        if encoded is _MISSING:
+            encoded = self._encodings[protocol] = encode(self.frame)
+        return encoded
 
     def merged_with(self, later: "SharedFrame") -> "SharedFrame":
         """A new shared frame: this one with ``later`` applied (NanoVer's merge rule)."""
