@@ -13,7 +13,6 @@ import signal
 import socket
 import threading
 import time
-from pathlib import Path
 from typing import Any, Iterator
 
 import msgpack

@@ -24,7 +24,7 @@ import itertools
 import logging
 import socket
 import threading
-from typing import Any, Callable
+from typing import Any
 
 from costeer.core import keys
 
