@@ -348,3 +348,22 @@ def test_a_client_that_dies_leaves_the_simulation_running_and_its_forces_removed
     wait_until(lambda: not server.runner.is_paused)
     assert not any(key.startswith("interaction.") for key in server.state.snapshot())
     wait_until(lambda: server.runner.simulation.interactions == {})
+
+
+def test_a_taken_port_is_refused_naming_it():
+    from costeer.server.imd.server import ImdServer
+    from costeer.server.transport import SessionParts
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(OSError, match=f"cannot listen for IMD on 127.0.0.1:{port}.*--imd-port"):
+            ImdServer(SessionParts.standalone(), port=port).start()
+
+
+def test_an_unknown_version_is_refused_when_built():
+    from costeer.server.transport import SessionParts
+
+    with pytest.raises(ValueError, match="IMD version 4 is not served"):
+        imd_transport(port=0, version=4)(SessionParts.standalone())
