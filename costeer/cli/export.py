@@ -14,9 +14,10 @@ __all__ = ["add_parser"]
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "export",
-        help="write a PDB + force-field system (or a built-in task) as NanoVer OpenMM XML",
+        help="write a system as NanoVer OpenMM XML, or its topology as PDB for IMD clients",
         description="Build a system and write it as NanoVer's <OpenMMSimulation> XML "
-        "(PDBx topology + serialized System + Integrator).",
+        "(PDBx topology + serialized System + Integrator), and/or its topology as PDB "
+        "(--topology), atoms in the order costeer serves them over IMD.",
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--pdb", type=Path, metavar="FILE", help="PDB or PDBx/mmCIF file")
