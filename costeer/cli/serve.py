@@ -35,6 +35,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     net.add_argument("--grpc-port", type=int, nargs="?", const=DEFAULT_GRPC_PORT, default=None, metavar="PORT", help="also serve legacy Narupa / NanoVer (to 2025-09) headsets over gRPC on PORT (off by default; alone: %(const)s, as 38801 is the WebSocket's; 0 picks a free one); needs the grpc extra")
     net.add_argument("--discovery", action="store_true", help="announce the server by ESSD on UDP 54545 (broadcasts to the LAN)")
     net.add_argument("--name", default="costeer", help="server name shown to clients")
+    net.add_argument("--imd-port", type=int, metavar="PORT", help="also serve IMD v3 here, for MDAnalysis/imdclient (off by default; GROMACS and NAMD use 8888; topology: costeer export --topology)")
+    net.add_argument("--imd-v2-port", type=int, metavar="PORT", help="also serve IMD v2 here, for VMD 1.9 (off by default)")
     net.add_argument("--mqtt", metavar="HOST:PORT", help="publish events (clients, interactions, co-pilot, task, recording, metrics) to this MQTT broker on costeer/<name>/<kind>; the server runs on without it")
     parser.add_argument("--on-blowup", choices=("recover", "pause"), default="recover", help="when the simulation blows up: roll back to a recent good state, release the pulls and run on (default), or pause as NanoVer does (then playback/reset and playback/play)")
     pilot = parser.add_argument_group("co-pilot (a trained policy beside the people; switched live by copilot/mode)")
@@ -247,7 +249,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _transports(args: argparse.Namespace) -> list[Any]:
-    """The transports beside the WebSocket that the options ask for."""
+    """The transports beside the WebSocket that the options ask for (gRPC, IMD v3, IMD v2)."""
     transports = []
     if args.grpc_port is not None:
         try:
@@ -255,6 +257,10 @@ def _transports(args: argparse.Namespace) -> list[Any]:
         except ImportError as error:
             raise SystemExit(f"--grpc-port needs the grpc extra: pip install -e '.[grpc]' ({error})") from None
         transports.append(grpc_transport(port=args.grpc_port))
+    from ..server.imd.server import imd_transport
+
+    ports = ((args.imd_port, 3), (args.imd_v2_port, 2))
+    transports += [imd_transport(port=port, version=version) for port, version in ports if port is not None]
     return transports
 
 

@@ -5,6 +5,12 @@
 rejected before it can reach the simulation::
 
     interaction = Interaction.from_state(state["interaction.abc"], particle_count=65)
+
+Besides NanoVer's three potentials (``gaussian``, ``spring``, ``constant``: a pull of the
+particles' centre towards ``position``), ``forces`` carries a raw force per particle, as IMD
+clients (VMD) send them: ``{"interaction_type": "forces", "particles": [3, 7],
+"forces": [[fx, fy, fz], [fx, fy, fz]]}`` in kJ/(mol nm), one triplet per listed particle
+(a particle listed twice feels the sum); ``position`` means nothing to it.
 """
 
 from __future__ import annotations
@@ -22,9 +28,15 @@ __all__ = [
     "DEFAULT_MAX_FORCE",
     "MAX_INTERACTION_PARTICLES",
     "MAX_POSITION_NM",
+    "FORCE_VECTORS",
+    "POTENTIAL_TYPES",
 ]
 
-INTERACTION_TYPES = ("gaussian", "spring", "constant")
+POTENTIAL_TYPES = ("gaussian", "spring", "constant")
+"""NanoVer's interaction types: a potential pulling the particles' centre towards ``position``."""
+FORCE_VECTORS = "forces"
+"""The interaction type that carries one force vector per particle instead of a potential."""
+INTERACTION_TYPES = (*POTENTIAL_TYPES, FORCE_VECTORS)
 DEFAULT_MAX_FORCE = 20000.0
 """NanoVer's default per-interaction force cap, kJ/(mol nm)."""
 MAX_INTERACTION_PARTICLES = 100_000
@@ -66,6 +78,8 @@ class Interaction:
     """Per-interaction cap on each force component, kJ/(mol nm); ``inf`` means no cap."""
     properties: dict[str, Any] = field(default_factory=dict)
     """Pass-through fields such as ``owner.id`` and ``label``."""
+    forces: np.ndarray | None = None
+    """``forces`` interactions only: (k, 3) float64 kJ/(mol nm), the force on each of ``particles``."""
 
     @classmethod
     def from_state(cls, value: Any, *, particle_count: int | None = None) -> "Interaction":
@@ -97,10 +111,16 @@ class Interaction:
         max_force = _number(value.get("max_force", DEFAULT_MAX_FORCE), "max_force")
         if math.isnan(max_force) or max_force < 0:
             raise InvalidInteractionError(f"max_force must be >= 0 (inf allowed), got {max_force}")
-        properties = {k: v for k, v in value.items() if k not in _BUILTIN_FIELDS}
+        forces = None
+        builtin = _BUILTIN_FIELDS
+        if interaction_type == FORCE_VECTORS:
+            particles, forces = _particle_forces(value.get("particles", ()), value.get("forces"), particles)
+            builtin = builtin | {"forces"}
+        properties = {k: v for k, v in value.items() if k not in builtin}
         return cls(
             position=position,
             particles=particles,
+            forces=forces,
             interaction_type=str(interaction_type),
             scale=scale,
             mass_weighted=_flag(value.get("mass_weighted", True), "mass_weighted"),
@@ -111,7 +131,7 @@ class Interaction:
 
     def to_state(self) -> dict[str, Any]:
         """The state value NanoVer clients write for this interaction."""
-        return {
+        value = {
             **self.properties,
             "position": [float(x) for x in self.position],
             "particles": [int(i) for i in self.particles],
@@ -121,6 +141,9 @@ class Interaction:
             "reset_velocities": self.reset_velocities,
             "max_force": self.max_force,
         }
+        if self.forces is not None:
+            value["forces"] = self.forces.tolist()
+        return value
 
 
 def _number(value: Any, name: str) -> float:
@@ -179,3 +202,26 @@ def _particles(value: Any, particle_count: int | None) -> np.ndarray:
     if highest > np.iinfo(np.int64).max:
         raise InvalidInteractionError(f"particle index {highest} is out of range")
     return np.unique(indices.astype(np.int64))
+
+
+def _particle_forces(listed: Any, forces: Any, unique: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(unique particles, summed force on each)`` of a ``forces`` interaction, checked."""
+    if not isinstance(forces, (list, tuple, np.ndarray)):
+        raise InvalidInteractionError(
+            f"a 'forces' interaction needs forces: one [fx, fy, fz] per particle, got {forces!r}"
+        )
+    vectors = np.asarray(forces)
+    if vectors.dtype.kind not in "iuf" or vectors.shape != (len(listed), 3):
+        raise InvalidInteractionError(
+            f"forces must be one [fx, fy, fz] per particle ({len(listed)} particles), got shape {vectors.shape}"
+        )
+    vectors = vectors.astype(np.float64)
+    if not np.all(np.isfinite(vectors)):
+        raise InvalidInteractionError("forces must be finite numbers")
+    _, inverse = np.unique(np.asarray(listed).astype(np.int64), return_inverse=True)
+    summed = np.zeros((unique.size, 3))
+    with np.errstate(over="ignore"):
+        np.add.at(summed, inverse, vectors)
+    if not np.all(np.isfinite(summed)):
+        raise InvalidInteractionError("forces on a particle listed more than once overflow when summed")
+    return unique, summed

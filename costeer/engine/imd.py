@@ -16,6 +16,10 @@ image when the system is periodic), before multiplying by the interaction's ``sc
   ``cap/2``.
 - ``constant``: ``E = |d|``, ``F = -d/|d|`` (nothing at ``d = 0``); a cap below 1 lowers it.
 
+A ``forces`` interaction (IMD clients' raw forces) has no potential: each listed particle
+feels its own force times ``scale``, shortened to the cap's length if longer (the cap holds
+per particle, since such forces need not add up to a pull of the whole), and no energy.
+
 As in NanoVer, an interaction's ``max_force`` caps the magnitude of its whole (scaled)
 force before the split. NanoVer applies it only for positive ``scale``, so a repulsive
 (negative) pull of scale -1e6 went uncapped; here it holds whatever the sign (a negative
@@ -33,7 +37,7 @@ from typing import Callable, ClassVar, Iterable
 
 import numpy as np
 
-from costeer.core.interaction import Interaction
+from costeer.core.interaction import FORCE_VECTORS, Interaction
 
 __all__ = ["ImdResult", "compute_imd_forces", "work_contribution"]
 
@@ -148,6 +152,8 @@ def _single_interaction(
     particles = interaction.particles
     if particles.size == 0:
         return None
+    if interaction.interaction_type == FORCE_VECTORS:
+        return _force_vectors(interaction, _force_cap(interaction, server_cap))
     particle_masses = masses[particles]
     if particles.size == 1:
         centre = positions[particles[0]]
@@ -184,6 +190,37 @@ def _single_interaction(
         _warn(f"interaction on particles {_short(particles)} ignored: its force is not finite")
         return None
     return particles, forces, energy
+
+
+def _force_vectors(interaction: Interaction, cap: float | None) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """(particles, forces, 0.0) of a ``forces`` interaction: scaled, each capped in length.
+
+    Capped before scaling (at ``cap / |scale|``) as the potentials are, so a huge scale
+    cannot overflow, and again after, for rounding.
+    """
+    if interaction.forces is None:
+        return None
+    scale = interaction.scale
+    forces = interaction.forces.copy()
+    with np.errstate(all="ignore"):
+        if cap is not None and scale != 0.0:
+            _shorten_rows(forces, cap / abs(scale))
+        forces *= scale
+        if cap is not None:
+            _shorten_rows(forces, cap)
+    if not np.all(np.isfinite(forces)):
+        _warn(f"forces on particles {_short(interaction.particles)} ignored: they are not finite")
+        return None
+    return interaction.particles, forces, 0.0
+
+
+def _shorten_rows(forces: np.ndarray, cap: float) -> None:
+    """Shorten, in place, every row of ``forces`` longer than ``cap`` to that length."""
+    largest = np.max(np.abs(forces), axis=1)
+    safe = np.where(largest > 0.0, largest, 1.0)
+    lengths = largest * np.sqrt(np.sum((forces / safe[:, np.newaxis]) ** 2, axis=1))
+    over = lengths > cap
+    forces[over] *= (cap / lengths[over])[:, np.newaxis]
 
 
 def _force_cap(interaction: Interaction, server_cap: float | None) -> float | None:

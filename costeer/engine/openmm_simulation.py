@@ -361,6 +361,8 @@ class OpenMMSimulation:
             keys.PARTICLE_POSITIONS: float32(positions),
             keys.BOX_VECTORS: float32(box),
             keys.SIMULATION_TIME: state.getTime().value_in_unit(unit.picosecond),
+            keys.SIMULATION_STEP: state.getStepCount(),
+            keys.SIMULATION_TIMESTEP: self._integrator.getStepSize().value_in_unit(unit.picosecond),
         }
         if self.include_energies and (not with_user or self._energy_schedule.due()):
             frame.update(self._energy_frame(frame[keys.SIMULATION_TIME], with_temperature=with_user))

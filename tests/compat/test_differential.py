@@ -19,8 +19,9 @@ import pytest
 
 COSTEER_ONLY_STATE = {"costeer.session"}
 """State keys costeer adds on purpose (issue 2: every session records costeer.session)."""
-COSTEER_ONLY_FRAME = {"energy.simulation.time"}
-"""Frame keys costeer adds on purpose (issue 6: energies say when they were evaluated)."""
+COSTEER_ONLY_FRAME = {"energy.simulation.time", "system.simulation.step", "system.simulation.timestep"}
+"""Frame keys costeer adds on purpose (issue 6: energies say when they were evaluated; issue 9:
+the step count and time step, which IMD's TIME packet carries)."""
 
 INTENDED_CLEANUP = {"unowned_interaction": False}
 """Where costeer's clean-up deliberately differs (role -> kept?). Issue 2: a leaving client's

@@ -80,3 +80,47 @@ def test_not_a_map_is_rejected():
     with pytest.raises(InvalidInteractionError, match="map of fields"):
         Interaction.from_state([1, 2, 3])
 
+
+
+def test_force_vectors_are_kept_per_particle_and_round_trip():
+    value = {"interaction_type": "forces", "particles": [7, 2], "forces": [[1.0, 0.0, 0.0], [0.0, -2.5, 3.0]],
+             "label": "imd"}
+    interaction = Interaction.from_state(value, particle_count=10)
+    assert interaction.particles.tolist() == [2, 7]
+    assert interaction.forces.tolist() == [[0.0, -2.5, 3.0], [1.0, 0.0, 0.0]]
+    assert interaction.properties == {"label": "imd"}
+    again = Interaction.from_state(interaction.to_state(), particle_count=10)
+    assert again.forces.tolist() == interaction.forces.tolist()
+
+
+def test_force_vectors_on_a_particle_listed_twice_add_up():
+    interaction = Interaction.from_state(
+        {"interaction_type": "forces", "particles": [3, 3], "forces": [[1.0, 2.0, 3.0], [1.0, 0.0, -3.0]]}
+    )
+    assert interaction.particles.tolist() == [3]
+    assert interaction.forces.tolist() == [[2.0, 2.0, 0.0]]
+
+
+def test_other_types_pass_a_forces_field_through():
+    interaction = Interaction.from_state({**HEADSET, "forces": "not mine"}, particle_count=65)
+    assert interaction.forces is None
+    assert interaction.properties["forces"] == "not mine"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({}, "needs forces: one \\[fx, fy, fz\\] per particle"),
+        ({"forces": [[1.0, 0.0, 0.0]]}, "one \\[fx, fy, fz\\] per particle \\(2 particles\\)"),
+        ({"forces": [[1.0, 0.0], [0.0, 1.0]]}, "got shape \\(2, 2\\)"),
+        ({"forces": [["a", 0, 0], [0, 0, 0]]}, "got shape"),
+        ({"forces": [[math.nan, 0, 0], [0, 0, 0]]}, "must be finite"),
+        ({"forces": [[math.inf, 0, 0], [0, 0, 0]]}, "must be finite"),
+        ({"particles": [0, 99], "forces": [[0, 0, 0], [0, 0, 0]]}, "out of range"),
+        ({"particles": [1, 1], "forces": [[1.7e308, 0, 0], [1.7e308, 0, 0]]}, "overflow when summed"),
+    ],
+)
+def test_bad_force_vectors_are_rejected_with_a_reason(change, message):
+    value = {"interaction_type": "forces", "particles": [0, 1], **change}
+    with pytest.raises(InvalidInteractionError, match=message):
+        Interaction.from_state(value, particle_count=65)

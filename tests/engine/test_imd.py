@@ -280,3 +280,42 @@ def test_finite_interactions_that_overflow_together_never_reach_the_simulation(c
     assert np.all(np.isfinite(result.forces)) and math.isfinite(result.energy)
     assert result.indices.tolist() == [1]
     assert "overflowed" in caplog.text
+
+
+def _force_vectors(particles, forces, **fields) -> Interaction:
+    return Interaction.from_state(
+        {"interaction_type": "forces", "particles": particles, "forces": forces, **fields}, particle_count=4
+    )
+
+
+def test_force_vectors_are_applied_as_given_with_no_energy():
+    positions, masses = np.zeros((4, 3)), np.array([12.0, 1.0, 16.0, 0.0])
+    pull = _force_vectors([3, 1], [[0.0, 0.0, 5.0], [1.0, -2.0, 0.5]], scale=2.0, max_force=math.inf)
+    result = compute_imd_forces(positions, masses, [pull])
+    assert result.indices.tolist() == [1, 3]
+    np.testing.assert_allclose(result.forces, [[2.0, -4.0, 1.0], [0.0, 0.0, 10.0]])
+    assert result.energy == 0.0
+
+
+@pytest.mark.parametrize("scale", [1.0, -1e300])
+def test_force_vectors_are_capped_per_particle_keeping_their_direction(scale):
+    positions, masses = np.zeros((4, 3)), np.ones(4)
+    pull = _force_vectors([0, 1], [[300.0, 400.0, 0.0], [0.0, 0.0, 1.0]], scale=scale, max_force=50.0)
+    result = compute_imd_forces(positions, masses, [pull])
+    lengths = np.linalg.norm(result.forces, axis=1)
+    assert lengths[0] == pytest.approx(50.0)
+    np.testing.assert_allclose(result.forces[0] / lengths[0], np.sign(scale) * np.array([0.6, 0.8, 0.0]))
+    assert lengths[1] <= 50.0 * (1 + 1e-12)
+
+
+def test_force_vectors_feel_the_server_cap_whatever_they_ask():
+    pull = _force_vectors([2], [[0.0, 1e6, 0.0]], max_force=math.inf)
+    result = compute_imd_forces(np.zeros((4, 3)), np.ones(4), [pull], max_force=20.0)
+    np.testing.assert_allclose(result.forces, [[0.0, 20.0, 0.0]])
+
+
+def test_force_vectors_add_to_a_pull_on_the_same_particle():
+    spring = _interaction([0], [1.0, 0.0, 0.0], scale=1.0, max_force=math.inf)
+    push = _force_vectors([0], [[0.0, 3.0, 0.0]], max_force=math.inf)
+    result = compute_imd_forces(np.zeros((4, 3)), np.ones(4), [spring, push])
+    np.testing.assert_allclose(result.forces, [[2.0, 3.0, 0.0]])

@@ -10,7 +10,7 @@ from hypothesis import assume, example, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from costeer.core.interaction import INTERACTION_TYPES, Interaction, InvalidInteractionError
+from costeer.core.interaction import POTENTIAL_TYPES, Interaction, InvalidInteractionError
 from costeer.engine.imd import compute_imd_forces
 
 pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
@@ -45,7 +45,7 @@ def interactions(
     fields = {
         "position": draw(st.lists(coordinates, min_size=3, max_size=3)),
         "particles": draw(st.lists(st.integers(0, count - 1), min_size=1, max_size=count)),
-        "interaction_type": draw(st.sampled_from(INTERACTION_TYPES)),
+        "interaction_type": draw(st.sampled_from(POTENTIAL_TYPES)),
         "scale": draw(scale),
         "max_force": draw(_caps | st.just(math.inf)),
         "mass_weighted": draw(st.booleans()),
@@ -116,7 +116,7 @@ def test_a_positive_pull_is_no_stronger_than_its_own_max_force(system, data) -> 
     assert _total_force(result) <= pull.max_force * (1 + 1e-9)
 
 
-@given(st.floats(min_value=1e3, max_value=1e12), st.sampled_from(INTERACTION_TYPES), st.floats(1.0, 20000.0))
+@given(st.floats(min_value=1e3, max_value=1e12), st.sampled_from(POTENTIAL_TYPES), st.floats(1.0, 20000.0))
 @example(1e6, "gaussian", 20000.0)
 def test_a_negative_pull_is_no_stronger_than_its_own_max_force(strength: float, kind: str, cap: float) -> None:
     positions, masses = np.array([[1.0, 0.0, 0.0], [3.0, 0.0, 0.0]]), np.array([12.0, 12.0])

@@ -22,6 +22,7 @@ TOPOLOGY_KEYS = {
 }
 STATE_KEYS = {
     keys.PARTICLE_POSITIONS, keys.BOX_VECTORS, keys.SIMULATION_TIME, keys.KINETIC_ENERGY, keys.POTENTIAL_ENERGY, keys.ENERGY_TIME,
+    keys.SIMULATION_STEP, keys.SIMULATION_TIMESTEP,
 }
 USER_KEYS = {keys.USER_ENERGY, keys.USER_FORCES_SPARSE, keys.USER_FORCES_INDEX, keys.USER_WORK_DONE}
 
@@ -258,3 +259,13 @@ def test_a_seeded_simulation_repeats_each_reset_in_a_new_run(nanotube_xml: Path)
     for first, second in zip(*runs):
         assert np.array_equal(first, second)
     assert not np.array_equal(runs[0][1], runs[0][2])
+
+
+def test_frames_carry_the_step_count_and_time_step(simulation):
+    first = simulation.reset()
+    later = simulation.advance(1 / 30)
+    assert later[keys.SIMULATION_STEP] == first[keys.SIMULATION_STEP] + simulation.steps_per_frame
+    assert later[keys.SIMULATION_TIMESTEP] > 0
+    assert later[keys.SIMULATION_TIME] - first[keys.SIMULATION_TIME] == pytest.approx(
+        simulation.steps_per_frame * later[keys.SIMULATION_TIMESTEP]
+    )

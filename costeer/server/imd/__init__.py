@@ -1,0 +1,1 @@
+"""IMD (versions 2 and 3): the protocol of GROMACS, NAMD and LAMMPS, for VMD and MDAnalysis clients."""
