@@ -178,9 +178,9 @@ def _action_columns(
     frames: TaskFrame,
     factor: float,
 ) -> dict[str, np.ndarray]:
-    """``action`` and ``action.valid``: a frames-only recording's pulls have no known target (NaN, invalid)."""
+    """``action`` and ``action.valid``: pulls with no known target (a frames-only recording's, raw forces) are NaN, invalid."""
     action = encoder.encode_actions(acting, positions, frames, strength_factor=factor)
-    unknown = np.zeros(len(demo), dtype=bool) if demo.has_state else demo.pulling
+    unknown = np.isnan(action[:, 0]) if demo.has_state else demo.pulling
     action[unknown] = [np.nan, np.nan, np.nan, np.nan, INTERACTION_TYPE_CODES["unknown"], 1.0]
     return {"action": action, "action.valid": ~unknown}
 

@@ -182,11 +182,17 @@ class StepEncoder:
         *,
         strength_factor: float = 1.0,
     ) -> np.ndarray:
-        """``(T, 6)`` float32 actions of one interaction (or ``None``) per step at ``(T, n, 3)`` positions, in ``frames``."""
+        """``(T, 6)`` float32 actions of one interaction (or ``None``) per step at ``(T, n, 3)`` positions, in ``frames``.
+
+        A pull of raw per-atom forces (an IMD client's) has no target or strength: it is the
+        unknown action (NaN, type ``unknown``, on), as a frames-only recording's pulls are.
+        """
         centres = grabbed_centres(positions, self.selection.grabbed, self.masses)
         action = np.zeros((len(interactions), len(ACTION_NAMES)))
         for step, interaction in enumerate(interactions):
-            if interaction is not None:
+            if interaction is not None and interaction.forces is not None:  # raw forces (IMD): no target to learn
+                action[step] = [np.nan, np.nan, np.nan, np.nan, INTERACTION_TYPE_CODES["unknown"], 1.0]
+            elif interaction is not None:
                 action[step, :3] = interaction.position - centres[step]
                 action[step, 3] = interaction.scale * strength_factor
                 action[step, 4] = INTERACTION_TYPE_CODES[interaction.interaction_type]

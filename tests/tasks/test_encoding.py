@@ -115,6 +115,15 @@ def test_off_unknown_and_early_actions(nanotube: tuple) -> None:
         encoder.decode_action([0, 0, 1], positions)
 
 
+def test_a_pull_of_raw_forces_is_the_unknown_action(nanotube: tuple) -> None:
+    task, selection, masses, positions = nanotube
+    encoder = StepEncoder(task, selection, masses=masses)
+    encoder.observe(positions)
+    imd_pull = Interaction.from_state({"interaction_type": "forces", "particles": [METHANE_CARBON], "forces": [[0, 0, 50.0]]})
+    action = encoder.encode_action(imd_pull, positions)
+    assert np.isnan(action[:4]).all() and action[4:].tolist() == [-1.0, 1.0]
+
+
 def test_masses_and_the_mass_weighted_centre(nanotube: tuple) -> None:
     _, selection, masses, positions = nanotube
     assert masses[METHANE_CARBON] == pytest.approx(12.011, abs=1e-3) and masses[61] == pytest.approx(1.008, abs=1e-3)
