@@ -139,8 +139,8 @@ class ImdFrames:
         self._thread.join(timeout=5)
 
 
-def _simulation(system: str) -> tuple[Any, float]:
-    """A fresh simulation of ``system`` (serve's defaults, platform auto) and its timestep in ps."""
+def _simulation(system: str, platform: str | None) -> tuple[Any, float]:
+    """A fresh simulation of ``system`` (serve's defaults; platform ``None``: timed at load) and its timestep in ps."""
     from openmm import unit
 
     from costeer.engine.loading import from_built, load_pdb_system
@@ -155,11 +155,11 @@ def _simulation(system: str) -> tuple[Any, float]:
 
         pdb = Path(openmm.app.__file__).parent / "data" / "test.pdb"
         loaded, source = load_pdb_system(pdb, forcefields=("amber14-all.xml",), strip_water=True), str(pdb)
-    simulation = OpenMMSimulation(loaded, source=source)
+    simulation = OpenMMSimulation(loaded, source=source, platform=platform)
     return simulation, loaded.integrator.getStepSize().value_in_unit(unit.picosecond)
 
 
-def measure(system: str, arm: str, *, seconds: float) -> dict[str, Any]:
+def measure(system: str, arm: str, *, seconds: float, platform: str | None = None) -> dict[str, Any]:
     """One window of ``arm`` on a fresh free-running server: steps/s and every client's frames/s."""
     import clients  # bench/clients.py, beside this script
 
@@ -171,7 +171,7 @@ def measure(system: str, arm: str, *, seconds: float) -> dict[str, Any]:
         from costeer.server.imd.server import imd_transport
 
         transports = [grpc_transport(port=0), imd_transport(port=0, version=3)]
-    simulation, timestep_ps = _simulation(system)
+    simulation, timestep_ps = _simulation(system, platform)
     server = CosteerServer([simulation], port=0, frame_rate=FRAME_RATE, free_run=True, transports=transports)
     server.start()
     others: dict[str, Any] = {}
@@ -191,7 +191,7 @@ def measure(system: str, arm: str, *, seconds: float) -> dict[str, Any]:
     frames = {"WebSocket": rates.frames_per_second[0]}
     frames |= {name: rate_between(client.arrivals, start, end) for name, client in others.items()}
     return {"system": system, "arm": arm, "steps_per_second": rates.steps_per_second, "frames_per_second": frames,
-            "seconds": seconds}
+            "seconds": seconds, "platform": str(simulation.platform_candidate)}
 
 
 def summarise(windows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -232,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", type=int, default=6, help="rounds of one window per arm (default 6)")
     parser.add_argument("--seconds", type=float, default=4.0, help="seconds a window counts, after 1 s warm-up (default 4)")
     parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=["nanotube"], help="default nanotube")
+    parser.add_argument("--platform", default=None, help="OpenMM platform (default: timed at each server's load, as serve does)")
     parser.add_argument("--out", type=Path, default=None, help="JSON file (default bench/results/transports-TIME.json)")
     args = parser.parse_args(argv)
     load_before = os.getloadavg()
@@ -239,9 +240,10 @@ def main(argv: list[str] | None = None) -> int:
     for system in args.systems:
         for number in range(args.pairs):
             for arm in ARMS if number % 2 == 0 else ARMS[::-1]:
-                window = measure(system, arm, seconds=args.seconds)
+                window = measure(system, arm, seconds=args.seconds, platform=args.platform)
                 rates = ", ".join(f"{name} {rate:.1f}" for name, rate in window["frames_per_second"].items())
-                print(f"{system} round {number + 1} {arm}: {window['steps_per_second']:,.0f} steps/s; frames/s {rates}",
+                print(f"{system} round {number + 1} {arm} ({window['platform']}): {window['steps_per_second']:,.0f} steps/s; "
+                      f"frames/s {rates}",
                       flush=True)
                 windows.append(window)
     rows = summarise(windows)
