@@ -11,6 +11,10 @@ arms, each on a fresh server, interleaved over ``--pairs`` rounds (A, B, then B,
 | A | WebSocket only | 1 WebSocket client |
 | B | WebSocket + gRPC + IMD v3 | 1 WebSocket, 1 gRPC (stubs from our protos, ``nanover`` namespace), 1 IMD v3 (raw socket) |
 
+The WebSocket client is this process's (``clients.py``); the gRPC and IMD clients run in a
+process of their own, as a legacy app would (``--clients-in-process``: threads of this one,
+sharing the server's GIL). Arrivals are timed on ``time.monotonic()``, one clock for both.
+
 Steps/s come from ``system.simulation.time`` in the WebSocket client's frames; frames/s
 are each client's frames over the same window. The ratio B/A of steps/s is taken within
 each round: its median and range. Target: B >= 95% of A, and 30 frames/s to every client.
@@ -25,6 +29,7 @@ import os
 import socket
 import statistics
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -82,7 +87,7 @@ class GrpcFrames:
     def _read(self) -> None:
         try:
             for _ in self._stream:
-                self.arrivals.append(time.perf_counter())
+                self.arrivals.append(time.monotonic())
         except self._grpc.RpcError:
             pass
 
@@ -126,7 +131,7 @@ class ImdFrames:
                 kind, slot = struct.unpack("!ii", self._exact(8))
                 self._exact(self._BODY.get(kind, 12 * slot))
                 if kind == self._coordinates:
-                    self.arrivals.append(time.perf_counter())
+                    self.arrivals.append(time.monotonic())
         except OSError:
             pass
 
@@ -137,6 +142,43 @@ class ImdFrames:
             pass
         self._sock.close()
         self._thread.join(timeout=5)
+
+
+class LegacyClients:
+    """The gRPC and IMD clients of arm B: in a process of their own (default), or threads of this one."""
+
+    def __init__(self, grpc_port: int, imd_port: int, *, in_process: bool) -> None:
+        self._process = None
+        self._clients: dict[str, Any] = {}
+        if in_process:
+            self._clients = {"gRPC": GrpcFrames(grpc_port), "IMD": ImdFrames(imd_port)}
+            return
+        command = [sys.executable, str(Path(__file__).resolve()), "--legacy-clients", str(grpc_port), str(imd_port)]
+        self._process = subprocess.Popen(command, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        if self._process.stdout.readline().strip() != "connected":
+            self._process.kill()
+            raise RuntimeError("the gRPC and IMD clients' process did not connect (see its error above)")
+
+    def close(self) -> dict[str, list[float]]:
+        """Stop reading; every frame's arrival (``time.monotonic()``) by client."""
+        if self._process is None:
+            for client in self._clients.values():
+                client.close()
+            return {name: client.arrivals for name, client in self._clients.items()}
+        output, _ = self._process.communicate("", timeout=30)  # EOF on its stdin: it stops and reports
+        return json.loads(output)
+
+
+def _legacy_clients(grpc_port: int, imd_port: int) -> int:
+    """``--legacy-clients``: a gRPC and an IMD client until stdin closes, then their arrivals as JSON on stdout."""
+    legacy = {"gRPC": GrpcFrames(grpc_port), "IMD": ImdFrames(imd_port)}
+    print("connected", flush=True)
+    sys.stdin.read()
+    for client in legacy.values():
+        client.close()
+    print(json.dumps({name: client.arrivals for name, client in legacy.items()}), flush=True)
+    return 0
 
 
 def _simulation(system: str, platform: str | None) -> tuple[Any, float]:
@@ -159,7 +201,7 @@ def _simulation(system: str, platform: str | None) -> tuple[Any, float]:
     return simulation, loaded.integrator.getStepSize().value_in_unit(unit.picosecond)
 
 
-def measure(system: str, arm: str, *, seconds: float, platform: str | None = None) -> dict[str, Any]:
+def measure(system: str, arm: str, *, seconds: float, platform: str | None = None, clients_in_process: bool = False) -> dict[str, Any]:
     """One window of ``arm`` on a fresh free-running server: steps/s and every client's frames/s."""
     import clients  # bench/clients.py, beside this script
 
@@ -174,22 +216,20 @@ def measure(system: str, arm: str, *, seconds: float, platform: str | None = Non
     simulation, timestep_ps = _simulation(system, platform)
     server = CosteerServer([simulation], port=0, frame_rate=FRAME_RATE, free_run=True, transports=transports)
     server.start()
-    others: dict[str, Any] = {}
+    legacy = None
     try:
         if arm == "B":
             ports = {transport.name: transport.port for transport in server.transports[1:]}
-            others["gRPC"] = GrpcFrames(ports["grpc"])
-            others["IMD"] = ImdFrames(next(port for name, port in ports.items() if name.startswith("imd")))
-        start = time.perf_counter() + WARMUP
+            legacy = LegacyClients(ports["grpc"], ports["imd"], in_process=clients_in_process)
+        start = time.monotonic() + WARMUP
         rates = clients.stream(f"ws://127.0.0.1:{server.port}", clients=1, seconds=seconds, timestep_ps=timestep_ps,
                                warmup=WARMUP)
-        end = time.perf_counter()
+        end = time.monotonic()
     finally:
-        for client in others.values():
-            client.close()
+        arrivals = legacy.close() if legacy is not None else {}
         server.close()
     frames = {"WebSocket": rates.frames_per_second[0]}
-    frames |= {name: rate_between(client.arrivals, start, end) for name, client in others.items()}
+    frames |= {name: rate_between(times, start, end) for name, times in arrivals.items()}
     return {"system": system, "arm": arm, "steps_per_second": rates.steps_per_second, "frames_per_second": frames,
             "seconds": seconds, "platform": str(simulation.platform_candidate)}
 
@@ -233,14 +273,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=4.0, help="seconds a window counts, after 1 s warm-up (default 4)")
     parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=["nanotube"], help="default nanotube")
     parser.add_argument("--platform", default=None, help="OpenMM platform (default: timed at each server's load, as serve does)")
+    parser.add_argument("--clients-in-process", action="store_true",
+                        help="arm B's gRPC and IMD clients as threads of this process (default: a process of their own)")
+    parser.add_argument("--legacy-clients", nargs=2, type=int, metavar=("GRPC_PORT", "IMD_PORT"), help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=None, help="JSON file (default bench/results/transports-TIME.json)")
     args = parser.parse_args(argv)
+    if args.legacy_clients:
+        return _legacy_clients(*args.legacy_clients)
     load_before = os.getloadavg()
     windows = []
     for system in args.systems:
         for number in range(args.pairs):
             for arm in ARMS if number % 2 == 0 else ARMS[::-1]:
-                window = measure(system, arm, seconds=args.seconds, platform=args.platform)
+                window = measure(system, arm, seconds=args.seconds, platform=args.platform,
+                                 clients_in_process=args.clients_in_process)
                 rates = ", ".join(f"{name} {rate:.1f}" for name, rate in window["frames_per_second"].items())
                 print(f"{system} round {number + 1} {arm} ({window['platform']}): {window['steps_per_second']:,.0f} steps/s; "
                       f"frames/s {rates}",
