@@ -1,9 +1,10 @@
 """Training windows over an episode dataset: observation histories and action chunks within episodes.
 
 Sample ``t`` of an episode sees observations ``t-history+1 .. t`` (the first repeated before the
-episode starts) and learns the actions recorded at ``t+lag .. t+lag+chunk-1`` (``lag``:
-:data:`~costeer.tasks.encoding.ACTION_LAG`, the step at which what was chosen on seeing ``t``
-is recorded; steps past the episode's end are masked). Steps whose action is not known
+episode starts) and learns the actions recorded at ``t+lead .. t+lead+chunk-1`` (``lead``: by
+default :data:`~costeer.tasks.encoding.ACTION_LAG`, the step at which what was chosen on seeing
+``t`` is recorded; a larger ``lead`` learns what the person will do that many frames on, so
+the policy leads the person; steps past the episode's end are masked). Steps whose action is not known
 (``action.valid`` False, or NaN) are never learned: they start no sample and are masked in
 other samples' chunks; an observation with NaN is never seen.
 
@@ -32,7 +33,10 @@ class EpisodeWindows(torch.utils.data.Dataset):
     """Normalised windows of one dataset's steps, indexed by a list of sample numbers (a whole batch at once)."""
 
     def __init__(self, directory: str | Path, normaliser: Normaliser, *, history: int, chunk: int,
-                 episodes: Sequence[int] | None = None) -> None:
+                 episodes: Sequence[int] | None = None, lead: int = ACTION_LAG) -> None:
+        if not isinstance(lead, int) or lead < ACTION_LAG:
+            raise ValueError(f"lead of {lead!r} frames: use an int >= {ACTION_LAG} (the action chosen on seeing a frame "
+                             f"is recorded {ACTION_LAG} frame later, so no policy can learn an earlier one)")
         features = read_info(directory)["features"]
         columns = ["episode_index", "observation.state", "action"] + (["action.valid"] if "action.valid" in features else [])
         steps = read_steps(directory, columns=columns)
@@ -54,7 +58,7 @@ class EpisodeWindows(torch.utils.data.Dataset):
                 continue
             rows = np.arange(start, end)
             past = np.maximum(rows[:, None] - np.arange(history - 1, -1, -1), start)
-            ahead = rows[:, None] + ACTION_LAG + np.arange(chunk)
+            ahead = rows[:, None] + lead + np.arange(chunk)
             inside = ahead < end
             ahead = np.minimum(ahead, end - 1)
             usable = inside[:, 0] & known[ahead[:, 0]] & seen[past].all(axis=1)

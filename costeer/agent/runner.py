@@ -18,6 +18,7 @@ import torch
 
 from costeer.agent.normalise import Normaliser
 from costeer.agent.policies import Policy
+from costeer.tasks.encoding import ACTION_LAG
 
 __all__ = ["PolicyRunner"]
 
@@ -34,6 +35,9 @@ class PolicyRunner:
         self.task_name = task_name
         self.metadata = {key: value for key, value in (metadata or {}).items() if key != "state_dict"}
         """The checkpoint's other contents (config, fingerprint, versions, training)."""
+        self.lead_frames = int(self.metadata.get("training", {}).get("options", {}).get("lead_frames", ACTION_LAG))
+        """Frames from an observation to the recorded action it learned (``costeer train --lead-frames``; older
+        checkpoints: :data:`~costeer.tasks.encoding.ACTION_LAG`). Acting needs nothing else: the action is applied at once."""
         self.device = torch.device(device)
         self.seed = seed
         self._generator = torch.Generator(device=self.device)

@@ -31,6 +31,7 @@ from costeer.agent.normalise import Normaliser
 from costeer.agent.plot import plot_losses
 from costeer.agent.policies import Policy, get_policy_class
 from costeer.datasets.lerobot import STATS_PATH, read_episodes, read_info
+from costeer.tasks.encoding import ACTION_LAG
 
 __all__ = ["TrainOptions", "TrainResult", "train_policy"]
 
@@ -51,6 +52,9 @@ class TrainOptions:
     """Share of episodes held out (at least one when there are two or more)."""
     successful_only: bool = False
     """Learn only from episodes in which the task was done (filtered behaviour cloning)."""
+    lead_frames: int = ACTION_LAG
+    """Observation ``t`` learns the action recorded at ``t + lead_frames``: the default is the action
+    chosen on seeing it; more learns where the person's hand will be, so the policy leads them."""
     threads: int | None = None
     """torch's CPU threads (``None``: torch's default)."""
     progress: bool | None = None
@@ -62,6 +66,9 @@ class TrainOptions:
                 raise ValueError(f"--{name.replace('_', '-')} {getattr(self, name)!r}: use a positive int")
         if not self.lr > 0 or not self.weight_decay >= 0:
             raise ValueError(f"--lr {self.lr} / weight decay {self.weight_decay}: use lr > 0 and weight decay >= 0")
+        if not isinstance(self.lead_frames, int) or self.lead_frames < ACTION_LAG:
+            raise ValueError(f"--lead-frames {self.lead_frames!r}: use an int >= {ACTION_LAG} "
+                             f"({ACTION_LAG}: the action chosen on seeing each frame)")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"--threads {self.threads}: use a positive int")
 
@@ -99,8 +106,10 @@ def train_policy(dataset: str | Path, policy: str, output: str | Path, *, option
             if not train:
                 raise ValueError(f"{dataset}: no training episode did the task, so --successful-only leaves nothing "
                                  "to learn from: drop it, or add successful demonstrations")
-        windows = EpisodeWindows(dataset, normaliser, history=model.config.history, chunk=model.config.chunk, episodes=train)
-        validation = EpisodeWindows(dataset, normaliser, history=model.config.history, chunk=model.config.chunk, episodes=held) if held else None
+        windows = EpisodeWindows(dataset, normaliser, history=model.config.history, chunk=model.config.chunk, episodes=train,
+                                 lead=options.lead_frames)
+        validation = EpisodeWindows(dataset, normaliser, history=model.config.history, chunk=model.config.chunk, episodes=held,
+                                    lead=options.lead_frames) if held else None
         if not len(windows):
             raise ValueError(f"{dataset}: no training steps with a valid action in episodes {train}: build a dataset with pulls in it")
         torch.manual_seed(options.seed + place.rank)

@@ -33,6 +33,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--successful-only", action="store_true",
                         help="learn only from episodes in which the task was done (filtered behaviour cloning)")
+    parser.add_argument("--lead-frames", type=int, default=1, metavar="K",
+                        help="learn the action recorded K frames after each observation (default 1: the one chosen on "
+                        "seeing it); more: where the person's hand will be, so the co-pilot leads them")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
                         help="a policy setting, e.g. --set history=4 --set hidden=128 (values as JSON)")
     parser.set_defaults(run=run_train)
@@ -45,7 +48,7 @@ def run_train(args: argparse.Namespace) -> int:
         raise ImportError(f"costeer train needs torch ({error}): pip install 'costeer[agent]' (or `make setup`)") from None
     options = TrainOptions(epochs=args.epochs, seed=args.seed, device=args.device, batch_size=args.batch_size, lr=args.lr,
                            patience=args.patience, validation_fraction=args.validation, threads=args.threads,
-                           successful_only=args.successful_only)
+                           successful_only=args.successful_only, lead_frames=args.lead_frames)
     result = train_policy(args.dataset, args.policy, args.output, options=options, config=_settings(args.settings),
                           command=_command(args))
     if result.checkpoint is not None:
@@ -62,6 +65,7 @@ def _command(args: argparse.Namespace) -> list[str]:
         if getattr(args, option) is not None:
             command += [f"--{option.replace('_', '-')}", str(getattr(args, option))]
     command += ["--successful-only"] if args.successful_only else []
+    command += ["--lead-frames", str(args.lead_frames)] if args.lead_frames != 1 else []
     return command + [item for setting in args.settings for item in ("--set", setting)]
 
 

@@ -34,6 +34,20 @@ def test_windows_stay_inside_their_episode(toy_dataset: Path, normaliser: Normal
     assert batch["action"].shape == (1, 4, 5) and set(batch["action"][..., 4].flatten().tolist()) <= {0.0, 1.0}
 
 
+def test_lead_shifts_every_learned_action_by_that_many_frames(toy_dataset: Path, normaliser: Normaliser) -> None:
+    plain = EpisodeWindows(toy_dataset, normaliser, history=3, chunk=4, episodes=[0])
+    same = EpisodeWindows(toy_dataset, normaliser, history=3, chunk=4, episodes=[0], lead=1)
+    assert all((getattr(plain, name) == getattr(same, name)).all() for name in ("history_index", "chunk_index", "chunk_mask"))
+    led = EpisodeWindows(toy_dataset, normaliser, history=3, chunk=4, episodes=[0], lead=5)
+    assert len(led) == 35  # the last 5 steps' actions in 5 frames would be recorded after the episode
+    assert (led.history_index == plain.history_index[:35]).all()
+    assert (led.chunk_index[:, 0] == plain.chunk_index[:35, 0] + 4).all()  # step t learns the action at t + 5
+    assert led.chunk_index[34].tolist() == [39, 39, 39, 39] and led.chunk_mask[34].tolist() == [True, False, False, False]
+    np.testing.assert_array_equal(led[[0]]["action"].numpy(), plain[[4]]["action"].numpy())
+    with pytest.raises(ValueError, match="use an int >= 1"):
+        EpisodeWindows(toy_dataset, normaliser, history=3, chunk=4, lead=0)
+
+
 def test_unknown_actions_are_neither_samples_nor_learned_in_chunks(toy_dataset: Path, normaliser: Normaliser) -> None:
     windows = EpisodeWindows(toy_dataset, normaliser, history=1, chunk=2, episodes=[1])
     assert len(windows) == 30  # steps 4, 8, .. 36 are unknown (9 of the next steps 1..39); the last has no next step

@@ -39,6 +39,21 @@ def test_successful_only_learns_from_episodes_that_did_the_task(toy_dataset: Pat
     assert read_checkpoint(result.checkpoint)["training"]["episodes"] == [0, 1, 3]  # episode 2 failed
 
 
+def test_lead_frames_are_kept_in_the_checkpoint_and_default_to_the_plain_lag(toy_dataset: Path, tmp_path: Path) -> None:
+    def trained(name: str, **lead: int) -> dict:
+        options = TrainOptions(epochs=2, batch_size=32, progress=False, **lead)
+        return read_checkpoint(train_policy(toy_dataset, "mlp", tmp_path / name, options=options,
+                                            config={"hidden": 8}).checkpoint)
+
+    plain, one, led = trained("plain.pt"), trained("one.pt", lead_frames=1), trained("led.pt", lead_frames=6)
+    assert plain["training"]["options"]["lead_frames"] == 1 and led["training"]["options"]["lead_frames"] == 6
+    assert all(torch.equal(plain["state_dict"][key], one["state_dict"][key]) for key in plain["state_dict"])
+    assert not all(torch.equal(plain["state_dict"][key], led["state_dict"][key]) for key in plain["state_dict"])
+    assert load_policy(tmp_path / "led.pt").lead_frames == 6 and load_policy(tmp_path / "plain.pt").lead_frames == 1
+    with pytest.raises(ValueError, match="--lead-frames 0"):
+        TrainOptions(lead_frames=0)
+
+
 def test_early_stopping_keeps_the_best_epoch(toy_dataset: Path, tmp_path: Path) -> None:
     options = TrainOptions(epochs=30, batch_size=64, lr=0.5, patience=2, progress=False)  # a rate too high to keep improving
     result = train_policy(toy_dataset, "mlp", tmp_path / "mlp.pt", options=options, config={"hidden": 8})
