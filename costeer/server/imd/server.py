@@ -23,11 +23,11 @@ import functools
 import itertools
 import logging
 import socket
-import threading
 from typing import Any
 
 from costeer.core import keys
 
+from ..loop_thread import LoopThread
 from ..transport import SessionParts, Transport, TransportFactory
 from .codec import ClientReader, ImdProtocolError, SessionFlags, handshake, session_info
 from .frames import FrameAssembler, Packets, frame_packets, offered_flags, particle_count_of
@@ -90,8 +90,7 @@ class ImdServer:
         self.send_timeout = send_timeout
         self._requested_port = port
         self._port: int | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._loop_thread = LoopThread(f"costeer-imd{version}")
         self._server: asyncio.Server | None = None
         self._clients: dict[str, asyncio.Task] = {}
         self._encoding = f"imd{version}"
@@ -117,40 +116,17 @@ class ImdServer:
 
     def start(self) -> None:
         """Listen in a background thread; ``OSError`` naming the port if it is taken."""
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        self._thread = threading.Thread(target=loop.run_forever, name=f"costeer-imd{self.version}", daemon=True)
-        self._thread.start()
-        try:
-            self._server = asyncio.run_coroutine_threadsafe(
-                asyncio.start_server(self._handle, self.parts.address, self._requested_port), loop
-            ).result()
-        except OSError as error:
-            self.close()
-            raise OSError(
-                error.errno,
-                f"cannot listen for IMD on {self.parts.address}:{self._requested_port} ({error.strerror}); "
-                "choose another --imd-port or stop the program using it",
-            ) from None
+        self._server = self._loop_thread.listen(
+            lambda: asyncio.start_server(self._handle, self.parts.address, self._requested_port),
+            where=f"for IMD on {self.parts.address}:{self._requested_port}",
+            option="--imd-port" if self.version == 3 else f"--imd-v{self.version}-port",
+        )
         self._port = self._server.sockets[0].getsockname()[1]
         _log.info("IMD v%d on %s:%d", self.version, self.parts.address, self._port)
 
     def close(self) -> None:
         """Disconnect every client (their interactions removed) and stop; safe twice."""
-        loop, self._loop = self._loop, None
-        if loop is None:
-            return
-        try:
-            if loop.is_running():
-                asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=10)
-        except Exception:
-            _log.exception("closing the IMD connections failed; stopping anyway")
-        finally:
-            loop.call_soon_threadsafe(loop.stop)
-            if self._thread is not None:
-                self._thread.join(timeout=10)
-            if not loop.is_running():
-                loop.close()
+        self._loop_thread.stop(self._shutdown, what="the IMD connections", timeout=10)
 
     async def _shutdown(self) -> None:
         if self._server is not None:

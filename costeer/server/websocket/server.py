@@ -27,6 +27,7 @@ from websockets.exceptions import ConnectionClosed, PayloadTooBig
 
 from ..session import ClientSession
 from ..subscription import once_after_notify
+from ..loop_thread import LoopThread
 from ..transport import SessionParts
 from .codec import (
     FRAME_MESSAGE_ENCODING,
@@ -73,8 +74,7 @@ class WebSocketServer:
         self._requested_port = port
         self._max_message_bytes = max_message_bytes
         self._write_limit = write_limit
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._loop_thread = LoopThread("costeer-websocket")
         self._server: Server | None = None
         self._waker: _Waker | None = None
         self._ids = itertools.count(1)
@@ -96,38 +96,18 @@ class WebSocketServer:
 
     def start(self) -> None:
         """Listen (in a background thread); raises ``OSError`` saying so if the port is taken."""
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        self._waker = _Waker(loop)
-        self._thread = threading.Thread(target=loop.run_forever, name="costeer-websocket", daemon=True)
-        self._thread.start()
-        try:
-            self._server = asyncio.run_coroutine_threadsafe(self._listen(), loop).result()
-        except OSError as error:
-            self.close()
-            raise OSError(
-                error.errno,
-                f"cannot listen on {self.address}:{self._requested_port} ({error.strerror}); "
-                "choose another --port or stop the program using it",
-            ) from None
+        self._waker = _Waker(self._loop_thread.start())
+        self._server = self._loop_thread.listen(
+            self._listen, where=f"on {self.address}:{self._requested_port}", option="--port"
+        )
         self.port = self._server.sockets[0].getsockname()[1] if self._server.sockets else None
 
     def close(self) -> None:
         """Disconnect every client (cleaning up their keys) and stop listening; never raises."""
-        loop, self._loop = self._loop, None
-        if loop is None:
-            return
-        try:
-            if self._server is not None and loop.is_running():
-                asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=4 * CLOSE_GRACE_SECONDS + 1)
-        except Exception:
-            _log.exception("closing the WebSocket connections failed; stopping the server anyway")
-        finally:
-            loop.call_soon_threadsafe(loop.stop)
-            if self._thread is not None:
-                self._thread.join(timeout=10)
-            if not loop.is_running():
-                loop.close()
+        self._loop_thread.stop(
+            None if self._server is None else self._shutdown,
+            what="the WebSocket connections", timeout=4 * CLOSE_GRACE_SECONDS + 1,
+        )
 
     async def _listen(self) -> Server:
         return await serve(

@@ -67,7 +67,7 @@ def test_a_published_frame_wakes_every_ready_client_with_one_threadsafe_call(ser
         clients = [stack.enter_context(connect(url, compression=None)) for _ in range(4)]
         for client in clients:
             client.recv(timeout=10)  # the state
-        loop = served._loop
+        loop = served._loop_thread.loop
         calls = []
         original = loop.call_soon_threadsafe
 
