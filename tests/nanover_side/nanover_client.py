@@ -77,7 +77,10 @@ def scenario_pull(args: argparse.Namespace) -> dict[str, Any]:
         start_log = client.frame_count()
         started = time.monotonic()
         client.start_interaction(interaction)
-        _pull_for(client, start_log, frames=args.frames, seconds=args.duration)
+        if args.frames:  # a fixed stretch of MD, however loaded the machine; --duration at most
+            client.wait_for_frames(start_log, args.frames, key=POSITIONS, timeout=args.duration)
+        else:
+            time.sleep(args.duration)
         frames = client.frames_since(start_log)
 
         track = [
@@ -104,23 +107,7 @@ def scenario_pull(args: argparse.Namespace) -> dict[str, Any]:
         }
 
 
-def _pull_for(client: ObservingClient, start: int, *, frames: int, seconds: float) -> None:
-    """Hold the pull for ``frames`` frames with positions (a fixed stretch of MD, however loaded
-    the machine), or ``seconds`` at most; ``frames`` 0: for ``seconds``."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if frames and sum(POSITIONS in frame.data for frame in client.frames_since(start)) >= frames:
-            return
-        time.sleep(0.05)
-
-
 # --- session: the differential script ------------------------------------------------------
-
-
-def _frames_during(client: ObservingClient, seconds: float) -> list[ObservedFrame]:
-    start = client.frame_count()
-    time.sleep(seconds)
-    return client.frames_since(start)
 
 
 def _summary(frame: ObservedFrame) -> dict[str, Any]:
@@ -162,7 +149,7 @@ def scenario_session(args: argparse.Namespace) -> dict[str, Any]:
         client.run_pause()
         time.sleep(0.5)  # frames already on their way
         before_step = float(_latest(client, SIM_TIME))
-        out["frames_while_paused"] = [_summary(f) for f in _frames_during(client, 1.5)]
+        out["frames_while_paused"] = [_summary(f) for f in client.frames_during(1.5)]
 
         steps = []
         for _ in range(2):
@@ -170,7 +157,7 @@ def scenario_session(args: argparse.Namespace) -> dict[str, Any]:
             client.run_step()
             stepped = client.wait_frame(lambda f: SIM_TIME in f, start=position, timeout=5)
             after = float(stepped.data[SIM_TIME])
-            settle = _frames_during(client, 0.7)
+            settle = client.frames_during(0.7)
             steps.append(
                 {
                     "time_before": before_step,
@@ -185,7 +172,7 @@ def scenario_session(args: argparse.Namespace) -> dict[str, Any]:
         position = client.frame_count()
         client.run_reset()
         reset_frame = client.wait_frame(lambda f: f.get(FRAME_INDEX) == 0, start=position, timeout=10)
-        after_reset = _frames_during(client, 1.5)
+        after_reset = client.frames_during(1.5)
         merged = after_reset[-1].merged if after_reset else reset_frame.merged
         out["reset"] = {
             "counter_before": counter_before,
@@ -199,7 +186,7 @@ def scenario_session(args: argparse.Namespace) -> dict[str, Any]:
         }
 
         client.run_play()
-        played = _frames_during(client, 1.5)
+        played = client.frames_during(1.5)
         out["after_play"] = [_summary(f) for f in played]
     return out
 

@@ -86,6 +86,17 @@ class ObservingClient(NanoverImdClient):
         with self._log_lock:
             return list(self.observed_frames[start:])
 
+    def frames_during(self, seconds: float) -> list[ObservedFrame]:
+        """The frames that arrive in the next ``seconds``."""
+        start = self.frame_count()
+        time.sleep(seconds)
+        return self.frames_since(start)
+
+    def wait_for_frames(self, start: int, count: int, *, key: str, timeout: float) -> None:
+        """Wait until ``count`` frames holding ``key`` arrived since log position ``start``, or ``timeout`` s passed."""
+        with self._log_lock:
+            self._log_lock.wait_for(lambda: sum(key in f.data for f in self.observed_frames[start:]) >= count, timeout)
+
     def wait_frame(
         self,
         predicate: Callable[[dict[str, Any]], bool] = lambda frame: True,
