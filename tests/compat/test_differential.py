@@ -10,12 +10,16 @@ survive a client leaving. Every difference is reported in the assertion message.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from costeer.client import NanoverSession
+from costeer.core import keys
 
 COSTEER_ONLY_STATE = {"costeer.session"}
 """State keys costeer adds on purpose (issue 2: every session records costeer.session)."""
@@ -55,9 +59,21 @@ def xml(shared_data: Path) -> Path:
     return shared_data / "systems" / "nanotube.xml"
 
 
+async def _until_running(url: str, timeout: float = 60.0) -> None:
+    """Return once ``url`` streams a frame the simulation stepped to (its load and first step are done).
+
+    Both servers listen before their simulation has loaded; a client that connects during the
+    load gets the reset frame first, so the connect frames compared would depend on the timing.
+    """
+    async with NanoverSession.connect(url) as probe:
+        await probe.wait_for_frame(lambda frame: keys.USER_FORCES_INDEX in frame, timeout=timeout)
+
+
 @pytest.fixture
 def sessions(nanover_server, costeer_server, side_client, xml: Path) -> dict[str, dict[str, Any]]:
     urls = {"nanover": nanover_server("--omm", str(xml)).url, "costeer": costeer_server("--omm", str(xml)).url}
+    for url in urls.values():
+        asyncio.run(_until_running(url))
     with ThreadPoolExecutor(2) as pool:  # the same script at the same time on both
         runs = {name: pool.submit(side_client, "session", url) for name, url in urls.items()}
         return {name: run.result() for name, run in runs.items()}
