@@ -20,10 +20,11 @@ import itertools
 import logging
 import threading
 import weakref
-from typing import Any
+from typing import Any, Callable, Sequence
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, PayloadTooBig
+from websockets.http11 import Request, Response
 
 from ..session import ClientSession
 from ..subscription import once_after_notify
@@ -39,7 +40,7 @@ from .codec import (
     encode_state_message,
 )
 
-__all__ = ["WebSocketServer", "DEFAULT_PORT", "CLOSE_GRACE_SECONDS", "MAX_PENDING_REPLIES"]
+__all__ = ["WebSocketServer", "RequestHook", "DEFAULT_PORT", "CLOSE_GRACE_SECONDS", "MAX_PENDING_REPLIES"]
 
 DEFAULT_PORT = 38801
 """NanoVer's default WebSocket port."""
@@ -47,6 +48,10 @@ CLOSE_GRACE_SECONDS = 1.0
 """How long ``close`` waits for clients to finish the closing handshake."""
 MAX_PENDING_REPLIES = 1024
 """Command messages waiting for a client that does not read; beyond this it is disconnected."""
+
+RequestHook = Callable[[ServerConnection, Request], "Response | None"]
+"""Looks at an HTTP request before the WebSocket handshake: a ``Response`` answers it (a page,
+a refusal) and no handshake follows; ``None`` passes it to the next hook, then to the handshake."""
 
 _log = logging.getLogger(__name__)
 
@@ -68,8 +73,11 @@ class WebSocketServer:
         port: int = DEFAULT_PORT,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
         write_limit: int = 64 * 1024,
+        request_hooks: Sequence[RequestHook] = (),
     ) -> None:
         self.parts = parts
+        self.request_hooks: list[RequestHook] = list(request_hooks)
+        """Run in order on every HTTP request before its handshake; the first response wins."""
         self.address = parts.address
         self._requested_port = port
         self._max_message_bytes = max_message_bytes
@@ -119,7 +127,15 @@ class WebSocketServer:
             compression=None,
             close_timeout=2,
             create_connection=self._new_connection,
+            process_request=self._process_request,
         )
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        for hook in self.request_hooks:
+            response = hook(connection, request)
+            if response is not None:
+                return response
+        return None
 
     def _new_connection(self, *args: Any, **kwargs: Any) -> ServerConnection:
         connection = ServerConnection(*args, **kwargs)
