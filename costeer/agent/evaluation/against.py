@@ -2,7 +2,8 @@
 
 The recording is read into episodes exactly as a dataset is built (same observation and action
 meaning), the policy sees each recorded observation in turn, and its action is compared with
-what the person chose on seeing that frame (recorded ``ACTION_LAG`` steps later):
+what the person chose on seeing that frame (recorded ``ACTION_LAG`` steps later; for a checkpoint
+trained with ``costeer train --lead-frames K``, the action recorded ``K`` steps later, which it learned):
 
 - ``direction_cosine``: cosine between the policy's and the person's pull (target relative to
   the grabbed atoms), over the steps where the person pulls;
@@ -53,16 +54,17 @@ class Comparison:
 def compare_with_recording(runner: Any, recording: str | Path, *, task: str) -> Comparison:
     """Compare ``runner`` (a loaded checkpoint) with every episode of ``recording`` under ``task``."""
     task_object = resolve_task(task)
+    lead = int(getattr(runner, "lead_frames", ACTION_LAG))
     observed, expected = [], []
     for demo in read_demonstrations(recording):
         episode = build_episode(demo, task_object)
         valid = episode.steps.get("action.valid", np.ones(len(episode), dtype=bool))
         runner.reset()
         observations, actions = episode.steps["observation.state"], episode.steps["action"]
-        for step in range(len(episode) - ACTION_LAG):
+        for step in range(len(episode) - lead):
             predicted = runner.act(observations[step])  # every step, so the policy's history stays the recording's
-            action = actions[step + ACTION_LAG]  # what the person chose on seeing that frame
-            if valid[step + ACTION_LAG] and np.all(np.isfinite(action)):
+            action = actions[step + lead]  # what the person chose on seeing that frame (or lead frames on)
+            if valid[step + lead] and np.all(np.isfinite(action)):
                 observed.append(np.asarray(predicted, dtype=np.float64))
                 expected.append(np.asarray(action, dtype=np.float64))
     if not expected:
