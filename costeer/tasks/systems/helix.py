@@ -22,7 +22,10 @@ Usage: ``built = build_helix_system(); built.topology.getNumAtoms()  # 112``
 
 from __future__ import annotations
 
+import contextlib
 import math
+import random
+from typing import Iterator
 
 import numpy as np
 import openmm
@@ -47,6 +50,9 @@ PHI, PSI, OMEGA = -57.0, -47.0, 180.0
 CB_DIHEDRAL = -122.6
 """C-N-CA-CB: the L-amino acid's side."""
 
+HYDROGEN_SEED = 20261201
+"""Seeds Python's ``random`` while ``addHydrogens`` runs, so every process builds the same helix."""
+
 _TETHER_ENERGY = "0.5*tether_k*((x-x0)^2+(y-y0)^2+(z-z0)^2)"
 
 
@@ -57,8 +63,11 @@ def build_helix_system(*, alanines: int = ALANINES) -> BuiltSystem:
     topology, heavy = _heavy_atoms(alanines)
     forcefield = openmm.app.ForceField(FORCE_FIELD)
     modeller = openmm.app.Modeller(topology, heavy * unit.nanometer)
-    modeller.addHydrogens(forcefield)
-    positions = np.array(modeller.getPositions().value_in_unit(unit.nanometer), dtype=np.float64)
+    with _python_random_seeded(HYDROGEN_SEED):  # Modeller places new hydrogens at random before minimising
+        modeller.addHydrogens(forcefield)
+    # The minimisation inside addHydrogens runs on OpenMM's multithreaded CPU platform, whose sums
+    # now and then differ in the last bits between processes: a 1e-5 nm grid hides that.
+    positions = np.round(np.array(modeller.getPositions().value_in_unit(unit.nanometer), dtype=np.float64), 5)
     system = forcefield.createSystem(
         modeller.topology, nonbondedMethod=openmm.app.NoCutoff, constraints=None, removeCMMotion=False
     )
@@ -68,6 +77,17 @@ def build_helix_system(*, alanines: int = ALANINES) -> BuiltSystem:
         TEMPERATURE_K * unit.kelvin, FRICTION_PER_PS / unit.picosecond, STEP_PS * unit.picosecond
     )
     return BuiltSystem("helix", modeller.topology, system, integrator, positions)
+
+
+@contextlib.contextmanager
+def _python_random_seeded(seed: int) -> Iterator[None]:
+    """Seed the ``random`` module for the block, then give back the caller's random state."""
+    saved = random.getstate()
+    random.seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(saved)
 
 
 def _backbone(units: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

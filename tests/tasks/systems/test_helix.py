@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import random
+import subprocess
+import sys
+
 import numpy as np
 import openmm
 import openmm.unit as unit
@@ -72,3 +76,24 @@ def test_a_langevin_integrator_at_the_nanotube_step(built: BuiltSystem) -> None:
 def test_too_short_a_helix_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 5 alanines"):
         build_helix_system(alanines=4)
+
+
+def test_every_process_builds_the_same_helix() -> None:
+    """Modeller places hydrogens with Python's ``random``: seeded, so rollouts repeat across processes."""
+    script = (
+        "import hashlib; from costeer.tasks.systems.helix import build_helix_system; "
+        "print(hashlib.sha256(build_helix_system().positions.tobytes()).hexdigest())"
+    )
+    digests = {
+        subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+        for _ in range(2)
+    }
+    assert len(digests) == 1
+
+
+def test_building_leaves_the_callers_random_state_alone() -> None:
+    random.seed(7)
+    expected = random.random()
+    random.seed(7)
+    build_helix_system()
+    assert random.random() == expected
