@@ -255,7 +255,7 @@ def _transports(args: argparse.Namespace) -> list[Any]:
         try:
             from ..server.grpc.server import grpc_transport
         except ImportError as error:
-            raise SystemExit(f"--grpc-port needs the grpc extra: pip install -e '.[grpc]' ({error})") from None
+            raise ImportError(f"--grpc-port needs the grpc extra: pip install -e '.[grpc]' ({error})") from None
         transports.append(grpc_transport(port=args.grpc_port))
     from ..server.imd.server import imd_transport
 

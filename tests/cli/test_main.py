@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from costeer.cli.main import build_parser, main
@@ -75,3 +77,9 @@ def test_energies_can_be_left_out_of_frames(nanotube_xml):
     delta = simulation.advance(1 / 30)
     assert "energy.potential" not in delta and "energy.kinetic" not in delta
     assert "particle.positions" in frame
+
+
+def test_grpc_port_without_the_grpc_extra_is_a_clear_error(capsys, monkeypatch, nanotube_xml):
+    monkeypatch.setitem(sys.modules, "costeer.server.grpc.server", None)  # as if grpcio were not installed
+    assert main(["serve", "--omm", str(nanotube_xml), "--grpc-port", "0", "--port", "0"]) == 2
+    assert "--grpc-port needs the grpc extra: pip install" in capsys.readouterr().err
