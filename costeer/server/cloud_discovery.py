@@ -14,6 +14,7 @@ for a local stand-in service); without one it is ``wss``.
 
     advert = CloudAdvert("discovery.example.org", listing=server_listing("costeer", {"ws": 38801}, "192.0.2.7"))
     advert.start(); ...; advert.close()
+    advertise_server(server, "discovery.example.org")   # a started CosteerServer: closed with it
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import logging
 import socket
 import ssl as ssl_module
 import threading
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 from urllib.parse import urlsplit
 
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
@@ -32,7 +33,10 @@ from websockets.sync.client import ClientConnection, connect
 
 from .backoff import Backoff
 
-__all__ = ["CloudAdvert", "discovery_url", "server_listing", "advertised_address", "LISTED_SERVICES"]
+if TYPE_CHECKING:
+    from .app import CosteerServer
+
+__all__ = ["CloudAdvert", "advertise_server", "discovery_url", "server_listing", "advertised_address", "LISTED_SERVICES"]
 
 LISTED_SERVICES = ("wss", "ws", "https")
 """The services a listing names, as NanoVer's: the WebSocket ones and the page."""
@@ -177,3 +181,13 @@ class CloudAdvert:
                     self._connection = None
         if not self._stop.is_set():
             raise ConnectionError("the service closed the connection")
+
+
+def advertise_server(server: "CosteerServer", host: str, *, ssl: ssl_module.SSLContext | None = None) -> CloudAdvert:
+    """List a started ``server`` on the service at ``host`` until it closes (a companion of the server)."""
+    url = discovery_url(host)
+    listing = server_listing(server.name, server.discovery_services, advertised_address(server.address, toward=url))
+    advert = CloudAdvert(host, listing=listing, ssl=ssl)
+    advert.start()
+    server.companions.append(("cloud discovery", advert.close))
+    return advert
