@@ -1,4 +1,5 @@
-"""Cloud discovery against a stand-in service (a WebSocket server in the test, ws and wss).
+"""Cloud discovery against a stand-in service (a WebSocket server in the test, ws and wss), and
+``costeer serve --cloud-discovery`` listed on it.
 
 The service speaks NanoVer's scheme: it sends a profile, takes the listing, and lists the
 server while the connection is open.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import signal
 import ssl
 import threading
 import time
@@ -162,3 +164,28 @@ def test_a_dropped_connection_is_listed_again():
     finally:
         advert.close()
         service.close()
+
+
+@pytest.mark.slow
+def test_serve_is_listed_while_serving_and_unlisted_at_exit(costeer_server):
+    service = StandInService()
+    try:
+        server = costeer_server("--task", "nanotube", "--name", "lab-gpu", "--cloud-discovery", service.url)
+        assert service.listed.wait(30), server.output()
+        assert service.listings == [{"name": "lab-gpu", "ws": f"ws://127.0.0.1:{server.port}"}]
+        assert not service.closed.is_set()
+        assert server.stop(sig=signal.SIGTERM) == 0
+        assert service.closed.wait(5)
+    finally:
+        service.close()
+
+
+@pytest.mark.slow
+def test_serve_goes_on_when_the_discovery_service_is_unreachable(costeer_server, free_port):
+    server = costeer_server("--task", "nanotube", "--cloud-discovery", f"ws://127.0.0.1:{free_port}")
+    deadline = time.monotonic() + 15
+    while "cloud discovery at" not in server.output() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert f"cloud discovery at ws://127.0.0.1:{free_port}/ failed" in server.output()
+    assert "serving goes on" in server.output()
+    assert server.process.poll() is None
