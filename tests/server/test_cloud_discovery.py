@@ -7,14 +7,12 @@ server while the connection is open.
 
 from __future__ import annotations
 
-import datetime
 import json
 import logging
 import signal
 import ssl
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from websockets.sync.server import ServerConnection, serve
@@ -48,36 +46,6 @@ class StandInService:
     def close(self) -> None:
         self._server.shutdown()
         self._thread.join(5)
-
-
-def self_signed(tmp_path: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    """(server context, client context trusting it) for 127.0.0.1."""
-    pytest.importorskip("cryptography")
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    certificate = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server.load_cert_chain(cert_path, key_path)
-    client = ssl.create_default_context(cafile=str(cert_path))
-    return server, client
 
 
 LISTING = server_listing("costeer", {"ws": 38801, "wss": 38802, "grpc": 38800}, "192.0.2.7")
@@ -118,8 +86,8 @@ def test_listed_over_ws_while_open_and_unlisted_at_close():
         service.close()
 
 
-def test_listed_over_wss_with_the_services_certificate(tmp_path):
-    server_context, client_context = self_signed(tmp_path)
+def test_listed_over_wss_with_the_services_certificate(self_signed):
+    server_context, client_context = self_signed
     service = StandInService(ssl_context=server_context)
     advert = CloudAdvert(service.url, listing=LISTING, ssl=client_context)
     try:

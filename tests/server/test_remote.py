@@ -6,6 +6,7 @@ steers, its command requests run here, nothing echoes, and the link survives the
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from typing import Any, Callable
@@ -25,13 +26,13 @@ PULL = {"position": [0.0, 0.0, 1.0], "particles": [1], "type": "spring", "scale"
 class StandInHub:
     """Accepts one publisher at a time; keeps every message it got; can send, drop and restart."""
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, *, ssl_context: ssl.SSLContext | None = None) -> None:
         self.received: list[dict[str, Any]] = []
         self.connections: list[ServerConnection] = []
         self._changed = threading.Condition()
-        self._server = serve(self._handle, "127.0.0.1", port, max_size=None, compression=None)
+        self._server = serve(self._handle, "127.0.0.1", port, max_size=None, compression=None, ssl=ssl_context)
         self.port = self._server.socket.getsockname()[1]
-        self.url = f"ws://127.0.0.1:{self.port}"
+        self.url = f"{'wss' if ssl_context else 'ws'}://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
@@ -177,6 +178,19 @@ def test_when_the_hub_goes_away_its_pulls_stop_and_the_link_comes_back(parts):
         hub.send({"state": {"updates": {"interaction.q": PULL}, "removals": []}})
         wait_until(lambda: parts.state.get("interaction.q"))
         assert parts.state.last_writers()["interaction.q"] == "remote-2"
+    finally:
+        link.close()
+        hub.close()
+
+
+def test_a_hub_over_wss_with_a_self_signed_certificate_trusted_through_ssl_cert_file(parts, self_signed, tmp_path, monkeypatch):
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "cert.pem"))  # what the README tells users to do
+    hub = StandInHub(ssl_context=self_signed[0])
+    link = RemoteLink(parts, url=hub.url)
+    try:
+        link.start()
+        parts.hub.send_frame({keys.PARTICLE_COUNT: 3})
+        assert hub.wait_for(lambda m: "frame" in m)["frame"][keys.PARTICLE_COUNT] == 3
     finally:
         link.close()
         hub.close()
