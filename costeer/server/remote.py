@@ -45,13 +45,16 @@ from .state_mirror import StateMirror
 from .transport import SessionParts, TransportFactory
 from .websocket.codec import ProtocolError, decode_message, encode_state_message
 
-__all__ = ["RemoteLink", "remote_transport", "MAX_HUB_MESSAGE_BYTES", "CONNECT_TIMEOUT"]
+__all__ = ["RemoteLink", "remote_transport", "check_hub_url", "MAX_HUB_MESSAGE_BYTES", "CONNECT_TIMEOUT"]
 
 MAX_HUB_MESSAGE_BYTES = 128 * 1024 * 1024
 """Largest message taken from the hub: NanoVer's own limit (the hub sends our frames back)."""
 CONNECT_TIMEOUT = 10.0
 """Seconds to open a connection to the hub (TCP, TLS and the WebSocket handshake)."""
 CLOSE_TIMEOUT = 2.0
+_FRAME_ONLY = b"\x81\xa5frame"
+"""How a message holding only a frame starts (msgpack: a map of one entry, the key "frame"):
+the hub's echo of our own frames, dropped without decoding it."""
 
 _log = logging.getLogger(__name__)
 
@@ -222,6 +225,8 @@ class _HubConnection:
     async def _receive_loop(self) -> None:
         try:
             async for data in self._connection:
+                if data[:7] == _FRAME_ONLY:
+                    continue
                 try:
                     self._receive(decode_message(data, max_bytes=MAX_HUB_MESSAGE_BYTES))
                 except ProtocolError as error:

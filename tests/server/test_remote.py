@@ -151,6 +151,13 @@ def test_the_hubs_state_comes_down_as_the_links_writes_and_is_not_echoed(hub, pa
     assert marker["state"]["updates"] == {"marker": 1}
 
 
+def test_our_frames_coming_back_from_the_hub_are_dropped_quietly(hub, parts, link, caplog):
+    hub.send({"frame": {keys.FRAME_INDEX: 4, keys.PARTICLE_COUNT: 3}})
+    hub.send({"state": {"updates": {"after.frame": 1}, "removals": []}})
+    wait_until(lambda: parts.state.get("after.frame"))
+    assert "frame" not in caplog.text
+
+
 def test_a_hub_removal_comes_down(hub, parts, link):
     hub.send({"state": {"updates": {"interaction.p": PULL}, "removals": []}})
     wait_until(lambda: parts.state.get("interaction.p"))
