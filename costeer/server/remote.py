@@ -92,7 +92,7 @@ class RemoteLink:
         self._backoff = backoff or Backoff()
         self._loop_thread = LoopThread("costeer-remote")
         self._ids = itertools.count(1)
-        self._connection: ClientConnection | None = None
+        self._link: _HubConnection | None = None
         self._task: asyncio.Task | None = None
         self._closing: asyncio.Event | None = None
 
@@ -104,7 +104,7 @@ class RemoteLink:
     @property
     def connected(self) -> bool:
         """Whether the hub is connected now."""
-        return self._connection is not None
+        return self._link is not None
 
     @property
     def client_count(self) -> int:
@@ -142,9 +142,9 @@ class RemoteLink:
         if self._closing is None or self._task is None:
             return
         self._closing.set()
-        connection = self._connection
-        if connection is not None:
-            await connection.close()
+        link = self._link
+        if link is not None:
+            await link.leave()
         try:
             await asyncio.wait_for(self._task, CLOSE_TIMEOUT)
         except TimeoutError:
@@ -184,12 +184,12 @@ class RemoteLink:
 
     async def _serve(self, connection: ClientConnection) -> None:
         link = _HubConnection(self.parts, connection, f"{self.name}-{next(self._ids)}")
-        self._connection = connection
+        self._link = link
         self.parts.tell_connection(link.session.connection_id, self.url, True)
         try:
             await link.run()
         finally:
-            self._connection = None
+            self._link = None
             self.parts.tell_connection(link.session.connection_id, self.url, False)
 
 
@@ -202,6 +202,7 @@ class _HubConnection:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         self._replies: collections.deque[bytes] = collections.deque()
+        self._sender: asyncio.Task | None = None
         self._mirror = StateMirror()
         self._lane = parts.command_lane()
         self._frames = parts.hub.subscribe(on_ready=self._wake_threadsafe)
@@ -211,7 +212,7 @@ class _HubConnection:
         )
 
     async def run(self) -> None:
-        sender = asyncio.create_task(self._send_loop())
+        self._sender = sender = asyncio.create_task(self._send_loop())
         try:
             await self._receive_loop()
         finally:
@@ -235,6 +236,18 @@ class _HubConnection:
                     _log.exception("%s: handling a message from the hub failed; dropped", self.session.connection_id)
         except ConnectionClosed:
             pass
+
+    async def leave(self) -> None:
+        """Take back from the hub what this side put there (``simulation.name``, the local
+        clients' avatars...), so its users see no ghosts, then close the connection."""
+        if self._sender is not None:  # nothing else goes up after the farewell
+            self._sender.cancel()
+            await asyncio.wait({self._sender})
+        try:
+            await self._connection.send(encode_message({"state": {"updates": {}, "removals": self._mirror.local_keys()}}))
+        except ConnectionClosed:
+            pass
+        await self._connection.close()
 
     def _receive(self, message: ClientMessage) -> None:
         """The hub's state (less our own echoes) and commands; its frames are ours coming back."""

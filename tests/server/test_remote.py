@@ -203,11 +203,15 @@ def test_a_hub_over_wss_with_a_self_signed_certificate_trusted_through_ssl_cert_
         hub.close()
 
 
-def test_close_leaves_the_hub_and_removes_its_keys(hub, parts, link):
+def test_close_leaves_the_hub_and_removes_its_keys_on_both_sides(hub, parts, link):
+    parts.state.update({"simulation.name": "tube"})
+    hub.wait_for(state_has("simulation.name"))
     hub.send({"state": {"updates": {"interaction.p": PULL}, "removals": []}})
     wait_until(lambda: parts.state.get("interaction.p"))
     link.close()
     assert parts.state.get("interaction.p") is None
+    farewell = hub.wait_for(lambda m: "simulation.name" in m.get("state", {}).get("removals", []))
+    assert "interaction.p" not in farewell["state"]["removals"]  # the hub's own keys stay there
     assert not link.connected
     link.close()  # twice is fine
 

@@ -40,3 +40,11 @@ def test_a_mixed_change_keeps_only_its_news():
     mirror = StateMirror()
     mirror.outgoing(change({"a": 1, "b": 2}))
     assert mirror.incoming(change({"a": 1, "b": 5, "c": 3}, removals=["a"])) == change({"b": 5, "c": 3}, removals=["a"])
+
+
+def test_the_local_keys_are_those_the_remote_side_holds_from_here():
+    mirror = StateMirror()
+    mirror.outgoing(change({"simulation.name": "tube", "scene": 1, "avatar.local": {}}))
+    mirror.incoming(change({"avatar.remote": {}, "scene": 2}))  # the remote side took scene over
+    mirror.outgoing(change(removals=["avatar.local"]))
+    assert mirror.local_keys() == ["simulation.name"]
