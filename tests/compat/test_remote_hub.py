@@ -48,3 +48,17 @@ def test_a_nanover_client_on_the_hub_steers_costeers_simulation(
         f"atom {ATOM} got only {pull['start_distance'] - closest:.3f} nm closer to the spring's point"
     )
     assert "costeer serving through the hub at" in costeer.output()
+
+
+@pytest.mark.slow
+def test_costeer_links_again_to_a_hub_that_restarted(nanover_server, costeer_server, side_client, nanotube_xml: Path, free_port: int) -> None:
+    hub = nanover_server("--port", str(free_port))
+    costeer = costeer_server("--omm", str(nanotube_xml), "--remote", hub.url)
+    side_client("watch", hub.url, "--duration", "0.5")
+    hub.stop()
+    hub = nanover_server("--port", str(free_port))
+    seen = side_client("pull", hub.url, "--frames", "30", "--duration", "30", timeout=90)
+    track = seen["track"]
+    assert len(track) == 30, f"only {len(track)} frames came through the restarted hub\n{costeer.output()}"
+    assert any(point["user_index"] == [ATOM] for point in track), "the pull through the restarted hub did not steer"
+    assert "linked to the hub at" in costeer.output() and "again" in costeer.output()
