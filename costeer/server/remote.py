@@ -29,7 +29,7 @@ import asyncio
 import collections
 import itertools
 import logging
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -57,8 +57,6 @@ _FRAME_ONLY = b"\x81\xa5frame"
 the hub's echo of our own frames, dropped without decoding it."""
 
 _log = logging.getLogger(__name__)
-
-Wake = Callable[[], None]
 
 
 def remote_transport(url: str, *, backoff: Backoff | None = None) -> TransportFactory:
@@ -177,6 +175,9 @@ class RemoteLink:
                 pass
             try:
                 connection = await self._connect()
+                if self._closing.is_set():
+                    await connection.close()
+                    return
                 _log.info("linked to the hub at %s again", self.url)
             except (OSError, InvalidHandshake, TimeoutError) as error:
                 _log.info("the hub at %s did not answer (%s: %s)", self.url, type(error).__name__, error)
