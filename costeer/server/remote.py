@@ -251,10 +251,12 @@ class _HubConnection:
         await self._connection.close()
 
     def _receive(self, message: ClientMessage) -> None:
-        """The hub's state (less our own echoes) and commands; its frames are ours coming back."""
-        change = None if message.state is None else self._mirror.incoming(
-            {"updates": message.state.updates, "removals": message.state.removals}
-        )
+        """The hub's state (less our own echoes, and less the server's keys: this side says what
+        it serves, whatever the hub held before it came) and commands."""
+        change = None if message.state is None else self._mirror.incoming({
+            "updates": {key: value for key, value in message.state.updates.items() if key not in keys.SERVER_STATE_KEYS},
+            "removals": [key for key in message.state.removals if key not in keys.SERVER_STATE_KEYS],
+        })
         state = None if change is None else StatePart(updates=change["updates"], removals=change["removals"])
         if state is not None or message.commands:
             self.session.receive(ClientMessage(state=state, commands=message.commands))

@@ -158,6 +158,15 @@ def test_our_frames_coming_back_from_the_hub_are_dropped_quietly(hub, parts, lin
     assert "frame" not in caplog.text
 
 
+def test_the_hubs_values_of_the_servers_keys_are_not_taken(hub, parts, link, caplog):
+    parts.state.update({keys.STATE_SIMULATION_NAME: "tube"})
+    hub.wait_for(state_has(keys.STATE_SIMULATION_NAME))
+    hub.send({"state": {"updates": {keys.STATE_SIMULATION_NAME: "hub's own", "after": 1}, "removals": []}})
+    wait_until(lambda: parts.state.get("after"))
+    assert parts.state.get(keys.STATE_SIMULATION_NAME) == "tube"
+    assert "refused" not in caplog.text
+
+
 def test_a_hub_removal_comes_down(hub, parts, link):
     hub.send({"state": {"updates": {"interaction.p": PULL}, "removals": []}})
     wait_until(lambda: parts.state.get("interaction.p"))
