@@ -36,7 +36,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     net.add_argument("--discovery", action="store_true", help="announce the server by ESSD on UDP 54545 (broadcasts to the LAN)")
     net.add_argument("--name", default="costeer", help="server name shown to clients")
     net.add_argument("--remote", metavar="URL", help="also serve through the hub at URL (ws://HOST:PORT or wss://; e.g. nanover-server with no simulation on a reachable host): the simulation runs here, frames go up, the hub's users' interactions and commands come back; reconnects if the hub goes away; still listens locally on --address:--port (another --port if the hub runs on this host)")
-    net.add_argument("--cloud-discovery", metavar="HOST", help="list the server's ws/wss/https URLs on the discovery service at HOST (wss://HOST/, as NanoVer; a ws:// or wss:// URL for a local service) while serving; the server runs on without it")
+    net.add_argument("--cloud-discovery", metavar="HOST", help="list the server's ws/wss/https URLs (with --remote: the hub's) on the discovery service at HOST (wss://HOST/, as NanoVer; a ws:// or wss:// URL for a local service) while serving; the server runs on without it")
     net.add_argument("--imd-port", type=int, metavar="PORT", help="also serve IMD v3 here, for MDAnalysis/imdclient (off by default; GROMACS and NAMD use 8888; topology: costeer export --topology)")
     net.add_argument("--imd-v2-port", type=int, metavar="PORT", help="also serve IMD v2 here, for VMD 1.9 (off by default)")
     net.add_argument("--mqtt", metavar="HOST:PORT", help="publish events (clients, interactions, co-pilot, task, recording, metrics) to this MQTT broker on costeer/<name>/<kind>; the server runs on without it")
@@ -252,7 +252,7 @@ def run(args: argparse.Namespace) -> int:
     if args.cloud_discovery is not None:
         from ..server.cloud_discovery import advertise_server
 
-        advertise_server(server, args.cloud_discovery)
+        advertise_server(server, args.cloud_discovery, hub=args.remote)
     if args.record is not None:
         print(f"recording to {args.record}", flush=True)
     if copilot is not None:

@@ -183,10 +183,19 @@ class CloudAdvert:
             raise ConnectionError("the service closed the connection")
 
 
-def advertise_server(server: "CosteerServer", host: str, *, ssl: ssl_module.SSLContext | None = None) -> CloudAdvert:
-    """List a started ``server`` on the service at ``host`` until it closes (a companion of the server)."""
+def advertise_server(
+    server: "CosteerServer", host: str, *, hub: str | None = None, ssl: ssl_module.SSLContext | None = None
+) -> CloudAdvert:
+    """List a started ``server`` on the service at ``host`` until it closes (a companion of the server).
+
+    With ``hub`` (``--remote``: the server is reached through that hub) the listing names the
+    hub's URL instead of the server's own addresses, which its users cannot reach.
+    """
     url = discovery_url(host)
-    listing = server_listing(server.name, server.discovery_services, advertised_address(server.address, toward=url))
+    if hub is not None:
+        listing = {"name": server.name, urlsplit(hub).scheme: hub}
+    else:
+        listing = server_listing(server.name, server.discovery_services, advertised_address(server.address, toward=url))
     advert = CloudAdvert(host, listing=listing, ssl=ssl)
     advert.start()
     server.companions.append(("cloud discovery", advert.close))

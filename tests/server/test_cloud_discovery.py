@@ -13,12 +13,13 @@ import signal
 import ssl
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 from websockets.sync.server import ServerConnection, serve
 
 from costeer.server.backoff import Backoff
-from costeer.server.cloud_discovery import CloudAdvert, advertised_address, discovery_url, server_listing
+from costeer.server.cloud_discovery import CloudAdvert, advertise_server, advertised_address, discovery_url, server_listing
 
 
 class StandInService:
@@ -83,6 +84,20 @@ def test_listed_over_ws_while_open_and_unlisted_at_close():
         assert advert.profile is None
     finally:
         advert.close()
+        service.close()
+
+
+def test_a_server_served_through_a_hub_is_listed_at_the_hubs_url():
+    service = StandInService()
+    server = SimpleNamespace(name="lab-gpu", discovery_services={"ws": 38801}, address="127.0.0.1", companions=[])
+    try:
+        advertise_server(server, service.url, hub="wss://hub.example.org:38801")
+        assert service.listed.wait(5)
+        assert service.listings == [{"name": "lab-gpu", "wss": "wss://hub.example.org:38801"}]
+        assert [name for name, _ in server.companions] == ["cloud discovery"]
+    finally:
+        for _, close in server.companions:
+            close()
         service.close()
 
 
