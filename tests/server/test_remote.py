@@ -178,6 +178,8 @@ def test_when_the_hub_goes_away_its_pulls_stop_and_the_link_comes_back(parts):
     hub = StandInHub()
     port = hub.port
     parts.commands.register(keys.PLAY_COMMAND, lambda: None)
+    seen = []
+    parts.connection_listeners.append(lambda *event: seen.append(event))
     link = RemoteLink(parts, url=hub.url, backoff=Backoff(first=0.05, cap=0.2))
     link.start()
     try:
@@ -194,6 +196,8 @@ def test_when_the_hub_goes_away_its_pulls_stop_and_the_link_comes_back(parts):
         hub.send({"state": {"updates": {"interaction.q": PULL}, "removals": []}})
         wait_until(lambda: parts.state.get("interaction.q"))
         assert parts.state.last_writers()["interaction.q"] == "remote-2"
+        url = f"ws://127.0.0.1:{port}"
+        assert seen == [("remote-1", url, True), ("remote-1", url, False), ("remote-2", url, True)]
     finally:
         link.close()
         hub.close()
