@@ -4,13 +4,16 @@ The simulation runs here, on a machine that nobody can reach (a GPU node behind 
 the link connects out, as a NanoVer client, to a hub that everyone can reach (NanoVer's own
 server, ``nanover-server`` with no simulation), the way NanoVer's ``--remote`` does:
 
-- frames go up: each frame of the hub subscription, as the very bytes local WebSocket clients
-  get (``SharedFrame.encoding``: encoded once); a reset (``frame.index`` 0) makes the hub
-  start a new sequence. A slow link holds one merged frame; the simulation never waits.
+- frames go up: each frame of a ``FrameHub`` subscription, as the very bytes local WebSocket
+  clients get (``SharedFrame.encoding``: encoded once); a reset (``frame.index`` 0) makes the
+  hub start a new sequence. A slow link holds one merged frame; the simulation never waits.
+  The hub sends them back (it sends every frame to every client): dropped unread.
 - state both ways, through a ``StateMirror`` (no echoes): the hub's users' writes
   (``interaction.*``, avatars...) come down as the writes of one local client, ``remote-N``,
   so they pass the interaction gate and steer; the local state (``simulation.name``,
-  ``costeer.session``, the local clients' writes) goes up for the hub's users to see.
+  ``costeer.session``, the local clients' writes) goes up for the hub's users to see, and
+  the hub's values of the server's own keys are never taken. On leaving, the link removes
+  from the hub what it put there.
 - commands: the session's commands (``playback/play``, ``playback/reset``, ...) are registered
   with the hub, which passes its users' requests down; they run here and the replies go up.
 
