@@ -35,6 +35,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     net.add_argument("--grpc-port", type=int, nargs="?", const=DEFAULT_GRPC_PORT, default=None, metavar="PORT", help="also serve legacy Narupa / NanoVer (to 2025-09) headsets over gRPC on PORT (off by default; alone: %(const)s, as 38801 is the WebSocket's; 0 picks a free one); needs the grpc extra")
     net.add_argument("--discovery", action="store_true", help="announce the server by ESSD on UDP 54545 (broadcasts to the LAN)")
     net.add_argument("--name", default="costeer", help="server name shown to clients")
+    net.add_argument("--remote", metavar="URL", help="also serve through the hub at URL (ws://HOST:PORT or wss://; e.g. nanover-server with no simulation on a reachable host): the simulation runs here, frames go up, the hub's users' interactions and commands come back; reconnects if the hub goes away; still listens locally on --address:--port (another --port if the hub runs on this host)")
+    net.add_argument("--cloud-discovery", metavar="HOST", help="list the server's ws/wss/https URLs (with --remote: the hub's) on the discovery service at HOST (wss://HOST/, as NanoVer; a ws:// or wss:// URL for a local service) while serving; the server runs on without it")
     net.add_argument("--imd-port", type=int, metavar="PORT", help="also serve IMD v3 here, for MDAnalysis/imdclient (off by default; GROMACS and NAMD use 8888; topology: costeer export --topology)")
     net.add_argument("--imd-v2-port", type=int, metavar="PORT", help="also serve IMD v2 here, for VMD 1.9 (off by default)")
     net.add_argument("--mqtt", metavar="HOST:PORT", help="publish events (clients, interactions, co-pilot, task, recording, metrics) to this MQTT broker on costeer/<name>/<kind>; the server runs on without it")
@@ -202,6 +204,14 @@ def run(args: argparse.Namespace) -> int:
         from ..events import parse_broker
 
         parse_broker(args.mqtt)
+    if args.remote is not None:  # so are a bad --remote and --cloud-discovery
+        from ..server.remote import check_hub_url
+
+        check_hub_url(args.remote)
+    if args.cloud_discovery is not None:
+        from ..server.cloud_discovery import discovery_url
+
+        discovery_url(args.cloud_discovery)
     simulations = build_simulations(args)
     info = session_info(args, parse_labels(args.label))
     from ..server.app import CosteerServer
@@ -235,7 +245,14 @@ def run(args: argparse.Namespace) -> int:
         raise
     print(f"costeer serving ws://{args.address}:{server.port}", flush=True)
     for transport in server.transports[1:]:
-        print(f"costeer serving {transport.name} on {args.address}:{transport.port}", flush=True)
+        if transport.port is not None:
+            print(f"costeer serving {transport.name} on {args.address}:{transport.port}", flush=True)
+    if args.remote is not None:
+        print(f"costeer serving through the hub at {args.remote}", flush=True)
+    if args.cloud_discovery is not None:
+        from ..server.cloud_discovery import advertise_server
+
+        advertise_server(server, args.cloud_discovery, hub=args.remote)
     if args.record is not None:
         print(f"recording to {args.record}", flush=True)
     if copilot is not None:
@@ -249,7 +266,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _transports(args: argparse.Namespace) -> list[Any]:
-    """The transports beside the WebSocket that the options ask for (gRPC, IMD v3, IMD v2)."""
+    """The transports beside the WebSocket that the options ask for (gRPC, IMD v3, IMD v2, the remote hub)."""
     transports = []
     if args.grpc_port is not None:
         try:
@@ -261,6 +278,10 @@ def _transports(args: argparse.Namespace) -> list[Any]:
 
     ports = ((args.imd_port, 3), (args.imd_v2_port, 2))
     transports += [imd_transport(port=port, version=version) for port, version in ports if port is not None]
+    if args.remote is not None:
+        from ..server.remote import remote_transport
+
+        transports.append(remote_transport(args.remote))
     return transports
 
 

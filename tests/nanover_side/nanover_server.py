@@ -6,6 +6,7 @@ then serves until stdin closes or the process gets SIGTERM/SIGINT.
 
     .venv-nanover/bin/python tests/nanover_side/nanover_server.py --omm nanotube.xml \\
         [--port 0] [--platform CPU] [--steps-per-frame 5] [--play-interval 0]
+    .venv-nanover/bin/python tests/nanover_side/nanover_server.py     # no --omm: a hub for --remote
 
 The server is assembled by hand instead of ``OmniRunner.with_basic_server``: that one
 builds an ESSD ``DiscoveryServer`` (UDP broadcasts on the LAN) and its WebSocket server
@@ -30,7 +31,7 @@ __all__ = ["main"]
 
 def _parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--omm", nargs="+", required=True, help="NanoVer OpenMM XML file(s)")
+    parser.add_argument("--omm", nargs="+", default=[], help="NanoVer OpenMM XML file(s); none: an empty hub that a publisher (--remote) feeds")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--platform", default=None, help="OpenMM platform (Reference, CPU, ...)")
     parser.add_argument("--steps-per-frame", type=int, default=5)
@@ -61,6 +62,8 @@ def _build_runner(args: argparse.Namespace) -> tuple[OmniRunner, int]:
         simulation.include_velocities = args.include_velocities
         simulation.include_forces = args.include_forces
         runner.add_simulation(simulation)
+    if not args.omm:
+        return runner, port
     runner.load(0)
     runner.runner.play_step_interval = args.play_interval
     return runner, port
