@@ -26,10 +26,12 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, PayloadTooBig
 from websockets.http11 import Request, Response
 
+from ..access import Role
 from ..session import ClientSession
 from ..subscription import once_after_notify
 from ..loop_thread import LoopThread
 from ..transport import SessionParts
+from .access import admit, remember_token
 from .codec import (
     FRAME_MESSAGE_ENCODING,
     MAX_MESSAGE_BYTES,
@@ -89,6 +91,8 @@ class WebSocketServer:
         self._clients: dict[str, _ClientConnection] = {}
         self._connections: weakref.WeakSet[ServerConnection] = weakref.WeakSet()
         """Every TCP connection, including those still in (or stuck before) the handshake."""
+        self._roles: weakref.WeakKeyDictionary[ServerConnection, Role] = weakref.WeakKeyDictionary()
+        """The role each admitted connection's token gave it, until its handler starts."""
         self.port: int | None = None
         """The port actually listened on, once started."""
 
@@ -98,9 +102,15 @@ class WebSocketServer:
         return len(self._clients)
 
     @property
+    def scheme(self) -> str:
+        """``wss`` when serving over TLS (``parts.tls``), else ``ws``."""
+        return "ws" if self.parts.tls is None else "wss"
+
+    @property
     def discovery_services(self) -> dict[str, int]:
-        """``{"ws": port}`` once listening: the entry NanoVer's clients look for."""
-        return {} if self.port is None else {"ws": self.port}
+        """``{"ws": port}`` (``{"wss": port}`` over TLS) once listening: NanoVer's clients look
+        for ``wss`` first, then ``ws``."""
+        return {} if self.port is None else {self.scheme: self.port}
 
     def start(self) -> None:
         """Listen (in a background thread); raises ``OSError`` saying so if the port is taken."""
@@ -128,12 +138,21 @@ class WebSocketServer:
             close_timeout=2,
             create_connection=self._new_connection,
             process_request=self._process_request,
+            ssl=None if self.parts.tls is None else self.parts.tls.server_context(),
         )
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        """The access policy first (a refusal ends it), then the hooks in order."""
+        admission = admit(self.parts.access, request, _address(connection))
+        if admission.refusal is not None:
+            return admission.refusal
+        assert admission.role is not None
+        self._roles[connection] = admission.role
         for hook in self.request_hooks:
             response = hook(connection, request)
             if response is not None:
+                if admission.query_token is not None:
+                    remember_token(response, admission.query_token, secure=self.parts.tls is not None)
                 return response
         return None
 
@@ -174,7 +193,8 @@ class WebSocketServer:
         return len(open_connections)
 
     async def _handle(self, connection: ServerConnection) -> None:
-        client = _ClientConnection(self, connection, f"{self.name}-{next(self._ids)}")
+        role = self._roles.pop(connection)  # set by _process_request, which runs first: fails closed
+        client = _ClientConnection(self, connection, f"{self.name}-{next(self._ids)}", role)
         self._clients[client.session.connection_id] = client
         address = _address(connection)
         self.parts.tell_connection(client.session.connection_id, address, True)
@@ -254,7 +274,7 @@ class _Waker:
 class _ClientConnection:
     """The socket side of one client: a receive loop and a send loop sharing one wake-up."""
 
-    def __init__(self, server: WebSocketServer, connection: ServerConnection, connection_id: str) -> None:
+    def __init__(self, server: WebSocketServer, connection: ServerConnection, connection_id: str, role: Role) -> None:
         self._connection = connection
         self._max_bytes = server._max_message_bytes
         self._loop = asyncio.get_running_loop()
@@ -273,11 +293,13 @@ class _ClientConnection:
             commands=parts.commands,
             send_command=self._send_command,
             executor=self._commands,
+            role=role,
         )
 
     async def run(self) -> None:
         name = self.session.connection_id
-        _log.info("%s connected from %s", name, self._connection.remote_address)
+        viewer = " as a viewer" if self.session.role is Role.VIEW else ""
+        _log.info("%s connected from %s%s", name, self._connection.remote_address, viewer)
         sender = asyncio.create_task(self._send_loop())
         try:
             await self._receive_loop()
