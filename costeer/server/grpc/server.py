@@ -43,6 +43,7 @@ from ..transport import SessionParts
 from . import DEFAULT_PORT
 from .clients import ClientBook
 from .codec import encode_frame_response, encode_state_update, from_struct, state_from_struct, to_struct
+from .access import AccessInterceptor
 from .generate import NAMESPACES, protocol
 
 __all__ = [
@@ -121,11 +122,13 @@ class GrpcTransport:
             handlers=self._handlers(),
             maximum_concurrent_rpcs=self._max_calls,
             options=[("grpc.so_reuseport", 0)],  # else a second server on a taken port starts silently
+            interceptors=[AccessInterceptor(self.parts.access)],
         )
         host = self.parts.address
         address = f"[{host}]:{self._requested_port}" if ":" in host and not host.startswith("[") else f"{host}:{self._requested_port}"
         try:
-            port = server.add_insecure_port(address)
+            tls = self.parts.tls
+            port = server.add_insecure_port(address) if tls is None else server.add_secure_port(address, tls.grpc_credentials())
         except RuntimeError:
             port = 0
         if not port:
@@ -136,7 +139,7 @@ class GrpcTransport:
             )
         server.start()
         self._server, self._port = server, port
-        _log.info("gRPC (Narupa / NanoVer legacy protocol) on %s:%d", self.parts.address, port)
+        _log.info("gRPC (Narupa / NanoVer legacy protocol) on %s:%d%s", self.parts.address, port, "" if tls is None else " over TLS")
 
     def close(self) -> None:
         """End every stream, stop listening, and let every client leave; safe to call twice."""
