@@ -6,14 +6,13 @@ page's own scripts and styles, and its WebSocket, need no token in their URLs). 
 without a valid token is answered ``401 Unauthorized`` with a message saying how to give
 one; the first refusal from each address is logged.
 
-    admission = admit(policy, request)
+    admission = admit(policy, request, remote, refusals=MistakeLog("access control:"))
     if admission.refusal is not None: return admission.refusal
 """
 
 from __future__ import annotations
 
 import http
-import logging
 from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
 from urllib.parse import parse_qs, urlsplit
@@ -29,9 +28,6 @@ __all__ = ["Admission", "admit", "presented_token", "remember_token", "TOKEN_QUE
 TOKEN_QUERY = "token"
 TOKEN_COOKIE = "costeer_token"
 
-_log = logging.getLogger(__name__)
-_refusals = MistakeLog("access control:")
-"""Refused addresses, each logged once (a client retrying cannot flood the log)."""
 
 
 @dataclass(frozen=True)
@@ -68,8 +64,9 @@ def _cookie(headers: Headers) -> str | None:
     return None if morsel is None else morsel.value
 
 
-def admit(policy: AccessPolicy, request: Request, remote: str | None) -> Admission:
-    """Check one request against ``policy``; a refused one gets its 401 response."""
+def admit(policy: AccessPolicy, request: Request, remote: str | None, *, refusals: MistakeLog) -> Admission:
+    """Check one request against ``policy``; a refused one gets its 401 response, and is noted
+    in ``refusals`` (each address and reason logged once: a client retrying cannot flood the log)."""
     if not policy.enabled:
         return Admission(Role.STEER)
     token, query_token = presented_token(request)
@@ -78,7 +75,7 @@ def admit(policy: AccessPolicy, request: Request, remote: str | None) -> Admissi
         return Admission(role, query_token=query_token)
     host = (remote or "an unknown address").rsplit(":", 1)[0]
     reason = "a wrong token" if token is not None else "no token"
-    _refusals.note(f"refused {request.path.split('?')[0]!r} from {host}: {reason} (HTTP 401)", kind=f"{host} {reason}")
+    refusals.note(f"refused {request.path.split('?')[0]!r} from {host}: {reason} (HTTP 401)", kind=f"{host} {reason}")
     body = refusal_message(token is not None) + "\n"
     headers = Headers({
         "WWW-Authenticate": 'Bearer realm="costeer"',

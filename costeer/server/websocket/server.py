@@ -27,6 +27,7 @@ from websockets.exceptions import ConnectionClosed, PayloadTooBig
 from websockets.http11 import Request, Response
 
 from ..access import Role
+from ..mistakes import MistakeLog
 from ..session import ClientSession
 from ..subscription import once_after_notify
 from ..loop_thread import LoopThread
@@ -93,6 +94,7 @@ class WebSocketServer:
         """Every TCP connection, including those still in (or stuck before) the handshake."""
         self._roles: weakref.WeakKeyDictionary[ServerConnection, Role] = weakref.WeakKeyDictionary()
         """The role each admitted connection's token gave it, until its handler starts."""
+        self._refusals = MistakeLog("WebSocket access control:")
         self.port: int | None = None
         """The port actually listened on, once started."""
 
@@ -143,7 +145,7 @@ class WebSocketServer:
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         """The access policy first (a refusal ends it), then the hooks in order."""
-        admission = admit(self.parts.access, request, _address(connection))
+        admission = admit(self.parts.access, request, _address(connection), refusals=self._refusals)
         if admission.refusal is not None:
             return admission.refusal
         assert admission.role is not None
