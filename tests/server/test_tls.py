@@ -124,3 +124,23 @@ def test_costeer_client_over_wss(pair: tuple[Path, Path]) -> None:
 def test_plain_websocket_still_announces_ws() -> None:
     with WebSocketServer(SessionParts.standalone(), port=0) as server:
         assert server.scheme == "ws" and server.discovery_services == {"ws": server.port}
+
+
+def test_discovery_announces_wss(fake_simulation, pair: tuple[Path, Path]) -> None:
+    import json
+    import socket
+
+    from costeer.server.app import CosteerServer
+    from costeer.server.discovery import ESSD_PORT
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        listener.bind(("127.0.0.1", ESSD_PORT))
+        listener.settimeout(5)
+        tls = TlsCredentials.load(*pair)
+        with CosteerServer([fake_simulation()], port=0, discovery=True, name="secure lab", tls=tls) as server:
+            assert server.url == f"wss://127.0.0.1:{server.port}"
+            while (hub := json.loads(listener.recv(2048)))["name"] != "secure lab":
+                pass
+    assert hub["services"] == {"wss": server.port}

@@ -13,6 +13,8 @@ WebSocket clients see, and the other way round.
   connections with a stream open.
 - Commands run in the calling RPC's own server thread (each call has one), so a slow command
   holds up only its caller.
+- Access: every call passes the session's access policy (``grpc.access``: a token in the
+  call metadata; viewers' steering calls refused); with ``parts.tls`` the port speaks TLS.
 - Bad input (bytes that are not the method's message, values of the wrong type): one WARNING
   naming the client and the method, that call fails (``INVALID_ARGUMENT`` or
   ``success = false``), nothing else is touched.

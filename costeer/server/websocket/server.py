@@ -6,6 +6,12 @@ for this client and sends the latest merged frame/state, so a client that stops 
 only ever holds one pending frame and one pending change: the simulation and the other
 clients never wait for it.
 
+Every HTTP request (the upgrade, and any page a request hook serves) is first checked
+against the session's access policy (``parts.access``, ``websocket.access``): a refused one
+gets 401 before any hook sees it, and an admitted client's role (steer or view) goes to its
+``ClientSession``. With ``parts.tls`` the port speaks TLS only (wss, https), announced as
+``wss``.
+
     server = WebSocketServer(parts, port=0)      # parts: the session's ``SessionParts``
     server.start(); print(server.port)
     ...
