@@ -144,3 +144,22 @@ def test_discovery_announces_wss(fake_simulation, pair: tuple[Path, Path]) -> No
             while (hub := json.loads(listener.recv(2048)))["name"] != "secure lab":
                 pass
     assert hub["services"] == {"wss": server.port}
+
+
+def test_a_page_hook_is_served_over_https_and_its_token_cookie_is_secure(pair: tuple[Path, Path]) -> None:
+    import http
+    import urllib.request
+
+    from costeer.server.access import AccessPolicy
+
+    def page(connection, request):
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return None
+        return connection.respond(http.HTTPStatus.OK, "<html>costeer</html>")
+
+    parts = SessionParts.standalone(tls=TlsCredentials.load(*pair), access=AccessPolicy(token="t0ken"))
+    with WebSocketServer(parts, port=0, request_hooks=[page]) as server:
+        context = client_context(pair[0])
+        with urllib.request.urlopen(f"https://localhost:{server.port}/?token=t0ken", context=context, timeout=5) as reply:
+            assert reply.read() == b"<html>costeer</html>"
+            assert "Secure" in reply.headers["Set-Cookie"]
