@@ -8,6 +8,7 @@ query (``wss://host:port/?token=T``), the only way this client can send one.
     SSL_CERT_FILE=cert.pem python secure_client.py frames  --url wss://127.0.0.1:PORT
     python secure_client.py refused --url ws://127.0.0.1:PORT/?token=wrong
     python secure_client.py steer   --url ws://127.0.0.1:PORT/?token=T
+    SSL_CERT_FILE=cert.pem python secure_client.py discover --name NAME --discovery-port UDP
 """
 
 from __future__ import annotations
@@ -67,11 +68,29 @@ def steer(url: str) -> dict:
         client.close()
 
 
+def discover(name: str, discovery_port: int) -> dict:
+    """Find the server by ESSD on loopback, as NanoVer's client does (``wss`` before ``ws``), and watch it."""
+    from nanover.essd import DiscoveryClient
+
+    with DiscoveryClient("127.0.0.1", discovery_port) as discovery:
+        hub = next((hub for hub in discovery.search_for_services(search_time=20.0) if hub.name == name), None)
+    if hub is None:
+        raise SystemExit(f"no server named {name!r} announced on UDP {discovery_port}")
+    scheme = "wss" if hub.get_service_address("wss") else "ws"
+    host, port = hub.get_service_address(scheme)
+    return {"services": hub.properties["services"], "url": f"{scheme}://{host}:{port}", **frames(f"{scheme}://{host}:{port}")}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("scenario", choices=("frames", "refused", "steer"))
-    parser.add_argument("--url", required=True)
+    parser.add_argument("scenario", choices=("frames", "refused", "steer", "discover"))
+    parser.add_argument("--url")
+    parser.add_argument("--name", help="discover: the server's name")
+    parser.add_argument("--discovery-port", type=int, help="discover: the UDP port it announces on")
     args = parser.parse_args()
+    if args.scenario == "discover":
+        print(json.dumps(discover(args.name, args.discovery_port)))
+        return
     print(json.dumps({"frames": frames, "refused": refused, "steer": steer}[args.scenario](args.url)))
 
 

@@ -163,3 +163,29 @@ def test_a_page_hook_is_served_over_https_and_its_token_cookie_is_secure(pair: t
         with urllib.request.urlopen(f"https://localhost:{server.port}/?token=t0ken", context=context, timeout=5) as reply:
             assert reply.read() == b"<html>costeer</html>"
             assert "Secure" in reply.headers["Set-Cookie"]
+
+
+@pytest.mark.slow
+def test_nanovers_client_discovers_the_wss_service_and_connects(fake_simulation, pair, nanover_python, nanover_side) -> None:
+    import json
+    import os
+    import socket
+    import subprocess
+
+    from costeer.server.app import CosteerServer
+    from costeer.server.discovery import DiscoveryBroadcaster
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        udp_port = probe.getsockname()[1]
+    with CosteerServer([fake_simulation()], port=0, frame_rate=60.0, tls=TlsCredentials.load(*pair)) as server:
+        # what start() announces with discovery=True, sent to a free port instead of 54545
+        with DiscoveryBroadcaster(name="secure lab", services=server.discovery_services, address="127.0.0.1", port=udp_port, interval=0.1):
+            done = subprocess.run(
+                [str(nanover_python), str(nanover_side / "secure_client.py"), "discover", "--name", "secure lab", "--discovery-port", str(udp_port)],
+                capture_output=True, text=True, timeout=90, env={**os.environ, "SSL_CERT_FILE": str(pair[0])},
+            )
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout)
+    assert seen["services"] == {"wss": server.port}
+    assert seen["url"] == f"wss://127.0.0.1:{server.port}" and seen["particle_count"] == 5
