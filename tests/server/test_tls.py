@@ -189,3 +189,27 @@ def test_nanovers_client_discovers_the_wss_service_and_connects(fake_simulation,
     seen = json.loads(done.stdout)
     assert seen["services"] == {"wss": server.port}
     assert seen["url"] == f"wss://127.0.0.1:{server.port}" and seen["particle_count"] == 5
+
+
+def test_close_after_failed_and_unfinished_tls_handshakes_is_quick_and_clean(pair, caplog) -> None:
+    import gc
+    import logging
+    import socket
+    import time
+
+    from websockets.exceptions import InvalidMessage
+    from websockets.sync.client import connect
+
+    server = WebSocketServer(SessionParts.standalone(tls=TlsCredentials.load(*pair)), port=0)
+    server.start()
+    with pytest.raises(InvalidMessage):  # plain ws:// to a wss port: the handshake fails
+        connect(f"ws://127.0.0.1:{server.port}", open_timeout=3)
+    half_open = socket.create_connection(("127.0.0.1", server.port))  # never says hello
+    time.sleep(0.2)
+    with caplog.at_level(logging.WARNING):
+        started = time.monotonic()
+        server.close()
+        gc.collect()
+    half_open.close()
+    assert time.monotonic() - started < 3
+    assert not [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR]

@@ -188,17 +188,29 @@ class WebSocketServer:
             await self._cut_off_latecomers(server)
 
     async def _cut_off_latecomers(self, server: Server) -> None:
-        """Abort connections accepted while closing, which websockets' own close can miss."""
+        """Abort connections accepted while closing, which websockets' own close can miss; then
+        cancel what is left on this server's loop (over TLS, asyncio's tasks for handshakes still
+        under way, which would otherwise be destroyed pending when the loop closes)."""
         self._abort_connections()
         if server.handler_tasks:
             await asyncio.wait(set(server.handler_tasks), timeout=CLOSE_GRACE_SECONDS)
+        leftovers = asyncio.all_tasks() - {asyncio.current_task()}
+        for task in leftovers:
+            task.cancel()
+        if leftovers:
+            await asyncio.wait(leftovers, timeout=CLOSE_GRACE_SECONDS)
 
     def _abort_connections(self) -> int:
-        """Drop every TCP connection still open at once; returns how many there were."""
-        open_connections = [c for c in list(self._connections) if not c.transport.is_closing()]
-        for connection in open_connections:
-            connection.transport.abort()
-        return len(open_connections)
+        """Drop every TCP connection still open at once; returns how many there were.
+
+        Over TLS a connection gets its transport only once the TLS handshake is done; one that
+        failed or is still shaking hands has none, and asyncio's TLS layer ends it itself.
+        """
+        transports = [getattr(c, "transport", None) for c in list(self._connections)]
+        open_transports = [t for t in transports if t is not None and not t.is_closing()]
+        for transport in open_transports:
+            transport.abort()
+        return len(open_transports)
 
     async def _handle(self, connection: ServerConnection) -> None:
         role = self._roles.pop(connection)  # set by _process_request, which runs first: fails closed
