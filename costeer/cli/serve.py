@@ -7,7 +7,7 @@ import hashlib
 import math
 import platform as host_platform
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..server.access import AccessPolicy
@@ -15,6 +15,9 @@ from ..server.grpc import DEFAULT_PORT as DEFAULT_GRPC_PORT
 from ..core.interaction import DEFAULT_MAX_FORCE
 from .copilot import add_copilot_options, copilot_settings, load_copilot_policy
 from .files import existing_file, new_recording
+
+if TYPE_CHECKING:
+    from ..server.tls import TlsCredentials
 
 __all__ = ["add_parser", "add_simulation_options", "build_simulations", "describe_session", "session_info", "parse_labels"]
 
@@ -259,7 +262,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _tls(args: argparse.Namespace) -> Any:
+def _tls(args: argparse.Namespace) -> "TlsCredentials | None":
     """``--ssl`` / ``--ssl-auto``: the checked certificate and key, or ``None``."""
     if args.ssl is not None and args.ssl_auto:
         raise ValueError("give --ssl CERT KEY or --ssl-auto, not both")
