@@ -74,7 +74,7 @@ def costeer_python() -> str:
     return sys.executable
 
 
-SERVING_LINE = re.compile(r"costeer serving (ws://\S+:(\d+))")
+SERVING_LINE = re.compile(r"costeer serving (wss?://\S+:(\d+))")
 START_TIMEOUT = 90.0
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..agent.copilot.settings import COPILOT_MODES, CopilotSettings
+from .connect import add_connection_options, connection_options
 from .files import existing_file
 
 __all__ = ["add_parser", "add_copilot_options", "copilot_settings", "load_copilot_policy"]
@@ -33,6 +34,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--server", default="ws://127.0.0.1:38801", metavar="URL", help="the server (default ws://127.0.0.1:38801)")
     parser.add_argument("--policy", type=Path, required=True, metavar="CKPT", help="policy checkpoint (costeer train; shipped: costeer/agent/checkpoints/nanotube.pt)")
     add_copilot_options(parser, prefix="")
+    add_connection_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -70,6 +72,7 @@ def load_copilot_policy(path: Path, *, option: str) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     settings = copilot_settings(args, prefix="")
+    connection = connection_options(args)
     runner = load_copilot_policy(args.policy, option="--policy")
     from ..agent.copilot.client import run_client_copilot
 
@@ -83,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"costeer copilot on {args.server}: {args.policy.name}, mode {settings.mode}", flush=True)
 
         await run_client_copilot(args.server, runner, settings=settings, policy_name=args.policy.name, stop=stop,
-                                 on_ready=ready)
+                                 on_ready=ready, **connection)
 
     asyncio.run(main())
     return 0

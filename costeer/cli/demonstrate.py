@@ -17,6 +17,8 @@ import asyncio
 import json
 from pathlib import Path
 
+from .connect import add_connection_options, connection_options
+
 __all__ = ["add_parser"]
 
 
@@ -49,6 +51,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--max-seconds", type=float, default=60.0, help="longest episode, in a person's seconds (default 60)"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON line per episode instead of text")
+    add_connection_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -82,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
             time_compression=args.time_compression,
             max_person_s=args.max_seconds,
             on_episode=show,
+            **connection_options(args),
         )
     )
     if not args.json:

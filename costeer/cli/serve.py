@@ -7,13 +7,17 @@ import hashlib
 import math
 import platform as host_platform
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__
+from ..server.access import AccessPolicy
 from ..server.grpc import DEFAULT_PORT as DEFAULT_GRPC_PORT
 from ..core.interaction import DEFAULT_MAX_FORCE
 from .copilot import add_copilot_options, copilot_settings, load_copilot_policy
 from .files import existing_file, new_recording
+
+if TYPE_CHECKING:
+    from ..server.tls import TlsCredentials
 
 __all__ = ["add_parser", "add_simulation_options", "build_simulations", "describe_session", "session_info", "parse_labels"]
 
@@ -39,6 +43,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     net.add_argument("--cloud-discovery", metavar="HOST", help="list the server's ws/wss/https URLs (with --remote: the hub's) on the discovery service at HOST (wss://HOST/, as NanoVer; a ws:// or wss:// URL for a local service) while serving; the server runs on without it")
     net.add_argument("--imd-port", type=int, metavar="PORT", help="also serve IMD v3 here, for MDAnalysis/imdclient (off by default; GROMACS and NAMD use 8888; topology: costeer export --topology)")
     net.add_argument("--imd-v2-port", type=int, metavar="PORT", help="also serve IMD v2 here, for VMD 1.9 (off by default)")
+    secure = parser.add_argument_group("TLS and access (off by default: anyone reaching the port steers, as with NanoVer)")
+    secure.add_argument("--ssl", nargs="+", metavar="CERT KEY [PASSWORD]", help="serve wss (and https for the page) on the WebSocket port, and TLS on --grpc-port, with this PEM certificate (chain) and key (and the key's password); discovery announces wss")
+    secure.add_argument("--ssl-auto", action="store_true", help="as --ssl with a self-signed certificate for this machine, made once and kept in ~/.cache/costeer/tls (clients must be told to trust it)")
+    secure.add_argument("--token", metavar="TOKEN", help="refuse clients without this token (HTTP 401), on every port; default: $COSTEER_TOKEN. Clients send ?token=TOKEN or 'Authorization: Bearer TOKEN'; NanoVer's XR client cannot; IMD ports then listen on 127.0.0.1 only")
+    secure.add_argument("--viewer-token", metavar="TOKEN", help="admit clients with this token as viewers: frames and state, but their state changes and commands are refused; needs --token; default: $COSTEER_VIEWER_TOKEN")
     net.add_argument("--mqtt", metavar="HOST:PORT", help="publish events (clients, interactions, co-pilot, task, recording, metrics) to this MQTT broker on costeer/<name>/<kind>; the server runs on without it")
     parser.add_argument("--on-blowup", choices=("recover", "pause"), default="recover", help="when the simulation blows up: roll back to a recent good state, release the pulls and run on (default), or pause as NanoVer does (then playback/reset and playback/play)")
     pilot = parser.add_argument_group("co-pilot (a trained policy beside the people; switched live by copilot/mode)")
@@ -212,6 +221,7 @@ def run(args: argparse.Namespace) -> int:
         from ..server.cloud_discovery import discovery_url
 
         discovery_url(args.cloud_discovery)
+    tls, access = _tls(args), AccessPolicy.from_options(token=args.token, viewer_token=args.viewer_token)
     simulations = build_simulations(args)
     info = session_info(args, parse_labels(args.label))
     from ..server.app import CosteerServer
@@ -228,6 +238,8 @@ def run(args: argparse.Namespace) -> int:
         session_info=info,
         on_blowup=args.on_blowup,
         transports=_transports(args),
+        access=access,
+        tls=tls,
     )
     if args.playback is not None:  # the recording's avatars and interactions go to the shared state
         simulations[0].state_sink = server.state.update
@@ -243,7 +255,9 @@ def run(args: argparse.Namespace) -> int:
         if events is not None:
             events.close()
         raise
-    print(f"costeer serving ws://{args.address}:{server.port}", flush=True)
+    print(f"costeer serving {server.url}", flush=True)
+    if access.enabled:
+        print("clients need the token: ?token=TOKEN in the URL or 'Authorization: Bearer TOKEN'", flush=True)
     for transport in server.transports[1:]:
         if transport.port is not None:
             print(f"costeer serving {transport.name} on {args.address}:{transport.port}", flush=True)
@@ -263,6 +277,21 @@ def run(args: argparse.Namespace) -> int:
         if events is not None:
             events.close()
     return 0
+
+
+def _tls(args: argparse.Namespace) -> "TlsCredentials | None":
+    """``--ssl`` / ``--ssl-auto``: the checked certificate and key, or ``None``."""
+    if args.ssl is not None and args.ssl_auto:
+        raise ValueError("give --ssl CERT KEY or --ssl-auto, not both")
+    from ..server.tls import TlsCredentials, self_signed
+
+    if args.ssl_auto:
+        return self_signed([args.address])
+    if args.ssl is None:
+        return None
+    if not 2 <= len(args.ssl) <= 3:
+        raise ValueError(f"--ssl takes CERT KEY and, for an encrypted key, its PASSWORD; got {len(args.ssl)} values")
+    return TlsCredentials.load(*args.ssl)
 
 
 def _transports(args: argparse.Namespace) -> list[Any]:

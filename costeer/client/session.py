@@ -21,6 +21,7 @@ import asyncio
 import inspect
 import itertools
 import logging
+import ssl as ssl_module
 import time
 from typing import Any, Awaitable, Callable, Iterable, Mapping
 
@@ -74,9 +75,17 @@ class NanoverSession:
         self._receiver = asyncio.create_task(self._receive())
 
     @classmethod
-    def connect(cls, url: str, *, open_timeout: float = 10.0) -> "_Connector":
-        """Open a session to ``url`` (``ws://host:port``); use with ``async with``."""
-        return _Connector(url, open_timeout)
+    def connect(
+        cls, url: str, *, open_timeout: float = 10.0, ssl: "ssl_module.SSLContext | None" = None, token: str | None = None
+    ) -> "_Connector":
+        """Open a session to ``url`` (``ws://host:port`` or ``wss://host:port``); use with ``async with``.
+
+        ``ssl``: the context checking a wss server's certificate (default: the system's trusted
+        CAs; ``costeer.server.tls.client_context(ca_file=...)`` trusts a self-signed one).
+        ``token``: sent as ``Authorization: Bearer`` to a server started with ``--token``
+        (``?token=`` in the URL works too). A refused token raises websockets' ``InvalidStatus`` (401).
+        """
+        return _Connector(url, open_timeout, ssl, token)
 
     def add_frame_listener(self, listener: FrameListener) -> None:
         """Call ``listener(delta, merged)`` for every frame received."""
@@ -259,14 +268,17 @@ class NanoverSession:
 
 
 class _Connector:
-    def __init__(self, url: str, open_timeout: float) -> None:
+    def __init__(self, url: str, open_timeout: float, ssl: "ssl_module.SSLContext | None", token: str | None) -> None:
         self._url = url
         self._open_timeout = open_timeout
+        self._ssl = ssl
+        self._headers = {} if token is None else {"Authorization": f"Bearer {token}"}
         self._session: NanoverSession | None = None
 
     async def __aenter__(self) -> NanoverSession:
+        options: dict[str, Any] = {} if self._ssl is None else {"ssl": self._ssl}
         websocket = await websockets.connect(
-            self._url, open_timeout=self._open_timeout, max_size=None
+            self._url, open_timeout=self._open_timeout, max_size=None, additional_headers=self._headers, **options
         )
         self._session = NanoverSession(websocket)
         return self._session

@@ -117,8 +117,12 @@ async def demonstrate(
     time_compression: float | None = None,
     max_person_s: float = 60.0,
     on_episode: Callable[[EpisodeReport], None] | None = None,
+    ssl: Any = None,
+    token: str | None = None,
 ) -> list[EpisodeReport]:
     """Run ``episodes`` synthetic demonstrations on the server at ``url``; return their reports.
+
+    ``ssl`` and ``token``: as ``NanoverSession.connect`` takes them (wss trust, the server's token).
 
     ``time_compression``: how many times a person's pace the server runs; when given it is
     checked (a factor 1.5 either way is an error that says how to start the server).
@@ -128,7 +132,7 @@ async def demonstrate(
     task = resolve_task(task_name)
     require_synthetic_person(task)
     owner = f"costeer-demonstrator-{seed}"
-    async with NanoverSession.connect(url) as session:
+    async with NanoverSession.connect(url, ssl=ssl, token=token) as session:
         await session.wait_for_frame(lambda frame: keys.PARTICLE_POSITIONS in frame and keys.BOND_PAIRS in frame)
         pace = await measure_pace(session)
         if time_compression is not None and not (1 / 1.5 <= pace / time_compression <= 1.5):

@@ -27,6 +27,7 @@ from costeer.core.simulation import Simulation
 from costeer.engine.recovery import Recovery
 from costeer.engine.runner import SimulationRunner
 
+from .access import AccessPolicy
 from .commands import CommandError, CommandRegistry
 from .discovery import DiscoveryBroadcaster
 from .hub import FrameHub
@@ -34,6 +35,7 @@ from .interactions import InteractionGate
 from .multiuser import SceneShim, radial_origins
 from .session import ClientLedger
 from .state import SharedState
+from .tls import TlsCredentials
 from .transport import ConnectionListener, SessionParts, Transport, TransportFactory
 from .websocket.server import DEFAULT_PORT, WebSocketServer
 
@@ -71,6 +73,8 @@ class CosteerServer:
         session_info: Mapping[str, Any] | None = None,
         on_blowup: str = "recover",
         transports: Sequence[TransportFactory] = (),
+        access: AccessPolicy | None = None,
+        tls: TlsCredentials | None = None,
     ) -> None:
         self.name = name
         self.address = address
@@ -115,9 +119,12 @@ class CosteerServer:
             connection_listeners=self.connection_listeners,
             address=address,
             clients=ClientLedger(self.state),
+            access=access if access is not None else AccessPolicy(),
+            tls=tls,
         )
-        """What every transport serves."""
-        self.transports: list[Transport] = [WebSocketServer(self.parts, port=port)]
+        """What every transport serves, under one access policy (``access``) and TLS (``tls``)."""
+        self._websocket = WebSocketServer(self.parts, port=port)
+        self.transports: list[Transport] = [self._websocket]
         """The WebSocket transport first, then those built from ``transports``, in order."""
         self.transports += [factory(self.parts) for factory in transports]
         names = [transport.name for transport in self.transports]
@@ -138,6 +145,11 @@ class CosteerServer:
     def port(self) -> int | None:
         """The WebSocket port actually listened on (after ``start``)."""
         return self.transports[0].port
+
+    @property
+    def url(self) -> str:
+        """The WebSocket URL (``ws://`` or, over TLS, ``wss://``) on the listening address."""
+        return f"{self._websocket.scheme}://{self.address}:{self.port}"
 
     @property
     def client_count(self) -> int:

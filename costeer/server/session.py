@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from costeer.core import keys
 
+from .access import AccessPolicy, Role
 from .commands import CommandChannel, CommandRegistry
 from .mistakes import MistakeLog
 from .ownership import PER_USER_PREFIXES
@@ -193,9 +194,12 @@ class ClientSession:
         commands: CommandRegistry,
         send_command: Callable[[dict[str, Any]], None],
         executor: Executor | None = None,
+        role: Role = Role.STEER,
     ) -> None:
         self.connection_id = connection_id
         """Unique per connection; the ``origin`` of this client's state writes."""
+        self.role = role
+        """What its token lets it do (``access``): a viewer's state changes and commands are refused."""
         self.user_ids: set[str] = set()
         """The user ids this client revealed (from ``avatar.<id>`` etc.)."""
         self._state = state
@@ -207,24 +211,47 @@ class ClientSession:
         self._closed = False
 
     def receive(self, message: ClientMessage) -> None:
-        """Apply one decoded message: its state change, then its commands."""
+        """Apply one decoded message: its state change, then its commands (a viewer's: refused)."""
         if message.frame is not None:
             self._mistakes.note("sent a frame; this server produces its own frames, so client frames are ignored")
         if message.state is not None:
-            stored = self._state.update(message.state.updates, message.state.removals, origin=self.connection_id)
-            self.user_ids |= user_ids_from_keys(stored)
+            if self.role is Role.VIEW:
+                self._mistakes.note("is a viewer: its state changes are refused (the steering token allows them)", kind="viewer state")
+            else:
+                stored = self._state.update(message.state.updates, message.state.removals, origin=self.connection_id)
+                self.user_ids |= user_ids_from_keys(stored)
         for command in message.commands:
+            if self.role is Role.VIEW and not self._viewer_may(command):
+                continue
             self._channel.handle(command)
+
+    def _viewer_may(self, command: dict[str, Any]) -> bool:
+        """Whether a viewer's command message goes on; a refused request is answered as refused."""
+        if "register" in command:
+            self._mistakes.note("is a viewer: registering commands is refused", kind="viewer register")
+            return False
+        request = command.get("request")
+        if "response" in command or "exception" in command or request is None:
+            return True  # a reply: it can answer nothing, the channel says so
+        name = request.get("name")
+        if AccessPolicy.may_run(Role.VIEW, name):
+            return True
+        self._mistakes.note(f"is a viewer: its command {name!r} is refused", kind="viewer command")
+        self._answer_refused(request, f"refused: viewers may not run {name!r} (only listing commands); connect with the steering token")
+        return False
 
     def refuse(self, reason: str | Exception, *, requests: Iterable[Mapping[str, Any]] = ()) -> None:
         """A message that could not be used: log ``reason`` (once) and answer ``requests``, the
         requests (maps with an ``id``) it held, with an exception reply each."""
         self._mistakes.note(f"sent a bad message, ignored: {reason}")
         for request in requests:
-            try:
-                self._send_command({"request": dict(request), "exception": str(reason)})
-            except Exception:  # an id msgpack cannot carry back, say: the reply cannot be sent
-                self._mistakes.note(f"sent request id {request.get('id')!r}, which cannot be answered")
+            self._answer_refused(request, str(reason))
+
+    def _answer_refused(self, request: Mapping[str, Any], reason: str) -> None:
+        try:
+            self._send_command({"request": dict(request), "exception": reason})
+        except Exception:  # an id msgpack cannot carry back, say: the reply cannot be sent
+            self._mistakes.note(f"sent request id {request.get('id')!r}, which cannot be answered")
 
     def close(self) -> set[str]:
         """Forget the client: drop its commands and remove its keys; returns the removed keys."""

@@ -19,15 +19,17 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Protocol, runtime_checkable
 
+from .access import AccessPolicy
 from .commands import CommandRegistry
 from .hub import FrameHub
 from .interactions import InteractionGate
 from .serial import SerialExecutor
 from .session import ClientLedger
 from .state import SharedState
+from .tls import TlsCredentials
 
 __all__ = ["SessionParts", "Transport", "TransportFactory", "ConnectionListener"]
 
@@ -62,6 +64,10 @@ class SessionParts:
     """The address the server listens on (``127.0.0.1`` by default)."""
     clients: ClientLedger
     """Who each client revealed itself to be (``avatar.<id>`` ...), for ``client_left``."""
+    access: AccessPolicy = field(default_factory=AccessPolicy)
+    """Who may connect and who may steer (open by default); every transport enforces it."""
+    tls: TlsCredentials | None = None
+    """The certificate and key, when clients must connect over TLS (wss, gRPC over TLS)."""
 
     @classmethod
     def standalone(
@@ -72,6 +78,8 @@ class SessionParts:
         commands: CommandRegistry | None = None,
         command_executor: Executor | None = None,
         address: str = "127.0.0.1",
+        access: AccessPolicy | None = None,
+        tls: TlsCredentials | None = None,
     ) -> "SessionParts":
         """Parts around a hub and state of their own, without a simulation (tests, tools).
 
@@ -89,6 +97,8 @@ class SessionParts:
             connection_listeners=[],
             address=address,
             clients=ClientLedger(state),
+            access=access if access is not None else AccessPolicy(),
+            tls=tls,
         )
 
     def command_lane(self) -> SerialExecutor:

@@ -106,14 +106,18 @@ async def run_client_copilot(
     policy_name: str = "",
     stop: asyncio.Event | None = None,
     on_ready: Callable[[], None] | None = None,
+    ssl: Any = None,
+    token: str | None = None,
 ) -> None:
     """Co-pilot the session at ``url`` until ``stop`` is set; leaves its keys removed.
+
+    ``ssl`` and ``token``: as ``NanoverSession.connect`` takes them (wss trust, the server's token).
 
     Raises ``ConnectionError`` when the server goes away first.
     """
     loop = asyncio.get_running_loop()
     stop = stop or asyncio.Event()
-    async with NanoverSession.connect(url) as session:
+    async with NanoverSession.connect(url, ssl=ssl, token=token) as session:
         frames, interactions = _NewestFrame(), _LiveInteractions()
         session.add_state_listener(interactions)
         interactions(dict(session.state), ())

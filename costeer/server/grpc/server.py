@@ -13,6 +13,8 @@ WebSocket clients see, and the other way round.
   connections with a stream open.
 - Commands run in the calling RPC's own server thread (each call has one), so a slow command
   holds up only its caller.
+- Access: every call passes the session's access policy (``grpc.access``: a token in the
+  call metadata; viewers' steering calls refused); with ``parts.tls`` the port speaks TLS.
 - Bad input (bytes that are not the method's message, values of the wrong type): one WARNING
   naming the client and the method, that call fails (``INVALID_ARGUMENT`` or
   ``success = false``), nothing else is touched.
@@ -43,6 +45,7 @@ from ..transport import SessionParts
 from . import DEFAULT_PORT
 from .clients import ClientBook
 from .codec import encode_frame_response, encode_state_update, from_struct, state_from_struct, to_struct
+from .access import AccessInterceptor
 from .generate import NAMESPACES, protocol
 
 __all__ = [
@@ -121,11 +124,13 @@ class GrpcTransport:
             handlers=self._handlers(),
             maximum_concurrent_rpcs=self._max_calls,
             options=[("grpc.so_reuseport", 0)],  # else a second server on a taken port starts silently
+            interceptors=[AccessInterceptor(self.parts.access)],
         )
         host = self.parts.address
         address = f"[{host}]:{self._requested_port}" if ":" in host and not host.startswith("[") else f"{host}:{self._requested_port}"
         try:
-            port = server.add_insecure_port(address)
+            tls = self.parts.tls
+            port = server.add_insecure_port(address) if tls is None else server.add_secure_port(address, tls.grpc_credentials())
         except RuntimeError:
             port = 0
         if not port:
@@ -136,7 +141,7 @@ class GrpcTransport:
             )
         server.start()
         self._server, self._port = server, port
-        _log.info("gRPC (Narupa / NanoVer legacy protocol) on %s:%d", self.parts.address, port)
+        _log.info("gRPC (Narupa / NanoVer legacy protocol) on %s:%d%s", self.parts.address, port, "" if tls is None else " over TLS")
 
     def close(self) -> None:
         """End every stream, stop listening, and let every client leave; safe to call twice."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import ipaddress
 import itertools
 import logging
 import socket
@@ -114,15 +115,30 @@ class ImdServer:
         """IMD clients do not use ESSD."""
         return {}
 
+    @property
+    def address(self) -> str:
+        """Where it listens: the server's address, but loopback only when the server needs a
+        token (IMD cannot carry one, so only this machine's users may reach it)."""
+        if self.parts.access.enabled and not _is_loopback(self.parts.address):
+            return "127.0.0.1"
+        return self.parts.address
+
     def start(self) -> None:
         """Listen in a background thread; ``OSError`` naming the port if it is taken."""
+        address = self.address
+        option = "--imd-port" if self.version == 3 else f"--imd-v{self.version}-port"
+        if address != self.parts.address:
+            _log.warning(
+                "IMD v%d (%s) listens on %s only, not %s: the server needs a token and IMD clients cannot send one",
+                self.version, option, address, self.parts.address,
+            )
         self._server = self._loop_thread.listen(
-            lambda: asyncio.start_server(self._handle, self.parts.address, self._requested_port),
-            where=f"for IMD on {self.parts.address}:{self._requested_port}",
-            option="--imd-port" if self.version == 3 else f"--imd-v{self.version}-port",
+            lambda: asyncio.start_server(self._handle, address, self._requested_port),
+            where=f"for IMD on {address}:{self._requested_port}",
+            option=option,
         )
         self._port = self._server.sockets[0].getsockname()[1]
-        _log.info("IMD v%d on %s:%d", self.version, self.parts.address, self._port)
+        _log.info("IMD v%d on %s:%d", self.version, address, self._port)
 
     def close(self) -> None:
         """Disconnect every client (their interactions removed) and stop; safe twice."""
@@ -355,6 +371,15 @@ def _log_failure(client_id: str, name: str, future: Any) -> None:
             inner.add_done_callback(functools.partial(_log_failure, client_id, name))
         return
     _log.warning("%s: %s failed: %s", client_id, name, error)
+
+
+def _is_loopback(address: str) -> bool:
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _set_threadsafe(loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> None:

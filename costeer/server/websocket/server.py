@@ -6,6 +6,12 @@ for this client and sends the latest merged frame/state, so a client that stops 
 only ever holds one pending frame and one pending change: the simulation and the other
 clients never wait for it.
 
+Every HTTP request (the upgrade, and any page a request hook serves) is first checked
+against the session's access policy (``parts.access``, ``websocket.access``): a refused one
+gets 401 before any hook sees it, and an admitted client's role (steer or view) goes to its
+``ClientSession``. With ``parts.tls`` the port speaks TLS only (wss, https), announced as
+``wss``.
+
     server = WebSocketServer(parts, port=0)      # parts: the session's ``SessionParts``
     server.start(); print(server.port)
     ...
@@ -26,10 +32,13 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, PayloadTooBig
 from websockets.http11 import Request, Response
 
+from ..access import Role
+from ..mistakes import MistakeLog
 from ..session import ClientSession
 from ..subscription import once_after_notify
 from ..loop_thread import LoopThread
 from ..transport import SessionParts
+from .access import admit, remember_token
 from .codec import (
     FRAME_MESSAGE_ENCODING,
     MAX_MESSAGE_BYTES,
@@ -89,6 +98,9 @@ class WebSocketServer:
         self._clients: dict[str, _ClientConnection] = {}
         self._connections: weakref.WeakSet[ServerConnection] = weakref.WeakSet()
         """Every TCP connection, including those still in (or stuck before) the handshake."""
+        self._roles: weakref.WeakKeyDictionary[ServerConnection, Role] = weakref.WeakKeyDictionary()
+        """The role each admitted connection's token gave it, until its handler starts."""
+        self._refusals = MistakeLog("WebSocket access control:")
         self.port: int | None = None
         """The port actually listened on, once started."""
 
@@ -98,9 +110,15 @@ class WebSocketServer:
         return len(self._clients)
 
     @property
+    def scheme(self) -> str:
+        """``wss`` when serving over TLS (``parts.tls``), else ``ws``."""
+        return "ws" if self.parts.tls is None else "wss"
+
+    @property
     def discovery_services(self) -> dict[str, int]:
-        """``{"ws": port}`` once listening: the entry NanoVer's clients look for."""
-        return {} if self.port is None else {"ws": self.port}
+        """``{"ws": port}`` (``{"wss": port}`` over TLS) once listening: NanoVer's clients look
+        for ``wss`` first, then ``ws``."""
+        return {} if self.port is None else {self.scheme: self.port}
 
     def start(self) -> None:
         """Listen (in a background thread); raises ``OSError`` saying so if the port is taken."""
@@ -128,12 +146,21 @@ class WebSocketServer:
             close_timeout=2,
             create_connection=self._new_connection,
             process_request=self._process_request,
+            ssl=None if self.parts.tls is None else self.parts.tls.server_context(),
         )
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        """The access policy first (a refusal ends it), then the hooks in order."""
+        admission = admit(self.parts.access, request, _address(connection), refusals=self._refusals)
+        if admission.refusal is not None:
+            return admission.refusal
+        assert admission.role is not None
+        self._roles[connection] = admission.role
         for hook in self.request_hooks:
             response = hook(connection, request)
             if response is not None:
+                if admission.query_token is not None:
+                    remember_token(response, admission.query_token, secure=self.parts.tls is not None)
                 return response
         return None
 
@@ -161,20 +188,33 @@ class WebSocketServer:
             await self._cut_off_latecomers(server)
 
     async def _cut_off_latecomers(self, server: Server) -> None:
-        """Abort connections accepted while closing, which websockets' own close can miss."""
+        """Abort connections accepted while closing, which websockets' own close can miss; then
+        cancel what is left on this server's loop (over TLS, asyncio's tasks for handshakes still
+        under way, which would otherwise be destroyed pending when the loop closes)."""
         self._abort_connections()
         if server.handler_tasks:
             await asyncio.wait(set(server.handler_tasks), timeout=CLOSE_GRACE_SECONDS)
+        leftovers = asyncio.all_tasks() - {asyncio.current_task()}
+        for task in leftovers:
+            task.cancel()
+        if leftovers:
+            await asyncio.wait(leftovers, timeout=CLOSE_GRACE_SECONDS)
 
     def _abort_connections(self) -> int:
-        """Drop every TCP connection still open at once; returns how many there were."""
-        open_connections = [c for c in list(self._connections) if not c.transport.is_closing()]
-        for connection in open_connections:
-            connection.transport.abort()
-        return len(open_connections)
+        """Drop every TCP connection still open at once; returns how many there were.
+
+        Over TLS a connection gets its transport only once the TLS handshake is done; one that
+        failed or is still shaking hands has none, and asyncio's TLS layer ends it itself.
+        """
+        transports = [getattr(c, "transport", None) for c in list(self._connections)]
+        open_transports = [t for t in transports if t is not None and not t.is_closing()]
+        for transport in open_transports:
+            transport.abort()
+        return len(open_transports)
 
     async def _handle(self, connection: ServerConnection) -> None:
-        client = _ClientConnection(self, connection, f"{self.name}-{next(self._ids)}")
+        role = self._roles.pop(connection)  # set by _process_request, which runs first: fails closed
+        client = _ClientConnection(self, connection, f"{self.name}-{next(self._ids)}", role)
         self._clients[client.session.connection_id] = client
         address = _address(connection)
         self.parts.tell_connection(client.session.connection_id, address, True)
@@ -254,7 +294,7 @@ class _Waker:
 class _ClientConnection:
     """The socket side of one client: a receive loop and a send loop sharing one wake-up."""
 
-    def __init__(self, server: WebSocketServer, connection: ServerConnection, connection_id: str) -> None:
+    def __init__(self, server: WebSocketServer, connection: ServerConnection, connection_id: str, role: Role) -> None:
         self._connection = connection
         self._max_bytes = server._max_message_bytes
         self._loop = asyncio.get_running_loop()
@@ -273,11 +313,13 @@ class _ClientConnection:
             commands=parts.commands,
             send_command=self._send_command,
             executor=self._commands,
+            role=role,
         )
 
     async def run(self) -> None:
         name = self.session.connection_id
-        _log.info("%s connected from %s", name, self._connection.remote_address)
+        viewer = " as a viewer" if self.session.role is Role.VIEW else ""
+        _log.info("%s connected from %s%s", name, self._connection.remote_address, viewer)
         sender = asyncio.create_task(self._send_loop())
         try:
             await self._receive_loop()

@@ -1,0 +1,102 @@
+"""The access policy at the WebSocket port: every HTTP request (upgrade or page) is checked first.
+
+A request presents its token as the query parameter ``token``, an ``Authorization: Bearer``
+header, or the ``costeer_token`` cookie that a page request with ``?token=`` sets (so the
+page's own scripts and styles, and its WebSocket, need no token in their URLs). A request
+without a valid token is answered ``401 Unauthorized`` with a message saying how to give
+one; the first refusal from each address is logged.
+
+    admission = admit(policy, request, remote, refusals=MistakeLog("access control:"))
+    if admission.refusal is not None: return admission.refusal
+"""
+
+from __future__ import annotations
+
+import http
+from dataclasses import dataclass
+from http.cookies import CookieError, SimpleCookie
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
+from ..access import AccessPolicy, Role, bearer_token, refusal_message
+from ..mistakes import MistakeLog
+
+__all__ = ["Admission", "admit", "presented_token", "remember_token", "TOKEN_QUERY", "TOKEN_COOKIE"]
+
+TOKEN_QUERY = "token"
+TOKEN_COOKIE = "costeer_token"
+
+
+
+@dataclass(frozen=True)
+class Admission:
+    """The policy's answer to one request: a role, or the response refusing it."""
+
+    role: Role | None
+    refusal: Response | None = None
+    query_token: str | None = None
+    """The token given in the URL's query, for ``remember_token``."""
+
+
+def presented_token(request: Request) -> tuple[str | None, str | None]:
+    """``(token, query token)``: the token the request presents (query, then header, then
+    cookie), and the one in its query, if any."""
+    query = parse_qs(urlsplit(request.path).query).get(TOKEN_QUERY)
+    query_token = query[-1] if query else None
+    if query_token is not None:
+        return query_token, query_token
+    header = bearer_token(request.headers.get("Authorization"))
+    if header is not None:
+        return header, None
+    return _cookie(request.headers), None
+
+
+def _cookie(headers: Headers) -> str | None:
+    cookies = SimpleCookie()
+    for value in headers.get_all("Cookie"):
+        try:
+            cookies.load(value)
+        except CookieError:
+            continue
+    morsel = cookies.get(TOKEN_COOKIE)
+    return None if morsel is None else morsel.value
+
+
+def admit(policy: AccessPolicy, request: Request, remote: str | None, *, refusals: MistakeLog) -> Admission:
+    """Check one request against ``policy``; a refused one gets its 401 response, and is noted
+    in ``refusals`` (each address and reason logged once: a client retrying cannot flood the log)."""
+    if not policy.enabled:
+        return Admission(Role.STEER)
+    token, query_token = presented_token(request)
+    role = policy.role_for(token)
+    if role is not None:
+        return Admission(role, query_token=query_token)
+    host = (remote or "an unknown address").rsplit(":", 1)[0]
+    reason = "a wrong token" if token is not None else "no token"
+    refusals.note(f"refused {request.path.split('?')[0]!r} from {host}: {reason} (HTTP 401)", kind=f"{host} {reason}")
+    body = refusal_message(token is not None) + "\n"
+    headers = Headers({
+        "WWW-Authenticate": 'Bearer realm="costeer"',
+        "Content-Type": "text/plain; charset=utf-8",
+        "Content-Length": str(len(body.encode())),
+        "Connection": "close",
+    })
+    status = http.HTTPStatus.UNAUTHORIZED
+    return Admission(None, Response(status.value, status.phrase, headers, body.encode()))
+
+
+def remember_token(response: Response, token: str, *, secure: bool) -> None:
+    """Let a page fetched with ``?token=`` reach its own files and WebSocket without it: set
+    the token as an HttpOnly, same-site cookie on the page's response."""
+    if response.status_code != http.HTTPStatus.OK:
+        return
+    cookie = SimpleCookie()
+    cookie[TOKEN_COOKIE] = token
+    morsel = cookie[TOKEN_COOKIE]
+    morsel["path"] = "/"
+    morsel["httponly"] = True
+    morsel["samesite"] = "Strict"
+    morsel["secure"] = secure
+    response.headers["Set-Cookie"] = morsel.OutputString()
