@@ -37,6 +37,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     net.add_argument("--name", default="costeer", help="server name shown to clients")
     net.add_argument("--imd-port", type=int, metavar="PORT", help="also serve IMD v3 here, for MDAnalysis/imdclient (off by default; GROMACS and NAMD use 8888; topology: costeer export --topology)")
     net.add_argument("--imd-v2-port", type=int, metavar="PORT", help="also serve IMD v2 here, for VMD 1.9 (off by default)")
+    net.add_argument("--web-port", type=int, metavar="PORT", help="also serve the web page on PORT (it is always served on the WebSocket's port: http://ADDRESS:PORT/)")
+    net.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN", help="let web pages from ORIGIN (scheme://host:port) open WebSocket connections too (repeatable); by default only the server's own page and clients that send no Origin (headsets, Python) may connect")
     net.add_argument("--mqtt", metavar="HOST:PORT", help="publish events (clients, interactions, co-pilot, task, recording, metrics) to this MQTT broker on costeer/<name>/<kind>; the server runs on without it")
     parser.add_argument("--on-blowup", choices=("recover", "pause"), default="recover", help="when the simulation blows up: roll back to a recent good state, release the pulls and run on (default), or pause as NanoVer does (then playback/reset and playback/play)")
     pilot = parser.add_argument_group("co-pilot (a trained policy beside the people; switched live by copilot/mode)")
@@ -205,6 +207,7 @@ def run(args: argparse.Namespace) -> int:
     simulations = build_simulations(args)
     info = session_info(args, parse_labels(args.label))
     from ..server.app import CosteerServer
+    from ..server.web import page_url
 
     server = CosteerServer(
         simulations,
@@ -218,6 +221,7 @@ def run(args: argparse.Namespace) -> int:
         session_info=info,
         on_blowup=args.on_blowup,
         transports=_transports(args),
+        web=_web_settings(args),
     )
     if args.playback is not None:  # the recording's avatars and interactions go to the shared state
         simulations[0].state_sink = server.state.update
@@ -234,6 +238,7 @@ def run(args: argparse.Namespace) -> int:
             events.close()
         raise
     print(f"costeer serving ws://{args.address}:{server.port}", flush=True)
+    print(f"web page: {page_url(args.address, server.port)}", flush=True)
     for transport in server.transports[1:]:
         print(f"costeer serving {transport.name} on {args.address}:{transport.port}", flush=True)
     if args.record is not None:
@@ -246,6 +251,16 @@ def run(args: argparse.Namespace) -> int:
         if events is not None:
             events.close()
     return 0
+
+
+def _web_settings(args: argparse.Namespace) -> Any:
+    """``--web-port`` and ``--allow-origin``: how the page is served (a bad origin stops serve with its error)."""
+    from ..server.web import WebSettings
+
+    try:
+        return WebSettings(port=args.web_port, allow_origins=tuple(args.allow_origin))
+    except ValueError as error:
+        raise ValueError(f"--allow-origin: {error}") from None
 
 
 def _transports(args: argparse.Namespace) -> list[Any]:

@@ -35,6 +35,7 @@ from .multiuser import SceneShim, radial_origins
 from .session import ClientLedger
 from .state import SharedState
 from .transport import ConnectionListener, SessionParts, Transport, TransportFactory
+from .web import WebSettings
 from .websocket.server import DEFAULT_PORT, WebSocketServer
 
 __all__ = ["CosteerServer", "CLEARED_ON_SIMULATION_CHANGE", "COMMAND_THREADS"]
@@ -71,6 +72,7 @@ class CosteerServer:
         session_info: Mapping[str, Any] | None = None,
         on_blowup: str = "recover",
         transports: Sequence[TransportFactory] = (),
+        web: WebSettings | None = WebSettings(),
     ) -> None:
         self.name = name
         self.address = address
@@ -117,9 +119,11 @@ class CosteerServer:
             clients=ClientLedger(self.state),
         )
         """What every transport serves."""
-        self.transports: list[Transport] = [WebSocketServer(self.parts, port=port)]
-        """The WebSocket transport first, then those built from ``transports``, in order."""
+        websocket = WebSocketServer(self.parts, port=port)
+        self.transports: list[Transport] = [websocket]
+        """The WebSocket transport first, then those built from ``transports``, in order (then ``web``'s page port)."""
         self.transports += [factory(self.parts) for factory in transports]
+        self._serve_web(websocket, web)
         names = [transport.name for transport in self.transports]
         if len(set(names)) != len(names):
             raise ValueError(f"two transports share a name ({', '.join(names)}): give each its own")
@@ -133,6 +137,18 @@ class CosteerServer:
         self._recorder: Any = None
         self._started = False
         self._closed = False
+
+    def _serve_web(self, websocket: WebSocketServer, web: WebSettings | None) -> None:
+        """The page and the origin check on the WebSocket port; the ``--web-port`` server, if asked for."""
+        if web is None:
+            return
+        pages = web.page_server(address=self.address, websocket_port=lambda: websocket.port)
+        websocket.request_hooks += web.hooks(
+            websocket_port=lambda: websocket.port,
+            page_ports=lambda: [] if pages is None or pages.port is None else [pages.port],
+        )
+        if pages is not None:
+            self.transports.append(pages)
 
     @property
     def port(self) -> int | None:
