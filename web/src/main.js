@@ -1,0 +1,163 @@
+// costeer's web client: connects back to the server that served it, draws the live frames
+// and lets the visitor steer. The modules: protocol (the WebSocket and msgpack), frames
+// (merging frames and the shared state), view (three.js), steering (mouse pulls),
+// controls (playback, simulations, seeking) and status (the state panel).
+import * as THREE from "three";
+import { Controls } from "./controls.js";
+import { FrameStore, RateMeter, StateStore } from "./frames.js";
+import { Connection, websocketUrl } from "./protocol.js";
+import { StatusPanel } from "./status.js";
+import { Steering } from "./steering.js";
+import { View } from "./view.js";
+
+const AVATAR_INTERVAL_MS = 500;
+const RECONNECT_MS = 2000;
+const SUGGESTION_KEY = "costeer.copilot.suggestion";
+
+const playerId = `web-${Math.random().toString(36).slice(2, 10)}`;
+const frames = new FrameStore();
+const state = new StateStore();
+const meter = new RateMeter();
+const status = new StatusPanel(document.getElementById("status"));
+const view = new View(document.getElementById("view"));
+if (view.error) status.set({ error: view.error });
+
+let connection = null;
+let controls = null;
+let steering = null;
+let drawn = { topology: -1, version: -1, state: -1 };
+let stateVersion = 0;
+let fitted = false;
+
+async function websocketPort() {
+  try {
+    const response = await fetch("costeer-web.json", { cache: "no-store" });
+    return (await response.json()).websocket_port ?? null;
+  } catch {
+    return null; // served by another web server: the WebSocket is on the page's own port
+  }
+}
+
+function connect(url) {
+  connection = new Connection(url, {
+    onOpen() {
+      status.set({ connected: true, error: view.error ?? "" });
+      controls.connected();
+    },
+    onClose(event) {
+      status.set({ connected: false, fps: 0, error: event.code === 1006 && !event.wasClean ? `cannot reach ${url} (refused or lost); retrying` : "" });
+      controls.disconnected();
+      state.apply({}, [...state.values.keys()]);
+      setTimeout(() => connect(url), RECONNECT_MS);
+    },
+    onFrame(delta) {
+      if (frames.merge(delta)) fitted = false;
+      meter.tick();
+    },
+    onState(updates, removals) {
+      state.apply(updates, removals);
+      stateVersion++;
+      controls.showState(state);
+    },
+  });
+  const previous = steering;
+  controls = controls ?? new Controls({ run: (...args) => connection.run(...args) }, (error) => status.set({ error }));
+  steering = previous ?? new Steering(view, { updateState: (...args) => connection.updateState(...args) }, frames, {
+    playerId,
+    scale: () => controls.scale,
+    onChange: () => stateVersion++,
+  });
+  connection.connect();
+}
+
+function sceneMatrix() {
+  const pose = state.get("scene");
+  if (!Array.isArray(pose) || pose.length !== 10) return new THREE.Matrix4();
+  const [px, py, pz, qx, qy, qz, qw, sx, sy, sz] = pose;
+  return new THREE.Matrix4().compose(new THREE.Vector3(px, py, pz), new THREE.Quaternion(qx, qy, qz, qw), new THREE.Vector3(sx, sy, sz));
+}
+
+function centre(particles) {
+  const p = frames.positions;
+  const sum = new THREE.Vector3();
+  let n = 0;
+  for (const i of particles ?? []) {
+    if (3 * i + 2 >= p.length) continue;
+    sum.x += p[3 * i]; sum.y += p[3 * i + 1]; sum.z += p[3 * i + 2];
+    n++;
+  }
+  return n ? sum.divideScalar(n) : null;
+}
+
+function pullOf(value) {
+  const from = centre(value?.particles);
+  const position = value?.position;
+  if (!from || !Array.isArray(position) || position.length !== 3) return null;
+  return { from, to: new THREE.Vector3(...position) };
+}
+
+function overlays() {
+  const pulls = [];
+  for (const [key, value] of state.withPrefix("interaction.")) {
+    const own = key === steering.key;
+    const pull = pullOf(own && steering.interaction ? steering.interaction : value);
+    if (pull) pulls.push({ ...pull, own });
+  }
+  if (steering.interaction && !state.get(steering.key)) pulls.push({ ...pullOf(steering.interaction), own: true });
+  const toSimulation = sceneMatrix().invert();
+  const avatars = [];
+  for (const [key, avatar] of state.withPrefix("avatar.")) {
+    if (key === `avatar.${playerId}`) continue;
+    for (const component of avatar?.components ?? []) {
+      if (Array.isArray(component?.position) && component.position.length === 3) {
+        avatars.push({ position: new THREE.Vector3(...component.position).applyMatrix4(toSimulation) });
+      }
+    }
+  }
+  return { pulls: pulls.filter((pull) => pull.from), avatars, ghost: pullOf(state.get(SUGGESTION_KEY)) };
+}
+
+function sendAvatar() {
+  if (!connection?.open) return;
+  const room = sceneMatrix();
+  const position = view.camera.position.clone().applyMatrix4(room);
+  const rotation = view.camera.quaternion.clone();
+  connection.updateState({
+    [`avatar.${playerId}`]: { playerid: playerId, name: "web", components: [{ name: "headset", position: position.toArray(), rotation: rotation.toArray() }] },
+  });
+}
+
+function draw() {
+  requestAnimationFrame(draw);
+  if (frames.topologyVersion !== drawn.topology) {
+    view.setTopology(frames.frame, frames.atomCount);
+    drawn.topology = frames.topologyVersion;
+  }
+  if (frames.version !== drawn.version) {
+    view.setPositions(frames.positions);
+    if (!fitted && frames.positions.length) {
+      view.fit(frames.positions);
+      fitted = true;
+    }
+  }
+  if (frames.version !== drawn.version || stateVersion !== drawn.state) view.setOverlays(overlays());
+  drawn.version = frames.version;
+  drawn.state = stateVersion;
+  view.controls.update();
+  view.render();
+}
+
+/** For the browser's console and the tests: where an atom is drawn, the merged frame and state. */
+window.costeer = {
+  atomOnScreen: (index) => view.screenPosition(frames.positions, index),
+  frames,
+  state,
+  playerId,
+};
+
+setInterval(() => {
+  if (connection?.open) status.set({ atoms: frames.atomCount, fps: meter.rate() });
+}, 250);
+setInterval(sendAvatar, AVATAR_INTERVAL_MS);
+connect(websocketUrl(window.location, await websocketPort()));
+draw();
