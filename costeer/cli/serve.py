@@ -204,6 +204,7 @@ def run(args: argparse.Namespace) -> int:
         from ..events import parse_broker
 
         parse_broker(args.mqtt)
+    web = _web_settings(args)
     simulations = build_simulations(args)
     info = session_info(args, parse_labels(args.label))
     from ..server.app import CosteerServer
@@ -221,7 +222,7 @@ def run(args: argparse.Namespace) -> int:
         session_info=info,
         on_blowup=args.on_blowup,
         transports=_transports(args),
-        web=_web_settings(args),
+        web=web,
     )
     if args.playback is not None:  # the recording's avatars and interactions go to the shared state
         simulations[0].state_sink = server.state.update
