@@ -224,8 +224,11 @@ def run(args: argparse.Namespace) -> int:
         transports=_transports(args),
         web=web,
     )
-    if args.playback is not None:  # the recording's avatars and interactions go to the shared state
+    if args.playback is not None:  # the recording's avatars and interactions go to the shared state; the page seeks
+        from ..recording.playback import SEEK_COMMAND
+
         simulations[0].state_sink = server.state.update
+        server.commands.register(SEEK_COMMAND, simulations[0].seek)  # no listed default: without a time it only tells
     if copilot is not None:
         from ..agent.copilot.inprocess import attach_copilot
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -96,3 +97,31 @@ async def _foreign_page_connects(page, port: int) -> bool:
         })""",
         port,
     )
+
+
+def test_the_page_seeks_through_a_recording_the_server_plays_back(costeer_server, chromium, built_page):
+    recording = Path(__file__).parents[2] / "recordings" / "synthetic-nanotube-seed2.nanover.zip"
+    server = costeer_server("--playback", str(recording))
+    asyncio.run(_seek(server.port, chromium))
+
+
+async def _seek(port: int, chromium) -> None:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright, NanoverSession.connect(f"ws://127.0.0.1:{port}") as observer:
+        browser = await playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page()
+            await page.goto(f"http://127.0.0.1:{port}/")
+            await page.wait_for_selector("#seek-section:not([hidden])", timeout=20_000)
+            await page.wait_for_function("() => Number(document.querySelector('#seek').max) > 10")
+            await observer.run_command("playback/pause")
+            await page.eval_on_selector("#seek", "seek => { seek.value = '10'; seek.dispatchEvent(new Event('change')); }")
+            await page.wait_for_function("() => document.querySelector('#seek-value').textContent.startsWith('10.0 /')")
+            assert (await observer.run_command("playback/seek"))["time"] == 10.0  # paused: goes there at the next frame
+            await page.click("#step")
+            await page.wait_for_function("() => document.querySelector('#status').dataset.atoms === '65'")
+            where = await observer.run_command("playback/seek")
+            assert 10.0 <= where["time"] < 10.5
+        finally:
+            await browser.close()
