@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
 from pathlib import Path
 
 import numpy as np
@@ -22,13 +23,12 @@ pytestmark = pytest.mark.slow
 FOREIGN_PAGE = "http://foreign.test/"
 
 
-def _methane_carbon(frame: dict) -> int:
-    """The carbon bonded to hydrogens (the nanotube's carbons have none)."""
+def _methane(frame: dict) -> tuple[int, set[int]]:
+    """The methane's carbon (the carbon bonded to hydrogens: the nanotube's have none) and its atoms."""
     elements = np.asarray(frame[keys.PARTICLE_ELEMENTS])
-    for a, b in np.asarray(frame[keys.BOND_PAIRS]).reshape(-1, 2):
-        if {int(elements[a]), int(elements[b])} == {1, 6}:
-            return int(a if elements[a] == 6 else b)
-    raise AssertionError("no C-H bond in the nanotube task's frame")
+    bonds = [(int(a), int(b)) for a, b in np.asarray(frame[keys.BOND_PAIRS]).reshape(-1, 2)]
+    carbon = next(a if elements[a] == 6 else b for a, b in bonds if {int(elements[a]), int(elements[b])} == {1, 6})
+    return carbon, {carbon} | {a if b == carbon else b for a, b in bonds if carbon in (a, b)}
 
 
 def _variance(png: bytes) -> float:
@@ -37,7 +37,10 @@ def _variance(png: bytes) -> float:
 
 def test_the_page_views_and_steers_the_nanotube(costeer_server, chromium, built_page, tmp_path):
     server = costeer_server()
-    assert f"web page: http://127.0.0.1:{server.port}/" in "".join(server.stdout)
+    deadline = time.monotonic() + 10
+    while f"web page: http://127.0.0.1:{server.port}/" not in "".join(server.stdout):
+        assert time.monotonic() < deadline, f"costeer serve printed no page URL: {server.stdout}"
+        time.sleep(0.1)
     asyncio.run(_view_and_steer(server.port, chromium, tmp_path))
 
 
@@ -61,28 +64,53 @@ async def _view_and_steer(port: int, chromium, tmp_path) -> None:
             assert await status.get_attribute("data-error") == ""
 
             frame = await observer.wait_for_frame(lambda f: keys.BOND_PAIRS in f and keys.PARTICLE_ELEMENTS in f)
-            atom = _methane_carbon(frame)
-            start = await page.evaluate("atom => window.costeer.atomOnScreen(atom)", atom)
+            carbon, methane = _methane(frame)
+            start = await page.evaluate("atom => window.costeer.atomOnScreen(atom)", carbon)
             await page.mouse.move(start["x"], start["y"])
             await page.mouse.down()
             for step in range(1, 11):
                 await page.mouse.move(start["x"] + 15 * step, start["y"] + 8 * step)
+            state = await observer.wait_for_state(lambda s: any(k.startswith("interaction.web-") for k in s))
+            interaction = next(v for k, v in state.items() if k.startswith("interaction.web-"))
+            assert interaction["interaction_type"] == "spring" and len(interaction["particles"]) == 1
+            atom = interaction["particles"][0]
+            assert atom in methane  # the carbon, or a hydrogen in front of it
             pulled = await observer.wait_for_frame(
                 lambda f: atom in np.asarray(f.get(keys.USER_FORCES_INDEX, ())).tolist(), timeout=10
             )
             assert atom in np.asarray(pulled[keys.USER_FORCES_INDEX]).tolist()
-            interaction = next(v for k, v in observer.state.items() if k.startswith(keys.INTERACTION_PREFIX))
-            assert interaction["particles"] == [atom] and interaction["interaction_type"] == "spring"
 
             shot = await page.screenshot(path=str(tmp_path / "web-client.png"))
             assert _variance(shot) > 50, "the screenshot is blank"
             await page.mouse.up()
             await observer.wait_for_state(lambda s: not any(k.startswith(keys.INTERACTION_PREFIX) for k in s))
+            await _shows_the_others(page, observer, atom)
             assert errors == []
 
             assert await _foreign_page_connects(page, port) is False
         finally:
             await browser.close()
+
+
+async def _shows_the_others(page, observer: NanoverSession, atom: int) -> None:
+    """Another user's pull and avatar and the co-pilot's suggestion reach the page; its avatar reaches them."""
+    pull = {"position": [0.0, 0.0, 0.0], "particles": [atom], "interaction_type": "spring", "scale": 10.0}
+    await observer.update_state({
+        "interaction.tester": pull,
+        "avatar.tester": {"playerid": "tester", "name": "tester", "components": [{"name": "headset", "position": [0.0, 0.0, 1.0], "rotation": [0.0, 0.0, 0.0, 1.0]}]},
+        keys.STATE_COPILOT_SUGGESTION: {**pull, "owner.id": keys.COPILOT_OWNER, "label": "copilot"},
+    })
+    await page.wait_for_function(
+        "() => { const s = document.querySelector('#status').dataset;"
+        " return s.pulls === '1' && s.users === '1' && s.suggestion === 'true' }",
+        timeout=10_000,
+    )
+    assert "1 pull, 1 other user, a co-pilot suggestion" in await page.locator("#status").text_content()
+    state = await observer.wait_for_state(lambda s: any(k.startswith("avatar.web-") for k in s))
+    avatar = next(v for k, v in state.items() if k.startswith("avatar.web-"))
+    assert avatar["name"] == "web" and len(avatar["components"][0]["position"]) == 3
+    await observer.update_state({}, ["interaction.tester", "avatar.tester", keys.STATE_COPILOT_SUGGESTION])
+    await page.wait_for_function("() => document.querySelector('#status').dataset.pulls === '0'")
 
 
 async def _foreign_page_connects(page, port: int) -> bool:

@@ -96,25 +96,30 @@ function pullOf(value) {
   return { from, to: new THREE.Vector3(...position) };
 }
 
+/** What to draw besides the atoms; also counted in the status panel. */
 function overlays() {
   const pulls = [];
-  for (const [key, value] of state.withPrefix("interaction.")) {
-    const own = key === steering.key;
-    const pull = pullOf(own && steering.interaction ? steering.interaction : value);
+  const addPull = (value, own) => {
+    const pull = pullOf(value);
     if (pull) pulls.push({ ...pull, own });
+  };
+  for (const [key, value] of state.withPrefix("interaction.")) {
+    if (key !== steering.key) addPull(value, false);
   }
-  if (steering.interaction && !state.get(steering.key)) pulls.push({ ...pullOf(steering.interaction), own: true });
+  addPull(steering.interaction, true); // drawn as the pointer moves, not when the server echoes it
   const toSimulation = sceneMatrix().invert();
+  const others = state.withPrefix("avatar.").filter(([key]) => key !== `avatar.${playerId}`);
   const avatars = [];
-  for (const [key, avatar] of state.withPrefix("avatar.")) {
-    if (key === `avatar.${playerId}`) continue;
+  for (const [, avatar] of others) {
     for (const component of avatar?.components ?? []) {
       if (Array.isArray(component?.position) && component.position.length === 3) {
         avatars.push({ position: new THREE.Vector3(...component.position).applyMatrix4(toSimulation) });
       }
     }
   }
-  return { pulls: pulls.filter((pull) => pull.from), avatars, ghost: pullOf(state.get(SUGGESTION_KEY)) };
+  const ghost = pullOf(state.get(SUGGESTION_KEY));
+  status.set({ pulls: pulls.length, users: others.length, suggestion: ghost !== null });
+  return { pulls, avatars, ghost };
 }
 
 function sendAvatar() {
