@@ -161,12 +161,19 @@ export class View {
     }
   }
 
+  /** A rod from the pulled atoms' centre to the target, and a ball at the target. */
   addPull(from, to, color, opacity) {
-    const transparent = opacity < 1;
-    const line = new THREE.Line(new THREE.BufferGeometry().setFromPoints([from, to]), new THREE.LineBasicMaterial({ color, transparent, opacity }));
-    const marker = new THREE.Mesh(new THREE.SphereGeometry(0.05, 12, 8), new THREE.MeshStandardMaterial({ color, transparent, opacity }));
+    const material = () => new THREE.MeshStandardMaterial({ color, transparent: opacity < 1, opacity });
+    const marker = new THREE.Mesh(new THREE.SphereGeometry(0.04, 12, 8), material());
     marker.position.copy(to);
-    this.overlays.add(line, marker);
+    this.overlays.add(marker);
+    const direction = to.clone().sub(from);
+    const length = direction.length();
+    if (length < 1e-6) return;
+    const rod = new THREE.Mesh(new THREE.CylinderGeometry(0.012, 0.012, length, 8), material());
+    rod.position.copy(from).addScaledVector(direction, 0.5);
+    rod.quaternion.setFromUnitVectors(new THREE.Vector3(0, 1, 0), direction.divideScalar(length));
+    this.overlays.add(rod);
   }
 
   render() {
