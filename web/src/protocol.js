@@ -7,7 +7,7 @@ import { decode, encode } from "@msgpack/msgpack";
 export function websocketUrl(location, websocketPort) {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const port = websocketPort ?? location.port;
-  const host = port ? `${location.hostname.includes(":") ? `[${location.hostname}]` : location.hostname}:${port}` : location.host;
+  const host = port ? `${location.hostname}:${port}` : location.host; // an IPv6 hostname keeps its brackets
   const token = new URLSearchParams(location.search).get("token");
   return `${scheme}//${host}/${token ? `?token=${encodeURIComponent(token)}` : ""}`;
 }
