@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from costeer.client import NanoverSession
 from costeer.core import keys
@@ -88,6 +90,11 @@ async def _view_and_steer(port: int, chromium, tmp_path) -> None:
             assert errors == []
 
             assert await _foreign_page_connects(page, port) is False
+            with pytest.raises(InvalidStatus) as refused:  # what the browser was told
+                async with connect(f"ws://127.0.0.1:{port}", origin=FOREIGN_PAGE.rstrip("/")):
+                    pass
+            assert refused.value.response.status_code == 403
+            assert b"--allow-origin http://foreign.test" in refused.value.response.body
         finally:
             await browser.close()
 

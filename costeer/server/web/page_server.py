@@ -30,8 +30,6 @@ class WebPageServer:
     """
 
     name = "web"
-    client_count = 0
-    discovery_services: dict[str, int] = {}
 
     def __init__(self, hooks: Sequence[RequestHook], *, address: str, port: int) -> None:
         self.hooks = list(hooks)
@@ -41,6 +39,16 @@ class WebPageServer:
         self._server: Server | None = None
         self.port: int | None = None
         """The port actually listened on, once started."""
+
+    @property
+    def client_count(self) -> int:
+        """Always 0: browsers fetch the page here, then connect to the WebSocket port."""
+        return 0
+
+    @property
+    def discovery_services(self) -> dict[str, int]:
+        """Nothing: discovery announces the protocols' ports, and headsets have no use for the page."""
+        return {}
 
     def start(self) -> None:
         """Listen (in a background thread); raises ``OSError`` naming --web-port if the port is taken."""
