@@ -123,13 +123,14 @@ class RecordingPlayback:
     def seek(self, time: float | None = None) -> dict[str, float]:
         """``playback/seek``: go to ``time`` s after the recording's start at the next frame played
         (clamped to the recording); returns ``{"time", "duration"}`` (where it is, or will be)."""
-        self.load()
-        assert self._reader is not None
-        duration = self._reader.duration_s
+        reader = self._reader  # loaded and closed by the simulation thread; this runs on a command thread
+        if reader is None:
+            raise CommandError("the recording is not open (not loaded yet, or closed): try again once it plays")
+        duration = reader.duration_s
         if time is None:
             with self._seek_lock:
                 pending = self._seek_to
-            now = (self._time_us - self._entries[0].timestamp_us) / 1e6 if self._entries else 0.0
+            now = (self._time_us - reader.entries[0].timestamp_us) / 1e6 if reader.entries else 0.0
             return {"time": pending if pending is not None else min(max(now, 0.0), duration), "duration": duration}
         if isinstance(time, bool) or not isinstance(time, (int, float)) or not math.isfinite(time):
             raise CommandError(f"time must be a number of seconds from the recording's start, got {time!r}")

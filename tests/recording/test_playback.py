@@ -150,6 +150,7 @@ def test_seek_jumps_at_the_next_frame_with_the_state_replayed_up_to_there(toy_re
 @pytest.mark.parametrize(("asked", "went"), [(-3, 0.0), (99, 0.9)])
 def test_seek_stays_within_the_recording(toy_recording, asked, went):
     playback = RecordingPlayback(toy_recording)
+    playback.load()
     assert playback.seek(asked)["time"] == went
 
 
@@ -157,5 +158,9 @@ def test_seek_stays_within_the_recording(toy_recording, asked, went):
 def test_seek_refuses_what_is_not_a_time(toy_recording, bad):
     from costeer.server.commands import CommandError
 
+    playback = RecordingPlayback(toy_recording)
+    with pytest.raises(CommandError, match="not open"):
+        playback.seek(1.0)
+    playback.load()
     with pytest.raises(CommandError, match="seconds"):
-        RecordingPlayback(toy_recording).seek(bad)
+        playback.seek(bad)
