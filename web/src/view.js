@@ -9,6 +9,7 @@ const ELEMENT_RADII = { 1: 0.035 }; // nm; every other element 0.05
 const OTHERS_COLOR = 0xff9a30;
 const OWN_COLOR = 0x4fc3ff;
 const GHOST_COLOR = 0x40ff80;
+const LARGE_SYSTEM = 2000; // atoms; above this, coarser spheres
 
 export class View {
   constructor(container) {
@@ -37,6 +38,8 @@ export class View {
       this.error = `no 3D view: this browser has no WebGL (${error.message}); steering still works`;
     }
     this.controls = new OrbitControls(this.camera, this.renderer?.domElement ?? container);
+    this.dirty = true; // drawn only when something changed: a browser without a GPU draws on the CPU
+    this.controls.addEventListener("change", () => (this.dirty = true));
     this.resize();
     new ResizeObserver(() => this.resize()).observe(container);
   }
@@ -52,13 +55,15 @@ export class View {
     this.camera.aspect = width / height;
     this.camera.updateProjectionMatrix();
     this.renderer?.setSize(width, height, false);
+    this.dirty = true;
   }
 
   /** New atoms or bonds: rebuild the meshes from `frame`. */
   setTopology(frame, count) {
     for (const old of [this.atoms, this.bonds]) if (old) { this.scene.remove(old); old.geometry.dispose(); }
     const elements = frame["particle.elements"];
-    const sphere = new THREE.SphereGeometry(1, 16, 12);
+    const [around, down] = count > LARGE_SYSTEM ? [8, 6] : [16, 12]; // software rendering copes with thousands of atoms
+    const sphere = new THREE.SphereGeometry(1, around, down);
     const material = new THREE.MeshStandardMaterial({ roughness: 0.5, metalness: 0.1 });
     this.atoms = new THREE.InstancedMesh(sphere, material, Math.max(count, 1));
     this.atoms.count = count;
@@ -98,6 +103,7 @@ export class View {
       if (atom < count) line.array.set(positions.subarray(3 * atom, 3 * atom + 3), 3 * b);
     }
     line.needsUpdate = true;
+    this.dirty = true;
   }
 
   /** Point the camera at the whole system. */
@@ -147,6 +153,7 @@ export class View {
 
   /** Draw pulls ({from, to, own}), avatars ({position, color}) and the ghost ({from, to}). */
   setOverlays({ pulls, avatars, ghost }) {
+    this.dirty = true;
     for (const child of [...this.overlays.children]) {
       this.overlays.remove(child);
       child.geometry.dispose();
@@ -176,7 +183,10 @@ export class View {
     this.overlays.add(rod);
   }
 
+  /** Draw, if anything changed since the last time (``dirty``). */
   render() {
+    if (!this.dirty) return;
+    this.dirty = false;
     this.renderer?.render(this.scene, this.camera);
   }
 }
