@@ -78,7 +78,7 @@ class RecordingPlayback:
         self._time_us = 0.0
         self._seek_lock = threading.Lock()
         self._seek_to: float | None = None
-        """Where ``seek`` asked to go (s), until the next ``advance`` goes there."""
+        """Where ``seek`` asked to go (s), until the next ``advance`` has gone there."""
 
     def load(self) -> None:
         """Open the recording and find the state keys it sets; idempotent."""
@@ -143,9 +143,13 @@ class RecordingPlayback:
         """Replay everything recorded in the next ``seconds`` of playback time (or go where
         ``seek`` asked: a full frame with ``frame.index`` 0)."""
         with self._seek_lock:
-            target, self._seek_to = self._seek_to, None
+            target = self._seek_to  # kept while jumping, so that seek() tells where it is going
         if target is not None:
-            return {**self._jump(target), keys.FRAME_INDEX: 0}
+            frame = self._jump(target)
+            with self._seek_lock:
+                if self._seek_to == target:  # a newer seek goes on at the next frame
+                    self._seek_to = None
+            return {**frame, keys.FRAME_INDEX: 0}
         entries = self._entries
         if self._next >= len(entries):
             if not self.loop:

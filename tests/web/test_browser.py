@@ -154,8 +154,10 @@ async def _seek(port: int, chromium) -> None:
             await page.eval_on_selector("#seek", "seek => { seek.value = '10'; seek.dispatchEvent(new Event('change')); }")
             await page.wait_for_function("() => document.querySelector('#seek-value').textContent.startsWith('10.0 /')")
             assert (await observer.run_command("playback/seek"))["time"] == 10.0  # paused: goes there at the next frame
+            restarts: list[dict] = []
+            observer.add_frame_listener(lambda delta, merged: restarts.append(delta) if delta.get(keys.FRAME_INDEX) == 0 else None)
             await page.click("#step")
-            await page.wait_for_function("() => document.querySelector('#status').dataset.atoms === '65'")
+            await observer.wait_for_frame(lambda f: bool(restarts) and keys.PARTICLE_POSITIONS in f)  # the jump: a new sequence
             where = await observer.run_command("playback/seek")
             assert 10.0 <= where["time"] < 10.5
         finally:
