@@ -23,6 +23,11 @@ export class FrameStore {
     this.topologyVersion = 0; // bumped when the atoms or bonds (not only their positions) change
   }
 
+  /** Forget the frame (the connection was lost: the next server may serve another system). */
+  clear() {
+    this.merge({ "frame.index": 0 });
+  }
+
   /** Merge one received frame; returns true when it started a new sequence. */
   merge(delta) {
     const restart = delta["frame.index"] === 0;

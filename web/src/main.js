@@ -48,6 +48,9 @@ function connect(url) {
       status.set({ connected: false, fps: 0, error: event.code === 1006 && !event.wasClean ? `cannot reach ${url} (refused or lost); retrying` : "" });
       controls.disconnected();
       state.apply({}, [...state.values.keys()]);
+      frames.clear();
+      fitted = false;
+      stateVersion++;
       setTimeout(() => connect(url), RECONNECT_MS);
     },
     onFrame(delta) {

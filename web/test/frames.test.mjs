@@ -42,3 +42,10 @@ test("frames/s counts the last second", () => {
   assert.equal(meter.rate(1999), 10);
   assert.equal(meter.rate(5000), 0);
 });
+
+test("clearing forgets the frame, as a new sequence would", () => {
+  const store = new FrameStore();
+  store.merge({ "particle.count": 3 });
+  store.clear();
+  assert.equal(store.atomCount, 0);
+});
