@@ -22,10 +22,7 @@ const status = new StatusPanel(document.getElementById("status"));
 const view = new View(document.getElementById("view"));
 if (view.error) status.set({ error: view.error });
 
-let connection = null;
-let controls = null;
-let steering = null;
-let drawn = { topology: -1, version: -1, state: -1 };
+const drawn = { topology: -1, version: -1, state: -1 };
 let stateVersion = 0;
 let fitted = false;
 
@@ -38,40 +35,34 @@ async function websocketPort() {
   }
 }
 
-function connect(url) {
-  connection = new Connection(url, {
-    onOpen() {
-      status.set({ connected: true, error: view.error ?? "" });
-      controls.connected();
-    },
-    onClose(event) {
-      status.set({ connected: false, fps: 0, error: event.code === 1006 && !event.wasClean ? `cannot reach ${url} (refused or lost); retrying` : "" });
-      controls.disconnected();
-      state.apply({}, [...state.values.keys()]);
-      frames.clear();
-      fitted = false;
-      stateVersion++;
-      setTimeout(() => connect(url), RECONNECT_MS);
-    },
-    onFrame(delta) {
-      if (frames.merge(delta)) fitted = false;
-      meter.tick();
-    },
-    onState(updates, removals) {
-      state.apply(updates, removals);
-      stateVersion++;
-      controls.showState(state);
-    },
-  });
-  const previous = steering;
-  controls = controls ?? new Controls({ run: (...args) => connection.run(...args) }, (error) => status.set({ error }));
-  steering = previous ?? new Steering(view, { updateState: (...args) => connection.updateState(...args) }, frames, {
-    playerId,
-    scale: () => controls.scale,
-    onChange: () => stateVersion++,
-  });
-  connection.connect();
-}
+const url = websocketUrl(window.location, await websocketPort());
+const connection = new Connection(url, {
+  onOpen() {
+    status.set({ connected: true, error: view.error ?? "" });
+    controls.connected();
+  },
+  onClose(event) {
+    const error = event.code === 1006 && !event.wasClean ? `cannot reach ${url} (refused or lost); retrying` : "";
+    status.set({ connected: false, fps: 0, error });
+    controls.disconnected();
+    state.apply({}, [...state.values.keys()]);
+    frames.clear();
+    fitted = false;
+    stateVersion++;
+    setTimeout(() => connection.connect(), RECONNECT_MS);
+  },
+  onFrame(delta) {
+    if (frames.merge(delta)) fitted = false;
+    meter.tick();
+  },
+  onState(updates, removals) {
+    state.apply(updates, removals);
+    stateVersion++;
+    controls.showState(state);
+  },
+});
+const controls = new Controls(connection, (error) => status.set({ error }));
+const steering = new Steering(view, connection, frames, { playerId, scale: () => controls.scale, onChange: () => stateVersion++ });
 
 function sceneMatrix() {
   const pose = state.get("scene");
@@ -126,7 +117,7 @@ function overlays() {
 }
 
 function sendAvatar() {
-  if (!connection?.open) return;
+  if (!connection.open) return;
   const room = sceneMatrix();
   const position = view.camera.position.clone().applyMatrix4(room);
   const rotation = view.camera.quaternion.clone();
@@ -164,8 +155,8 @@ window.costeer = {
 };
 
 setInterval(() => {
-  if (connection?.open) status.set({ atoms: frames.atomCount, fps: meter.rate() });
+  if (connection.open) status.set({ atoms: frames.atomCount, fps: meter.rate() });
 }, 250);
 setInterval(sendAvatar, AVATAR_INTERVAL_MS);
-connect(websocketUrl(window.location, await websocketPort()));
+connection.connect();
 draw();

@@ -23,6 +23,7 @@ export class Connection {
     this.open = false;
   }
 
+  /** Open the WebSocket (again, after a close: the listeners stay). */
   connect() {
     const socket = new WebSocket(this.url);
     socket.binaryType = "arraybuffer";
