@@ -28,7 +28,7 @@ let fitted = false;
 
 async function websocketPort() {
   try {
-    const response = await fetch("costeer-web.json", { cache: "no-store" });
+    const response = await fetch(`costeer-web.json${window.location.search}`, { cache: "no-store" }); // with any ?token=
     return (await response.json()).websocket_port ?? null;
   } catch {
     return null; // served by another web server: the WebSocket is on the page's own port
