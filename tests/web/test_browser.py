@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import time
 from pathlib import Path
 
@@ -37,12 +38,18 @@ def _variance(png: bytes) -> float:
     return float(np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=np.float64).var())
 
 
+def _printed(server, pattern: str) -> re.Match:
+    """The first line ``costeer serve`` printed that matches ``pattern`` (waiting up to 10 s)."""
+    deadline = time.monotonic() + 10
+    while (found := re.search(pattern, "".join(server.stdout))) is None:
+        assert time.monotonic() < deadline, f"costeer serve printed nothing like {pattern!r}: {server.stdout}"
+        time.sleep(0.1)
+    return found
+
+
 def test_the_page_views_and_steers_the_nanotube(costeer_server, chromium, built_page, tmp_path):
     server = costeer_server()
-    deadline = time.monotonic() + 10
-    while f"web page: http://127.0.0.1:{server.port}/" not in "".join(server.stdout):
-        assert time.monotonic() < deadline, f"costeer serve printed no page URL: {server.stdout}"
-        time.sleep(0.1)
+    _printed(server, re.escape(f"web page: http://127.0.0.1:{server.port}/"))
     asyncio.run(_view_and_steer(server.port, chromium, tmp_path))
 
 
@@ -160,5 +167,28 @@ async def _seek(port: int, chromium) -> None:
             await observer.wait_for_frame(lambda f: bool(restarts) and keys.PARTICLE_POSITIONS in f)  # the jump: a new sequence
             where = await observer.run_command("playback/seek")
             assert 10.0 <= where["time"] < 10.5
+        finally:
+            await browser.close()
+
+
+def test_the_page_on_its_own_port_connects_to_the_websocket_port(costeer_server, chromium, built_page):
+    server = costeer_server("--web-port", "0")
+    web_port = int(_printed(server, r"costeer serving web on 127\.0\.0\.1:(\d+)").group(1))
+    assert web_port != server.port
+    asyncio.run(_connects(f"http://127.0.0.1:{web_port}/", chromium))
+
+
+async def _connects(url: str, chromium) -> None:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page()
+            await page.goto(url)
+            await page.wait_for_function(
+                "() => { const s = document.querySelector('#status').dataset; return s.connected === 'true' && s.atoms === '65' }",
+                timeout=20_000,
+            )
         finally:
             await browser.close()
