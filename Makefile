@@ -6,7 +6,7 @@ PY313_VENV := .venv-py313
 PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $$HOME/.pyenv)
 PYTHON313 ?= $(PYENV_ROOT)/versions/3.13.0/bin/python3
 
-.PHONY: setup setup-nanover setup-py313 setup-mosquitto demo test test-fast bench learning checkpoint clean
+.PHONY: setup setup-nanover setup-py313 setup-mosquitto setup-web setup-browser demo test test-fast bench learning checkpoint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,7 @@ $(PY313_VENV)/.installed: pyproject.toml
 	$(PY313_VENV)/bin/pip install -q -e .
 	touch $@
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed setup-web
 setup-nanover: $(NANOVER_VENV)/.installed
 setup-py313: $(PY313_VENV)/.installed
 
@@ -39,10 +39,22 @@ setup-mosquitto:
 	@command -v mosquitto >/dev/null 2>&1 || command -v /usr/sbin/mosquitto >/dev/null 2>&1 || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto)
 
+# The web client (web/ -> costeer/server/web/static, served by costeer serve): npm from the lockfile, no CDN at run time.
+WEB_STATIC := costeer/server/web/static/index.html
+$(WEB_STATIC): web/package-lock.json web/build.mjs web/index.html web/style.css $(wildcard web/src/*.js)
+	cd web && npm ci --no-audit --no-fund && npm run build
+
+setup-web: $(WEB_STATIC)
+
+# The browser the web client's tests drive (tests/web, Playwright for Python): Debian's chromium, never a downloaded build.
+setup-browser:
+	@command -v chromium >/dev/null 2>&1 || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
 demo: setup
 	$(VENV)/bin/costeer demo
 
-test: setup setup-nanover setup-py313 setup-mosquitto
+test: setup setup-nanover setup-py313 setup-mosquitto setup-browser
 	COSTEER_REQUIRE_PY313=1 $(VENV)/bin/pytest -m '' -q
 
 test-fast: setup setup-mosquitto
@@ -62,4 +74,4 @@ checkpoint: setup
 	cp bench/results/learning/cnn.pt costeer/agent/checkpoints/nanotube.pt
 
 clean:
-	rm -rf $(VENV) $(NANOVER_VENV) $(PY313_VENV) *.egg-info
+	rm -rf $(VENV) $(NANOVER_VENV) $(PY313_VENV) *.egg-info web/node_modules costeer/server/web/static

@@ -48,6 +48,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     secure.add_argument("--ssl-auto", action="store_true", help="as --ssl with a self-signed certificate for this machine, made once and kept in ~/.cache/costeer/tls (clients must be told to trust it)")
     secure.add_argument("--token", metavar="TOKEN", help="refuse clients without this token (HTTP 401), on every port; default: $COSTEER_TOKEN. Clients send ?token=TOKEN or 'Authorization: Bearer TOKEN'; NanoVer's XR client cannot; IMD ports then listen on 127.0.0.1 only")
     secure.add_argument("--viewer-token", metavar="TOKEN", help="admit clients with this token as viewers: frames and state, but their state changes and commands are refused; needs --token; default: $COSTEER_VIEWER_TOKEN")
+    net.add_argument("--web-port", type=int, metavar="PORT", help="also serve the web page on PORT (it is always served on the WebSocket's port: http://ADDRESS:PORT/)")
+    net.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN", help="let web pages from ORIGIN (scheme://host:port) open WebSocket connections too (repeatable); by default only the server's own page and clients that send no Origin (headsets, Python) may connect")
     net.add_argument("--mqtt", metavar="HOST:PORT", help="publish events (clients, interactions, co-pilot, task, recording, metrics) to this MQTT broker on costeer/<name>/<kind>; the server runs on without it")
     parser.add_argument("--on-blowup", choices=("recover", "pause"), default="recover", help="when the simulation blows up: roll back to a recent good state, release the pulls and run on (default), or pause as NanoVer does (then playback/reset and playback/play)")
     pilot = parser.add_argument_group("co-pilot (a trained policy beside the people; switched live by copilot/mode)")
@@ -222,9 +224,11 @@ def run(args: argparse.Namespace) -> int:
 
         discovery_url(args.cloud_discovery)
     tls, access = _tls(args), AccessPolicy.from_options(token=args.token, viewer_token=args.viewer_token)
+    web = _web_settings(args)
     simulations = build_simulations(args)
     info = session_info(args, parse_labels(args.label))
     from ..server.app import CosteerServer
+    from ..server.web import page_url
 
     server = CosteerServer(
         simulations,
@@ -240,9 +244,13 @@ def run(args: argparse.Namespace) -> int:
         transports=_transports(args),
         access=access,
         tls=tls,
+        web=web,
     )
-    if args.playback is not None:  # the recording's avatars and interactions go to the shared state
+    if args.playback is not None:  # the recording's avatars and interactions go to the shared state; the page seeks
+        from ..recording.playback import SEEK_COMMAND
+
         simulations[0].state_sink = server.state.update
+        server.commands.register(SEEK_COMMAND, simulations[0].seek)  # no listed default: without a time it only tells
     if copilot is not None:
         from ..agent.copilot.inprocess import attach_copilot
 
@@ -258,6 +266,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"costeer serving {server.url}", flush=True)
     if access.enabled:
         print("clients need the token: ?token=TOKEN in the URL or 'Authorization: Bearer TOKEN'", flush=True)
+    print(f"web page: {page_url(args.address, server.port, scheme=server.page_scheme)}", flush=True)
     for transport in server.transports[1:]:
         if transport.port is not None:
             print(f"costeer serving {transport.name} on {args.address}:{transport.port}", flush=True)
@@ -292,6 +301,14 @@ def _tls(args: argparse.Namespace) -> "TlsCredentials | None":
     if not 2 <= len(args.ssl) <= 3:
         raise ValueError(f"--ssl takes CERT KEY and, for an encrypted key, its PASSWORD; got {len(args.ssl)} values")
     return TlsCredentials.load(*args.ssl)
+def _web_settings(args: argparse.Namespace) -> Any:
+    """``--web-port`` and ``--allow-origin``: how the page is served (a bad origin stops serve with its error)."""
+    from ..server.web import WebSettings
+
+    try:
+        return WebSettings(port=args.web_port, allow_origins=tuple(args.allow_origin))
+    except ValueError as error:
+        raise ValueError(f"--allow-origin: {error}") from None
 
 
 def _transports(args: argparse.Namespace) -> list[Any]:

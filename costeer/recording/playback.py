@@ -5,21 +5,30 @@ removes every state key the recording sets (except ``scene``) and starts from th
 frame; the keys the live server sets itself (``SERVER_OWNED_KEYS``) are never replayed nor
 removed, so the recorded server's name and session never overwrite the live one's; advancing by ``seconds`` replays every message recorded up to the new playback time;
 at the end the playback starts again from the beginning (or stops, with ``loop=False``).
+costeer adds ``playback/seek`` (``SEEK_COMMAND``, registered by ``costeer serve --playback``):
+``seek(time)`` jumps there at the next frame played.
 """
 
 from __future__ import annotations
 
+import math
+import threading
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from costeer.core import keys
 from costeer.core.frame import FrameDict, merge_frames
 from costeer.core.interaction import Interaction
+from costeer.server.commands import CommandError
 
 from .format import RecordingError
 from .reader import RecordingReader, normalize_frame
 
-__all__ = ["RecordingPlayback", "SCENE_IDENTITY", "SERVER_OWNED_KEYS"]
+__all__ = ["RecordingPlayback", "SCENE_IDENTITY", "SERVER_OWNED_KEYS", "SEEK_COMMAND"]
+
+SEEK_COMMAND = "playback/seek"
+"""costeer's command: ``{"time": seconds}`` seeks the recording played back; without it, only
+tells. Answers ``{"time", "duration"}`` in seconds from the recording's first message."""
 
 SCENE_IDENTITY = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0]
 """The ``scene`` pose (position, rotation quaternion, scale) a reset restores."""
@@ -67,6 +76,9 @@ class RecordingPlayback:
         self._changed_keys: list[str] = []
         self._next = 0
         self._time_us = 0.0
+        self._seek_lock = threading.Lock()
+        self._seek_to: float | None = None
+        """Where ``seek`` asked to go (s), until the next ``advance`` has gone there."""
 
     def load(self) -> None:
         """Open the recording and find the state keys it sets; idempotent."""
@@ -108,8 +120,36 @@ class RecordingPlayback:
         frame[keys.SIMULATION_NAME] = self.name
         return frame
 
+    def seek(self, time: float | None = None) -> dict[str, float]:
+        """``playback/seek``: go to ``time`` s after the recording's start at the next frame played
+        (clamped to the recording); returns ``{"time", "duration"}`` (where it is, or will be)."""
+        reader = self._reader  # loaded and closed by the simulation thread; this runs on a command thread
+        if reader is None:
+            raise CommandError("the recording is not open (not loaded yet, or closed): try again once it plays")
+        duration = reader.duration_s
+        if time is None:
+            with self._seek_lock:
+                pending = self._seek_to
+            now = (self._time_us - reader.entries[0].timestamp_us) / 1e6 if reader.entries else 0.0
+            return {"time": pending if pending is not None else min(max(now, 0.0), duration), "duration": duration}
+        if isinstance(time, bool) or not isinstance(time, (int, float)) or not math.isfinite(time):
+            raise CommandError(f"time must be a number of seconds from the recording's start, got {time!r}")
+        target = min(max(float(time), 0.0), duration)
+        with self._seek_lock:
+            self._seek_to = target
+        return {"time": target, "duration": duration}
+
     def advance(self, seconds: float) -> FrameDict | None:
-        """Replay everything recorded in the next ``seconds`` of playback time."""
+        """Replay everything recorded in the next ``seconds`` of playback time (or go where
+        ``seek`` asked: a full frame with ``frame.index`` 0)."""
+        with self._seek_lock:
+            target = self._seek_to  # kept while jumping, so that seek() tells where it is going
+        if target is not None:
+            frame = self._jump(target)
+            with self._seek_lock:
+                if self._seek_to == target:  # a newer seek goes on at the next frame
+                    self._seek_to = None
+            return {**frame, keys.FRAME_INDEX: 0}
         entries = self._entries
         if self._next >= len(entries):
             if not self.loop:
@@ -120,6 +160,16 @@ class RecordingPlayback:
         while self._next < len(entries) and entries[self._next].timestamp_us <= self._time_us:
             merged = self._replay_next(merged)
         return None if merged is None else _strip(merged)
+
+    def _jump(self, seconds: float) -> FrameDict:
+        """The full frame ``seconds`` after the recording's start, the state replayed up to there."""
+        frame = self.reset()
+        entries = self._entries
+        target_us = entries[0].timestamp_us + seconds * 1e6
+        while self._next < len(entries) and entries[self._next].timestamp_us <= target_us:
+            frame = self._replay_next(frame)
+        self._time_us = max(self._time_us, target_us)
+        return _strip(frame)
 
     def set_interactions(self, interactions: Mapping[str, Interaction]) -> None:
         """Ignored: a recording plays as it was recorded."""

@@ -37,6 +37,7 @@ from .session import ClientLedger
 from .state import SharedState
 from .tls import TlsCredentials
 from .transport import ConnectionListener, SessionParts, Transport, TransportFactory
+from .web import WebSettings
 from .websocket.server import DEFAULT_PORT, WebSocketServer
 
 __all__ = ["CosteerServer", "CLEARED_ON_SIMULATION_CHANGE", "COMMAND_THREADS"]
@@ -75,6 +76,7 @@ class CosteerServer:
         transports: Sequence[TransportFactory] = (),
         access: AccessPolicy | None = None,
         tls: TlsCredentials | None = None,
+        web: WebSettings | None = WebSettings(),
     ) -> None:
         self.name = name
         self.address = address
@@ -125,8 +127,9 @@ class CosteerServer:
         """What every transport serves, under one access policy (``access``) and TLS (``tls``)."""
         self._websocket = WebSocketServer(self.parts, port=port)
         self.transports: list[Transport] = [self._websocket]
-        """The WebSocket transport first, then those built from ``transports``, in order."""
+        """The WebSocket transport first, then those built from ``transports``, in order (then ``web``'s page port)."""
         self.transports += [factory(self.parts) for factory in transports]
+        self._serve_web(self._websocket, web)
         names = [transport.name for transport in self.transports]
         if len(set(names)) != len(names):
             raise ValueError(f"two transports share a name ({', '.join(names)}): give each its own")
@@ -141,6 +144,18 @@ class CosteerServer:
         self._started = False
         self._closed = False
 
+    def _serve_web(self, websocket: WebSocketServer, web: WebSettings | None) -> None:
+        """The page and the origin check on the WebSocket port; the ``--web-port`` server, if asked for."""
+        if web is None:
+            return
+        pages = web.page_server(address=self.address, websocket_port=lambda: websocket.port)
+        websocket.request_hooks += web.hooks(
+            websocket_port=lambda: websocket.port,
+            page_ports=lambda: [] if pages is None or pages.port is None else [pages.port],
+        )
+        if pages is not None:
+            self.transports.append(pages)
+
     @property
     def port(self) -> int | None:
         """The WebSocket port actually listened on (after ``start``)."""
@@ -150,6 +165,11 @@ class CosteerServer:
     def url(self) -> str:
         """The WebSocket URL (``ws://`` or, over TLS, ``wss://``) on the listening address."""
         return f"{self._websocket.scheme}://{self.address}:{self.port}"
+
+    @property
+    def page_scheme(self) -> str:
+        """How a browser opens the page on the WebSocket port: ``https`` over TLS, else ``http``."""
+        return "http" if self.parts.tls is None else "https"
 
     @property
     def client_count(self) -> int:

@@ -130,3 +130,37 @@ def test_every_key_read_only_to_clients_is_left_out_of_the_replay_recovery_notic
     playback.reset()
     playback.advance(1.0)
     assert changes == [({"scene": SCENE_IDENTITY}, ["avatar.u"]), ({"avatar.u": 1}, [])]
+
+
+def test_seek_jumps_at_the_next_frame_with_the_state_replayed_up_to_there(toy_recording, make_frame):
+    changes = []
+    playback = RecordingPlayback(toy_recording, state_sink=lambda updates, removals: changes.append((updates, removals)))
+    playback.load()
+    playback.reset()
+    assert playback.seek() == {"time": 0.0, "duration": 0.9}
+    assert playback.seek(0.55) == {"time": 0.55, "duration": 0.9}
+    jumped = playback.advance(1 / 30)
+    assert jumped["frame.index"] == 0 and jumped["particle.count"] == 5  # a full frame, clients start afresh
+    assert jumped["particle.positions"].tobytes() == make_frame(5)["particle.positions"]
+    assert changes[-2:] == [({"avatar.2": 2}, []), ({"avatar.5": 5}, [])]
+    assert playback.seek()["time"] == pytest.approx(0.55)
+    assert playback.advance(0.1)["particle.positions"].tobytes() == make_frame(6)["particle.positions"]
+
+
+@pytest.mark.parametrize(("asked", "went"), [(-3, 0.0), (99, 0.9)])
+def test_seek_stays_within_the_recording(toy_recording, asked, went):
+    playback = RecordingPlayback(toy_recording)
+    playback.load()
+    assert playback.seek(asked)["time"] == went
+
+
+@pytest.mark.parametrize("bad", ["1", True, float("nan"), [1]])
+def test_seek_refuses_what_is_not_a_time(toy_recording, bad):
+    from costeer.server.commands import CommandError
+
+    playback = RecordingPlayback(toy_recording)
+    with pytest.raises(CommandError, match="not open"):
+        playback.seek(1.0)
+    playback.load()
+    with pytest.raises(CommandError, match="seconds"):
+        playback.seek(bad)
