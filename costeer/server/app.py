@@ -130,6 +130,7 @@ class CosteerServer:
         """The WebSocket transport first, then those built from ``transports``, in order (then ``web``'s page port)."""
         self.transports += [factory(self.parts) for factory in transports]
         self._serve_web(self._websocket, web)
+        self._serves_page = web is not None
         names = [transport.name for transport in self.transports]
         if len(set(names)) != len(names):
             raise ValueError(f"two transports share a name ({', '.join(names)}): give each its own")
@@ -148,7 +149,9 @@ class CosteerServer:
         """The page and the origin check on the WebSocket port; the ``--web-port`` server, if asked for."""
         if web is None:
             return
-        pages = web.page_server(address=self.address, websocket_port=lambda: websocket.port)
+        pages = web.page_server(
+            address=self.address, websocket_port=lambda: websocket.port, access=self.parts.access, tls=self.parts.tls
+        )
         websocket.request_hooks += web.hooks(
             websocket_port=lambda: websocket.port,
             page_ports=lambda: [] if pages is None or pages.port is None else [pages.port],
@@ -178,10 +181,13 @@ class CosteerServer:
 
     @property
     def discovery_services(self) -> dict[str, int]:
-        """What discovery announces: every transport's services (after ``start``)."""
+        """What discovery announces: every transport's services (after ``start``), and over TLS the
+        page as ``https`` (NanoVer's name for its page): on ``--web-port`` if given, else the WebSocket's port."""
         services: dict[str, int] = {}
         for transport in self.transports:
             services.update(transport.discovery_services)
+        if self._serves_page and self.parts.tls is not None and self.port is not None:
+            services.setdefault("https", self.port)
         return services
 
     def start(self) -> None:

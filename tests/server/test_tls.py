@@ -143,7 +143,7 @@ def test_discovery_announces_wss(fake_simulation, pair: tuple[Path, Path]) -> No
             assert server.url == f"wss://127.0.0.1:{server.port}"
             while (hub := json.loads(listener.recv(2048)))["name"] != "secure lab":
                 pass
-    assert hub["services"] == {"wss": server.port}
+    assert hub["services"] == {"wss": server.port, "https": server.port}  # the page too, as NanoVer announces its page
 
 
 def test_a_page_hook_is_served_over_https_and_its_token_cookie_is_secure(pair: tuple[Path, Path]) -> None:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from ..access import AccessPolicy
+from ..tls import TlsCredentials
 from ..websocket.server import RequestHook
 from .origin import OriginCheck, normalize_origin
 from .page_server import WebPageServer
@@ -42,12 +44,19 @@ class WebSettings:
         page = StaticPage(self.static_dir, settings=lambda: {"websocket_port": websocket_port()})
         return [OriginCheck(self.allow_origins, page_ports=page_ports), page]
 
-    def page_server(self, *, address: str, websocket_port: Callable[[], int | None]) -> WebPageServer | None:
-        """The ``--web-port`` server, or ``None`` when no port is asked for."""
+    def page_server(
+        self,
+        *,
+        address: str,
+        websocket_port: Callable[[], int | None],
+        access: AccessPolicy | None = None,
+        tls: TlsCredentials | None = None,
+    ) -> WebPageServer | None:
+        """The ``--web-port`` server (under the session's access policy and TLS), or ``None`` when no port is asked for."""
         if self.port is None:
             return None
         page = StaticPage(self.static_dir, settings=lambda: {"websocket_port": websocket_port()})
-        return WebPageServer([page], address=address, port=self.port)
+        return WebPageServer([page], address=address, port=self.port, access=access, tls=tls)
 
 
 def page_url(address: str, port: int | None, *, scheme: str = "http") -> str:

@@ -2,7 +2,8 @@
 
 A transport with no clients: an HTTP listener (websockets' own, with only request hooks)
 that answers every request with the page's files; the page then connects to the WebSocket
-port, which it learns from ``/costeer-web.json``.
+port, which it learns from ``/costeer-web.json``. It keeps the session's rules: the access
+policy admits each request first (``--token``: 401 without it), and with ``--ssl`` it speaks https.
 
     server = CosteerServer(simulations, web=WebSettings(port=8080))
 """
@@ -15,7 +16,11 @@ from typing import Sequence
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
+from ..access import AccessPolicy
 from ..loop_thread import LoopThread
+from ..mistakes import MistakeLog
+from ..tls import TlsCredentials
+from ..websocket.access import AccessGate
 from ..websocket.server import RequestHook
 from .static import http_response
 
@@ -31,8 +36,18 @@ class WebPageServer:
 
     name = "web"
 
-    def __init__(self, hooks: Sequence[RequestHook], *, address: str, port: int) -> None:
+    def __init__(
+        self,
+        hooks: Sequence[RequestHook],
+        *,
+        address: str,
+        port: int,
+        access: AccessPolicy | None = None,
+        tls: TlsCredentials | None = None,
+    ) -> None:
         self.hooks = list(hooks)
+        self._tls = tls
+        self._gate = AccessGate(access or AccessPolicy(), secure=tls is not None, refusals=MistakeLog("web page access control:"))
         self.address = address
         self._requested_port = port
         self._loop_thread = LoopThread("costeer-web")
@@ -47,8 +62,8 @@ class WebPageServer:
 
     @property
     def discovery_services(self) -> dict[str, int]:
-        """Nothing: discovery announces the protocols' ports, and headsets have no use for the page."""
-        return {}
+        """``{"https": port}`` over TLS (NanoVer announces its page so), else nothing."""
+        return {"https": self.port} if self._tls is not None and self.port is not None else {}
 
     def start(self) -> None:
         """Listen (in a background thread); raises ``OSError`` naming --web-port if the port is taken."""
@@ -62,7 +77,8 @@ class WebPageServer:
         self._loop_thread.stop(None if self._server is None else self._shutdown, what="the web page server", timeout=3)
 
     async def _listen(self) -> Server:
-        return await serve(self._refuse_upgrade, self.address, self._requested_port, process_request=self._answer)
+        ssl = None if self._tls is None else self._tls.server_context()
+        return await serve(self._refuse_upgrade, self.address, self._requested_port, process_request=self._answer, ssl=ssl)
 
     async def _shutdown(self) -> None:
         assert self._server is not None
@@ -70,10 +86,9 @@ class WebPageServer:
         await self._server.wait_closed()
 
     def _answer(self, connection: ServerConnection, request: Request) -> Response:
-        for hook in self.hooks:
-            response = hook(connection, request)
-            if response is not None:
-                return response
+        _, response = self._gate.answer(connection, request, self.hooks)
+        if response is not None:
+            return response
         return http_response(http.HTTPStatus.NOT_FOUND, b"this port serves the web page only; connect the WebSocket to the server's --port\n")
 
     async def _refuse_upgrade(self, connection: ServerConnection) -> None:

@@ -6,14 +6,15 @@ page's own scripts and styles, and its WebSocket, need no token in their URLs). 
 without a valid token is answered ``401 Unauthorized`` with a message saying how to give
 one; the first refusal from each address is logged.
 
-    admission = admit(policy, request, remote, refusals=MistakeLog("access control:"))
-    if admission.refusal is not None: return admission.refusal
+    gate = AccessGate(policy, secure=tls is not None, refusals=MistakeLog("access control:"))
+    role, response = gate.answer(connection, request, hooks)   # in a port's process_request
 """
 
 from __future__ import annotations
 
 import http
 from dataclasses import dataclass
+from typing import Any, Callable, Sequence
 from http.cookies import CookieError, SimpleCookie
 from urllib.parse import parse_qs, urlsplit
 
@@ -23,7 +24,7 @@ from websockets.http11 import Request, Response
 from ..access import AccessPolicy, Role, bearer_token, refusal_message
 from ..mistakes import MistakeLog
 
-__all__ = ["Admission", "admit", "presented_token", "remember_token", "TOKEN_QUERY", "TOKEN_COOKIE"]
+__all__ = ["AccessGate", "Admission", "admit", "presented_token", "remember_token", "TOKEN_QUERY", "TOKEN_COOKIE"]
 
 TOKEN_QUERY = "token"
 TOKEN_COOKIE = "costeer_token"
@@ -100,3 +101,35 @@ def remember_token(response: Response, token: str, *, secure: bool) -> None:
     morsel["samesite"] = "Strict"
     morsel["secure"] = secure
     response.headers["Set-Cookie"] = morsel.OutputString()
+
+
+class AccessGate:
+    """The access policy in front of one port's request hooks (the WebSocket port, the page port).
+
+    Every request is admitted first: a refused one gets its 401 and no hook sees it. The first
+    hook that answers an admitted request answers it, with the ``?token=`` remembered as a cookie.
+    """
+
+    def __init__(self, policy: AccessPolicy, *, secure: bool, refusals: MistakeLog) -> None:
+        self.policy = policy
+        self.secure = secure
+        """Whether the port speaks TLS (the token cookie is then ``Secure``)."""
+        self._refusals = refusals
+
+    def answer(
+        self, connection: Any, request: Request, hooks: Sequence[Callable[[Any, Request], "Response | None"]]
+    ) -> "tuple[Role | None, Response | None]":
+        """``(role, response)``: ``(None, 401)`` when refused; else the role the token gives and the
+        first hook's response (``None`` when no hook answers: the WebSocket handshake follows)."""
+        remote = connection.remote_address
+        address = None if not remote else f"{remote[0]}:{remote[1]}"
+        admission = admit(self.policy, request, address, refusals=self._refusals)
+        if admission.refusal is not None:
+            return None, admission.refusal
+        for hook in hooks:
+            response = hook(connection, request)
+            if response is not None:
+                if admission.query_token is not None:
+                    remember_token(response, admission.query_token, secure=self.secure)
+                return admission.role, response
+        return admission.role, None

@@ -38,7 +38,7 @@ from ..session import ClientSession
 from ..subscription import once_after_notify
 from ..loop_thread import LoopThread
 from ..transport import SessionParts
-from .access import admit, remember_token
+from .access import AccessGate
 from .codec import (
     FRAME_MESSAGE_ENCODING,
     MAX_MESSAGE_BYTES,
@@ -100,7 +100,7 @@ class WebSocketServer:
         """Every TCP connection, including those still in (or stuck before) the handshake."""
         self._roles: weakref.WeakKeyDictionary[ServerConnection, Role] = weakref.WeakKeyDictionary()
         """The role each admitted connection's token gave it, until its handler starts."""
-        self._refusals = MistakeLog("WebSocket access control:")
+        self._gate = AccessGate(parts.access, secure=parts.tls is not None, refusals=MistakeLog("WebSocket access control:"))
         self.port: int | None = None
         """The port actually listened on, once started."""
 
@@ -151,18 +151,10 @@ class WebSocketServer:
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         """The access policy first (a refusal ends it), then the hooks in order."""
-        admission = admit(self.parts.access, request, _address(connection), refusals=self._refusals)
-        if admission.refusal is not None:
-            return admission.refusal
-        assert admission.role is not None
-        self._roles[connection] = admission.role
-        for hook in self.request_hooks:
-            response = hook(connection, request)
-            if response is not None:
-                if admission.query_token is not None:
-                    remember_token(response, admission.query_token, secure=self.parts.tls is not None)
-                return response
-        return None
+        role, response = self._gate.answer(connection, request, self.request_hooks)
+        if role is not None:
+            self._roles[connection] = role
+        return response
 
     def _new_connection(self, *args: Any, **kwargs: Any) -> ServerConnection:
         connection = ServerConnection(*args, **kwargs)

@@ -90,3 +90,22 @@ def test_a_malformed_allowed_origin_is_refused_at_once():
 @pytest.mark.parametrize(("address", "url"), [("127.0.0.1", "http://127.0.0.1:1/"), ("0.0.0.0", "http://127.0.0.1:1/"), ("::1", "http://[::1]:1/")])
 def test_the_page_url_is_one_a_browser_on_this_machine_opens(address, url):
     assert page_url(address, 1) == url
+
+
+def test_the_web_port_keeps_the_sessions_token_and_tls(fake_simulation, site, tmp_path):
+    pytest.importorskip("cryptography")
+    from costeer.server.access import AccessPolicy
+    from costeer.server.tls import TlsCredentials, client_context, make_self_signed
+
+    make_self_signed(tmp_path / "cert.pem", tmp_path / "key.pem", hosts=["127.0.0.1"])
+    tls, trust = TlsCredentials.load(tmp_path / "cert.pem", tmp_path / "key.pem"), client_context(tmp_path / "cert.pem")
+    settings = WebSettings(static_dir=site, port=0)
+    with CosteerServer([fake_simulation()], port=0, web=settings, tls=tls, access=AccessPolicy(token="t0ken")) as server:
+        pages = next(transport for transport in server.transports if transport.name == "web")
+        web = page_url("127.0.0.1", pages.port, scheme="https")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(web, context=trust, timeout=5)
+        assert refused.value.code == 401
+        with urllib.request.urlopen(web + "?token=t0ken", context=trust, timeout=5) as reply:
+            assert reply.status == 200 and "Secure" in reply.headers["Set-Cookie"]
+        assert server.discovery_services == {"wss": server.port, "https": pages.port}
