@@ -187,7 +187,7 @@ def test_nanovers_client_discovers_the_wss_service_and_connects(fake_simulation,
             )
     assert done.returncode == 0, done.stderr[-3000:]
     seen = json.loads(done.stdout)
-    assert seen["services"] == {"wss": server.port}
+    assert seen["services"] == {"wss": server.port, "https": server.port}
     assert seen["url"] == f"wss://127.0.0.1:{server.port}" and seen["particle_count"] == 5
 
 
