@@ -146,9 +146,11 @@ function draw() {
   view.render();
 }
 
-/** For the browser's console and the tests: where an atom is drawn, the merged frame and state. */
+/** For the browser's console and the tests: where atoms and points are drawn, the camera, the frame and state. */
 window.costeer = {
-  atomOnScreen: (index) => view.screenPosition(frames.positions, index),
+  atomOnScreen: (index) => view.toScreen(...frames.positions.subarray(3 * index, 3 * index + 3)),
+  toScreen: (point) => view.toScreen(...point),
+  lookAt: (position, target) => view.lookAt(position, target),
   frames,
   state,
   playerId,

@@ -1,6 +1,8 @@
 // Mouse steering: press on an atom and drag; while the button is held the page writes a
 // spring interaction (`interaction.<player id>`, NanoVer's format) pulling that atom toward
-// the pointer in the view plane, with the pull strength from the slider; released, it is removed.
+// the pointer in the view plane (the plane facing the camera through the atom where it was
+// grabbed: fixed for the drag, so the atom is held at that depth too), with the pull strength
+// from the slider; released, it is removed.
 import * as THREE from "three";
 
 const WRITE_INTERVAL_MS = 33;
@@ -21,6 +23,7 @@ export class Steering {
     this.scale = scale;
     this.onChange = onChange;
     this.atom = null; // the atom held, while dragging
+    this.anchor = null; // where it was grabbed: the view plane passes through it
     this.target = null;
     this.lastWrite = 0;
     const surface = view.surface;
@@ -56,13 +59,14 @@ export class Steering {
     event.stopPropagation();
     this.view.surface.setPointerCapture?.(event.pointerId);
     this.atom = atom;
-    this.target = this.atomPosition(atom);
+    this.anchor = this.atomPosition(atom);
+    this.target = this.anchor.clone();
     this.write(true);
   }
 
   move(event) {
     if (this.atom === null) return;
-    this.target = this.view.viewPlanePoint(event.clientX, event.clientY, this.atomPosition(this.atom));
+    this.target = this.view.viewPlanePoint(event.clientX, event.clientY, this.anchor);
     this.write(false);
   }
 

@@ -136,11 +136,19 @@ export class View {
     return hit?.instanceId ?? null;
   }
 
-  /** Where atom `index` (at `positions`) is on the screen, in client pixels (for tests and the console). */
-  screenPosition(positions, index) {
+  /** Where the point (x, y, z) in nm is drawn, in client pixels (for tests and the console). */
+  toScreen(x, y, z) {
     const rect = this.surface.getBoundingClientRect();
-    const point = new THREE.Vector3(positions[3 * index], positions[3 * index + 1], positions[3 * index + 2]).project(this.camera);
+    const point = new THREE.Vector3(x, y, z).project(this.camera);
     return { x: rect.left + ((point.x + 1) / 2) * rect.width, y: rect.top + ((1 - point.y) / 2) * rect.height };
+  }
+
+  /** Look at `target` from `position` (both in nm). */
+  lookAt(position, target) {
+    this.camera.position.set(...position);
+    this.controls.target.set(...target);
+    this.controls.update();
+    this.dirty = true;
   }
 
   /** Where the pointer is on the plane through `anchor` facing the camera (the view plane). */

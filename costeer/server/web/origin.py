@@ -5,6 +5,10 @@ could otherwise steer the simulation through their browser. Accepted: upgrades w
 ``Origin`` (headsets, Python and other non-browser clients), from the page's own origin
 (the same host and port as the request's ``Host``, over http or https, or the ``--web-port``
 page on the same host), and the origins given with ``--allow-origin``; others get HTTP 403.
+The page's own origin counts only when the browser reached the server by an IP address, as
+``localhost`` or by this machine's own name: a page on any other name that equals its
+``Host`` may be a DNS-rebinding attack (a foreign name made to point at this machine), so
+such names need ``--allow-origin`` too.
 
     check = OriginCheck(allowed=["https://lab.example.org"])
     WebSocketServer(parts, request_hooks=[check, StaticPage()])
@@ -13,6 +17,8 @@ page on the same host), and the origins given with ``--allow-origin``; others ge
 from __future__ import annotations
 
 import http
+import ipaddress
+import socket
 from typing import Callable, Iterable
 from urllib.parse import urlsplit
 
@@ -82,6 +88,20 @@ class OriginCheck:
         except ValueError:
             return False
         page = urlsplit(origin)
-        if page.hostname != own.hostname:
+        if page.hostname != own.hostname or not _trusted_host(own.hostname or ""):
             return False
         return page.port == (own_port or _DEFAULT_PORTS[page.scheme]) or page.port in set(self._page_ports())
+
+
+def _trusted_host(host: str) -> bool:
+    """Whether a ``Host`` name can only mean this machine: an IP address, ``localhost``, or its own name."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    names = {socket.gethostname().lower()}
+    names |= {f"{name}.local" for name in names} | {socket.getfqdn().lower()}
+    return host in names

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from websockets.datastructures import Headers
 from websockets.http11 import Request
@@ -42,7 +44,19 @@ def test_the_web_port_page_on_the_same_host_is_the_servers_own():
 
 
 def test_a_host_without_port_means_the_schemes_default():
-    assert OriginCheck()(None, _upgrade(host="lab.example.org", origin="https://lab.example.org")) is None
+    assert OriginCheck()(None, _upgrade(host="10.0.0.5", origin="https://10.0.0.5")) is None
+
+
+@pytest.mark.parametrize("host", ["localhost:38801", "[::1]:38801", f"{socket.gethostname()}:38801", f"{socket.gethostname()}.local:38801"])
+def test_the_own_page_on_loopback_or_this_machines_name_connects(host):
+    assert OriginCheck()(None, _upgrade(host=host, origin=f"http://{host}")) is None
+
+
+def test_a_foreign_name_pointed_at_this_machine_is_not_the_own_page():
+    """DNS rebinding: evil.example resolves to the server, so Host and Origin agree."""
+    response = OriginCheck()(None, _upgrade(host="evil.example:38801", origin="http://evil.example:38801"))
+    assert response.status_code == 403
+    assert OriginCheck(["http://evil.example:38801"])(None, _upgrade(host="evil.example:38801", origin="http://evil.example:38801")) is None
 
 
 def test_plain_gets_are_not_the_checks_business():
