@@ -63,11 +63,11 @@ def build_helix_system(*, alanines: int = ALANINES) -> BuiltSystem:
     topology, heavy = _heavy_atoms(alanines)
     forcefield = openmm.app.ForceField(FORCE_FIELD)
     modeller = openmm.app.Modeller(topology, heavy * unit.nanometer)
-    with _python_random_seeded(HYDROGEN_SEED):  # Modeller places new hydrogens at random before minimising
-        modeller.addHydrogens(forcefield)
-    # The minimisation inside addHydrogens runs on OpenMM's multithreaded CPU platform, whose sums
-    # now and then differ in the last bits between processes: a 1e-5 nm grid hides that.
-    positions = np.round(np.array(modeller.getPositions().value_in_unit(unit.nanometer), dtype=np.float64), 5)
+    # Modeller places new hydrogens at random, then minimises them: seeded, and on the Reference
+    # platform (the multithreaded CPU platform's sums differ between runs on a busy machine).
+    with _python_random_seeded(HYDROGEN_SEED):
+        modeller.addHydrogens(forcefield, platform=openmm.Platform.getPlatformByName("Reference"))
+    positions = np.array(modeller.getPositions().value_in_unit(unit.nanometer), dtype=np.float64)
     system = forcefield.createSystem(
         modeller.topology, nonbondedMethod=openmm.app.NoCutoff, constraints=None, removeCMMotion=False
     )
