@@ -39,6 +39,7 @@ import openmm
 import clients
 import raw_openmm
 import servers
+from interleave import interleave, paired_ratio
 
 __all__ = ["main"]
 
@@ -93,24 +94,8 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-def _interleave(arms: dict[str, Callable[[], float]], pairs: int) -> dict[str, list[float]]:
-    """``pairs`` rounds of one window per arm; each round starts one arm later (no fixed order)."""
-    names = list(arms)
-    rates: dict[str, list[float]] = {name: [] for name in names}
-    for round_index in range(pairs):
-        shift = round_index % len(names)
-        for name in names[shift:] + names[:shift]:
-            rates[name].append(arms[name]())
-        _log(f"round {round_index + 1}: " + ", ".join(f"{name} {rates[name][-1]:,.0f}" for name in names))
-    return rates
-
-
-def _ratio(numerators: list[float], denominators: list[float]) -> dict[str, float]:
-    """Median, min and max of paired ratios (NaN pairs left out)."""
-    ratios = [a / b for a, b in zip(numerators, denominators) if a == a and b == b and b > 0]
-    if not ratios:
-        return {"median": float("nan"), "min": float("nan"), "max": float("nan"), "pairs": 0}
-    return {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios), "pairs": len(ratios)}
+def _log_round(number: int, rates: dict[str, float]) -> None:
+    _log(f"round {number}: " + ", ".join(f"{name} {rate:,.0f}" for name, rate in rates.items()))
 
 
 class _Paused:
@@ -196,7 +181,7 @@ def bench_system(name: str, xml: Path, *, seconds: float, pairs: int, extras: bo
         else:
             arms["costeer 0 clients"] = lambda: server.window(0)
             arms["costeer 4 clients"] = lambda: server.window(4)
-        rates = _interleave(arms, pairs)
+        rates = interleave(arms, pairs, on_round=_log_round)
         result["costeer_platform"] = _chosen_platform(log)
         result["platform_timing"] = next((line.strip() for line in log if "platform timing" in line), None)
     raw_best, best_label = _best_raw(rates, raws)
@@ -205,15 +190,15 @@ def bench_system(name: str, xml: Path, *, seconds: float, pairs: int, extras: bo
     result["raw_best"] = raw_best
     if solvated:
         result["ratios"] = {
-            "energies_vs_raw": _ratio(rates["costeer 1 client"], raw_best),
-            "no_energies_vs_raw": _ratio(rates["costeer --no-energies 1 client"], raw_best),
+            "energies_vs_raw": paired_ratio(rates["costeer 1 client"], raw_best),
+            "no_energies_vs_raw": paired_ratio(rates["costeer --no-energies 1 client"], raw_best),
         }
     else:
         result["fps_4_clients"] = server.fps
         result["ratios"] = {
-            "0_vs_raw": _ratio(rates["costeer 0 clients"], raw_best),
-            "4_vs_raw": _ratio(rates["costeer 4 clients"], raw_best),
-            "4_vs_0": _ratio(rates["costeer 4 clients"], rates["costeer 0 clients"]),
+            "0_vs_raw": paired_ratio(rates["costeer 0 clients"], raw_best),
+            "4_vs_raw": paired_ratio(rates["costeer 4 clients"], raw_best),
+            "4_vs_0": paired_ratio(rates["costeer 4 clients"], rates["costeer 0 clients"]),
         }
     _log(f"ratios: {result['ratios']}")
     del raws
