@@ -52,7 +52,7 @@ from interleave import interleave, paired_ratio, rate_between  # noqa: E402
 from costeer.core import keys  # noqa: E402
 from costeer.engine.nanover_xml import LoadedSystem, read_nanover_xml  # noqa: E402
 
-__all__ = ["main", "run", "table", "water_box", "Classroom"]
+__all__ = ["main", "run", "summarise", "table", "water_box", "Classroom", "CLIENTS", "STALL_SECONDS", "SYSTEMS"]
 
 RESULTS = REPO / "bench" / "results"
 NANOTUBE = REPO / ".." / "shared" / "data" / "systems" / "nanotube.xml"
@@ -65,6 +65,8 @@ TARGET_KEPT_UP = 0.95
 """Every reader gets at least this share of the frames published (30/s, or fewer when the simulation is slower)."""
 TARGET_BYTES_PER_CLIENT = 1e6
 SEED = 2026
+CLIENTS = 32
+STALL_SECONDS = 30.0
 STEPS_PER_FRAME = {"nanotube": 5, "water": 1}
 """``serve``'s 5 on the nanotube; 1 on the water box, whose 70-90 steps/s on 2 cores would
 otherwise make fewer than 30 frames/s (free-running, a frame still goes out at most 30 times a second)."""
@@ -273,20 +275,17 @@ def run(systems: list[str], *, clients: int, pairs: int, seconds: float, stall_s
                          platform=platform, log=log) for system in systems]
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The classroom options (also bench/run.py's, prefixed ``--classroom-`` there)."""
-    parser.add_argument("--clients", type=int, default=32, help="readers in the crowded arm (default 32)")
-    parser.add_argument("--stall-seconds", type=float, default=30.0,
-                        help="how long the never-reading client is connected before its window (0: no such window; default 30: on the nanotube the socket buffers hold ~20 s of frames before the server must merge)")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=5, help="interleaved rounds of 0 and N clients (default 5)")
     parser.add_argument("--seconds", type=float, default=5.0, help="seconds a window counts (default 5)")
     parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS))
     parser.add_argument("--platform", default=None, help="OpenMM platform (default: timed at load, as serve does)")
-    add_arguments(parser)
+    parser.add_argument("--clients", type=int, default=CLIENTS, help=f"readers in the crowded arm (default {CLIENTS})")
+    parser.add_argument("--stall-seconds", type=float, default=STALL_SECONDS,
+                        help="how long the never-reading client is connected before its window (0: no such window; "
+                             f"default {STALL_SECONDS:.0f}: on the nanotube the socket buffers hold ~20 s of frames "
+                             "before the server must merge)")
     parser.add_argument("--out", type=Path, default=None, help="JSON file (default bench/results/classroom-TIME.json)")
     args = parser.parse_args(argv)
     if args.pairs < 1 or not args.seconds > 0 or args.clients < 1:
