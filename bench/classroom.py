@@ -15,6 +15,7 @@ from a process of their own (``crowd.py``) before the window and leave after it:
 | steps/s | ``system.simulation.step`` and ``server.timestamp`` of the hub's latest frame at each end of the window (no client needed to read them) |
 | cost | the ratio N clients / 0 clients of steps/s within each round: median and range. Target >= 0.95 |
 | frames/s per client | each reader's frames within the window. Target: every frame the server published, 30/s at most (read as >= 95% of the published rate) |
+| CPU | cores busy in this process (the server) during the window, and in the crowd's process while connected |
 | memory per client | this process's RSS with the N clients connected, at the window's end, minus its RSS just before they connected, over N. Target < 1 MB |
 | slow client | after the rounds, N readers and one client that never reads (4 KiB receive buffer) for ``--stall-seconds`` + a window: the readers' frames/s, and the frames the slow one got (reading for 1 s at the end) against the frames published while it was connected, and the gaps in their ``frame.index`` (the server merges what it missed: it must drop frames, not queue them) |
 
@@ -142,15 +143,20 @@ class Classroom:
         frame = self.server.hub.current_frame or {}
         return frame.get(keys.SIMULATION_STEP), frame.get(keys.SERVER_TIMESTAMP, 0.0)
 
+    def _cpu(self) -> float:
+        """CPU seconds of this process (the server's threads) so far."""
+        times = self._process.cpu_times()
+        return times.user + times.system
+
     def _measure(self, crowd: Crowd | None) -> dict[str, Any]:
         rss_before = self._process.memory_info().rss
         with crowd if crowd is not None else contextlib.nullcontext():
             time.sleep(self.warmup)
             step0, stamp0 = self._mark()
-            published0, start = self.server.runner.frames_published, time.monotonic()
+            published0, start, cpu0 = self.server.runner.frames_published, time.monotonic(), self._cpu()
             time.sleep(self.seconds)
             step1, stamp1 = self._mark()
-            published1, end = self.server.runner.frames_published, time.monotonic()
+            published1, end, cpu1 = self.server.runner.frames_published, time.monotonic(), self._cpu()
             rss_during = self._process.memory_info().rss
         clients = 0 if crowd is None else crowd.readers
         fps = [] if crowd is None else [rate_between(arrivals, start, end) for arrivals in crowd.report.readers]
@@ -159,6 +165,8 @@ class Classroom:
             "steps_per_second": (step1 - step0) / (stamp1 - stamp0) if stamp1 > stamp0 else float("nan"),
             "frames_per_second": fps,
             "published_per_second": (published1 - published0) / (end - start),
+            "server_cores": (cpu1 - cpu0) / (end - start),
+            "clients_cores": None if crowd is None else crowd.report.cores,
             "rss_before": rss_before,
             "rss_during": rss_during,
             "bytes_per_client": (rss_during - rss_before) / clients if clients else None,
@@ -223,6 +231,9 @@ def summarise(system: str, particles: int, platform: str, clients: int, idle: li
                               "published": statistics.median(w["published_per_second"] for w in crowded),
                               "slowest_reader_over_published": min(kept_up, default=float("nan"))},
         "bytes_per_client": {"median": statistics.median(per_client), "max": max(per_client)},
+        "cores": {"server_0": statistics.median(w["server_cores"] for w in idle),
+                  "server_n": statistics.median(w["server_cores"] for w in crowded),
+                  "clients": statistics.median(w["clients_cores"] for w in crowded)},
         "slow_client": None,
         "windows": {"0": idle, str(clients): crowded},
     }
@@ -249,12 +260,14 @@ def table(rows: list[dict[str, Any]]) -> str:
     """Markdown: one line per system (the classroom rows of the bench table)."""
     lines = [
         "| system (particles, platform) | clients | steps/s 0 / N clients (median) | N / 0 steps/s (paired median, range) "
-        "| frames/s per client (min, median; published) | RSS per connected client (median, max) "
+        "| frames/s per client (min, median; published) | cores busy: server 0 / N clients; the N clients "
+        "| RSS per connected client (median, max) "
         "| a client that never reads: frames received / published; the others' min frames/s | targets met |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         ratio, fps, memory, slow = row["ratio"], row["frames_per_second"], row["bytes_per_client"], row["slow_client"]
+        cores = row["cores"]
         stalled = ("–" if slow is None else
                    f"{slow['received']} / {slow['published']} ({slow['skipped']} skipped in frame.index); {slow['readers_min_fps']:.1f} of {slow['published_per_second']:.1f}")
         met = ", ".join(f"{name} {_yes(ok)}" for name, ok in row["met"].items())
@@ -263,6 +276,7 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"| {row['steps_per_second']['0']:,.0f} / {row['steps_per_second'][str(row['clients'])]:,.0f} "
             f"| {ratio['median']:.1%} ({ratio['min']:.1%}–{ratio['max']:.1%}, {ratio['pairs']} pairs) "
             f"| {fps['min']:.1f}, {fps['median']:.1f}; {fps['published']:.1f} "
+            f"| {cores['server_0']:.2f} / {cores['server_n']:.2f}; {cores['clients']:.2f} "
             f"| {memory['median'] / 1e3:,.0f} kB, {memory['max'] / 1e3:,.0f} kB | {stalled} | {met} |"
         )
     return "\n".join(lines)

@@ -4,6 +4,7 @@
         ...                                            # the server is measured meanwhile
     crowd.report.readers     # per reader, every frame's arrival (time.monotonic(), one clock for both processes)
     crowd.report.stalled     # per client that never read: frames received when it finally drained, and their indices
+    crowd.report.cores       # the crowd's CPU time over its wall time while connected (1.0: one core busy)
 
 Readers read every message as it comes (the server paces frames, 30 frames/s in the bench)
 and decode it (msgpack), as a viewer would. A stalled client connects with a 4 KiB receive
@@ -47,6 +48,8 @@ class CrowdReport:
     readers: list[list[float]] = field(default_factory=list)
     stalled: list[dict[str, list[int]]] = field(default_factory=list)
     """Per stalled client: ``{"indices": [frame.index of every frame it received]}``."""
+    cores: float = 0.0
+    """The crowd process's CPU seconds per wall second from ``connected`` to the close of its stdin."""
 
 
 class Crowd:
@@ -122,19 +125,21 @@ async def _run(url: str, readers: int, stalled: int) -> CrowdReport:
     async with asyncio.timeout(CONNECT_TIMEOUT):
         await asyncio.gather(*(first.wait() for first in firsts))
     print("connected", flush=True)
+    cpu, wall = time.process_time(), time.monotonic()
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    cores = (time.process_time() - cpu) / max(time.monotonic() - wall, 1e-9)
     for task in tasks:
         task.cancel()
     await asyncio.gather(*(connection.close() for connection in connections))
     drained = [{"indices": await _drain(connection)} for connection in stalled_connections]
     await asyncio.gather(*(connection.close() for connection in stalled_connections))
-    return CrowdReport(readers=arrivals, stalled=drained)
+    return CrowdReport(readers=arrivals, stalled=drained, cores=cores)
 
 
 def main(argv: list[str]) -> int:
     url, readers, stalled = argv[0], int(argv[1]), int(argv[2])
     report = asyncio.run(_run(url, readers, stalled))
-    print(json.dumps({"readers": report.readers, "stalled": report.stalled}), flush=True)
+    print(json.dumps({"readers": report.readers, "stalled": report.stalled, "cores": report.cores}), flush=True)
     return 0
 
 
