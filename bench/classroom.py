@@ -148,10 +148,11 @@ class Classroom:
         times = self._process.cpu_times()
         return times.user + times.system
 
-    def _measure(self, crowd: Crowd | None) -> dict[str, Any]:
+    def _measure(self, crowd: Crowd | None, *, warmup: float) -> dict[str, Any]:
+        """One window of ``self.seconds``, ``warmup`` s after the crowd (if any) has its first frames."""
         rss_before = self._process.memory_info().rss
         with crowd if crowd is not None else contextlib.nullcontext():
-            time.sleep(self.warmup)
+            time.sleep(warmup)
             step0, stamp0 = self._mark()
             published0, start, cpu0 = self.server.runner.frames_published, time.monotonic(), self._cpu()
             time.sleep(self.seconds)
@@ -175,17 +176,13 @@ class Classroom:
 
     def window(self, clients: int) -> dict[str, Any]:
         """One window with ``clients`` readers (0: nobody connected)."""
-        return self._measure(Crowd(self.url, readers=clients) if clients else None)
+        return self._measure(Crowd(self.url, readers=clients) if clients else None, warmup=self.warmup)
 
     def slow_client(self, clients: int, *, stall_seconds: float) -> dict[str, Any]:
         """A window with ``clients`` readers and one client that never reads, connected ``stall_seconds`` before."""
         crowd = Crowd(self.url, readers=clients, stalled=1)
-        warmup, self.warmup = self.warmup, self.warmup + stall_seconds
         published = self.server.runner.frames_published
-        try:
-            result = self._measure(crowd)
-        finally:
-            self.warmup = warmup
+        result = self._measure(crowd, warmup=self.warmup + stall_seconds)
         published = self.server.runner.frames_published - published
         indices = crowd.report.stalled[0]["indices"][1:]  # after its first frame, the aggregate (frame.index 0)
         skipped = sum(max(0, later - earlier - 1) for earlier, later in zip(indices, indices[1:]))
