@@ -1,7 +1,7 @@
 """Classroom bench: what a class of 32 clients at 30 frames/s costs the simulation, and the server's memory.
 
     .venv/bin/python bench/classroom.py [--pairs 5] [--seconds 5] [--clients 32] [--systems nanotube water]
-                                        [--stall-seconds 30] [--out FILE.json]
+                                        [--stall-seconds 45] [--out FILE.json]
 
 One free-running ``CosteerServer`` per system in this process (frames sampled at 30 frames/s,
 platform timed at load as ``serve`` does), on NanoVer's nanotube (``../shared/data/systems/
@@ -17,7 +17,7 @@ from a process of their own (``crowd.py``) before the window and leave after it:
 | frames/s per client | each reader's frames within the window. Target: every frame the server published, 30/s at most (read as >= 95% of the published rate) |
 | CPU | cores busy in this process (the server) during the window, and in the crowd's process while connected |
 | memory per client | this process's RSS with the N clients connected, at the window's end, minus its RSS just before they connected, over N. Target < 1 MB |
-| slow client | after the rounds, N readers and one client that never reads (4 KiB receive buffer) for ``--stall-seconds`` + a window: the readers' frames/s, and the frames the slow one got (reading for 1 s at the end) against the frames published while it was connected, and the gaps in their ``frame.index`` (the server merges what it missed: it must drop frames, not queue them) |
+| slow client | after the rounds, N readers and one client that never reads (4 KiB receive buffer) for ``--stall-seconds`` + a window: the readers' frames/s, and the frames the slow one got (reading its backlog at the end, up to a frame published after it began to read) against the frames published from its second frame to that one (``frame.index``): the gaps are frames the server merged away (it must drop frames, not queue them) |
 
 The readers run in another process, but this machine has 2 cores shared with everything
 else (the output says how many and the load average): the crowd's own CPU time competes
@@ -67,7 +67,7 @@ TARGET_KEPT_UP = 0.95
 TARGET_BYTES_PER_CLIENT = 1e6
 SEED = 2026
 CLIENTS = 32
-STALL_SECONDS = 30.0
+STALL_SECONDS = 45.0
 STEPS_PER_FRAME = {"nanotube": 5, "water": 1}
 """``serve``'s 5 on the nanotube; 1 on the water box, whose 70-90 steps/s on 2 cores would
 otherwise make fewer than 30 frames/s (free-running, a frame still goes out at most 30 times a second)."""
@@ -181,12 +181,10 @@ class Classroom:
     def slow_client(self, clients: int, *, stall_seconds: float) -> dict[str, Any]:
         """A window with ``clients`` readers and one client that never reads, connected ``stall_seconds`` before."""
         crowd = Crowd(self.url, readers=clients, stalled=1)
-        published = self.server.runner.frames_published
         result = self._measure(crowd, warmup=self.warmup + stall_seconds)
-        published = self.server.runner.frames_published - published
         indices = crowd.report.stalled[0]["indices"][1:]  # after its first frame, the aggregate (frame.index 0)
-        skipped = sum(max(0, later - earlier - 1) for earlier, later in zip(indices, indices[1:]))
-        result["stalled"] = {"received": len(indices) + 1, "published": published, "skipped": skipped}
+        published = indices[-1] - indices[0] + 1 if indices else 0
+        result["stalled"] = {"received": len(indices), "published": published, "skipped": published - len(indices)}
         return result
 
 
@@ -295,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=CLIENTS, help=f"readers in the crowded arm (default {CLIENTS})")
     parser.add_argument("--stall-seconds", type=float, default=STALL_SECONDS,
                         help="how long the never-reading client is connected before its window (0: no such window; "
-                             f"default {STALL_SECONDS:.0f}: on the nanotube the socket buffers hold ~20 s of frames "
+                             f"default {STALL_SECONDS:.0f}: on the nanotube the socket buffers hold ~30 s of frames "
                              "before the server must merge)")
     parser.add_argument("--out", type=Path, default=None, help="JSON file (default bench/results/classroom-TIME.json)")
     args = parser.parse_args(argv)

@@ -8,9 +8,9 @@
 
 Readers read every message as it comes (the server paces frames, 30 frames/s in the bench)
 and decode it (msgpack), as a viewer would. A stalled client connects with a 4 KiB receive
-buffer and a one-message queue and reads nothing until the crowd is closed; then it drains
-what the server still had for it, so its frame indices show how many frames the server
-merged away rather than queued. Running the crowd in another process keeps its CPU time out
+buffer and a one-message queue and reads nothing until the crowd is closed; then it reads
+its backlog up to the first frame published after it started reading, so its frame indices
+show how many frames the server merged away rather than queued. Running the crowd in another process keeps its CPU time out
 of the server's GIL (on a 2-core machine it still competes for the cores).
 
 Run as a script it is the child: ``python bench/crowd.py URL READERS STALLED`` prints
@@ -35,9 +35,9 @@ import websockets
 __all__ = ["Crowd", "CrowdReport"]
 
 CONNECT_TIMEOUT = 60.0
-DRAIN_SECONDS = 1.0
-"""How long a stalled client reads when the crowd closes: its backlog, then a few live frames (the
-frames the server merged away show as gaps in ``frame.index``, however long it reads)."""
+DRAIN_TIMEOUT = 60.0
+"""Longest a stalled client reads its backlog when the crowd closes (it stops at the first frame
+published after it started reading: ``server.timestamp`` is ``time.monotonic()``, one clock)."""
 STALLED_RECEIVE_BUFFER = 4096
 
 
@@ -82,14 +82,13 @@ class Crowd:
             self.report = CrowdReport(**json.loads(output))
 
 
-def _frame_index(data: bytes) -> int | None:
-    frame = msgpack.unpackb(data).get("frame")
-    return None if frame is None else frame.get("frame.index", -1)
+def _frame(data: bytes) -> dict | None:
+    return msgpack.unpackb(data).get("frame")
 
 
 async def _read(connection: websockets.ClientConnection, arrivals: list[float], first: asyncio.Event) -> None:
     async for data in connection:
-        if _frame_index(data) is not None:
+        if _frame(data) is not None:
             arrivals.append(time.monotonic())
             first.set()
 
@@ -104,13 +103,17 @@ async def _stalled_connection(url: str) -> websockets.ClientConnection:
 
 
 async def _drain(connection: websockets.ClientConnection) -> list[int]:
+    """``frame.index`` of every frame in the backlog, up to the first one published after now."""
     indices = []
+    started = time.monotonic()
     try:
-        async with asyncio.timeout(DRAIN_SECONDS):
+        async with asyncio.timeout(DRAIN_TIMEOUT):
             async for data in connection:
-                index = _frame_index(data)
-                if index is not None:
-                    indices.append(index)
+                frame = _frame(data)
+                if frame is not None:
+                    indices.append(frame.get("frame.index", -1))
+                    if frame.get("server.timestamp", 0.0) >= started:
+                        break
     except (TimeoutError, websockets.ConnectionClosed):
         pass
     return indices
