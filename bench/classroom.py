@@ -1,7 +1,7 @@
 """Classroom bench: what a class of 32 clients at 30 frames/s costs the simulation, and the server's memory.
 
     .venv/bin/python bench/classroom.py [--pairs 5] [--seconds 5] [--clients 32] [--systems nanotube water]
-                                        [--stall-seconds 45] [--out FILE.json]
+                                        [--stall-seconds 25] [--out FILE.json]
 
 One free-running ``CosteerServer`` per system in this process (frames sampled at 30 frames/s,
 platform timed at load as ``serve`` does), on NanoVer's nanotube (``../shared/data/systems/
@@ -67,7 +67,9 @@ TARGET_KEPT_UP = 0.95
 TARGET_BYTES_PER_CLIENT = 1e6
 SEED = 2026
 CLIENTS = 32
-STALL_SECONDS = 45.0
+STALL_SECONDS = 25.0
+"""Long enough for the kernel to fill its buffers with nanotube frames, short enough that the
+server's keepalive (a ping every 20 s, 20 s to answer) has not yet closed the silent client."""
 STEPS_PER_FRAME = {"nanotube": 5, "water": 1}
 """``serve``'s 5 on the nanotube; 1 on the water box, whose 70-90 steps/s on 2 cores would
 otherwise make fewer than 30 frames/s (free-running, a frame still goes out at most 30 times a second)."""
@@ -182,9 +184,11 @@ class Classroom:
         """A window with ``clients`` readers and one client that never reads, connected ``stall_seconds`` before."""
         crowd = Crowd(self.url, readers=clients, stalled=1)
         result = self._measure(crowd, warmup=self.warmup + stall_seconds)
-        indices = crowd.report.stalled[0]["indices"][1:]  # after its first frame, the aggregate (frame.index 0)
+        stalled = crowd.report.stalled[0]
+        indices = stalled["indices"][1:]  # after its first frame, the aggregate (frame.index 0)
         published = indices[-1] - indices[0] + 1 if indices else 0
-        result["stalled"] = {"received": len(indices), "published": published, "skipped": published - len(indices)}
+        result["stalled"] = {"received": len(indices), "published": published, "skipped": published - len(indices),
+                             "disconnected": stalled["closed"]}
         return result
 
 
@@ -264,7 +268,8 @@ def table(rows: list[dict[str, Any]]) -> str:
         ratio, fps, memory, slow = row["ratio"], row["frames_per_second"], row["bytes_per_client"], row["slow_client"]
         cores = row["cores"]
         stalled = ("–" if slow is None else
-                   f"{slow['received']} / {slow['published']} ({slow['skipped']} skipped in frame.index); {slow['readers_min_fps']:.1f} of {slow['published_per_second']:.1f}")
+                   f"{slow['received']} / {slow['published']} ({slow['skipped']} skipped in frame.index"
+                   f"{'; it was disconnected' if slow.get('disconnected') else ''}); {slow['readers_min_fps']:.1f} of {slow['published_per_second']:.1f}")
         met = ", ".join(f"{name} {_yes(ok)}" for name, ok in row["met"].items())
         lines.append(
             f"| {row['system']} ({row['particles']:,}, {row['platform']}) | {row['clients']} "
@@ -293,8 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=CLIENTS, help=f"readers in the crowded arm (default {CLIENTS})")
     parser.add_argument("--stall-seconds", type=float, default=STALL_SECONDS,
                         help="how long the never-reading client is connected before its window (0: no such window; "
-                             f"default {STALL_SECONDS:.0f}: on the nanotube the socket buffers hold ~30 s of frames "
-                             "before the server must merge)")
+                             f"default {STALL_SECONDS:.0f}; with the window it must stay under the server's keepalive, ~40 s)")
     parser.add_argument("--out", type=Path, default=None, help="JSON file (default bench/results/classroom-TIME.json)")
     args = parser.parse_args(argv)
     if args.pairs < 1 or not args.seconds > 0 or args.clients < 1:

@@ -27,6 +27,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import msgpack
@@ -46,8 +47,9 @@ class CrowdReport:
     """What the crowd saw: arrivals per reader, and what each stalled client got when it drained."""
 
     readers: list[list[float]] = field(default_factory=list)
-    stalled: list[dict[str, list[int]]] = field(default_factory=list)
-    """Per stalled client: ``{"indices": [frame.index of every frame it received]}``."""
+    stalled: list[dict[str, Any]] = field(default_factory=list)
+    """Per stalled client: ``{"indices": [frame.index of every frame it received], "closed": bool}``
+    (closed: the server had closed the connection by the time it read)."""
     cores: float = 0.0
     """The crowd process's CPU seconds per wall second from ``connected`` to the close of its stdin."""
 
@@ -99,12 +101,16 @@ async def _stalled_connection(url: str) -> websockets.ClientConnection:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, STALLED_RECEIVE_BUFFER)
     sock.setblocking(False)
     await asyncio.get_running_loop().sock_connect(sock, (address.hostname, address.port))
-    return await websockets.connect(url, sock=sock, max_size=None, max_queue=1, compression=None)
+    # no keepalive of its own (it would time out, unread); the server's may still close it
+    return await websockets.connect(url, sock=sock, max_size=None, max_queue=1, compression=None, ping_interval=None)
 
 
-async def _drain(connection: websockets.ClientConnection) -> list[int]:
-    """``frame.index`` of every frame in the backlog, up to the first one published after now."""
+async def _drain(connection: websockets.ClientConnection) -> dict[str, Any]:
+    """``frame.index`` of every frame in the backlog, up to the first one published after now;
+    and whether the server had closed the connection (its keepalive gets no answer from a client
+    that reads nothing: websockets pings every 20 s and waits 20 s)."""
     indices = []
+    closed = False
     started = time.monotonic()
     try:
         async with asyncio.timeout(DRAIN_TIMEOUT):
@@ -114,9 +120,11 @@ async def _drain(connection: websockets.ClientConnection) -> list[int]:
                     indices.append(frame.get("frame.index", -1))
                     if frame.get("server.timestamp", 0.0) >= started:
                         break
-    except (TimeoutError, websockets.ConnectionClosed):
+    except TimeoutError:
         pass
-    return indices
+    except websockets.ConnectionClosed:
+        closed = True
+    return {"indices": indices, "closed": closed or connection.close_code is not None}
 
 
 async def _run(url: str, readers: int, stalled: int) -> CrowdReport:
@@ -134,7 +142,7 @@ async def _run(url: str, readers: int, stalled: int) -> CrowdReport:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*(connection.close() for connection in connections))
-    drained = [{"indices": await _drain(connection)} for connection in stalled_connections]
+    drained = [await _drain(connection) for connection in stalled_connections]
     await asyncio.gather(*(connection.close() for connection in stalled_connections))
     return CrowdReport(readers=arrivals, stalled=drained, cores=cores)
 
