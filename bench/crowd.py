@@ -40,6 +40,9 @@ DRAIN_TIMEOUT = 60.0
 """Longest a stalled client reads its backlog when the crowd closes (it stops at the first frame
 published after it started reading: ``server.timestamp`` is ``time.monotonic()``, one clock)."""
 STALLED_RECEIVE_BUFFER = 4096
+CLOSE_TIMEOUT = 1.0
+"""Seconds a connection waits for the server's answer to its close (a silent client's is queued behind its backlog)."""
+STOP_TIMEOUT = DRAIN_TIMEOUT + 2 * CONNECT_TIMEOUT
 
 
 @dataclass
@@ -75,11 +78,12 @@ class Crowd:
     def __exit__(self, *exc_info: object) -> None:
         assert self._process is not None
         try:
-            output, _ = self._process.communicate("", timeout=CONNECT_TIMEOUT)  # EOF on its stdin: it stops, reports
+            # EOF on its stdin: it stops and reports
+            output, _ = self._process.communicate("", timeout=STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
-            raise RuntimeError(f"the crowd on {self.url} did not stop within {CONNECT_TIMEOUT:.0f} s") from None
+            raise RuntimeError(f"the crowd on {self.url} did not stop within {STOP_TIMEOUT:.0f} s") from None
         if exc_info[0] is None:
             self.report = CrowdReport(**json.loads(output))
 
@@ -102,7 +106,8 @@ async def _stalled_connection(url: str) -> websockets.ClientConnection:
     sock.setblocking(False)
     await asyncio.get_running_loop().sock_connect(sock, (address.hostname, address.port))
     # no keepalive of its own (it would time out, unread); the server's may still close it
-    return await websockets.connect(url, sock=sock, max_size=None, max_queue=1, compression=None, ping_interval=None)
+    return await websockets.connect(url, sock=sock, max_size=None, max_queue=1, compression=None, ping_interval=None,
+                                    close_timeout=CLOSE_TIMEOUT)
 
 
 async def _drain(connection: websockets.ClientConnection) -> dict[str, Any]:
@@ -129,7 +134,8 @@ async def _drain(connection: websockets.ClientConnection) -> dict[str, Any]:
 
 async def _run(url: str, readers: int, stalled: int) -> CrowdReport:
     stalled_connections = [await _stalled_connection(url) for _ in range(stalled)]
-    connections = [await websockets.connect(url, max_size=None, compression=None) for _ in range(readers)]
+    connections = [await websockets.connect(url, max_size=None, compression=None, close_timeout=CLOSE_TIMEOUT)
+                   for _ in range(readers)]
     arrivals: list[list[float]] = [[] for _ in connections]
     firsts = [asyncio.Event() for _ in connections]
     tasks = [asyncio.create_task(_read(c, a, f)) for c, a, f in zip(connections, arrivals, firsts)]
