@@ -15,7 +15,7 @@ from a process of their own (``crowd.py``) before the window and leave after it:
 | steps/s | ``system.simulation.step`` and ``server.timestamp`` of the hub's latest frame at each end of the window (no client needed to read them) |
 | cost | the ratio N clients / 0 clients of steps/s within each round: median and range. Target >= 0.95 |
 | frames/s per client | each reader's frames within the window. Target: every frame the server published, 30/s at most (read as >= 95% of the published rate) |
-| CPU | cores busy in this process (the server) during the window, and in the crowd's process while connected |
+| CPU | cores busy in this process (the server) during the window, and per thread by name (the runner, the WebSocket loop...), and in the crowd's process while connected |
 | memory per client | this process's RSS with the N clients connected, at the window's end, minus its RSS just before they connected, over N. Target < 1 MB |
 | slow client | after the rounds, N readers and one client that never reads (4 KiB receive buffer) for ``--stall-seconds`` + a window: the readers' frames/s, and the frames the slow one got (reading its backlog at the end, up to a frame published after it began to read) against the frames published from its second frame to that one (``frame.index``): the gaps are frames the server merged away (it must drop frames, not queue them) |
 
@@ -33,6 +33,7 @@ import json
 import os
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -145,10 +146,15 @@ class Classroom:
         frame = self.server.hub.current_frame or {}
         return frame.get(keys.SIMULATION_STEP), frame.get(keys.SERVER_TIMESTAMP, 0.0)
 
-    def _cpu(self) -> float:
-        """CPU seconds of this process (the server's threads) so far."""
+    def _cpu(self) -> dict[str, float]:
+        """CPU seconds so far of this process (``"process"``: the server's threads) and of each named thread."""
+        names = {thread.native_id: thread.name for thread in threading.enumerate()}
         times = self._process.cpu_times()
-        return times.user + times.system
+        cpu = {"process": times.user + times.system}
+        for thread in self._process.threads():
+            name = names.get(thread.id, "other threads")
+            cpu[name] = cpu.get(name, 0.0) + thread.user_time + thread.system_time
+        return cpu
 
     def _measure(self, crowd: Crowd | None, *, warmup: float) -> dict[str, Any]:
         """One window of ``self.seconds``, ``warmup`` s after the crowd (if any) has its first frames."""
@@ -168,7 +174,8 @@ class Classroom:
             "steps_per_second": (step1 - step0) / (stamp1 - stamp0) if stamp1 > stamp0 else float("nan"),
             "frames_per_second": fps,
             "published_per_second": (published1 - published0) / (end - start),
-            "server_cores": (cpu1 - cpu0) / (end - start),
+            "server_cores": (cpu1["process"] - cpu0["process"]) / (end - start),
+            "thread_cores": {name: (cpu1[name] - cpu0.get(name, 0.0)) / (end - start) for name in cpu1 if name != "process"},
             "clients_cores": None if crowd is None else crowd.report.cores,
             "rss_before": rss_before,
             "rss_during": rss_during,
@@ -204,7 +211,9 @@ def bench_system(system: str, *, clients: int, pairs: int, seconds: float, stall
             log(f"{system} round {number}: 0 clients {windows['0']['steps_per_second']:,.0f} steps/s, "
                 f"{clients} clients {crowd['steps_per_second']:,.0f} steps/s, frames/s per client "
                 f"{min(crowd['frames_per_second']):.1f}-{max(crowd['frames_per_second']):.1f}, "
-                f"RSS +{crowd['rss_during'] - crowd['rss_before']:,} B")
+                f"RSS +{crowd['rss_during'] - crowd['rss_before']:,} B; cores by thread "
+                + ", ".join(f"{name} {windows['0']['thread_cores'].get(name, 0.0):.2f} / {cores:.2f}"
+                            for name, cores in crowd["thread_cores"].items()))
 
         windows = interleave(arms, pairs, on_round=heard)
         slow = classroom.slow_client(clients, stall_seconds=stall_seconds) if stall_seconds > 0 else None
@@ -230,6 +239,9 @@ def summarise(system: str, particles: int, platform: str, clients: int, idle: li
                               "published": statistics.median(w["published_per_second"] for w in crowded),
                               "slowest_reader_over_published": min(kept_up, default=float("nan"))},
         "bytes_per_client": {"median": statistics.median(per_client), "max": max(per_client)},
+        "thread_cores": {arm: {name: statistics.median(w["thread_cores"].get(name, 0.0) for w in windows)
+                               for name in windows[0]["thread_cores"]}
+                         for arm, windows in (("0", idle), (str(clients), crowded))},
         "cores": {"server_0": statistics.median(w["server_cores"] for w in idle),
                   "server_n": statistics.median(w["server_cores"] for w in crowded),
                   "clients": statistics.median(w["clients_cores"] for w in crowded)},

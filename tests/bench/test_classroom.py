@@ -10,7 +10,7 @@ import classroom
 def window(steps: float, clients: int = 0, fps: float = 30.0, *, grew: int = 0) -> dict:
     return {
         "clients": clients, "steps_per_second": steps, "frames_per_second": [fps] * clients,
-        "published_per_second": 30.0, "server_cores": 1.0, "clients_cores": 0.2 if clients else None, "rss_before": 100_000_000, "rss_during": 100_000_000 + grew,
+        "published_per_second": 30.0, "server_cores": 1.0, "thread_cores": {"costeer-simulation": 0.9}, "clients_cores": 0.2 if clients else None, "rss_before": 100_000_000, "rss_during": 100_000_000 + grew,
         "bytes_per_client": grew / clients if clients else None, "load_average": 1.0,
     }
 
