@@ -1,21 +1,23 @@
 """costeer vs raw OpenMM vs NanoVer's own server, side by side in one run (not a test).
 
     .venv/bin/python bench/run.py [--seconds 2] [--pairs 5] [--systems nanotube villin villin-solvated]
-                                  [--pairs-only] [--out FILE.json]
+                                  [--pairs-only] [--classroom [nanotube water]] [--out FILE.json]
 
 Systems: the nanotube XML from ../shared/data; villin from OpenMM's test.pdb with amber14,
 water removed, and the same villin solvated (amber14 + TIP3P, PME), both written by
 ``costeer export`` so NanoVer's server can run exactly the same system.
 
 The machines are shared and drift (PERF-NOTES), so the comparisons that matter are
-interleaved: each round measures raw OpenMM on every platform, then costeer free-running
-(``--platform auto``, its default) with 0 clients and with 4, one short window each, the
-servers paused by command while they are not measured; the ratios are taken within each
-round and reported as their median and range. Solvated villin's rounds compare raw OpenMM
-with costeer showing energies to one client and with ``--no-energies``. Once per system (not
-interleaved, unless ``--pairs-only``): NanoVer's server unpaced with one client, frames/s
-at --frame-rate 90, the interaction round trip, and the cost of --record. Prints a markdown
-table and writes every number as JSON under bench/results/.
+interleaved (``interleave.py``): each round measures raw OpenMM on every platform, costeer
+free-running (``--platform auto``, its default) with 0 clients and with 4, NanoVer's server
+unpaced with one client and costeer with ``--record`` (these two unless ``--pairs-only``),
+one short window each, the servers paused by command while they are not measured; the
+ratios are taken within each round and reported as their median and range. Solvated
+villin's rounds compare raw OpenMM with costeer showing energies to one client and with
+``--no-energies``. Once per system (unless ``--pairs-only``): frames/s at --frame-rate 90
+and the interaction round trips. Then the classroom rows (``classroom.py``: 32 clients
+against none on one server, interleaved, on the nanotube and a 3,222-atom water box).
+Prints markdown tables and writes every number as JSON under bench/results/.
 """
 
 from __future__ import annotations
@@ -36,9 +38,11 @@ from typing import Any, Callable
 
 import openmm
 
+import classroom
 import clients
 import raw_openmm
 import servers
+from interleave import interleave, paired_ratio
 
 __all__ = ["main"]
 
@@ -51,6 +55,8 @@ WINDOW_STEPS = 100
 """A window lasts long enough for about this many raw steps (solvated villin: 3 s), up to
 ``MAX_WINDOW_FACTOR`` times ``--seconds``: a costeer window needs a few frames to time."""
 MAX_WINDOW_FACTOR = 4
+NANOVER_ARM = "NanoVer unpaced 1 client"
+RECORD_ARM = "costeer --record 0 clients"
 
 
 def _percentiles(latencies: list[float]) -> dict[str, float]:
@@ -93,24 +99,8 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-def _interleave(arms: dict[str, Callable[[], float]], pairs: int) -> dict[str, list[float]]:
-    """``pairs`` rounds of one window per arm; each round starts one arm later (no fixed order)."""
-    names = list(arms)
-    rates: dict[str, list[float]] = {name: [] for name in names}
-    for round_index in range(pairs):
-        shift = round_index % len(names)
-        for name in names[shift:] + names[:shift]:
-            rates[name].append(arms[name]())
-        _log(f"round {round_index + 1}: " + ", ".join(f"{name} {rates[name][-1]:,.0f}" for name in names))
-    return rates
-
-
-def _ratio(numerators: list[float], denominators: list[float]) -> dict[str, float]:
-    """Median, min and max of paired ratios (NaN pairs left out)."""
-    ratios = [a / b for a, b in zip(numerators, denominators) if a == a and b == b and b > 0]
-    if not ratios:
-        return {"median": float("nan"), "min": float("nan"), "max": float("nan"), "pairs": 0}
-    return {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios), "pairs": len(ratios)}
+def _log_round(number: int, rates: dict[str, float]) -> None:
+    _log(f"round {number}: " + ", ".join(f"{name} {rate:,.0f}" for name, rate in rates.items()))
 
 
 class _Paused:
@@ -196,7 +186,13 @@ def bench_system(name: str, xml: Path, *, seconds: float, pairs: int, extras: bo
         else:
             arms["costeer 0 clients"] = lambda: server.window(0)
             arms["costeer 4 clients"] = lambda: server.window(4)
-        rates = _interleave(arms, pairs)
+        nanover = None
+        if extras and not solvated:
+            fastest = min(raws, key=lambda raw: raw.seconds_per_step)
+            result["nanover_platform"] = fastest.label
+            compared, nanover = _compared_arms(stack, name, xml, fastest, seconds=seconds, workdir=workdir)
+            arms.update(compared)
+        rates = interleave(arms, pairs, on_round=_log_round)
         result["costeer_platform"] = _chosen_platform(log)
         result["platform_timing"] = next((line.strip() for line in log if "platform timing" in line), None)
     raw_best, best_label = _best_raw(rates, raws)
@@ -205,37 +201,58 @@ def bench_system(name: str, xml: Path, *, seconds: float, pairs: int, extras: bo
     result["raw_best"] = raw_best
     if solvated:
         result["ratios"] = {
-            "energies_vs_raw": _ratio(rates["costeer 1 client"], raw_best),
-            "no_energies_vs_raw": _ratio(rates["costeer --no-energies 1 client"], raw_best),
+            "energies_vs_raw": paired_ratio(rates["costeer 1 client"], raw_best),
+            "no_energies_vs_raw": paired_ratio(rates["costeer --no-energies 1 client"], raw_best),
         }
     else:
         result["fps_4_clients"] = server.fps
         result["ratios"] = {
-            "0_vs_raw": _ratio(rates["costeer 0 clients"], raw_best),
-            "4_vs_raw": _ratio(rates["costeer 4 clients"], raw_best),
-            "4_vs_0": _ratio(rates["costeer 4 clients"], rates["costeer 0 clients"]),
+            "0_vs_raw": paired_ratio(rates["costeer 0 clients"], raw_best),
+            "4_vs_raw": paired_ratio(rates["costeer 4 clients"], raw_best),
+            "4_vs_0": paired_ratio(rates["costeer 4 clients"], rates["costeer 0 clients"]),
         }
+        if nanover is not None:
+            result["fps_nanover"] = nanover.fps
+            result["ratios"] |= {
+                "nanover_vs_raw": paired_ratio(rates[NANOVER_ARM], raw_best),
+                "4_vs_nanover": paired_ratio(rates["costeer 4 clients"], rates[NANOVER_ARM]),
+                "record_vs_0": paired_ratio(rates[RECORD_ARM], rates["costeer 0 clients"]),
+            }
     _log(f"ratios: {result['ratios']}")
     del raws
     if extras and not solvated:
-        result.update(_extras(name, xml, best_label, seconds=seconds, workdir=workdir))
+        result.update(_extras(xml, best_label, seconds=seconds))
     return result
 
 
-def _extras(name: str, xml: Path, best_label: str, *, seconds: float, workdir: Path) -> dict[str, Any]:
-    """One measurement each: NanoVer unpaced, 90 fps, round trips, --record."""
+def _compared_arms(
+    stack: ExitStack, name: str, xml: Path, fastest: raw_openmm.RawOpenMM, *, seconds: float, workdir: Path,
+) -> tuple[dict[str, Callable[[], float]], _Paused]:
+    """Arms for the rounds: NanoVer unpaced (1 client) on the platform raw OpenMM timed fastest at its
+    set-up, and costeer with ``--record`` (0 clients); their servers stay paused between windows."""
+    dt = raw_openmm.timestep_ps(xml)
+    omm = ["--omm", str(xml)]
+    nanover_url = stack.enter_context(
+        servers.nanover([*omm, "--platform", fastest.platform, "--play-interval", "0"], cpu_threads=fastest.threads)
+    )
+    nanover = _Paused(nanover_url, timestep_ps=dt, seconds=seconds)
+    recording = workdir / f"{name}.nanover.zip"
+    recorder = _Paused(stack.enter_context(servers.costeer([*omm, "--free-run", "--record", str(recording)])),
+                       timestep_ps=dt, seconds=seconds)
+    return {NANOVER_ARM: lambda: nanover.window(1), RECORD_ARM: lambda: recorder.window(0)}, nanover
+
+
+def _extras(xml: Path, best_label: str, *, seconds: float) -> dict[str, Any]:
+    """One measurement each (no rates compared): NanoVer's round trip, costeer at 90 fps and its round trips."""
     dt = raw_openmm.timestep_ps(xml)
     omm = ["--omm", str(xml)]
     options = _platform_options(best_label)
     platform = options[1]
     threads_count = int(options[3]) if len(options) > 2 else None
     out: dict[str, Any] = {}
-    with servers.nanover([*omm, "--platform", platform, "--play-interval", "0"], cpu_threads=threads_count) as url:
-        rates = clients.stream(url, clients=1, seconds=seconds, timestep_ps=dt)
-        out["nanover_unpaced"] = {"steps_per_second": rates.steps_per_second, "fps": rates.frames_per_second}
     with servers.nanover([*omm, "--platform", platform], cpu_threads=threads_count) as url:
         out["nanover_paced_round_trip"] = _percentiles(clients.round_trips(url))
-    _log(f"NanoVer on {best_label}: {out['nanover_unpaced']}, round trip {out['nanover_paced_round_trip']}")
+    _log(f"NanoVer on {best_label}: round trip {out['nanover_paced_round_trip']}")
 
     with servers.costeer([*omm, "--free-run", "--frame-rate", "90"]) as url:
         rates = clients.stream(url, clients=1, seconds=seconds, timestep_ps=dt)
@@ -247,22 +264,6 @@ def _extras(name: str, xml: Path, best_label: str, *, seconds: float, workdir: P
     with servers.costeer(omm) as url:
         out["costeer_paced_round_trip"] = _percentiles(clients.round_trips(url))
     _log(f"costeer 90 fps: {out['costeer_free_90']}, paced round trip {out['costeer_paced_round_trip']}")
-
-    # without, with, without: the machine drifts, so compare against the mean of both sides
-    recording = workdir / f"{name}.nanover.zip"
-    plain = []
-    with servers.costeer([*omm, "--free-run"]) as url:
-        plain.append(clients.stream(url, clients=1, seconds=seconds, timestep_ps=dt).steps_per_second)
-    with servers.costeer([*omm, "--free-run", "--record", str(recording)]) as url:
-        rates = clients.stream(url, clients=1, seconds=seconds, timestep_ps=dt)
-    with servers.costeer([*omm, "--free-run"]) as url:
-        plain.append(clients.stream(url, clients=1, seconds=seconds, timestep_ps=dt).steps_per_second)
-    out["record"] = {
-        "steps_per_second": rates.steps_per_second,
-        "without_steps_per_second": statistics.mean(plain),
-        "bytes": recording.stat().st_size if recording.exists() else None,
-    }
-    _log(f"record: {out['record']}")
     return out
 
 
@@ -292,9 +293,6 @@ def table(results: list[dict[str, Any]]) -> str:
     def median(r, arm):
         return statistics.median([rate for rate in r["rates"][arm] if rate == rate])  # NaN: a window without frames
 
-    def nanover(r):
-        return r["nanover_unpaced"]["steps_per_second"]
-
     row("particles; costeer's platform (auto)", lambda r: f"{r['particles']}; {r['costeer_platform']}")
     raw_labels = sorted({arm for r in results for arm in r["rates"] if arm.startswith("raw ")})
     for arm in raw_labels:
@@ -308,14 +306,17 @@ def table(results: list[dict[str, Any]]) -> str:
     row("costeer, energies to 1 client, steps/s (median)", lambda r: _fmt(median(r, "costeer 1 client")))
     row("… / fastest raw (paired)", lambda r: _fmt_ratio(r["ratios"]["energies_vs_raw"]))
     row("costeer --no-energies, 1 client / fastest raw (paired)", lambda r: _fmt_ratio(r["ratios"]["no_energies_vs_raw"]))
-    row("NanoVer unpaced, 1 client, steps/s (on the fastest raw platform)", lambda r: _fmt(nanover(r)))
-    row("costeer 4 clients / NanoVer 1 client (not paired)", lambda r: f"{median(r, 'costeer 4 clients') / nanover(r):.2f}×")
-    row("NanoVer frames/s per client", lambda r: _fmt(min(r["nanover_unpaced"]["fps"]), 1))
+    row("NanoVer unpaced, 1 client, steps/s (median; platform raw OpenMM timed fastest)",
+        lambda r: f"{_fmt(median(r, NANOVER_ARM))} ({r['nanover_platform']})")
+    row("… NanoVer / fastest raw (paired)", lambda r: _fmt_ratio(r["ratios"]["nanover_vs_raw"]))
+    row("costeer 4 clients / NanoVer 1 client (paired)", lambda r: _fmt_ratio(r["ratios"]["4_vs_nanover"]))
+    row("NanoVer frames/s per client (min)", lambda r: _fmt(min(r["fps_nanover"]), 1))
     row("costeer frames/s per client (90 set)", lambda r: _fmt(min(r["costeer_free_90"]["fps"]), 1))
     row("round trip p50/p95 ms: NanoVer (30 fps)", lambda r: f"{_fmt(r['nanover_paced_round_trip']['p50_ms'], 1)} / {_fmt(r['nanover_paced_round_trip']['p95_ms'], 1)}")
     row("round trip p50/p95 ms: costeer paced (30 fps)", lambda r: f"{_fmt(r['costeer_paced_round_trip']['p50_ms'], 1)} / {_fmt(r['costeer_paced_round_trip']['p95_ms'], 1)}")
     row("round trip p50/p95 ms: costeer free-run 90 fps", lambda r: f"{_fmt(r['costeer_free_90']['round_trip']['p50_ms'], 1)} / {_fmt(r['costeer_free_90']['round_trip']['p95_ms'], 1)}")
-    row("--record: steps/s with / without (cost, − = noise)", lambda r: f"{_fmt(r['record']['steps_per_second'])} / {_fmt(r['record']['without_steps_per_second'])} ({1 - r['record']['steps_per_second'] / r['record']['without_steps_per_second']:+.1%})")
+    row("costeer --record, 0 clients, steps/s (median)", lambda r: _fmt(median(r, RECORD_ARM)))
+    row("… --record / without, 0 clients (paired)", lambda r: _fmt_ratio(r["ratios"]["record_vs_0"]))
 
     rows = [(label, cells) for label, cells in rows if any(cell != "–" for cell in cells)]
     header = "| measurement | " + " | ".join(r["system"] for r in results) + " |"
@@ -330,6 +331,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--pairs", type=int, default=5, help="interleaved rounds per system (default 5)")
     parser.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=SYSTEMS)
     parser.add_argument("--pairs-only", action="store_true", help="skip NanoVer, 90 fps, round trips and --record")
+    parser.add_argument("--classroom", nargs="*", choices=classroom.SYSTEMS, default=list(classroom.SYSTEMS),
+                        help=f"systems of the classroom rows ({classroom.CLIENTS} clients against none, interleaved, "
+                             "bench/classroom.py); --classroom alone skips them (default: all)")
     parser.add_argument("--out", type=Path, help="JSON output (default bench/results/bench-TIME.json)")
     args = parser.parse_args(argv)
     if args.pairs < 1 or not args.seconds > 0:
@@ -349,6 +353,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             for name in args.systems
         ]
+    rooms = classroom.run(args.classroom, clients=classroom.CLIENTS, pairs=args.pairs, seconds=args.seconds,
+                          stall_seconds=classroom.STALL_SECONDS, log=_log)
     report = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S"),
         "machine": {"cpus": _cores(), "platform": host.platform(), "openmm": openmm.__version__},
@@ -356,11 +362,15 @@ def main(argv: list[str] | None = None) -> int:
         "pairs": args.pairs,
         "wall_seconds": time.time() - started,
         "systems": results,
+        "classroom": rooms,
     }
     out = args.out or RESULTS / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
     print(table(results))
+    if rooms:
+        print(f"\nClassroom: {classroom.CLIENTS} clients against none on one server, interleaved\n")
+        print(classroom.table(rooms))
     print(f"\n{_cores()} CPUs, OpenMM {openmm.__version__}, {report['wall_seconds']:.0f} s; JSON: {out}")
     return 0
 

@@ -37,10 +37,13 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+for _path in (REPO, REPO / "bench"):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
-__all__ = ["main", "rate_between", "paired_ratio"]
+from interleave import interleave, paired_ratio, rate_between  # noqa: E402  (bench/, beside this script)
+
+__all__ = ["main"]
 
 RESULTS = REPO / "bench" / "results"
 SYSTEMS = ("nanotube", "villin")
@@ -49,22 +52,6 @@ FRAME_RATE = 30.0
 WARMUP = 1.0
 """Seconds every client reads before the window counts (connections, the IMD handshake)."""
 TARGET_RATIO = 0.95
-
-
-def rate_between(arrivals: list[float], start: float, end: float) -> float:
-    """Frames/s of the arrivals (seconds, ascending) within [start, end]: intervals between the first and last."""
-    inside = [t for t in arrivals if start <= t <= end]
-    if len(inside) < 2 or inside[-1] <= inside[0]:
-        return 0.0
-    return (len(inside) - 1) / (inside[-1] - inside[0])
-
-
-def paired_ratio(numerators: list[float], denominators: list[float]) -> dict[str, float]:
-    """Median, min and max of the ratios of each pair (pairs with a NaN or a zero denominator left out)."""
-    ratios = [a / b for a, b in zip(numerators, denominators) if a == a and b == b and b > 0]
-    if not ratios:
-        return {"median": float("nan"), "min": float("nan"), "max": float("nan"), "pairs": 0}
-    return {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios), "pairs": len(ratios)}
 
 
 class GrpcFrames:
@@ -267,6 +254,13 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _print_round(number: int, windows: dict[str, dict[str, Any]]) -> None:
+    for arm, window in windows.items():
+        rates = ", ".join(f"{name} {rate:.1f}" for name, rate in window["frames_per_second"].items())
+        print(f"{window['system']} round {number} {arm} ({window['platform']}): "
+              f"{window['steps_per_second']:,.0f} steps/s; frames/s {rates}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=6, help="rounds of one window per arm (default 6)")
@@ -283,15 +277,11 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     windows = []
     for system in args.systems:
-        for number in range(args.pairs):
-            for arm in ARMS if number % 2 == 0 else ARMS[::-1]:
-                window = measure(system, arm, seconds=args.seconds, platform=args.platform,
-                                 clients_in_process=args.clients_in_process)
-                rates = ", ".join(f"{name} {rate:.1f}" for name, rate in window["frames_per_second"].items())
-                print(f"{system} round {number + 1} {arm} ({window['platform']}): {window['steps_per_second']:,.0f} steps/s; "
-                      f"frames/s {rates}",
-                      flush=True)
-                windows.append(window)
+        arms = {arm: (lambda arm=arm, system=system: measure(system, arm, seconds=args.seconds, platform=args.platform,
+                                                             clients_in_process=args.clients_in_process))
+                for arm in ARMS}
+        by_arm = interleave(arms, args.pairs, on_round=_print_round)
+        windows += [window for arm in ARMS for window in by_arm[arm]]
     rows = summarise(windows)
     load_after = os.getloadavg()
     print(table(rows))

@@ -1,9 +1,10 @@
-"""A client that stops reading must not slow the simulation or the other clients."""
+"""A client that stops reading must not slow the simulation or the other clients: it drops frames instead."""
 
 from __future__ import annotations
 
 import time
 
+import msgpack
 import psutil
 import pytest
 from websockets.sync.client import connect
@@ -33,7 +34,21 @@ def lagging(server: CosteerServer) -> list:
     return [client for client in server.transports[0]._clients.values() if client._frames._pending is not None]
 
 
-def test_stalled_client_costs_nothing(fake_simulation, connect_client):
+def drained_indices(connection, seconds: float) -> list[int]:
+    """``frame.index`` of every frame the connection reads within ``seconds`` (its backlog, then live frames)."""
+    indices = []
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            message = msgpack.unpackb(connection.recv(timeout=left))
+        except TimeoutError:
+            break
+        if "frame" in message:
+            indices.append(message["frame"]["frame.index"])
+    return indices
+
+
+def test_a_stalled_client_drops_frames_and_costs_the_others_nothing(fake_simulation, connect_client):
     process = psutil.Process()
     with CosteerServer([fake_simulation("big", PARTICLES)], port=0, frame_rate=FRAME_RATE) as server:
         url = f"ws://127.0.0.1:{server.port}"
@@ -42,6 +57,7 @@ def test_stalled_client_costs_nothing(fake_simulation, connect_client):
         base_received, base_published = measure(server, reader, 3.0)
 
         # Reads nothing after the handshake: its 1-message queue fills, then TCP pushes back.
+        connected_at = server.runner.frames_published
         stalled = connect(url, max_size=None, max_queue=1, compression=None, close_timeout=0.5).__enter__()
         try:
             deadline = time.monotonic() + 30
@@ -52,12 +68,17 @@ def test_stalled_client_costs_nothing(fake_simulation, connect_client):
             stall_received, stall_published = measure(server, reader, 5.0)
             rss_growth = process.memory_info().rss - rss_before
             still_lagging = lagging(server)
+            indices = drained_indices(stalled, 1.0)[1:]  # after its first frame, the aggregate (frame.index 0)
+            published = server.runner.frames_published - connected_at
         finally:
             stalled.close()
+    skipped = sum(later - earlier - 1 for earlier, later in zip(indices, indices[1:]))
 
     print(f"reader {base_received:.1f} -> {stall_received:.1f} frames/s; "
-          f"runner {base_published:.1f} -> {stall_published:.1f} frames/s; RSS +{rss_growth / 1e6:.1f} MB")
+          f"runner {base_published:.1f} -> {stall_published:.1f} frames/s; RSS +{rss_growth / 1e6:.1f} MB; "
+          f"the stalled client got {len(indices) + 1} of {published} frames, {skipped} skipped")
     assert stall_received >= 0.9 * base_received
     assert stall_published >= 0.9 * base_published
     assert still_lagging, "the stalled client caught up: the test did not keep it stalled"
+    assert skipped > 0 and len(indices) + 1 < published, "the stalled client was sent every frame: queued, not dropped"
     assert rss_growth < 50e6, f"server memory grew by {rss_growth / 1e6:.0f} MB while a client stalled"

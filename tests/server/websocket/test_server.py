@@ -7,6 +7,7 @@ import threading
 import time
 
 import msgpack
+import numpy as np
 import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
@@ -83,6 +84,31 @@ def test_a_published_frame_wakes_every_ready_client_with_one_threadsafe_call(ser
             for client in clients:  # every client gets the frame, so each has nothing pending before the next
                 assert msgpack.unpackb(client.recv(timeout=10))["frame"]["particle.count"] == index
             assert during_send == 1, calls
+
+
+def test_a_frame_is_encoded_once_for_a_classroom_of_32_clients(served, monkeypatch):
+    import costeer.server.websocket.server as websocket_server
+
+    encoded = []
+
+    def counted(frame):
+        encoded.append(np.frombuffer(frame["particle.positions"], dtype=np.float32)[0])
+        return original(frame)
+
+    original = websocket_server.encode_frame_message
+    monkeypatch.setattr(websocket_server, "encode_frame_message", counted)
+    url = f"ws://127.0.0.1:{served.port}"
+    with contextlib.ExitStack() as stack:
+        clients = [stack.enter_context(connect(url, compression=None)) for _ in range(32)]
+        for client in clients:
+            client.recv(timeout=10)  # the state
+        for index in range(1, 11):
+            served.parts.hub.send_frame({"particle.positions": np.full((500, 3), index, dtype=np.float32)})
+            received = {client.recv(timeout=10) for client in clients}  # each takes it before the next is sent
+            assert len(received) == 1, "the clients did not all receive the same bytes"
+            positions = msgpack.unpackb(received.pop())["frame"]["particle.positions"]
+            assert np.frombuffer(positions, dtype=np.float32)[0] == index
+    assert encoded == list(range(1, 11)), "a frame was encoded more than once (or not at all) for 32 clients"
 
 
 def test_a_slow_command_of_one_client_does_not_hold_up_anothers_play(connect_client):
