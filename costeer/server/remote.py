@@ -46,6 +46,7 @@ from .loop_thread import LoopThread
 from .session import ClientMessage, ClientSession, StatePart
 from .state_mirror import StateMirror
 from .transport import SessionParts, TransportFactory
+from .websocket.backlog import send_fresh
 from .websocket.codec import ProtocolError, decode_message, encode_state_message
 
 __all__ = ["RemoteLink", "remote_transport", "check_hub_url", "MAX_HUB_MESSAGE_BYTES", "CONNECT_TIMEOUT"]
@@ -268,9 +269,9 @@ class _HubConnection:
         try:
             for registration in self._registrations():
                 await self._connection.send(registration)
-            while True:
-                while (data := self._next_message()) is not None:
-                    await self._connection.send(data)
+            last_bytes = 0
+            while True:  # a slow link's frames merge here rather than queue in the kernel
+                last_bytes = await send_fresh(self._connection, self._next_message, last_bytes)
                 await self._wake.wait()
                 self._wake.clear()
         except ConnectionClosed:

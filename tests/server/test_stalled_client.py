@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 
 import msgpack
@@ -82,3 +83,28 @@ def test_a_stalled_client_drops_frames_and_costs_the_others_nothing(fake_simulat
     assert still_lagging, "the stalled client caught up: the test did not keep it stalled"
     assert skipped > 0 and len(indices) + 1 < published, "the stalled client was sent every frame: queued, not dropped"
     assert rss_growth < 50e6, f"server memory grew by {rss_growth / 1e6:.0f} MB while a client stalled"
+
+
+def test_a_slow_reader_of_small_frames_gets_fresh_ones_not_a_backlog(fake_simulation):
+    """With nanotube-sized frames the kernel would queue ~30 s of them before sending blocked;
+    the backlog cap makes the server merge instead. The reader's own receive buffer is kept
+    small, so what it drains is what the server queued."""
+    with CosteerServer([fake_simulation("small", 65)], port=0, frame_rate=FRAME_RATE) as server:
+        url = f"ws://127.0.0.1:{server.port}"
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", server.port))
+        stalled = connect(url, sock=sock, max_size=None, max_queue=1, compression=None, close_timeout=0.5).__enter__()
+        try:
+            deadline = time.monotonic() + 10
+            while not lagging(server):
+                assert time.monotonic() < deadline, "the server was still queueing small frames for a stalled client after 10 s"
+                time.sleep(0.05)
+            time.sleep(8.0)
+            published = server.runner.frames_published
+            indices = drained_indices(stalled, 2.0)[1:]
+        finally:
+            stalled.close()
+    stale = sum(1 for index in indices if index < published - FRAME_RATE)
+    print(f"drained {len(indices)} frames; {stale} were more than 1 s old")
+    assert stale < 2 * FRAME_RATE, f"{stale} frames more than 1 s old were still queued for the slow reader"

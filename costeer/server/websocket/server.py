@@ -4,7 +4,8 @@ Each client gets one receive loop and one send loop on the server's own event-lo
 The send loop wakes when the frame hub, the shared state or a command reply has something
 for this client and sends the latest merged frame/state, so a client that stops reading
 only ever holds one pending frame and one pending change: the simulation and the other
-clients never wait for it.
+clients never wait for it. It sends only while the connection's backlog is small
+(``backlog``), so a slow reader gets fresh frames, not seconds of queued ones.
 
 Every HTTP request (the upgrade, and any page a request hook serves) is first checked
 against the session's access policy (``parts.access``, ``websocket.access``): a refused one
@@ -39,6 +40,7 @@ from ..subscription import once_after_notify
 from ..loop_thread import LoopThread
 from ..transport import SessionParts
 from .access import AccessGate
+from .backlog import send_fresh
 from .codec import (
     FRAME_MESSAGE_ENCODING,
     MAX_MESSAGE_BYTES,
@@ -342,12 +344,13 @@ class _ClientConnection:
                 )
 
     async def _send_loop(self) -> None:
+        last_bytes = 0
         try:
             while True:
                 await self._wake.wait()
                 self._wake.clear()
-                while (data := self._next_message()) is not None:
-                    await self._connection.send(data)
+                # a slow reader's frames merge here rather than queue in the kernel
+                last_bytes = await send_fresh(self._connection, self._next_message, last_bytes)
         except ConnectionClosed:
             pass
         except Exception:

@@ -1,0 +1,61 @@
+"""The send loop's backlog cap: the limit, and reading a connection's unsent bytes."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+from costeer.server.websocket.backlog import MESSAGES_IN_FLIGHT, MIN_BACKLOG_BYTES, backlog_limit, unsent_bytes, wait_for_room
+
+
+class FakeTransport:
+    def __init__(self, buffered: int, sock: socket.socket | None = None) -> None:
+        self.buffered, self.sock, self.closing = buffered, sock, False
+
+    def get_write_buffer_size(self) -> int:
+        return self.buffered
+
+    def get_extra_info(self, name: str):
+        return self.sock if name == "socket" else None
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+
+def test_small_messages_get_the_floor_large_ones_some_in_flight():
+    assert backlog_limit(0) == MIN_BACKLOG_BYTES
+    assert backlog_limit(1_000_000) == MESSAGES_IN_FLIGHT * 1_000_000
+
+
+def test_unsent_bytes_count_the_kernels_queue_of_a_peer_that_does_not_read():
+    listener = socket.create_server(("127.0.0.1", 0))
+    sender = socket.create_connection(listener.getsockname())
+    receiver, _ = listener.accept()
+    try:
+        receiver.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sender.setblocking(False)
+        sent = 0
+        try:
+            while sent < 4_000_000:
+                sent += sender.send(b"x" * 65536)
+        except BlockingIOError:
+            pass
+        assert unsent_bytes(FakeTransport(100, sender)) > 100  # the kernel holds what the peer has not taken
+        assert unsent_bytes(FakeTransport(100, None)) == 100  # no socket: asyncio's buffer only
+    finally:
+        for sock in (sender, receiver, listener):
+            sock.close()
+
+
+def test_waiting_ends_when_the_backlog_drains_or_the_connection_closes():
+    async def scenario() -> None:
+        transport = FakeTransport(10 * MIN_BACKLOG_BYTES)
+        waiting = asyncio.create_task(wait_for_room(transport, MIN_BACKLOG_BYTES))
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        transport.buffered = 0
+        await asyncio.wait_for(waiting, 1.0)
+        transport.buffered, transport.closing = 10 * MIN_BACKLOG_BYTES, True
+        await asyncio.wait_for(wait_for_room(transport, MIN_BACKLOG_BYTES), 1.0)
+
+    asyncio.run(scenario())
