@@ -95,6 +95,15 @@ class ServerProcess:
     def output(self) -> str:
         return "".join(self.stdout[-40:]) + "".join(self.stderr[-60:])
 
+    def printed(self, pattern: str, timeout: float = 30.0) -> re.Match:
+        """The first match of ``pattern`` in what the server printed, waiting up to ``timeout`` s
+        (lines after the serving line may still be on their way when the fixture returns)."""
+        deadline = time.monotonic() + timeout
+        while (found := re.search(pattern, "".join(self.stdout))) is None:
+            assert time.monotonic() < deadline, f"the server printed nothing like {pattern!r}:\n{self.output()}"
+            time.sleep(0.05)
+        return found
+
     def stop(self, *, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
         if self.process.poll() is None:
             self.process.send_signal(sig)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
-import time
 
 import numpy as np
 import pytest
@@ -22,20 +20,9 @@ from costeer.server.grpc.generate import protocol  # noqa: E402
 pytestmark = pytest.mark.slow
 
 
-def _grpc_port(stdout: list[str], timeout: float = 30.0) -> int:
-    """The port of "costeer serving grpc on HOST:PORT", printed just after the WebSocket's line."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for line in list(stdout):
-            if match := re.search(r"serving grpc on \S+:(\d+)", line):
-                return int(match.group(1))
-        time.sleep(0.05)
-    raise AssertionError(f"serve never said where gRPC listens: {stdout}")
-
-
 def test_serve_with_grpc_port_serves_the_same_system_to_both_protocols(costeer_server):
     server = costeer_server("--grpc-port", "0")
-    port = _grpc_port(server.stdout)
+    port = int(server.printed(r"serving grpc on \S+:(\d+)").group(1))
     stubs = protocol("narupa")
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         stream = stubs.trajectory_grpc.TrajectoryServiceStub(channel).SubscribeLatestFrames(

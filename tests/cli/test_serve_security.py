@@ -57,7 +57,7 @@ def test_serve_ssl_auto_with_a_token_from_the_environment(costeer_server, tmp_pa
     assert server.url.startswith("wss://127.0.0.1:")
     certificate = tmp_path / "costeer" / "tls" / "costeer-self-signed-cert.pem"
     assert certificate.exists()
-    assert any("clients need the token" in line for line in server.stdout)
+    server.printed("clients need the token")
 
     async def atoms(token: str | None) -> int:
         async with NanoverSession.connect(server.url, ssl=client_context(certificate), token=token) as session:

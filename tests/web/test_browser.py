@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import io
 import re
-import time
 from pathlib import Path
 
 import numpy as np
@@ -38,18 +37,9 @@ def _variance(png: bytes) -> float:
     return float(np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=np.float64).var())
 
 
-def _printed(server, pattern: str) -> re.Match:
-    """The first line ``costeer serve`` printed that matches ``pattern`` (waiting up to 10 s)."""
-    deadline = time.monotonic() + 10
-    while (found := re.search(pattern, "".join(server.stdout))) is None:
-        assert time.monotonic() < deadline, f"costeer serve printed nothing like {pattern!r}: {server.stdout}"
-        time.sleep(0.1)
-    return found
-
-
 def test_the_page_views_and_steers_the_nanotube(costeer_server, chromium, built_page, tmp_path):
     server = costeer_server()
-    _printed(server, re.escape(f"web page: http://127.0.0.1:{server.port}/"))
+    server.printed(re.escape(f"web page: http://127.0.0.1:{server.port}/"))
     asyncio.run(_view_and_steer(server.port, chromium, tmp_path))
 
 
@@ -173,7 +163,7 @@ async def _seek(port: int, chromium) -> None:
 
 def test_the_page_on_its_own_port_connects_to_the_websocket_port(costeer_server, chromium, built_page):
     server = costeer_server("--web-port", "0")
-    web_port = int(_printed(server, r"costeer serving web on 127\.0\.0\.1:(\d+)").group(1))
+    web_port = int(server.printed(r"costeer serving web on 127\.0\.0\.1:(\d+)").group(1))
     assert web_port != server.port
     asyncio.run(_connects(f"http://127.0.0.1:{web_port}/", chromium))
 
