@@ -10,6 +10,7 @@ policy admits each request first (``--token``: 401 without it), and with ``--ssl
 
 from __future__ import annotations
 
+import asyncio
 import http
 from typing import Sequence
 
@@ -24,7 +25,10 @@ from ..websocket.access import AccessGate
 from ..websocket.server import RequestHook
 from .static import http_response
 
-__all__ = ["WebPageServer"]
+__all__ = ["WebPageServer", "CLOSE_GRACE_SECONDS"]
+
+CLOSE_GRACE_SECONDS = 1.0
+"""How long ``close`` lets requests under way finish before cancelling them."""
 
 
 class WebPageServer:
@@ -81,9 +85,20 @@ class WebPageServer:
         return await serve(self._refuse_upgrade, self.address, self._requested_port, process_request=self._answer, ssl=ssl)
 
     async def _shutdown(self) -> None:
-        assert self._server is not None
-        self._server.close()
-        await self._server.wait_closed()
+        """Stop listening; a request still in its (TLS) handshake after a moment is cancelled, so no
+        handler is left pending when the loop stops."""
+        server = self._server
+        assert server is not None
+        server.close()
+        try:
+            await asyncio.wait_for(server.wait_closed(), CLOSE_GRACE_SECONDS)
+        except TimeoutError:
+            pass
+        pending = set(server.handler_tasks)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=CLOSE_GRACE_SECONDS)
 
     def _answer(self, connection: ServerConnection, request: Request) -> Response:
         _, response = self._gate.answer(connection, request, self.hooks)
