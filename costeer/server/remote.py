@@ -29,7 +29,6 @@ fails at once. The link listens on nothing: it is a ``Transport`` without a port
 from __future__ import annotations
 
 import asyncio
-import collections
 import itertools
 import logging
 from typing import Any
@@ -43,6 +42,7 @@ from costeer.core.message import FRAME_MESSAGE_ENCODING, encode_frame_message, e
 
 from .backoff import Backoff
 from .loop_thread import LoopThread
+from .replies import CommandReplies
 from .session import ClientMessage, ClientSession, StatePart
 from .state_mirror import StateMirror
 from .transport import SessionParts, TransportFactory
@@ -206,14 +206,14 @@ class _HubConnection:
         self._connection = connection
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
-        self._replies: collections.deque[bytes] = collections.deque()
+        self._replies = CommandReplies(self._wake, on_overflow=self._too_many_replies)
         self._sender: asyncio.Task | None = None
         self._mirror = StateMirror()
         self._lane = parts.command_lane()
         self._frames = parts.hub.subscribe(on_ready=self._wake_threadsafe)
         self._state = parts.state.subscribe(on_ready=self._wake_threadsafe)
         self.session = ClientSession(
-            link_id, state=parts.state, commands=parts.commands, send_command=self._send_command, executor=self._lane
+            link_id, state=parts.state, commands=parts.commands, send_command=self._replies.put, executor=self._lane
         )
 
     async def run(self) -> None:
@@ -292,8 +292,8 @@ class _HubConnection:
         return messages
 
     def _next_message(self) -> bytes | None:
-        if self._replies:
-            return self._replies.popleft()
+        if (reply := self._replies.take()) is not None:
+            return reply
         frame = self._frames.take_packed()
         if frame is not None:
             return frame.encoding(FRAME_MESSAGE_ENCODING, encode_frame_message)
@@ -309,14 +309,6 @@ class _HubConnection:
         except RuntimeError:  # the loop is closed: the link is shutting down
             pass
 
-    def _send_command(self, message: dict[str, Any]) -> None:
-        """Queue a command reply or request for the hub (from any thread)."""
-        data = encode_message({"command": message})
-        try:
-            self._loop.call_soon_threadsafe(self._queue_reply, data)
-        except RuntimeError:
-            pass
-
-    def _queue_reply(self, data: bytes) -> None:
-        self._replies.append(data)
-        self._wake.set()
+    def _too_many_replies(self, waiting: int) -> None:
+        _log.warning("%s: the hub reads none of our command replies (%d waiting); closing the link", self.session.connection_id, waiting)
+        asyncio.ensure_future(self._connection.close(code=1008, reason="too many unread command replies"))

@@ -159,7 +159,6 @@ def make_spring():
 def self_signed(tmp_path) -> tuple["ssl.SSLContext", "ssl.SSLContext"]:
     """(server context, client context trusting it) of a certificate for 127.0.0.1 made for the
     test; the certificate file is ``tmp_path / "cert.pem"``."""
-    pytest.importorskip("cryptography")
     from costeer.server.tls import TlsCredentials, client_context, make_self_signed
 
     cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"

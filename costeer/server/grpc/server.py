@@ -208,17 +208,29 @@ class GrpcTransport:
         return self._frames(context, interval=_interval(request.frame_interval))
 
     def _frames(self, context: grpc.ServicerContext, *, interval: float) -> Iterator[bytes]:
+        return self._stream(context, self.parts.hub.subscribe, self._take_frame, interval=interval)
+
+    def _take_frame(self, subscription: Any) -> bytes | None:
+        shared = subscription.take_packed()
+        if shared is None:
+            return None
+        with self._encoding:  # the streams wake together: one encodes, the others reuse it
+            return shared.encoding("grpc", encode_frame_response)
+
+    def _stream(
+        self, context: grpc.ServicerContext, subscribe: Callable[..., Any], take: Callable[[Any], "bytes | None"], *, interval: float
+    ) -> Iterator[bytes]:
+        """One server stream: subscribe, then send what ``take(subscription)`` gives each time it is ready,
+        at most once per ``interval`` s, until the call ends (the subscription closed with it)."""
         ready = threading.Event()
-        subscription = self.parts.hub.subscribe(on_ready=ready.set)
+        subscription = subscribe(on_ready=ready.set)
         stream = self._open_stream(context, subscription.close, ready)
         if stream is None:
             return
         while stream.wait_ready():
-            shared = subscription.take_packed()
-            if shared is None:
+            data = take(subscription)
+            if data is None:
                 continue
-            with self._encoding:  # the streams wake together: one encodes, the others reuse it
-                data = shared.encoding("grpc", encode_frame_response)
             yield data
             stream.pause(interval)
 
@@ -229,18 +241,10 @@ class GrpcTransport:
 
     def _subscribe_state_updates(self, data: bytes, context: grpc.ServicerContext, method: str) -> Iterator[bytes]:
         request = _parse(_wire.state.SubscribeStateUpdatesRequest, data, context, method)
-        interval = _interval(request.update_interval)
-        ready = threading.Event()
-        subscription = self.parts.state.subscribe(on_ready=ready.set)
-        stream = self._open_stream(context, subscription.close, ready)
-        if stream is None:
-            return
-        while stream.wait_ready():
-            change = subscription.encoded_take(encode_state_update)
-            if change is None:
-                continue
-            yield change
-            stream.pause(interval)
+        return self._stream(
+            context, self.parts.state.subscribe, lambda subscription: subscription.encoded_take(encode_state_update),
+            interval=_interval(request.update_interval),
+        )
 
     def _update_state(self, data: bytes, context: grpc.ServicerContext, method: str) -> bytes:
         request = _parse(_wire.state.UpdateStateRequest, data, context, method)

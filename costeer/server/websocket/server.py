@@ -22,7 +22,6 @@ gets 401 before any hook sees it, and an admitted client's role (steer or view) 
 from __future__ import annotations
 
 import asyncio
-import collections
 import itertools
 import logging
 import threading
@@ -35,6 +34,7 @@ from websockets.http11 import Request, Response
 
 from ..access import Role
 from ..mistakes import MistakeLog
+from ..replies import MAX_PENDING_REPLIES, CommandReplies
 from ..session import ClientSession
 from ..subscription import once_after_notify
 from ..loop_thread import LoopThread
@@ -47,7 +47,6 @@ from .codec import (
     ProtocolError,
     decode_message,
     encode_frame_message,
-    encode_message,
     encode_state_message,
 )
 
@@ -57,8 +56,6 @@ DEFAULT_PORT = 38801
 """NanoVer's default WebSocket port."""
 CLOSE_GRACE_SECONDS = 1.0
 """How long ``close`` waits for clients to finish the closing handshake."""
-MAX_PENDING_REPLIES = 1024
-"""Command messages waiting for a client that does not read; beyond this it is disconnected."""
 
 RequestHook = Callable[[ServerConnection, Request], "Response | None"]
 """Looks at an HTTP request before the WebSocket handshake: a ``Response`` answers it (a page,
@@ -295,7 +292,7 @@ class _ClientConnection:
         self._wake = asyncio.Event()
         assert server._waker is not None
         self._waker = server._waker
-        self._replies: collections.deque[bytes] = collections.deque()
+        self._replies = CommandReplies(self._wake, on_overflow=self._too_many_replies)
         parts = server.parts
         self._commands = parts.command_lane()
         """This client's commands, in its order, on the server's shared pool."""
@@ -305,7 +302,7 @@ class _ClientConnection:
             connection_id,
             state=parts.state,
             commands=parts.commands,
-            send_command=self._send_command,
+            send_command=self._replies.put,
             executor=self._commands,
             role=role,
         )
@@ -358,8 +355,8 @@ class _ClientConnection:
             await self._connection.close(code=1011, reason="server error while sending")
 
     def _next_message(self) -> bytes | None:
-        if self._replies:
-            return self._replies.popleft()
+        if (reply := self._replies.take()) is not None:
+            return reply
         frame = self._frames.take_packed()
         if frame is not None:
             return frame.encoding(FRAME_MESSAGE_ENCODING, encode_frame_message)
@@ -368,22 +365,6 @@ class _ClientConnection:
     def _wake_threadsafe(self) -> None:
         self._waker.wake(self._wake)
 
-    def _send_command(self, message: dict[str, Any]) -> None:
-        """Queue a command message (from any thread); encoding errors raise here, for the caller."""
-        data = encode_message({"command": message})
-        try:
-            self._loop.call_soon_threadsafe(self._queue_reply, data)
-        except RuntimeError:
-            pass
-
-    def _queue_reply(self, data: bytes) -> None:
-        if len(self._replies) >= MAX_PENDING_REPLIES:
-            _log.warning(
-                "%s is not reading its command replies (%d waiting); disconnecting it",
-                self.session.connection_id,
-                len(self._replies),
-            )
-            asyncio.ensure_future(self._connection.close(code=1008, reason="too many unread command replies"))
-            return
-        self._replies.append(data)
-        self._wake.set()
+    def _too_many_replies(self, waiting: int) -> None:
+        _log.warning("%s is not reading its command replies (%d waiting); disconnecting it", self.session.connection_id, waiting)
+        asyncio.ensure_future(self._connection.close(code=1008, reason="too many unread command replies"))

@@ -93,7 +93,6 @@ def test_the_page_url_is_one_a_browser_on_this_machine_opens(address, url):
 
 
 def test_the_web_port_keeps_the_sessions_token_and_tls(fake_simulation, site, tmp_path):
-    pytest.importorskip("cryptography")
     from costeer.server.access import AccessPolicy
     from costeer.server.tls import TlsCredentials, client_context, make_self_signed
 
