@@ -34,7 +34,7 @@ from websockets.http11 import Request, Response
 
 from ..access import Role
 from ..mistakes import MistakeLog
-from ..replies import MAX_PENDING_REPLIES, CommandReplies
+from ..replies import CommandReplies
 from ..session import ClientSession
 from ..subscription import once_after_notify
 from ..loop_thread import LoopThread
@@ -50,7 +50,7 @@ from .codec import (
     encode_state_message,
 )
 
-__all__ = ["WebSocketServer", "RequestHook", "DEFAULT_PORT", "CLOSE_GRACE_SECONDS", "MAX_PENDING_REPLIES"]
+__all__ = ["WebSocketServer", "RequestHook", "DEFAULT_PORT", "CLOSE_GRACE_SECONDS"]
 
 DEFAULT_PORT = 38801
 """NanoVer's default WebSocket port."""
