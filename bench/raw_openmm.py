@@ -2,6 +2,8 @@
 
     raw = RawOpenMM(Path("nanotube.xml"), platform="CPU", threads=1)
     raw.steps_per_second(seconds=2.0)      # one window; call again for the next pair
+    pinned = RawOpenMM(Path("nanotube.xml"), platform="CPU", threads=1, core=0)  # this thread and
+                                           # OpenMM's worker kept on core 0 (costeer.engine.affinity)
 
 One context per platform, kept for the whole bench, so interleaved windows cost no set-up.
 """
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import openmm
 
+from costeer.engine.affinity import can_pin, least_busy_cores, on_core
 from costeer.engine.nanover_xml import read_nanover_xml
 
 __all__ = ["RawOpenMM", "raw_candidates", "timestep_ps", "particle_count"]
@@ -29,41 +32,50 @@ and one of its steps on solvated villin takes over a second)."""
 class RawOpenMM:
     """A context of ``path``'s system on one platform, stepped in windows."""
 
-    def __init__(self, path: Path, *, platform: str, threads: int | None = None) -> None:
+    def __init__(self, path: Path, *, platform: str, threads: int | None = None, core: int | None = None) -> None:
         loaded = read_nanover_xml(path)
         self.platform = platform
         self.threads = threads
-        self.label = platform if threads is None else f"{platform} ({threads} thread{'s' if threads != 1 else ''})"
+        self.core = core
+        details = ([] if threads is None else [f"{threads} thread{'s' if threads != 1 else ''}"]) + (
+            [] if core is None else [f"core {core}"])
+        self.label = f"{platform} ({', '.join(details)})" if details else platform
         properties = {"Threads": str(threads)} if threads is not None else {}
         self.integrator = loaded.integrator
-        self.context = openmm.Context(
-            loaded.system, self.integrator, openmm.Platform.getPlatformByName(platform), properties
-        )
+        with on_core(core):  # OpenMM's CPU worker starts on the core, as costeer's pinned platform does
+            self.context = openmm.Context(
+                loaded.system, self.integrator, openmm.Platform.getPlatformByName(platform), properties
+            )
         if loaded.box is not None:
             self.context.setPeriodicBoxVectors(*loaded.box)
         self.context.setPositions(loaded.positions)
         if loaded.velocities is not None:
             self.context.setVelocities(loaded.velocities)
-        self.integrator.step(1)  # platform set-up
-        started = time.perf_counter()
-        self.integrator.step(1)
-        self.seconds_per_step = time.perf_counter() - started
+        with on_core(core):
+            self.integrator.step(1)  # platform set-up
+            started = time.perf_counter()
+            self.integrator.step(1)
+            self.seconds_per_step = time.perf_counter() - started
         self.chunk = max(1, min(CHUNK, int(CALL_SECONDS / max(self.seconds_per_step, 1e-9))))
 
     def steps_per_second(self, *, seconds: float) -> float:
         """MD steps per second of wall time over one window of about ``seconds``."""
         steps = 0
-        start = time.perf_counter()
-        while (elapsed := time.perf_counter() - start) < seconds:
-            self.integrator.step(self.chunk)
-            steps += self.chunk
+        with on_core(self.core):
+            start = time.perf_counter()
+            while (elapsed := time.perf_counter() - start) < seconds:
+                self.integrator.step(self.chunk)
+                steps += self.chunk
         return steps / elapsed
 
 
 def raw_candidates(path: Path, cores: int) -> list[RawOpenMM]:
-    """Raw contexts for the bench: CPU with every core and with one left free, and Reference
-    unless a CPU step already takes longer than ``REFERENCE_MAX_STEP_SECONDS``."""
+    """Raw contexts for the bench: CPU with every core and with one left free, CPU with one
+    thread kept on one core (the least busy; as costeer's ``--cpu-core auto`` may run), and
+    Reference unless a CPU step already takes longer than ``REFERENCE_MAX_STEP_SECONDS``."""
     runs = [RawOpenMM(path, platform="CPU", threads=threads) for threads in sorted({cores, max(1, cores - 1)}, reverse=True)]
+    if can_pin():
+        runs.append(RawOpenMM(path, platform="CPU", threads=1, core=least_busy_cores(1)[0]))
     if min(run.seconds_per_step for run in runs) < REFERENCE_MAX_STEP_SECONDS:
         runs.append(RawOpenMM(path, platform="Reference"))
     return runs

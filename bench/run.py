@@ -142,12 +142,13 @@ def _chosen_platform(log: list[str], *, wait: float = 0.0) -> str:
 
 
 def _platform_options(label: str) -> list[str]:
-    """``serve`` options for a logged platform label: ``['--platform', 'CPU', '--cpu-threads', '2']``."""
-    match = re.fullmatch(r"(\w+)(?: \((\d+) threads?\))?", label)
+    """``serve`` options for a logged platform label: ``['--platform', 'CPU', '--cpu-threads', '1', '--cpu-core', '0']``."""
+    match = re.fullmatch(r"(\w+)(?: \((\d+) threads?(?:, core (\d+))?\))?", label)
     if not match:
         return []
-    platform, threads = match.groups()
-    return ["--platform", platform, *(["--cpu-threads", threads] if threads else [])]
+    platform, threads, core = match.groups()
+    return ["--platform", platform, *(["--cpu-threads", threads] if threads else []),
+            "--cpu-core", core if core else "off"]
 
 
 def _raw_arms(raws: list[raw_openmm.RawOpenMM], seconds: float) -> dict[str, Callable[[], float]]:
@@ -248,7 +249,7 @@ def _extras(xml: Path, best_label: str, *, seconds: float) -> dict[str, Any]:
     omm = ["--omm", str(xml)]
     options = _platform_options(best_label)
     platform = options[1]
-    threads_count = int(options[3]) if len(options) > 2 else None
+    threads_count = int(options[options.index("--cpu-threads") + 1]) if "--cpu-threads" in options else None
     out: dict[str, Any] = {}
     with servers.nanover([*omm, "--platform", platform], cpu_threads=threads_count) as url:
         out["nanover_paced_round_trip"] = _percentiles(clients.round_trips(url))

@@ -76,11 +76,22 @@ def add_simulation_options(parser: argparse.ArgumentParser) -> None:
     run_group.add_argument("--free-run", action="store_true", help="step as fast as OpenMM goes; frames sampled at --frame-rate")
     run_group.add_argument("--platform", default="auto", help="OpenMM platform: auto (default: each available one is timed on the system at load, the fastest wins), Reference, CPU, CUDA, OpenCL, ...")
     run_group.add_argument("--cpu-threads", type=int, default=None, metavar="N", help="threads of the CPU platform (default: timed at load, all cores or all but one)")
+    run_group.add_argument("--cpu-core", type=_core_setting, default="auto", metavar="auto|off|N", help="the 1-thread CPU platform with the simulation's thread and OpenMM's worker kept on one core: auto (default) also times it so, on the least busy cores, and keeps the fastest; N: always so, on core N; off: never")
     run_group.add_argument("--include-velocities", action="store_true", help="send particle velocities in frames")
     run_group.add_argument("--include-forces", action="store_true", help="send particle forces in frames")
     run_group.add_argument("--no-energies", action="store_true", help="leave energies and temperature out of frames (each evaluation costs a force evaluation; by default they are refreshed as often as that takes at most 3%% of the time)")
     run_group.add_argument("--seed", type=int, default=None, help="random number seed of the thermostat (Langevin integrators), for reproducible runs (give --platform too: timing may pick another platform next run); default: a new one each run")
     run_group.add_argument("--max-force", type=float, default=DEFAULT_MAX_FORCE, help="server-wide cap on every interactive force, kJ/(mol nm), whatever a client asks (clients may only lower it); default 20000, NanoVer's per-interaction default")
+
+
+def _core_setting(text: str) -> int | str:
+    """``--cpu-core``: ``auto``, ``off`` or a core number (checked against this process's cores at load)."""
+    if text in ("auto", "off"):
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"give auto, off or a core number, not {text!r}") from None
 
 
 def _check_options(args: argparse.Namespace) -> None:
@@ -131,6 +142,7 @@ def build_simulations(args: argparse.Namespace) -> list[Any]:
         steps_per_frame=args.steps_per_frame,
         platform=args.platform,
         cpu_threads=args.cpu_threads,
+        cpu_core=args.cpu_core,
         include_velocities=args.include_velocities,
         include_forces=args.include_forces,
         include_energies=not args.no_energies,

@@ -42,6 +42,7 @@ from costeer.core import keys
 from costeer.core.frame import FrameDict
 from costeer.core.interaction import DEFAULT_MAX_FORCE, Interaction
 
+from .affinity import check_core, keep_thread_on, on_core, pin_cores
 from .energy_schedule import ENERGY_BUDGET, EnergySchedule
 from .frame_guard import SimulationBlowUpError
 from .good_states import GoodStates
@@ -74,6 +75,7 @@ class OpenMMSimulation:
         steps_per_frame: int = 5,
         platform: str | None = None,
         cpu_threads: int | None = None,
+        cpu_core: int | str | None = None,
         include_velocities: bool = False,
         include_forces: bool = False,
         include_energies: bool = True,
@@ -86,6 +88,7 @@ class OpenMMSimulation:
             raise ValueError(f"steps_per_frame must be at least 1, got {steps_per_frame}")
         if cpu_threads is not None and cpu_threads < 1:
             raise ValueError(f"the CPU platform needs at least 1 thread, got {cpu_threads}")
+        check_core(cpu_core)
         self.loaded = loaded
         self.name: str = loaded.name
         """Shown to clients as ``simulation.name`` / ``system.simulation.name``."""
@@ -94,6 +97,9 @@ class OpenMMSimulation:
         """Requested OpenMM platform (any case); ``None`` or ``"auto"``: the fastest, timed at load."""
         self.cpu_threads = cpu_threads
         """CPU platform threads; ``None``: timed at load (all cores, or all but one)."""
+        self.cpu_core = cpu_core
+        """The 1-thread CPU platform kept on one core (``costeer.engine.affinity``): ``"auto"`` also
+        timed so, on the least busy cores; a core number: only so, on that core; ``None``/``"off"``: never."""
         self.platform_candidate: PlatformCandidate | None = None
         """The platform (and threads) in use, once loaded."""
         self.include_velocities = include_velocities
@@ -160,9 +166,10 @@ class OpenMMSimulation:
         imd = ImdForce(system)
         self._user = UserForces(imd, self.masses, periodic_box=loaded.box if self.periodic else None)
         choice = choose_platform(
-            platform_candidates(self.platform_name, cpu_threads=self.cpu_threads),
+            platform_candidates(self.platform_name, cpu_threads=self.cpu_threads, pin_cores=pin_cores(self.cpu_core),
+                                pinned_only=isinstance(self.cpu_core, int)),
             open_trial=lambda candidate: ContextTrial(
-                *self._new_context(system, candidate), steps_per_call=self.steps_per_frame
+                *self._new_context(system, candidate), steps_per_call=self.steps_per_frame, core=candidate.core
             ),
         )
         if choice.trial is None:
@@ -190,7 +197,8 @@ class OpenMMSimulation:
         integrator = openmm.XmlSerializer.clone(loaded.integrator)
         if self.seed is not None and hasattr(integrator, "setRandomNumberSeed"):
             integrator.setRandomNumberSeed(self.seed)
-        context = openmm.Context(system, integrator, candidate.platform, candidate.properties)
+        with on_core(candidate.core):  # OpenMM's CPU workers start here and stay on the thread's core
+            context = openmm.Context(system, integrator, candidate.platform, candidate.properties)
         if loaded.box is not None:
             context.setPeriodicBoxVectors(*loaded.box)
         context.setPositions(loaded.positions)
@@ -216,7 +224,7 @@ class OpenMMSimulation:
         if self._failed:
             # After a blow-up OpenMM may keep non-finite cached values (the kinetic energy of
             # leapfrog integrators): rebuild the context's data, as NanoVer always does.
-            context.reinitialize()
+            self._reinitialize()
             self._failed = False
         context.loadCheckpoint(self._checkpoint)
         self._drop_user_forces(keep_work=False)
@@ -243,7 +251,7 @@ class OpenMMSimulation:
         if not hasattr(integrator, "setRandomNumberSeed"):
             return
         integrator.setRandomNumberSeed(value)
-        self.context.reinitialize()
+        self._reinitialize()
         self.context.setState(self._initial_state)
         self.thermostat_seed = value
 
@@ -252,8 +260,19 @@ class OpenMMSimulation:
         self.run_chunk()
         return self.current_frame()
 
+    def _reinitialize(self) -> None:
+        """Rebuild the context's data; OpenMM's CPU workers start again, on its core if it has one."""
+        with on_core(self.core):
+            self.context.reinitialize()
+
+    @property
+    def core(self) -> int | None:
+        """The core the stepping thread and OpenMM's worker are kept on (after ``load``), if any."""
+        return None if self.platform_candidate is None else self.platform_candidate.core
+
     def run_chunk(self) -> None:
         """Run ``steps_per_frame`` steps, then refresh the user forces if anyone interacts."""
+        keep_thread_on(self.core)
         try:
             self._integrator.step(self.steps_per_frame)
             self.steps_taken += self.steps_per_frame
@@ -302,7 +321,7 @@ class OpenMMSimulation:
                     "and playback/play"
                 )
             self._rolled_back_to_start = True
-        context.reinitialize()  # a blown-up context may keep non-finite cached values
+        self._reinitialize()  # a blown-up context may keep non-finite cached values
         self._failed = False
         context.loadCheckpoint(self._checkpoint if saved is None else saved.snapshot)
         self._drop_user_forces(keep_work=True)

@@ -10,7 +10,9 @@ another of the same kind 4,050-4,560 against 4,330-4,920 (PERF-NOTES). So no siz
 load each candidate runs the actual system for a fraction of a second, in interleaved
 rounds (A, B, C, A, B, C, ...: drift on a shared machine hits every candidate alike), and
 the best median rate wins. The CPU platform is tried with all cores and with one left to
-the server's own threads (network, recording, co-pilot). The timing runs without clients:
+the server's own threads (network, recording, co-pilot), and, given cores to pin to, with one
+thread kept on one of them (``costeer.engine.affinity``: on 2-core machines the nanotube ran
+20-26% faster so). The timing runs without clients:
 clients on the same machine take CPU time from a platform that uses every core (villin on
 both cores of a 2-core machine lost 15-29% to one local client, issue 6), so where they
 run beside the server, ``--cpu-threads`` can leave them a core.
@@ -24,13 +26,14 @@ seconds (8,867-atom PME villin: 1.3 s).
 from __future__ import annotations
 
 import logging
-import os
 import statistics
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Generic, Protocol, Sequence, TypeVar
 
 import openmm
+
+from .affinity import on_core, process_cores
 
 __all__ = [
     "PlatformCandidate",
@@ -64,6 +67,8 @@ class PlatformCandidate:
     name: str
     threads: int | None = None
     """CPU worker threads; ``None`` leaves OpenMM's default."""
+    core: int | None = None
+    """The core the stepping thread and OpenMM's worker are kept on; ``None``: wherever the OS runs them."""
 
     @property
     def properties(self) -> dict[str, str]:
@@ -75,9 +80,9 @@ class PlatformCandidate:
         return openmm.Platform.getPlatformByName(self.name)
 
     def __str__(self) -> str:
-        if self.threads is None:
-            return self.name
-        return f"{self.name} ({self.threads} thread{'s' if self.threads != 1 else ''})"
+        details = [] if self.threads is None else [f"{self.threads} thread{'s' if self.threads != 1 else ''}"]
+        details += [] if self.core is None else [f"core {self.core}"]
+        return f"{self.name} ({', '.join(details)})" if details else self.name
 
 
 class PlatformTrial(Protocol):
@@ -117,33 +122,40 @@ class ContextTrial:
     """Times an OpenMM context, then hands it back in the state it started in.
 
     ``trial = ContextTrial(context, integrator, steps_per_call=5)`` ... ``trial.restored()``
+    With ``core``, it steps with the calling thread kept on that core (as the context's own
+    CPU workers are, when it was made ``on_core(core)``).
     """
 
-    def __init__(self, context: openmm.Context, integrator: openmm.Integrator, *, steps_per_call: int) -> None:
+    def __init__(
+        self, context: openmm.Context, integrator: openmm.Integrator, *, steps_per_call: int, core: int | None = None
+    ) -> None:
         self.context = context
         self.integrator = integrator
         self.steps_per_call = max(1, steps_per_call)
         """Steps per ``step`` call: the runner's chunk, or 1 once a step is slow."""
+        self.core = core
         self._checkpoint = context.createCheckpoint()
 
     def seconds_per_step(self) -> float:
-        self.integrator.step(1)  # the first step sets the platform up
-        started = time.perf_counter()
-        self.integrator.step(1)
-        seconds = time.perf_counter() - started
+        with on_core(self.core):
+            self.integrator.step(1)  # the first step sets the platform up
+            started = time.perf_counter()
+            self.integrator.step(1)
+            seconds = time.perf_counter() - started
         if seconds * self.steps_per_call > SLICE_SECONDS:
             self.steps_per_call = 1
         return seconds
 
     def steps_per_second(self, seconds: float) -> float:
         steps = 0
-        started = time.perf_counter()
-        while True:
-            self.integrator.step(self.steps_per_call)
-            steps += self.steps_per_call
-            elapsed = time.perf_counter() - started
-            if elapsed >= seconds:
-                return steps / elapsed
+        with on_core(self.core):
+            started = time.perf_counter()
+            while True:
+                self.integrator.step(self.steps_per_call)
+                steps += self.steps_per_call
+                elapsed = time.perf_counter() - started
+                if elapsed >= seconds:
+                    return steps / elapsed
 
     def restored(self) -> openmm.Context:
         """The context back in its state from before the timing."""
@@ -160,21 +172,17 @@ def available_platforms() -> list[str]:
     return [openmm.Platform.getPlatform(i).getName() for i in range(openmm.Platform.getNumPlatforms())]
 
 
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
 def platform_candidates(
-    requested: str | None = None, *, cpu_threads: int | None = None, cores: int | None = None
+    requested: str | None = None, *, cpu_threads: int | None = None, cores: int | None = None,
+    pin_cores: Sequence[int] = (), pinned_only: bool = False,
 ) -> list[PlatformCandidate]:
     """What to time: the ``requested`` platform (any case; ``None`` or ``"auto"``: every one).
 
     The CPU platform comes with ``cpu_threads`` threads if given, else with all ``cores``
-    and with all but one. Raises ``ValueError`` naming the platforms available for an
-    unknown one, and for ``cpu_threads`` below 1.
+    and with all but one; with one thread, also kept on each of ``pin_cores`` (``pinned_only``:
+    instead of left to the OS). Raises
+    ``ValueError`` naming the platforms available for an unknown one, and for
+    ``cpu_threads`` below 1.
     """
     if cpu_threads is not None and cpu_threads < 1:
         raise ValueError(f"the CPU thread count must be at least 1, got {cpu_threads}")
@@ -186,14 +194,16 @@ def platform_candidates(
                 f"no OpenMM platform named {requested!r}; available here: auto, {', '.join(names)}"
             )
         names = match
-    cores = cores or _cores()
+    cores = cores or len(process_cores())
     thread_counts = [cpu_threads] if cpu_threads is not None else sorted({cores, max(1, cores - 1)}, reverse=True)
     candidates: list[PlatformCandidate] = []
     for name in [*_GPU_PLATFORMS, "CPU", "Reference"]:  # fastest first, for the Reference rule
         if name not in names:
             continue
         if name == "CPU":
-            candidates += [PlatformCandidate("CPU", threads) for threads in thread_counts]
+            pinned = [PlatformCandidate("CPU", 1, core) for core in pin_cores] if 1 in thread_counts else []
+            candidates += [PlatformCandidate("CPU", threads) for threads in thread_counts
+                           if not (threads == 1 and pinned and pinned_only)] + pinned
         else:
             candidates.append(PlatformCandidate(name))
     candidates += [PlatformCandidate(name) for name in names if name not in (*_GPU_PLATFORMS, "CPU", "Reference")]

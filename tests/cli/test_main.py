@@ -83,3 +83,14 @@ def test_grpc_port_without_the_grpc_extra_is_a_clear_error(capsys, monkeypatch, 
     monkeypatch.setitem(sys.modules, "costeer.server.grpc.server", None)  # as if grpcio were not installed
     assert main(["serve", "--omm", str(nanotube_xml), "--grpc-port", "0", "--port", "0"]) == 2
     assert "--grpc-port needs the grpc extra: pip install" in capsys.readouterr().err
+
+
+def test_cpu_core_is_auto_by_default_and_refused_with_the_cores_there(capsys, nanotube_xml):
+    assert parse("serve").cpu_core == "auto" and parse("serve", "--cpu-core", "off").cpu_core == "off"
+    (simulation,) = build_simulations(parse("serve", "--omm", str(nanotube_xml), "--cpu-core", "0"))
+    assert simulation.cpu_core == 0
+    assert main(["serve", "--omm", str(nanotube_xml), "--cpu-core", "4096"]) == 2
+    assert "no core 4096 to keep the simulation on: give auto, off or one of 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse("serve", "--cpu-core", "first")
+    assert "give auto, off or a core number" in capsys.readouterr().err

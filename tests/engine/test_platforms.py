@@ -163,3 +163,13 @@ def test_auto_load_runs_on_the_timed_winner_from_the_initial_state(nanotube_xml,
     frame, expected = simulation.reset(), untimed.reset()  # the timing steps left no trace
     assert frame[keys.SIMULATION_TIME] == expected[keys.SIMULATION_TIME]
     np.testing.assert_allclose(frame[keys.PARTICLE_POSITIONS], expected[keys.PARTICLE_POSITIONS], atol=1e-6)
+
+
+def test_cpu_with_one_thread_is_also_timed_on_each_core_to_pin_to() -> None:
+    candidates = platform_candidates(cores=2, pin_cores=[1, 0])
+    assert candidates.count(CPU_1) == 1
+    assert PlatformCandidate("CPU", 1, 1) in candidates and PlatformCandidate("CPU", 1, 0) in candidates
+    assert str(PlatformCandidate("CPU", 1, 1)) == "CPU (1 thread, core 1)"
+    assert platform_candidates("CPU", cpu_threads=2, cores=2, pin_cores=[0]) == [CPU_2]  # pinned: one thread only
+    assert platform_candidates("reference", pin_cores=[0]) == [REFERENCE]
+    assert platform_candidates("CPU", cores=2, pin_cores=[1], pinned_only=True) == [CPU_2, PlatformCandidate("CPU", 1, 1)]
