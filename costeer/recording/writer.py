@@ -6,7 +6,9 @@ only makes the file readable at close (index and central directory come last); t
 also appends every index entry to a journal beside the file and pushes messages and
 journal to disk (flush + fsync) every ``flush_interval`` seconds. After SIGKILL at most the
 last interval is lost and :func:`costeer.recording.repair.repair_recording` rebuilds the
-rest. A clean ``close`` removes the journal.
+rest. A clean ``close`` copies the journal into the index and removes it: the index is never
+held in memory, so a writer's memory stays flat however long the session (about 80 bytes a
+message otherwise: 26 MB for three hours of frames at 30/s).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ __all__ = ["RecordingWriter", "DEFAULT_FLUSH_INTERVAL"]
 
 DEFAULT_FLUSH_INTERVAL = 0.5
 """Seconds between pushes to disk: the most a killed recorder can lose."""
+_COPY_BYTES = 1 << 20
 
 
 class RecordingWriter:
@@ -55,10 +58,9 @@ class RecordingWriter:
             ) from None
         self._zip = ZipFile(self._file, "w", compression=ZIP_STORED)
         self._messages = self._zip.open(MESSAGES_NAME, "w", force_zip64=True)
-        self._journal = open(self._journal_path, "wb")
+        self._journal = open(self._journal_path, "w+b")
         self._buffer = bytearray()
         self._journal_buffer = bytearray()
-        self._index = bytearray()
         self._offset = 0
         self._start_ns = time.monotonic_ns()
         self._last_flush = time.monotonic()
@@ -109,7 +111,6 @@ class RecordingWriter:
         )
         self._buffer += data
         self._journal_buffer += entry
-        self._index += entry
         self._offset += len(data)
         self.messages_written += 1
         self.last_timestamp_us = int(metadata.get("timestamp") or 0)
@@ -143,10 +144,13 @@ class RecordingWriter:
         """Finish the zip (index and central directory) and remove the journal; idempotent."""
         if self._closed:
             return
-        self._write_buffered_messages()
+        self.flush()
         self._messages.close()
-        packer = msgpack.Packer()
-        self._zip.writestr(INDEX_NAME, packer.pack_array_header(self.messages_written) + bytes(self._index))
+        with self._zip.open(INDEX_NAME, "w", force_zip64=True) as index:
+            index.write(msgpack.Packer().pack_array_header(self.messages_written))
+            self._journal.seek(0)
+            while chunk := self._journal.read(_COPY_BYTES):  # the journal holds exactly the index's entries
+                index.write(chunk)
         self._zip.close()
         self._file.flush()
         os.fsync(self._file.fileno())

@@ -120,3 +120,26 @@ def test_an_existing_recording_is_never_overwritten(tmp_path):
     with pytest.raises(FileExistsError, match="exists already"):
         RecordingWriter(path)
     assert path.read_bytes() == before
+
+
+def test_the_writers_memory_stays_flat_however_many_messages(tmp_path):
+    import tracemalloc
+
+    state = {"state": {"updates": {"avatar.1": {"x": 1.0}}, "removals": []}}
+    writer = RecordingWriter(tmp_path / "long.nanover.zip", flush_interval=3600.0)
+    tracemalloc.start()
+    try:
+        for count in range(1, 20_001):
+            writer.write(state, timestamp_us=count)
+            if count % 1000 == 0:
+                writer.flush()
+            if count == 2000:
+                early = tracemalloc.get_traced_memory()[0]
+        grown = tracemalloc.get_traced_memory()[0] - early
+    finally:
+        tracemalloc.stop()
+    writer.close()
+    assert grown < 100_000, f"{grown} bytes more after 18,000 more messages: the index is kept in memory"
+    with RecordingReader(tmp_path / "long.nanover.zip") as reader:
+        assert len(reader) == reader.state_count == 20_000
+        assert [message.timestamp_us for message in reader.messages()][-1] == 20_000
