@@ -21,7 +21,9 @@ If the hub goes away the link's keys are removed (its users' pulls stop at once,
 client that leaves) and it reconnects with a growing delay (``Backoff``); the hub's state,
 with its users' interactions, comes back with the new connection. The first connection is
 made by ``start``, which raises ``OSError`` if the hub cannot be reached, so a mistyped URL
-fails at once. The link listens on nothing: it is a ``Transport`` without a port.
+fails at once. The link listens on nothing: it is a ``Transport`` without a port. Each
+connection to the hub is served as any WebSocket client of the session is
+(``websocket.peer.PeerConnection``), less what the mirror and the registrations change.
 
     server = CosteerServer(simulations, port=0, transports=[remote_transport("ws://hub:38801")])
 """
@@ -31,23 +33,21 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from typing import Any
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from costeer.core import keys
-from costeer.core.message import FRAME_MESSAGE_ENCODING, encode_frame_message, encode_message
+from costeer.core.message import encode_message
 
 from .backoff import Backoff
 from .loop_thread import LoopThread
-from .replies import CommandReplies
-from .session import ClientMessage, ClientSession, StatePart
+from .session import ClientMessage, StatePart
 from .state_mirror import StateMirror
 from .transport import SessionParts, TransportFactory
-from .websocket.backlog import send_fresh
-from .websocket.codec import ProtocolError, decode_message, encode_state_message
+from .websocket.codec import decode_message, encode_state_message
+from .websocket.peer import PeerConnection
 
 __all__ = ["RemoteLink", "remote_transport", "check_hub_url", "MAX_HUB_MESSAGE_BYTES", "CONNECT_TIMEOUT"]
 
@@ -198,49 +198,13 @@ class RemoteLink:
             self.parts.tell_connection(link.session.connection_id, self.url, False)
 
 
-class _HubConnection:
-    """One connection to the hub: registrations first, then a receive loop and a send loop."""
+class _HubConnection(PeerConnection):
+    """The session served to the hub on one connection: the hub's state through the mirror,
+    the session's commands registered first (``PeerConnection`` does the rest)."""
 
     def __init__(self, parts: SessionParts, connection: ClientConnection, link_id: str) -> None:
-        self._parts = parts
-        self._connection = connection
-        self._loop = asyncio.get_running_loop()
-        self._wake = asyncio.Event()
-        self._replies = CommandReplies(self._wake, on_overflow=self._too_many_replies)
-        self._sender: asyncio.Task | None = None
         self._mirror = StateMirror()
-        self._lane = parts.command_lane()
-        self._frames = parts.hub.subscribe(on_ready=self._wake_threadsafe)
-        self._state = parts.state.subscribe(on_ready=self._wake_threadsafe)
-        self.session = ClientSession(
-            link_id, state=parts.state, commands=parts.commands, send_command=self._replies.put, executor=self._lane
-        )
-
-    async def run(self) -> None:
-        self._sender = sender = asyncio.create_task(self._send_loop())
-        try:
-            await self._receive_loop()
-        finally:
-            sender.cancel()
-            self._frames.close()
-            self._state.close()
-            self._lane.shutdown(cancel_futures=True)
-            removed = self.session.close()
-            _log.info("%s: the hub's link closed; removed %d of its users' keys", self.session.connection_id, len(removed))
-
-    async def _receive_loop(self) -> None:
-        try:
-            async for data in self._connection:
-                if data[:7] == _FRAME_ONLY:
-                    continue
-                try:
-                    self._receive(decode_message(data, max_bytes=MAX_HUB_MESSAGE_BYTES))
-                except ProtocolError as error:
-                    self.session.refuse(error, requests=error.requests)
-                except Exception:
-                    _log.exception("%s: handling a message from the hub failed; dropped", self.session.connection_id)
-        except ConnectionClosed:
-            pass
+        super().__init__(parts, connection, link_id, max_bytes=MAX_HUB_MESSAGE_BYTES)
 
     async def leave(self) -> None:
         """Take back from the hub what this side put there (``simulation.name``, the local
@@ -249,14 +213,17 @@ class _HubConnection:
             self._sender.cancel()
             await asyncio.wait({self._sender})
         try:
-            await self._connection.send(encode_message({"state": {"updates": {}, "removals": self._mirror.local_keys()}}))
+            await self.connection.send(encode_message({"state": {"updates": {}, "removals": self._mirror.local_keys()}}))
         except ConnectionClosed:
             pass
-        await self._connection.close()
+        await self.connection.close()
 
-    def _receive(self, message: ClientMessage) -> None:
+    def _receive(self, data: bytes | str) -> None:
         """The hub's state (less our own echoes, and less the server's keys: this side says what
-        it serves, whatever the hub held before it came) and commands."""
+        it serves, whatever the hub held before it came) and commands; our frames sent back dropped."""
+        if data[:7] == _FRAME_ONLY:
+            return
+        message = decode_message(data, max_bytes=self.max_bytes)
         change = None if message.state is None else self._mirror.incoming({
             "updates": {key: value for key, value in message.state.updates.items() if key not in keys.SERVER_STATE_KEYS},
             "removals": [key for key in message.state.removals if key not in keys.SERVER_STATE_KEYS],
@@ -265,50 +232,21 @@ class _HubConnection:
         if state is not None or message.commands:
             self.session.receive(ClientMessage(state=state, commands=message.commands))
 
-    async def _send_loop(self) -> None:
-        try:
-            for registration in self._registrations():
-                await self._connection.send(registration)
-            last_bytes = 0
-            while True:  # a slow link's frames merge here rather than queue in the kernel
-                last_bytes = await send_fresh(self._connection, self._next_message, last_bytes)
-                await self._wake.wait()
-                self._wake.clear()
-        except ConnectionClosed:
-            pass
-        except Exception:
-            _log.exception("%s: sending to the hub failed; closing the link", self.session.connection_id)
-            await self._connection.close(code=1011, reason="error while sending")
-
-    def _registrations(self) -> list[bytes]:
+    def _opening_messages(self) -> list[bytes]:
         """``register`` messages for the session's commands, so the hub passes them down."""
         messages = []
-        for name in self._parts.commands.names:
-            registration = self._parts.commands.get(name)
+        for name in self.parts.commands.names:
+            registration = self.parts.commands.get(name)
             if registration is None or name == keys.LIST_COMMANDS:  # the hub lists its own commands
                 continue
             register = {"name": name, "arguments": registration.arguments, "label": registration.label, "icon": registration.icon}
             messages.append(encode_message({"command": {"register": register}}))
         return messages
 
-    def _next_message(self) -> bytes | None:
-        if (reply := self._replies.take()) is not None:
-            return reply
-        frame = self._frames.take_packed()
-        if frame is not None:
-            return frame.encoding(FRAME_MESSAGE_ENCODING, encode_frame_message)
+    def _next_state(self) -> bytes | None:
+        """The local state's next change the hub has not seen (less what came from it)."""
         while (change := self._state.take()) is not None:
             outgoing = self._mirror.outgoing(change)
             if outgoing is not None:
                 return encode_state_message(outgoing)
         return None
-
-    def _wake_threadsafe(self) -> None:
-        try:
-            self._loop.call_soon_threadsafe(self._wake.set)
-        except RuntimeError:  # the loop is closed: the link is shutting down
-            pass
-
-    def _too_many_replies(self, waiting: int) -> None:
-        _log.warning("%s: the hub reads none of our command replies (%d waiting); closing the link", self.session.connection_id, waiting)
-        asyncio.ensure_future(self._connection.close(code=1008, reason="too many unread command replies"))

@@ -25,12 +25,15 @@ from costeer.core.frame import merge_frames, unpack_frame
 from costeer.engine.export import export_topology_pdb
 from costeer.engine.nanover_xml import read_nanover_xml
 from costeer.server.imd.codec import HEADER_BYTES, MessageType, header, mdcomm, read_handshake
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
 ATOMS = 65
 PULLED = 60
 IMD_LINE = re.compile(r"costeer serving (imd\d?) on \S+:(\d+)")
+WAIT = 30.0
+"""Seconds to wait for what the server sends (the first frames come after OpenMM's set-up)."""
 
 
 class WebSocketFrames(threading.Thread):
@@ -77,14 +80,6 @@ class WebSocketFrames(threading.Thread):
     def command(self, name: str) -> None:
         self.connection.send(msgpack.packb({"command": {"request": {"name": name, "arguments": {}, "id": next(self._ids)}}}))
 
-    def wait_for(self, condition, timeout: float = 30.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while not (result := condition()):
-            if time.monotonic() > deadline:
-                raise AssertionError("condition not met in time")
-            time.sleep(0.05)
-        return result
-
     def close(self) -> None:
         self.connection.close()
 
@@ -101,7 +96,7 @@ def served(request, costeer_server, nanotube_xml) -> Iterator[tuple[Any, dict[st
         time.sleep(0.05)
     assert len(ports) == 2, server.output()
     frames = WebSocketFrames(server.url)
-    frames.wait_for(lambda: frames.frames())
+    wait_until(lambda: frames.frames(), WAIT)
     yield server, ports, frames
     frames.close()
 
@@ -138,7 +133,7 @@ def test_imdclient_v3_frames_equal_the_websocket_frames(served, main_thread_sign
         client.stop()
     steps = [frame["step"] for frame in received]
     assert all(later > earlier for earlier, later in zip(steps, steps[1:]))
-    ws.wait_for(lambda: ws.frame_at(received[-1]["time"]) is not None)
+    wait_until(lambda: ws.frame_at(received[-1]["time"]) is not None, WAIT)
     matched = 0
     for frame in received:
         reference = ws.frame_at(frame["time"])
@@ -166,7 +161,7 @@ def test_velocities_and_forces_go_to_imd_when_the_session_serves_them(served, ma
         received = [_copy(client.get_imdframe()) for _ in range(15)]
     finally:
         client.stop()
-    ws.wait_for(lambda: ws.frame_at(received[-1]["time"]) is not None)
+    wait_until(lambda: ws.frame_at(received[-1]["time"]) is not None, WAIT)
     matched = [(frame, ws.frame_at(frame["time"])) for frame in received if ws.frame_at(frame["time"])]
     assert len(matched) >= 5
     for frame, reference in matched:  # Å/ps and kJ/(mol Å)
@@ -190,7 +185,7 @@ def test_mdanalysis_universe_on_imd_lines_up_with_the_exported_topology(served, 
                 break
     finally:
         universe.trajectory.close()
-    ws.wait_for(lambda: ws.frame_at(seen[-1][0]) is not None)
+    wait_until(lambda: ws.frame_at(seen[-1][0]) is not None, WAIT)
     matched = [(positions, ws.frame_at(time_ps)) for time_ps, _, positions, _ in seen if ws.frame_at(time_ps)]
     assert len(matched) >= 3
     for positions, reference in matched:
@@ -243,16 +238,16 @@ def test_mdcomm_forces_move_atoms_and_go_with_the_client(served):
         index = frame.get(keys.USER_FORCES_INDEX)
         return index is not None and PULLED in index.tolist()
 
-    ws.wait_for(pulled)
+    wait_until(pulled, WAIT)
     frame = ws.latest
     row = frame[keys.USER_FORCES_INDEX].tolist().index(PULLED)
     np.testing.assert_allclose(frame[keys.USER_FORCES_SPARSE][row], [force * 10.0, 0.0, 0.0], rtol=1e-6)
-    ws.wait_for(lambda: ws.latest[keys.PARTICLE_POSITIONS][PULLED][0] - start[0] > 0.5)  # nm
+    wait_until(lambda: ws.latest[keys.PARTICLE_POSITIONS][PULLED][0] - start[0] > 0.5, WAIT)  # nm
     with ws.lock:
         assert any(key.startswith("interaction.imd-") for key in ws.state)
 
     pull.close()
-    ws.wait_for(lambda: not any(key.startswith("interaction.imd-") for key in ws.state))
-    ws.wait_for(lambda: not pulled())
+    wait_until(lambda: not any(key.startswith("interaction.imd-") for key in ws.state), WAIT)
+    wait_until(lambda: not pulled(), WAIT)
     time_before = ws.latest[keys.SIMULATION_TIME]
-    ws.wait_for(lambda: ws.latest[keys.SIMULATION_TIME] > time_before)  # the simulation runs on
+    wait_until(lambda: ws.latest[keys.SIMULATION_TIME] > time_before, WAIT)  # the simulation runs on

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import threading
-import time
 from typing import Any, Callable
 
 import pytest
 
 from costeer.core.frame import FrameDict
+from tests.waiting import wait_until
 
 
 class FramesKept:
@@ -30,17 +31,6 @@ class FramesKept:
             return list(self.frames)
 
 
-def _wait_for(condition: Callable[[], Any], timeout: float = 20.0) -> Any:
-    """``condition()``'s first truthy value, polled every 10 ms; fails after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError("condition not met in time")
-
-
 @pytest.fixture
 def publisher() -> FramesKept:
     return FramesKept()
@@ -48,4 +38,5 @@ def publisher() -> FramesKept:
 
 @pytest.fixture
 def wait_for() -> Callable[..., Any]:
-    return _wait_for
+    """``wait_until`` (``tests.waiting``) with 20 s to wait by default."""
+    return functools.partial(wait_until, timeout=20.0)

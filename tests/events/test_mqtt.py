@@ -8,13 +8,7 @@ import time
 import pytest
 
 from costeer.events.mqtt import MqttLink, parse_broker
-
-
-def _wait(probe, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not probe():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
+from tests.waiting import wait_until
 
 
 def _message(n: int) -> bytes:
@@ -43,7 +37,7 @@ def test_a_broker_absent_at_start_gets_the_queue_once_it_comes(stopped_mosquitto
             link.send("costeer/test/metrics", _message(n))
         assert link.dropped == 30 and link.queued == 50 and not link.connected
         stopped_mosquitto.start()
-        _wait(lambda: link.sent == 50)
+        wait_until(lambda: link.sent == 50, timeout=20.0)
         assert link.connected and link.dropped == 30
     finally:
         link.close()
@@ -61,7 +55,7 @@ def test_a_restarted_broker_gets_the_messages_sent_after_it_is_back(mosquitto, m
             link.send("costeer/test/metrics", _message(n))
             time.sleep(0.05)
         mosquitto.start()
-        _wait(lambda: link.connections >= 2 and log.subscriptions >= 2)
+        wait_until(lambda: link.connections >= 2 and log.subscriptions >= 2, timeout=20.0)
         for n in range(100, 110):
             link.send("costeer/test/metrics", _message(n))
         log.wait_for(lambda m: m.payload["n"] == 109)

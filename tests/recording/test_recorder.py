@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any, Callable
 
 import numpy as np
@@ -12,6 +11,7 @@ from costeer.recording.reader import RecordingReader
 from costeer.recording.recorder import SessionRecorder
 from costeer.server.hub import FrameHub, SharedFrame
 from costeer.server.state import SharedState
+from tests.waiting import wait_until
 
 
 class FakeSubscription:
@@ -69,13 +69,6 @@ class FakeSource:
             subscription.put(value)
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.005)
-
-
 def _merge_packed(earlier: SharedFrame, later: SharedFrame) -> SharedFrame:
     return earlier.merged_with(later)
 
@@ -114,12 +107,12 @@ def test_records_a_real_hub_and_shared_state(tmp_path):
     hub.send_frame({"particle.count": 3, "particle.positions": np.zeros((3, 3), np.float32)})
     path = tmp_path / "hub.nanover.zip"
     with SessionRecorder(path, frames=hub, state=state) as recorder:
-        wait_for(lambda: recorder.frames_recorded == 1)
+        wait_until(lambda: recorder.frames_recorded == 1)
         for step in range(1, 31):  # each sent once the last was written, so none are merged
             hub.send_frame({"particle.positions": np.full((3, 3), step, np.float32)})
             if step == 15:
                 state.update({"interaction.x": {"particles": [0]}})
-            wait_for(lambda: recorder.frames_recorded == step + 1)
+            wait_until(lambda: recorder.frames_recorded == step + 1)
     with RecordingReader(path) as reader:
         frames = list(reader.frames())
         final_state = list(reader.states())[-1].state
@@ -136,7 +129,7 @@ def test_write_errors_stop_the_recording_not_the_caller(tmp_path, make_frame):
     recorder = SessionRecorder(tmp_path / "bad.nanover.zip", frames=frames, state=state)
     recorder.start()
     frames.publish(SharedFrame({"frame.index": 0, "bad": object()}))  # cannot be encoded
-    wait_for(lambda: recorder.error is not None)
+    wait_until(lambda: recorder.error is not None)
     frames.publish(SharedFrame(make_frame(1)))  # still accepted by the hub: nobody waits
     recorder.close()
     assert isinstance(recorder.error, TypeError)

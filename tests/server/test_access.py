@@ -19,6 +19,7 @@ from costeer.server.state import SharedState
 from costeer.server.commands import CommandRegistry
 from costeer.server.transport import SessionParts
 from costeer.server.websocket.server import WebSocketServer
+from tests.waiting import wait_until
 
 POLICY = AccessPolicy(token="teacher-s3cret", viewer_token="class-2026")
 
@@ -133,7 +134,7 @@ def test_the_token_in_the_query_or_the_header_admits_a_steering_client(server, c
     by_query.update_state({"interaction.q": make_spring()})
     by_query.wait_for(lambda: "interaction.q" in by_query.state)
     assert "exception" not in by_query.request("playback/pause")
-    assert server.runner.is_paused
+    wait_until(lambda: server.runner.is_paused, what="the pause")  # the runner takes it on its own thread
     with connect(f"ws://127.0.0.1:{server.port}", additional_headers={"Authorization": "Bearer teacher-s3cret"}, open_timeout=5) as by_header:
         assert by_header.recv(timeout=5)
 

@@ -16,18 +16,11 @@ from websockets.exceptions import ConnectionClosed
 from costeer.core import keys
 from costeer.server.app import CosteerServer
 from costeer.server.discovery import ESSD_PORT
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
 USER = "929680e7-b96d-4ead-9878-1f56462ab669"
-
-
-def eventually(condition, timeout: float = 10.0) -> None:
-    """Wait until ``condition()`` holds; fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
 
 
 def drift(frame) -> float:
@@ -70,7 +63,7 @@ def test_playback_commands(server, client):
     assert client.request("playback/list")["response"] == {"simulations": ["alpha", "beta"]}
 
     client.request("playback/pause")
-    eventually(lambda: server.runner.is_paused)
+    wait_until(lambda: server.runner.is_paused)
     advances = server.runner.simulation.advances
     time.sleep(0.3)  # room for a runner that ignored the pause to advance ~18 frames
     client.request("playback/step")
@@ -113,20 +106,15 @@ def test_valid_interaction_reaches_the_simulation_and_leaves_with_its_client(ser
     })
     other.wait_for(lambda: "interaction.grab" in other.state and "transform.simulation" in other.state)
     simulation = server.runner.simulation
-    deadline = time.monotonic() + 5
-    while "interaction.grab" not in simulation.interactions and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert simulation.interactions["interaction.grab"].particles.tolist() == [2]
+    grab = wait_until(lambda: simulation.interactions.get("interaction.grab"), 5, what="the grab reaching the simulation")
+    assert grab.particles.tolist() == [2]
     assert other.state["transform.simulation"] == {"transform": [1.0, 0, 0, 0, 0, 0, 1, -1, 1, 1], "parent": "root"}
 
     client.close()
     other.wait_for(lambda: "interaction.grab" not in other.state and f"avatar.{USER}" not in other.state)
     assert f"cursor.{USER}.left" not in other.state and f"update.index.{USER}" not in other.state
     assert "scene" in other.state and "simulation.name" in other.state
-    deadline = time.monotonic() + 5
-    while simulation.interactions and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert simulation.interactions == {}
+    wait_until(lambda: simulation.interactions == {}, 5, what="the grab leaving the simulation")
 
 
 def test_bad_input_never_stops_the_server_or_other_clients(server, client, connect_client, make_spring):
@@ -255,7 +243,7 @@ def test_close_with_a_half_open_connection_still_finishes_the_recording(fake_sim
     path = tmp_path / "session.nanover.zip"
     server = CosteerServer([fake_simulation("alpha")], port=0, frame_rate=60.0, record=path)
     server.start()
-    eventually(lambda: server.runner.frames_published >= 2)
+    wait_until(lambda: server.runner.frames_published >= 2)
     half_open = socket.create_connection(("127.0.0.1", server.port))  # never sends the handshake
     try:
         server.close()
@@ -272,7 +260,7 @@ def test_a_failing_component_does_not_leave_the_recording_unfinished(fake_simula
     path = tmp_path / "session.nanover.zip"
     server = CosteerServer([fake_simulation("alpha")], port=0, frame_rate=60.0, record=path)
     server.start()
-    eventually(lambda: server.runner.frames_published >= 2)
+    wait_until(lambda: server.runner.frames_published >= 2)
     real_close = server.transports[0].close
 
     def failing_close():

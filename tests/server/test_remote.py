@@ -19,6 +19,7 @@ from costeer.core import keys
 from costeer.server.backoff import Backoff
 from costeer.server.remote import RemoteLink, check_hub_url, remote_transport
 from costeer.server.transport import SessionParts
+from tests.waiting import wait_until
 
 PULL = {"position": [0.0, 0.0, 1.0], "particles": [1], "type": "spring", "scale": 10.0, "owner.id": "u1"}
 
@@ -67,16 +68,6 @@ class StandInHub:
     def close(self) -> None:
         self._server.shutdown()
         self._thread.join(5)
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError("timed out")
 
 
 def state_has(key: str) -> Callable[[dict[str, Any]], bool]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import time
 
 import pytest
 
@@ -18,6 +17,7 @@ from costeer.core import keys
 from costeer.server.app import CosteerServer
 from costeer.server.discovery import ESSD_PORT
 from costeer.server.transport import SessionParts, Transport
+from tests.waiting import wait_until
 
 USER = "929680e7-b96d-4ead-9878-1f56462ab669"
 
@@ -143,13 +143,6 @@ class LineClient:
         self.socket.close()
 
 
-def eventually(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
-
-
 @pytest.fixture
 def served(fake_simulation):
     with CosteerServer([fake_simulation("alpha")], port=0, frame_rate=60.0, transports=[LineTransport]) as server:
@@ -169,9 +162,9 @@ def test_the_server_starts_every_transport_sums_their_clients_and_closes_them(se
     first = [reader.next_index() for reader in readers]
     assert [reader.next_index() for reader in readers] > first  # frames keep coming
     websocket.wait_for(lambda: websocket.frames)
-    eventually(lambda: server.client_count == 3)
+    wait_until(lambda: server.client_count == 3)
     readers[0].close()
-    eventually(lambda: server.client_count == 2)
+    wait_until(lambda: server.client_count == 2)
     server.close()
     assert lines.closed and lines.client_count == 0 and server.client_count == 0
 
@@ -185,7 +178,7 @@ def test_each_frame_is_encoded_once_however_many_clients_take_it(served):
         received += 1
         while reader.next_index() < start + 10:
             received += 1
-    eventually(lambda: lines.sent >= received)
+    wait_until(lambda: lines.sent >= received)
     with lines._lock:
         encoded, sent = list(lines.encoded_frames), lines.sent
     assert len({id(frame) for frame in encoded}) == len(encoded)  # no frame object encoded twice
@@ -202,11 +195,11 @@ def test_a_client_leaving_another_transport_has_its_keys_removed_before_listener
     )
     reader = LineClient(lines.port)
     reader.send(f"avatar {USER}")
-    eventually(lambda: f"avatar.{USER}" in server.state.snapshot())
+    wait_until(lambda: f"avatar.{USER}" in server.state.snapshot())
     server.state.update({f"user-origin.{USER}": {"position": [0, 0, 0]}})  # the server places that user
     assert server.parts.clients.user_ids("lines-1") == {USER}
     reader.close()
-    eventually(lambda: len(heard) == 2)
+    wait_until(lambda: len(heard) == 2)
     assert heard == [("lines-1", True, False), ("lines-1", False, False)]
     content = server.state.snapshot()
     assert f"avatar.{USER}" not in content and f"user-origin.{USER}" not in content

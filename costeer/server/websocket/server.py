@@ -1,11 +1,12 @@
 """NanoVer's WebSocket transport: a thin asyncio adapter between sockets and the sessions.
 
-Each client gets one receive loop and one send loop on the server's own event-loop thread.
-The send loop wakes when the frame hub, the shared state or a command reply has something
-for this client and sends the latest merged frame/state, so a client that stops reading
-only ever holds one pending frame and one pending change: the simulation and the other
-clients never wait for it. It sends only while the connection's backlog is small
-(``backlog``), so a slow reader gets fresh frames, not seconds of queued ones.
+Each client is one ``PeerConnection`` (``peer``): a receive loop and a send loop on the
+server's own event-loop thread, woken in batches (``_Waker``). The send loop wakes when the
+frame hub, the shared state or a command reply has something for this client and sends the
+latest merged frame/state, so a client that stops reading only ever holds one pending frame
+and one pending change: the simulation and the other clients never wait for it. It sends
+only while the connection's backlog is small (``backlog``), so a slow reader gets fresh
+frames, not seconds of queued ones.
 
 Every HTTP request (the upgrade, and any page a request hook serves) is first checked
 against the session's access policy (``parts.access``, ``websocket.access``): a refused one
@@ -29,26 +30,16 @@ import weakref
 from typing import Any, Callable, Sequence
 
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.exceptions import ConnectionClosed, PayloadTooBig
 from websockets.http11 import Request, Response
 
 from ..access import Role
 from ..mistakes import MistakeLog
-from ..replies import CommandReplies
-from ..session import ClientSession
 from ..subscription import once_after_notify
 from ..loop_thread import LoopThread
 from ..transport import SessionParts
 from .access import AccessGate
-from .backlog import send_fresh
-from .codec import (
-    FRAME_MESSAGE_ENCODING,
-    MAX_MESSAGE_BYTES,
-    ProtocolError,
-    decode_message,
-    encode_frame_message,
-    encode_state_message,
-)
+from .codec import MAX_MESSAGE_BYTES
+from .peer import PeerConnection
 
 __all__ = ["WebSocketServer", "RequestHook", "DEFAULT_PORT", "CLOSE_GRACE_SECONDS"]
 
@@ -94,7 +85,7 @@ class WebSocketServer:
         self._server: Server | None = None
         self._waker: _Waker | None = None
         self._ids = itertools.count(1)
-        self._clients: dict[str, _ClientConnection] = {}
+        self._clients: dict[str, PeerConnection] = {}
         self._connections: weakref.WeakSet[ServerConnection] = weakref.WeakSet()
         """Every TCP connection, including those still in (or stuck before) the handshake."""
         self._roles: weakref.WeakKeyDictionary[ServerConnection, Role] = weakref.WeakKeyDictionary()
@@ -205,10 +196,16 @@ class WebSocketServer:
 
     async def _handle(self, connection: ServerConnection) -> None:
         role = self._roles.pop(connection)  # set by _process_request, which runs first: fails closed
-        client = _ClientConnection(self, connection, f"{self.name}-{next(self._ids)}", role)
+        assert self._waker is not None
+        client = PeerConnection(
+            self.parts, connection, f"{self.name}-{next(self._ids)}",
+            max_bytes=self._max_message_bytes, role=role, wake=self._waker.wake,
+        )
         self._clients[client.session.connection_id] = client
         address = _address(connection)
         self.parts.tell_connection(client.session.connection_id, address, True)
+        viewer = " as a viewer" if role is Role.VIEW else ""
+        _log.info("%s connected from %s%s", client.session.connection_id, connection.remote_address, viewer)
         try:
             await client.run()
         finally:
@@ -280,91 +277,3 @@ class _Waker:
             self._scheduled = False
         for event in pending:
             event.set()
-
-
-class _ClientConnection:
-    """The socket side of one client: a receive loop and a send loop sharing one wake-up."""
-
-    def __init__(self, server: WebSocketServer, connection: ServerConnection, connection_id: str, role: Role) -> None:
-        self._connection = connection
-        self._max_bytes = server._max_message_bytes
-        self._loop = asyncio.get_running_loop()
-        self._wake = asyncio.Event()
-        assert server._waker is not None
-        self._waker = server._waker
-        self._replies = CommandReplies(self._wake, on_overflow=self._too_many_replies)
-        parts = server.parts
-        self._commands = parts.command_lane()
-        """This client's commands, in its order, on the server's shared pool."""
-        self._frames = parts.hub.subscribe(on_ready=self._wake_threadsafe)
-        self._state = parts.state.subscribe(on_ready=self._wake_threadsafe)
-        self.session = ClientSession(
-            connection_id,
-            state=parts.state,
-            commands=parts.commands,
-            send_command=self._replies.put,
-            executor=self._commands,
-            role=role,
-        )
-
-    async def run(self) -> None:
-        name = self.session.connection_id
-        viewer = " as a viewer" if self.session.role is Role.VIEW else ""
-        _log.info("%s connected from %s%s", name, self._connection.remote_address, viewer)
-        sender = asyncio.create_task(self._send_loop())
-        try:
-            await self._receive_loop()
-        finally:
-            sender.cancel()
-            self._frames.close()
-            self._state.close()
-            self._commands.shutdown(cancel_futures=True)
-            removed = self.session.close()
-            _log.info("%s left; removed %d of its state keys", name, len(removed))
-
-    async def _receive_loop(self) -> None:
-        try:
-            async for data in self._connection:
-                try:
-                    message = decode_message(data, max_bytes=self._max_bytes)
-                    self.session.receive(message)
-                except ProtocolError as error:
-                    self.session.refuse(error, requests=error.requests)
-                except Exception:
-                    _log.exception("%s: handling a message failed; the message was dropped", self.session.connection_id)
-        except ConnectionClosed as closed:
-            if isinstance(closed.__cause__, PayloadTooBig):
-                _log.warning(
-                    "%s sent a message over the size limit and was disconnected (%s)",
-                    self.session.connection_id,
-                    closed.__cause__,
-                )
-
-    async def _send_loop(self) -> None:
-        last_bytes = 0
-        try:
-            while True:
-                await self._wake.wait()
-                self._wake.clear()
-                # a slow reader's frames merge here rather than queue in the kernel
-                last_bytes = await send_fresh(self._connection, self._next_message, last_bytes)
-        except ConnectionClosed:
-            pass
-        except Exception:
-            _log.exception("sending to %s failed; disconnecting it", self.session.connection_id)
-            await self._connection.close(code=1011, reason="server error while sending")
-
-    def _next_message(self) -> bytes | None:
-        if (reply := self._replies.take()) is not None:
-            return reply
-        frame = self._frames.take_packed()
-        if frame is not None:
-            return frame.encoding(FRAME_MESSAGE_ENCODING, encode_frame_message)
-        return self._state.encoded_take(encode_state_message)
-
-    def _wake_threadsafe(self) -> None:
-        self._waker.wake(self._wake)
-
-    def _too_many_replies(self, waiting: int) -> None:
-        _log.warning("%s is not reading its command replies (%d waiting); disconnecting it", self.session.connection_id, waiting)
-        asyncio.ensure_future(self._connection.close(code=1008, reason="too many unread command replies"))

@@ -25,16 +25,9 @@ from costeer.server.grpc.codec import decode_frame, from_struct, state_from_stru
 from costeer.server.grpc.generate import NAMESPACES, protocol  # noqa: E402
 from costeer.server.grpc.server import DISCOVERY_NAMES, GrpcTransport, grpc_transport  # noqa: E402
 from costeer.server.transport import SessionParts, Transport  # noqa: E402
+from tests.waiting import wait_until  # noqa: E402
 
 pytestmark = pytest.mark.slow
-
-
-def eventually(condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, f"{what} not met within {timeout} s"
-        time.sleep(0.01)
-    return value
 
 
 class LegacyClient:
@@ -145,19 +138,19 @@ def with_websocket(server, scenario: Callable[[NanoverSession], Any]) -> Any:
 @pytest.mark.parametrize("namespace", NAMESPACES)
 def test_a_legacy_client_receives_frames(server, legacy, namespace):
     client = legacy(namespace, "token-a")
-    eventually(lambda: client.frame_indices and client.frame.get(keys.PARTICLE_POSITIONS) is not None, what="a frame")
+    wait_until(lambda: client.frame_indices and client.frame.get(keys.PARTICLE_POSITIONS) is not None, what="a frame")
     assert client.frame_indices[0] == 0
     assert client.frame[keys.PARTICLE_COUNT] == 5
     assert client.frame[keys.PARTICLE_ELEMENTS].tolist() == [6] * 5
     assert client.frame[keys.PARTICLE_POSITIONS].shape == (5, 3)
     first = float(client.frame[keys.PARTICLE_POSITIONS][0, 0])
-    eventually(lambda: float(client.frame[keys.PARTICLE_POSITIONS][0, 0]) > first, what="the simulation moving on")
+    wait_until(lambda: float(client.frame[keys.PARTICLE_POSITIONS][0, 0]) > first, what="the simulation moving on")
     assert client.frame_indices[-1] > 0
 
 
 def test_subscribe_latest_frames_keeps_to_the_interval(server, legacy):
     client = legacy("nanover", "token-a", frame_interval=0.25)
-    eventually(lambda: len(client.frame_indices) >= 3, what="three frames")
+    wait_until(lambda: len(client.frame_indices) >= 3, what="three frames")
     start, count = time.monotonic(), len(client.frame_indices)
     time.sleep(1.0)
     sent = len(client.frame_indices) - count
@@ -170,7 +163,7 @@ def test_an_interaction_set_over_grpc_is_applied_and_seen_over_websocket(server,
     client = legacy(namespace, "headset-1")
     assert client.update_state({"interaction.grpc": spring(1, 2)})
     simulation = server.runner.simulation
-    applied = eventually(lambda: simulation.interactions.get("interaction.grpc"), what="the pull reaching the simulation")
+    applied = wait_until(lambda: simulation.interactions.get("interaction.grpc"), what="the pull reaching the simulation")
     assert applied.particles.tolist() == [1, 2]
 
     async def scenario(session: NanoverSession) -> dict:
@@ -187,10 +180,10 @@ def test_an_interaction_set_over_websocket_is_seen_over_grpc(server, legacy, nam
 
     async def scenario(session: NanoverSession) -> None:
         await session.update_state({"interaction.ws": spring(3, x=1.0)})
-        await asyncio.to_thread(eventually, lambda: "interaction.ws" in client.state, 10.0, "the pull over gRPC")
+        await asyncio.to_thread(wait_until, lambda: "interaction.ws" in client.state, 10.0, "the pull over gRPC")
         assert client.state["interaction.ws"]["particles"] == [3]
         await session.update_state({}, ["interaction.ws"])
-        await asyncio.to_thread(eventually, lambda: "interaction.ws" not in client.state, 10.0, "the removal")
+        await asyncio.to_thread(wait_until, lambda: "interaction.ws" not in client.state, 10.0, "the removal")
 
     with_websocket(server, scenario)
 
@@ -237,10 +230,10 @@ def test_commands_are_listed_and_run(server, legacy, namespace):
     assert {keys.PLAY_COMMAND, keys.PAUSE_COMMAND, keys.LOAD_COMMAND, keys.LIST_COMMAND} <= names
     assert client.run_command(keys.LIST_COMMAND) == {"simulations": ["alpha", "beta"]}
     client.run_command(keys.LOAD_COMMAND, index=1)
-    eventually(lambda: server.state.get(keys.STATE_SIMULATION_NAME) == "beta", what="the switch to beta")
-    eventually(lambda: client.frame.get(keys.PARTICLE_COUNT) == 7, what="beta's frames over gRPC")
+    wait_until(lambda: server.state.get(keys.STATE_SIMULATION_NAME) == "beta", what="the switch to beta")
+    wait_until(lambda: client.frame.get(keys.PARTICLE_COUNT) == 7, what="beta's frames over gRPC")
     client.run_command(keys.PAUSE_COMMAND)
-    eventually(lambda: server.runner.is_paused, what="the pause")
+    wait_until(lambda: server.runner.is_paused, what="the pause")
 
 
 def test_a_command_a_websocket_client_registered_runs_over_grpc(server, legacy):
@@ -248,7 +241,7 @@ def test_a_command_a_websocket_client_registered_runs_over_grpc(server, legacy):
 
     async def scenario(session: NanoverSession) -> None:
         await session.register_command("lab/greet", lambda name="?": {"hello": name})
-        await asyncio.to_thread(eventually, lambda: server.commands.get("lab/greet"), 10.0, "the registration")
+        await asyncio.to_thread(wait_until, lambda: server.commands.get("lab/greet"), 10.0, "the registration")
         reply = await asyncio.to_thread(client.run_command, "lab/greet", name="vr")
         assert reply == {"hello": "vr"}
 
@@ -258,12 +251,12 @@ def test_a_command_a_websocket_client_registered_runs_over_grpc(server, legacy):
 def test_a_client_that_leaves_takes_its_interactions_with_it(server, legacy):
     client = legacy("nanover", "headset-1")
     assert client.update_state({"interaction.grpc": spring(1), "avatar.headset-user": {"components": []}})
-    eventually(lambda: "interaction.grpc" in server.runner.simulation.interactions, what="the pull")
+    wait_until(lambda: "interaction.grpc" in server.runner.simulation.interactions, what="the pull")
     assert server.client_count == 1
     client.close()
-    eventually(lambda: "interaction.grpc" not in server.state.snapshot(), what="the clean-up")
+    wait_until(lambda: "interaction.grpc" not in server.state.snapshot(), what="the clean-up")
     assert "avatar.headset-user" not in server.state.snapshot()
-    eventually(lambda: not server.runner.simulation.interactions, what="the pull released")
+    wait_until(lambda: not server.runner.simulation.interactions, what="the pull released")
     assert server.client_count == 0
 
 
@@ -287,10 +280,10 @@ def test_each_frame_is_encoded_once_for_all_grpc_clients(monkeypatch):
     with GrpcTransport(parts, port=0) as transport:
         clients = [LegacyClient(transport.port, namespace, f"t{i}") for i, namespace in enumerate(NAMESPACES * 2)]
         try:
-            eventually(lambda: parts.hub.subscriber_count == 4, what="four subscriptions")
+            wait_until(lambda: parts.hub.subscriber_count == 4, what="four subscriptions")
             for step in range(1, 6):
                 parts.hub.send_frame({keys.PARTICLE_POSITIONS: np.full((4, 3), step, dtype=np.float32)})
-                eventually(lambda: all(len(c.frame_indices) == step for c in clients), what=f"frame {step} everywhere")
+                wait_until(lambda: all(len(c.frame_indices) == step for c in clients), what=f"frame {step} everywhere")
         finally:
             for client in clients:
                 client.close()
@@ -299,7 +292,7 @@ def test_each_frame_is_encoded_once_for_all_grpc_clients(monkeypatch):
 
 def test_bad_input_fails_that_call_only(server, legacy, grpc_port, caplog):
     watcher = legacy("nanover", "watcher")
-    eventually(lambda: len(watcher.frame_indices) > 2, what="frames")
+    wait_until(lambda: len(watcher.frame_indices) > 2, what="frames")
     channel = grpc.insecure_channel(f"127.0.0.1:{grpc_port}")
     try:
         with caplog.at_level(logging.WARNING, logger="costeer.server.grpc"):
@@ -326,7 +319,7 @@ def test_bad_input_fails_that_call_only(server, legacy, grpc_port, caplog):
             bad.run_command(keys.LOAD_COMMAND, index="first")
         assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     count = len(watcher.frame_indices)
-    eventually(lambda: len(watcher.frame_indices) > count + 2, what="frames still flowing to the other client")
+    wait_until(lambda: len(watcher.frame_indices) > count + 2, what="frames still flowing to the other client")
     assert bad.update_state({"interaction.good": spring(2)}), "the client that erred is still served"
 
     async def scenario(session: NanoverSession) -> None:
@@ -352,7 +345,7 @@ def test_close_ends_streams_and_lets_clients_leave():
     client = LegacyClient(transport.port, "nanover", "token")
     try:
         assert client.update_state({"interaction.x": spring(1)})
-        eventually(lambda: transport.client_count == 1, what="the streams")
+        wait_until(lambda: transport.client_count == 1, what="the streams")
         transport.close()
         transport.close()
         assert left == [("grpc-1", False)], "the client's keys are gone before the listeners hear it left"
@@ -372,7 +365,7 @@ def test_calls_beyond_the_limit_are_refused_at_once():
     with GrpcTransport(parts, port=0, max_calls=2) as transport:
         client = LegacyClient(transport.port, "nanover", "token")  # its two streams take both places
         try:
-            eventually(lambda: transport.client_count == 1 and client.frame_indices, what="the two streams")
+            wait_until(lambda: transport.client_count == 1 and client.frame_indices, what="the two streams")
             start = time.monotonic()
             with pytest.raises(grpc.RpcError) as failure:
                 client.update_state({"scene": {"x": 1}})
@@ -380,12 +373,12 @@ def test_calls_beyond_the_limit_are_refused_at_once():
             assert time.monotonic() - start < 5
         finally:
             client.close()
-        eventually(lambda: transport.client_count == 0, what="the streams to end")
+        wait_until(lambda: transport.client_count == 0, what="the streams to end")
         stubs = protocol("nanover")
         request = stubs.state.UpdateStateRequest(access_token="later", update=stubs.state.StateUpdate(changed_keys=to_struct({"scene": {"x": 2}})))
         with grpc.insecure_channel(f"127.0.0.1:{transport.port}") as channel:
             stub = stubs.state_grpc.StateStub(channel)
-            eventually(lambda: _succeeds(lambda: stub.UpdateState(request, timeout=5).success), what="a place again")
+            wait_until(lambda: _succeeds(lambda: stub.UpdateState(request, timeout=5).success), what="a place again")
 
 
 def _succeeds(call: Callable[[], Any]) -> bool:

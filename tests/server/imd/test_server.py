@@ -23,6 +23,7 @@ from costeer.server.imd.codec import (
     read_session_info,
 )
 from costeer.server.imd.server import imd_transport
+from tests.waiting import wait_until
 
 ATOMS = 6
 _BODY = {MessageType.ENERGIES: 40, MessageType.TIME: 24, MessageType.BOX: 36}
@@ -124,15 +125,6 @@ def clients() -> Callable[..., RawImdClient]:
     yield make
     for client in made:
         client.close()
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
-    return result
 
 
 def imd_port(server: CosteerServer, version: int = 3) -> int:

@@ -87,7 +87,7 @@ def test_a_published_frame_wakes_every_ready_client_with_one_threadsafe_call(ser
 
 
 def test_a_frame_is_encoded_once_for_a_classroom_of_32_clients(served, monkeypatch):
-    import costeer.server.websocket.server as websocket_server
+    import costeer.server.websocket.peer as websocket_peer
 
     encoded = []
 
@@ -95,8 +95,8 @@ def test_a_frame_is_encoded_once_for_a_classroom_of_32_clients(served, monkeypat
         encoded.append(np.frombuffer(frame["particle.positions"], dtype=np.float32)[0])
         return original(frame)
 
-    original = websocket_server.encode_frame_message
-    monkeypatch.setattr(websocket_server, "encode_frame_message", counted)
+    original = websocket_peer.encode_frame_message
+    monkeypatch.setattr(websocket_peer, "encode_frame_message", counted)
     url = f"ws://127.0.0.1:{served.port}"
     with contextlib.ExitStack() as stack:
         clients = [stack.enter_context(connect(url, compression=None)) for _ in range(32)]

@@ -1,0 +1,79 @@
+"""``PeerConnection``: one peer's session over a WebSocket, a subclass changing only its hooks."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import msgpack
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import serve
+
+from costeer.core.message import encode_message
+from costeer.server.state import SharedState
+from costeer.server.transport import SessionParts
+from costeer.server.websocket.peer import PeerConnection
+
+
+class Greeted(PeerConnection):
+    """A peer told hello before anything else."""
+
+    def _opening_messages(self) -> list[bytes]:
+        return [encode_message({"hello": self.session.connection_id})]
+
+
+def test_a_peer_gets_its_opening_messages_then_state_and_frames_and_its_keys_go_when_it_leaves():
+    state = SharedState()
+    state.update({"simulation.name": "fake"})
+    parts = SessionParts.standalone(state=state)
+    left = asyncio.Event()
+
+    async def handle(connection: Any) -> None:
+        await Greeted(parts, connection, "peer-1", max_bytes=2**20).run()
+        left.set()
+
+    async def until_frame(client: Any) -> list[dict[str, Any]]:
+        received = []
+        while "frame" not in (received[-1] if received else {}):
+            received.append(msgpack.unpackb(await asyncio.wait_for(client.recv(), 5)))
+        return received
+
+    async def scenario() -> list[dict[str, Any]]:
+        async with serve(handle, "127.0.0.1", 0, compression=None) as server:
+            port = server.sockets[0].getsockname()[1]
+            async with connect(f"ws://127.0.0.1:{port}", compression=None) as client:
+                received = [msgpack.unpackb(await asyncio.wait_for(client.recv(), 5)) for _ in range(2)]
+                await client.send(msgpack.packb({"state": {"updates": {"avatar.u1": {"name": "p"}}, "removals": []}}))
+                while "avatar.u1" not in state.snapshot():
+                    await asyncio.sleep(0.01)
+                parts.hub.send_frame({"particle.count": 3})
+                received += await until_frame(client)
+            await asyncio.wait_for(left.wait(), 5)
+        return received
+
+    received = asyncio.run(scenario())
+    assert received[0] == {"hello": "peer-1"}
+    assert received[1]["state"]["updates"]["simulation.name"] == "fake"
+    assert received[-1]["frame"]["particle.count"] == 3
+    assert "avatar.u1" not in state.snapshot()
+
+
+def test_a_malformed_message_is_refused_and_the_peer_stays_connected():
+    parts = SessionParts.standalone()
+
+    async def handle(connection: Any) -> None:
+        await PeerConnection(parts, connection, "peer-1", max_bytes=2**20).run()
+
+    async def scenario() -> dict[str, Any]:
+        async with serve(handle, "127.0.0.1", 0, compression=None) as server:
+            port = server.sockets[0].getsockname()[1]
+            async with connect(f"ws://127.0.0.1:{port}", compression=None) as client:
+                await client.send(b"\xc1")  # never valid msgpack
+                await client.send(msgpack.packb({"command": {"request": {"name": "commands/list", "id": 7}}}))
+                while True:
+                    message = msgpack.unpackb(await asyncio.wait_for(client.recv(), 5))
+                    if "command" in message:
+                        return message["command"]
+
+    reply = asyncio.run(scenario())
+    assert reply["request"]["id"] == 7 and "response" in reply
