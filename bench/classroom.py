@@ -4,7 +4,7 @@
                                         [--stall-seconds 25] [--out FILE.json]
 
 One free-running ``CosteerServer`` per system in this process (frames sampled at 30 frames/s,
-platform timed at load as ``serve`` does), on NanoVer's nanotube (``../shared/data/systems/
+platform timed at load as ``serve`` does, ``--cpu-core auto`` included), on NanoVer's nanotube (``../shared/data/systems/
 nanotube.xml``, 65 atoms) and on a box of TIP3P water built in code (``water_box``, 3,222
 atoms, PME). The server keeps running the whole time; interleaved rounds (``interleave.py``)
 alternate a window with no client and a window with ``--clients`` readers, which connect
@@ -118,7 +118,7 @@ class Classroom:
         self.system = system
         self.seconds = seconds
         self.warmup = warmup
-        self.simulation = OpenMMSimulation(_load(system), platform=platform, seed=SEED,
+        self.simulation = OpenMMSimulation(_load(system), platform=platform, cpu_core="auto", seed=SEED,
                                            steps_per_frame=STEPS_PER_FRAME[system])
         self.server = CosteerServer([self.simulation], port=0, frame_rate=FRAME_RATE, free_run=True)
         self.url = ""

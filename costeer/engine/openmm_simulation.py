@@ -6,8 +6,9 @@
     delta = simulation.advance(1 / 30) # steps_per_frame steps, then a delta frame
 
 The runner may also drive it unpaced: ``run_chunk()`` steps ``steps_per_frame`` steps and
-refreshes the user forces (no OpenMM state is fetched when nobody interacts), and
-``current_frame()`` builds a frame only when one is to be published.
+refreshes the user forces (no OpenMM state is fetched when nobody interacts; then a chunk is
+as many steps as fit in ``IDLE_CHUNK_SECONDS``), and ``current_frame()`` builds a frame only
+when one is to be published.
 
 Each reset after the first draws new thermostat noise (``reset(seed=...)`` for a given
 one; ``costeer.engine.seeds``). The user forces and their work are ``UserForces``
@@ -57,6 +58,11 @@ from .user_forces import UserForces
 __all__ = ["OpenMMSimulation", "SimulationBlowUpError", "MOLAR_GAS_CONSTANT"]
 
 _LOG = logging.getLogger(__name__)
+
+IDLE_CHUNK_SECONDS = 0.005
+"""Free-running with nobody interacting, a chunk lasts about this long: a Python round trip
+every 5 steps cost the nanotube ~10% of raw OpenMM's rate; a new pull waits at most this long."""
+MAX_IDLE_CHUNK_STEPS = 1000
 
 _OPENMM_NAN = re.compile(r"\bnan\b", re.IGNORECASE)
 """OpenMM's own blow-up exceptions ("Particle coordinate is NaN") say NaN."""
@@ -140,6 +146,8 @@ class OpenMMSimulation:
         self._dof = 0
         self._interactions: dict[str, Interaction] = {}
         self._chunk_positions: np.ndarray | None = None
+        self._idle_steps = steps_per_frame
+        """Steps of the next free-running chunk while nobody interacts (sized by the last one's time)."""
         self._failed = False
         self.good_states = GoodStates()
         """Recent good states (checkpoints) that ``roll_back`` returns to."""
@@ -257,7 +265,7 @@ class OpenMMSimulation:
 
     def advance(self, seconds: float) -> FrameDict:
         """Run ``steps_per_frame`` steps (``seconds`` is ignored) and return the delta frame."""
-        self.run_chunk()
+        self._run(self.steps_per_frame)
         return self.current_frame()
 
     def _reinitialize(self) -> None:
@@ -271,11 +279,22 @@ class OpenMMSimulation:
         return None if self.platform_candidate is None else self.platform_candidate.core
 
     def run_chunk(self) -> None:
-        """Run ``steps_per_frame`` steps, then refresh the user forces if anyone interacts."""
+        """Free-running: ``steps_per_frame`` steps while anyone interacts (then the user forces are
+        refreshed), else about ``IDLE_CHUNK_SECONDS`` of steps (at least ``steps_per_frame``)."""
+        if self._user.needed(self._interactions):
+            self._run(self.steps_per_frame)
+            return
+        started = time.perf_counter()
+        self._run(self._idle_steps)
+        seconds_per_step = (time.perf_counter() - started) / self._idle_steps
+        self._idle_steps = max(self.steps_per_frame, min(MAX_IDLE_CHUNK_STEPS, int(IDLE_CHUNK_SECONDS / seconds_per_step)))
+
+    def _run(self, steps: int) -> None:
+        """Run ``steps`` steps, then refresh the user forces if anyone interacts."""
         keep_thread_on(self.core)
         try:
-            self._integrator.step(self.steps_per_frame)
-            self.steps_taken += self.steps_per_frame
+            self._integrator.step(steps)
+            self.steps_taken += steps
             self._chunk_positions = None
             if self._user.needed(self._interactions):
                 positions = self._positions()

@@ -103,6 +103,26 @@ def test_advance_runs_steps_per_frame(nanotube_xml: Path) -> None:
     assert sim.steps_taken == 7
 
 
+def test_free_running_chunks_grow_while_nobody_interacts_and_shrink_for_a_pull(simulation) -> None:
+    from costeer.engine.openmm_simulation import IDLE_CHUNK_SECONDS
+
+    simulation.reset()
+    chunks = []
+    for _ in range(6):
+        before = simulation.steps_taken
+        simulation.run_chunk()
+        chunks.append(simulation.steps_taken - before)
+    assert chunks[0] == simulation.steps_per_frame  # the first idle chunk only measures the step time
+    assert max(chunks[1:]) > simulation.steps_per_frame  # the nanotube steps far faster than 5 per 5 ms
+    simulation.advance(1.0)  # paced frames stay exactly steps_per_frame, idle or not
+    assert simulation.steps_taken - sum(chunks) == simulation.steps_per_frame
+    simulation.set_interactions({"interaction.a": spring_on_60(np.zeros(3))})
+    before = simulation.steps_taken
+    simulation.run_chunk()
+    assert simulation.steps_taken - before == simulation.steps_per_frame  # forces refreshed every 5 steps
+    assert IDLE_CHUNK_SECONDS <= 0.01  # a new pull waits at most this for the chunk under way
+
+
 def test_reset_returns_to_the_start(simulation: OpenMMSimulation) -> None:
     first = simulation.reset()
     for _ in range(5):
