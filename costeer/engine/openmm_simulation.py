@@ -286,7 +286,7 @@ class OpenMMSimulation:
             return
         started = time.perf_counter()
         self._run(self._idle_steps)
-        seconds_per_step = (time.perf_counter() - started) / self._idle_steps
+        seconds_per_step = max(time.perf_counter() - started, 1e-9) / self._idle_steps
         self._idle_steps = max(self.steps_per_frame, min(MAX_IDLE_CHUNK_STEPS, int(IDLE_CHUNK_SECONDS / seconds_per_step)))
 
     def _run(self, steps: int) -> None:
