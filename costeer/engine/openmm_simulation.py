@@ -43,14 +43,15 @@ from costeer.core import keys
 from costeer.core.frame import FrameDict
 from costeer.core.interaction import DEFAULT_MAX_FORCE, Interaction
 
-from .affinity import check_core, keep_thread_on, on_core, pin_cores
+from .affinity import check_core, keep_thread_on, on_core
+from .contexts import open_context
 from .energy_schedule import ENERGY_BUDGET, EnergySchedule
 from .frame_guard import SimulationBlowUpError
 from .good_states import GoodStates
 from .imd_force import NON_IMD_GROUPS, ImdForce
 from .nanover_xml import LoadedSystem
 from .openmm_frames import MOLAR_GAS_CONSTANT, blow_up_message, degrees_of_freedom, float32, require_finite, topology_frame
-from .platforms import ContextTrial, PlatformCandidate, choose_platform, platform_candidates
+from .platforms import PlatformCandidate
 from .recovery import NothingToRollBackTo, RolledBack
 from .seeds import openmm_seed, reset_seed
 from .user_forces import UserForces
@@ -173,51 +174,17 @@ class OpenMMSimulation:
         system = openmm.XmlSerializer.clone(loaded.system)
         imd = ImdForce(system)
         self._user = UserForces(imd, self.masses, periodic_box=loaded.box if self.periodic else None)
-        choice = choose_platform(
-            platform_candidates(self.platform_name, cpu_threads=self.cpu_threads, pin_cores=pin_cores(self.cpu_core),
-                                pinned_only=isinstance(self.cpu_core, int)),
-            open_trial=lambda candidate: ContextTrial(
-                *self._new_context(system, candidate), steps_per_call=self.steps_per_frame, core=candidate.core
-            ),
-        )
-        if choice.trial is None:
-            context, self._integrator = self._new_context(system, choice.candidate)
-        else:
-            context, self._integrator = choice.trial.restored(), choice.trial.integrator
-            _LOG.info("platform timing for %s: %s", self.name, choice.describe())
-            if self.seed is not None and choice.steps_per_second:
-                _LOG.warning("%s is seeded but its platform was chosen by timing, which may choose "
-                             "another next run: give a platform (--platform) for runs that repeat exactly", self.name)
-        self.platform_candidate = choice.candidate
+        opened = open_context(loaded, system, platform=self.platform_name, cpu_threads=self.cpu_threads,
+                              cpu_core=self.cpu_core, seed=self.seed, steps_per_call=self.steps_per_frame, name=self.name)
+        context, self._integrator = opened.context, opened.integrator
+        self.platform_candidate = opened.candidate
         self._context = context
         self._checkpoint = context.createCheckpoint()
         self._initial_state = context.getState(getPositions=True, getVelocities=True, getParameters=True)
         self.resets = 0
         self._dof = degrees_of_freedom(system)
         self._topology_frame = topology_frame(loaded.topology)
-        _LOG.info("loaded %s: %d particles on the %s platform", self.name, self.particle_count, choice.candidate)
-
-    def _new_context(
-        self, system: openmm.System, candidate: PlatformCandidate
-    ) -> tuple[openmm.Context, openmm.Integrator]:
-        """A context for ``system`` on ``candidate``, in the loaded initial state."""
-        loaded = self.loaded
-        integrator = openmm.XmlSerializer.clone(loaded.integrator)
-        if self.seed is not None and hasattr(integrator, "setRandomNumberSeed"):
-            integrator.setRandomNumberSeed(self.seed)
-        with on_core(candidate.core):  # OpenMM's CPU workers start here and stay on the thread's core
-            context = openmm.Context(system, integrator, candidate.platform, candidate.properties)
-        if loaded.box is not None:
-            context.setPeriodicBoxVectors(*loaded.box)
-        context.setPositions(loaded.positions)
-        if loaded.velocities is not None:
-            context.setVelocities(loaded.velocities)
-        if loaded.state is not None:
-            context.setTime(loaded.state.getTime())
-            context.setStepCount(loaded.state.getStepCount())
-        if system.getNumConstraints():
-            context.applyConstraints(1e-6)
-        return context, integrator
+        _LOG.info("loaded %s: %d particles on the %s platform", self.name, self.particle_count, opened.candidate)
 
     def reset(self, seed: int | None = None) -> FrameDict:
         """Return to the initial state with new thermostat noise, drop the user forces and work; a full frame.

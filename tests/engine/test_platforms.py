@@ -154,7 +154,7 @@ def test_auto_load_runs_on_the_timed_winner_from_the_initial_state(nanotube_xml,
 
     loaded = read_nanover_xml(nanotube_xml)
     simulation = OpenMMSimulation(loaded, platform="auto")
-    with caplog.at_level(logging.INFO, logger="costeer.engine.openmm_simulation"):
+    with caplog.at_level(logging.INFO, logger="costeer.engine"):
         simulation.load()
     assert "platform timing for nanotube" in caplog.text
     assert simulation.platform == simulation.platform_candidate.name
