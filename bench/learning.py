@@ -56,9 +56,9 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--loo-seeds", type=int, default=3,
                         help="leave-one-out: trainings per held-out session, seeds 0 to N-1 (default 3: one seed's cosine varies by 0.2)")
-    parser.add_argument("--loo-weights", type=lambda text: [float(item) for item in text.split(",")], default=[1.0],
+    parser.add_argument("--loo-weights", type=lambda text: [float(item) for item in text.split(",")], default=[1.0, 10.0],
                         help="leave-one-out: loss weights of the human session (costeer train --weight human=W), "
-                        "comma-separated (default 1: unweighted)")
+                        "comma-separated (default 1,10: unweighted, and the weight chosen on methane-01)")
     args = parser.parse_args()
     work: Path = args.work
     work.mkdir(parents=True, exist_ok=True)
