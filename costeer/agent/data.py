@@ -72,7 +72,7 @@ class EpisodeWindows(torch.utils.data.Dataset):
         self.history_index = torch.from_numpy(_joined(history_index, (0, history), np.int64))
         self.chunk_index = torch.from_numpy(_joined(chunk_index, (0, chunk), np.int64))
         self.chunk_mask = torch.from_numpy(_joined(chunk_mask, (0, chunk), bool))
-        self.weight = torch.from_numpy(np.concatenate(sample_weight) if sample_weight else np.empty(0)).float()
+        self.weight = torch.from_numpy(_joined(sample_weight, (0,), np.float32))
 
     def __len__(self) -> int:
         return len(self.history_index)
