@@ -8,7 +8,8 @@ folder so a step is skipped when its output exists (delete it to redo). Steps:
 - ``train``: each policy on that dataset (``costeer train``);
 - ``evaluate``: each policy and the baselines, seeded closed-loop rollouts (``costeer evaluate``);
 - ``loo``: leave-one-out on the human sessions: train on the synthetic episodes and the other
-  sessions, compare with the held-out person step by step (``costeer evaluate --against``);
+  session (``--loo-seeds N``: seeds 0 to N-1; each human weight of ``--loo-weights``: ``costeer train
+  --weight human=W``), compare with the held-out person step by step (``costeer evaluate --against``);
 - ``dagger``: from a weak start (a policy trained on a few episodes), HG-DAgger rounds;
 - ``helix``: the second task: its synthetic person and a policy trained on its episodes.
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import statistics
 import subprocess
 import sys
 import time
@@ -52,6 +54,11 @@ def main() -> int:
     parser.add_argument("--rollouts", type=int, default=50, help="evaluation rollouts per actor (default 50)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--loo-seeds", type=int, default=3,
+                        help="leave-one-out: trainings per held-out session, seeds 0 to N-1 (default 3: one seed's cosine varies by 0.2)")
+    parser.add_argument("--loo-weights", type=lambda text: [float(item) for item in text.split(",")], default=[1.0, 10.0],
+                        help="leave-one-out: loss weights of the human session (costeer train --weight human=W), "
+                        "comma-separated (default 1,10: unweighted, and the weight chosen on methane-01)")
     args = parser.parse_args()
     work: Path = args.work
     work.mkdir(parents=True, exist_ok=True)
@@ -113,20 +120,30 @@ class Bench:
         return evaluated
 
     def loo(self, policies: list[str]) -> dict:
-        cosines = {}
+        """For each held-out session and human weight: each seed's comparison, and the means over the seeds."""
+        results: dict[str, dict] = {}
         synthetic = sorted(map(str, (self.work / "synthetic").glob("*.nanover.zip")))
         for held in HUMAN:
             others = [str(SESSIONS / f"{name}.nanover.zip") for name in HUMAN if name != held]
-            dataset, checkpoint = self.work / f"loo-{held}", self.work / f"loo-{held}.pt"
+            dataset = self.work / f"loo-{held}"
             run(["dataset", "build", *synthetic, *others, "--task", "nanotube", "--origin", "human", "-o", str(dataset)],
                 skip_if=dataset / "meta" / "info.json", show=3)
-            run(["train", "--dataset", str(dataset), "--policy", "mlp", "-o", str(checkpoint), "--epochs",
-                 str(self.args.epochs), "--patience", "6", "--threads", "2", *POLICY_SETTINGS["mlp"]], skip_if=checkpoint)
-            part = self.work / f"loo-{held}.json"
-            run(["evaluate", "--policy", str(checkpoint), "--against", str(SESSIONS / f"{held}.nanover.zip"),
-                 "--json", str(part)], skip_if=part)
-            cosines[held] = json.loads(part.read_text())["against"][0]
-        return cosines
+            for weight in self.args.loo_weights:
+                weighting = ["--weight", f"human={weight:g}"] if weight != 1 else []
+                runs = []
+                for seed in range(self.args.loo_seeds):
+                    name = f"loo-{held}-human{weight:g}-seed{seed}"
+                    checkpoint, part = self.work / f"{name}.pt", self.work / f"{name}.json"
+                    run(["train", "--dataset", str(dataset), "--policy", "mlp", "-o", str(checkpoint), "--epochs",
+                         str(self.args.epochs), "--patience", "6", "--threads", "2", "--seed", str(seed), *weighting,
+                         *POLICY_SETTINGS["mlp"]], skip_if=checkpoint)
+                    run(["evaluate", "--policy", str(checkpoint), "--against", str(SESSIONS / f"{held}.nanover.zip"),
+                         "--json", str(part)], skip_if=part)
+                    runs.append(json.loads(part.read_text())["against"][0])
+                means = {f"{key}_mean": statistics.fmean(each[key] for each in runs)
+                         for key in ("direction_cosine", "on_accuracy", "target_error_nm")}
+                results.setdefault(held, {})[f"human x{weight:g}"] = {**means, "runs": runs}
+        return results
 
     def dagger(self, policies: list[str]) -> dict:
         few = self.work / "few"

@@ -6,17 +6,18 @@ default :data:`~costeer.tasks.encoding.ACTION_LAG`, the step at which what was c
 ``t`` is recorded; a larger ``lead`` learns what the person will do that many frames on, so
 the policy leads the person; steps past the episode's end are masked). Steps whose action is not known
 (``action.valid`` False, or NaN) are never learned: they start no sample and are masked in
-other samples' chunks; an observation with NaN is never seen.
+other samples' chunks; an observation with NaN is never seen. Each sample carries its episode's
+``weight`` in the loss (1 unless ``weights`` says otherwise).
 
-    windows = EpisodeWindows("dataset/", normaliser, history=2, chunk=8, episodes=[0, 1, 2])
-    batch = windows[[0, 5, 9]]    # dict of tensors: observation (3, 2, D), action (3, 8, 5), mask (3, 8)
+    windows = EpisodeWindows("dataset/", normaliser, history=2, chunk=8, episodes=[0, 1, 2], weights={2: 10.0})
+    batch = windows[[0, 5, 9]]    # observation (3, 2, D), action (3, 8, 5), mask (3, 8), weight (3,)
 """
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -33,7 +34,8 @@ class EpisodeWindows(torch.utils.data.Dataset):
     """Normalised windows of one dataset's steps, indexed by a list of sample numbers (a whole batch at once)."""
 
     def __init__(self, directory: str | Path, normaliser: Normaliser, *, history: int, chunk: int,
-                 episodes: Sequence[int] | None = None, lead: int = ACTION_LAG) -> None:
+                 episodes: Sequence[int] | None = None, lead: int = ACTION_LAG,
+                 weights: Mapping[int, float] | None = None) -> None:
         if not isinstance(lead, int) or lead < ACTION_LAG:
             raise ValueError(f"lead of {lead!r} frames: use an int >= {ACTION_LAG} (the action chosen on seeing a frame "
                              f"is recorded {ACTION_LAG} frame later, so no policy can learn an earlier one)")
@@ -52,7 +54,8 @@ class EpisodeWindows(torch.utils.data.Dataset):
         starts = np.flatnonzero(np.r_[True, episode[1:] != episode[:-1]])
         ends = np.r_[starts[1:], len(episode)]
         chosen = {int(e) for e in (episode[starts] if episodes is None else episodes)}
-        history_index, chunk_index, chunk_mask = [], [], []
+        weights = weights or {}
+        history_index, chunk_index, chunk_mask, sample_weight = [], [], [], []
         for start, end in zip(starts, ends):
             if int(episode[start]) not in chosen:
                 continue
@@ -65,9 +68,11 @@ class EpisodeWindows(torch.utils.data.Dataset):
             history_index.append(past[usable])
             chunk_index.append(ahead[usable])
             chunk_mask.append((inside & known[ahead])[usable])
+            sample_weight.append(np.full(int(usable.sum()), weights.get(int(episode[start]), 1.0)))
         self.history_index = torch.from_numpy(_joined(history_index, (0, history), np.int64))
         self.chunk_index = torch.from_numpy(_joined(chunk_index, (0, chunk), np.int64))
         self.chunk_mask = torch.from_numpy(_joined(chunk_mask, (0, chunk), bool))
+        self.weight = torch.from_numpy(_joined(sample_weight, (0,), np.float32))
 
     def __len__(self) -> int:
         return len(self.history_index)
@@ -78,6 +83,7 @@ class EpisodeWindows(torch.utils.data.Dataset):
             "observation": self.observation[self.history_index[samples]],
             "action": self.action[self.chunk_index[samples]],
             "mask": self.chunk_mask[samples],
+            "weight": self.weight[samples],
         }
 
 

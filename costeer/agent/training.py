@@ -6,12 +6,14 @@ validation loss is averaged over all of them, and only rank 0 writes the checkpo
 weights of the epoch with the lowest validation loss) and the PNG of the loss curves.
 
     result = train_policy("dataset/", "cnn", "cnn.pt", options=TrainOptions(epochs=20))
+    train_policy("dataset/", "mlp", "mlp.pt", options=TrainOptions(origin_weights={"human": 10.0}))
     result.best_epoch, result.validation_loss[-1], result.plot
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +57,9 @@ class TrainOptions:
     lead_frames: int = ACTION_LAG
     """Observation ``t`` learns the action recorded at ``t + lead_frames``: the default is the action
     chosen on seeing it; more learns where the person's hand will be, so the policy leads them."""
+    origin_weights: dict[str, float] = field(default_factory=dict)
+    """Loss weight of the episodes of each origin (``human``, ``synthetic``, ...; 1 for origins not named):
+    a sample of weight ``w`` counts as ``w`` samples in its batch's loss, in training and validation."""
     threads: int | None = None
     """torch's CPU threads (``None``: torch's default)."""
     progress: bool | None = None
@@ -69,6 +74,10 @@ class TrainOptions:
         if not isinstance(self.lead_frames, int) or self.lead_frames < ACTION_LAG:
             raise ValueError(f"--lead-frames {self.lead_frames!r}: use an int >= {ACTION_LAG} "
                              f"({ACTION_LAG}: the action chosen on seeing each frame)")
+        for origin, weight in self.origin_weights.items():
+            if not origin or isinstance(weight, bool) or not isinstance(weight, (int, float)) \
+                    or not (math.isfinite(weight) and weight > 0):
+                raise ValueError(f"--weight {origin}={weight!r}: use ORIGIN=W with a positive number W, e.g. --weight human=10")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"--threads {self.threads}: use a positive int")
 
@@ -106,10 +115,11 @@ def train_policy(dataset: str | Path, policy: str, output: str | Path, *, option
             if not train:
                 raise ValueError(f"{dataset}: no training episode did the task, so --successful-only leaves nothing "
                                  "to learn from: drop it, or add successful demonstrations")
+        weights = _episode_weights(Path(dataset), options.origin_weights)
         windows = EpisodeWindows(dataset, normaliser, history=model.config.history, chunk=model.config.chunk, episodes=train,
-                                 lead=options.lead_frames)
+                                 lead=options.lead_frames, weights=weights)
         validation = EpisodeWindows(dataset, normaliser, history=model.config.history, chunk=model.config.chunk, episodes=held,
-                                    lead=options.lead_frames) if held else None
+                                    lead=options.lead_frames, weights=weights) if held else None
         if not len(windows):
             raise ValueError(f"{dataset}: no training steps with a valid action in episodes {train}: build a dataset with pulls in it")
         torch.manual_seed(options.seed + place.rank)
@@ -135,6 +145,19 @@ def _pace(dataset: Path, episodes: list[int]) -> float | None:
     intervals = [value for index, value in zip(table["episode_index"], table.get("simulation_interval_ps", []))
                  if index in set(episodes) and value is not None and value > 0]
     return float(np.median(intervals)) if intervals else None
+
+
+def _episode_weights(dataset: Path, origin_weights: dict[str, float]) -> dict[int, float]:
+    """Each episode's loss weight, by its origin (1 for origins not named); an origin no episode has is refused."""
+    if not origin_weights:
+        return {}
+    table = read_episodes(dataset).to_pydict()
+    origins = [origin or "unknown" for origin in table.get("origin", [None] * len(table["episode_index"]))]
+    missing = sorted(set(origin_weights) - set(origins))
+    if missing:
+        raise ValueError(f"--weight {missing[0]}=...: no episode of {dataset} has origin {missing[0]!r} "
+                         f"(its origins: {', '.join(sorted(set(origins)))})")
+    return {int(index): float(origin_weights.get(origin, 1.0)) for index, origin in zip(table["episode_index"], origins)}
 
 
 def _successful(dataset: Path, episodes: list[int]) -> list[int]:

@@ -36,6 +36,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--lead-frames", type=int, default=1, metavar="K",
                         help="learn the action recorded K frames after each observation (default 1: the one chosen on "
                         "seeing it); more: where the person's hand will be, so the co-pilot leads them")
+    parser.add_argument("--weight", action="append", default=[], metavar="ORIGIN=W", dest="weights",
+                        help="loss weight of the episodes of one origin (default 1), e.g. --weight human=10: a few human "
+                        "sessions among many synthetic episodes count for more")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
                         help="a policy setting, e.g. --set history=4 --set hidden=128 (values as JSON)")
     parser.set_defaults(run=run_train)
@@ -48,7 +51,8 @@ def run_train(args: argparse.Namespace) -> int:
         raise ImportError(f"costeer train needs torch ({error}): pip install 'costeer[agent]' (or `make setup`)") from None
     options = TrainOptions(epochs=args.epochs, seed=args.seed, device=args.device, batch_size=args.batch_size, lr=args.lr,
                            patience=args.patience, validation_fraction=args.validation, threads=args.threads,
-                           successful_only=args.successful_only, lead_frames=args.lead_frames)
+                           successful_only=args.successful_only, lead_frames=args.lead_frames,
+                           origin_weights=_weights(args.weights))
     result = train_policy(args.dataset, args.policy, args.output, options=options, config=_settings(args.settings),
                           command=_command(args))
     if result.checkpoint is not None:
@@ -66,6 +70,7 @@ def _command(args: argparse.Namespace) -> list[str]:
             command += [f"--{option.replace('_', '-')}", str(getattr(args, option))]
     command += ["--successful-only"] if args.successful_only else []
     command += ["--lead-frames", str(args.lead_frames)] if args.lead_frames != 1 else []
+    command += [item for weight in args.weights for item in ("--weight", weight)]
     return command + [item for setting in args.settings for item in ("--set", setting)]
 
 
@@ -80,3 +85,17 @@ def _settings(pairs: list[str]) -> dict[str, Any]:
         except json.JSONDecodeError:
             settings[key] = value
     return settings
+
+
+def _weights(pairs: list[str]) -> dict[str, float]:
+    """``--weight ORIGIN=W`` pairs as ``{origin: W}`` (TrainOptions checks that each W is positive)."""
+    weights: dict[str, float] = {}
+    for pair in pairs:
+        origin, _, value = pair.partition("=")
+        try:
+            weights[origin] = float(value)
+        except ValueError:
+            origin = ""
+        if not origin:
+            raise ValueError(f"--weight {pair!r}: write ORIGIN=W with a number W, e.g. --weight human=10")
+    return weights

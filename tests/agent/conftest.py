@@ -26,7 +26,8 @@ def one_thread() -> None:
     torch.set_num_threads(1)
 
 
-def toy_episode(number: int, length: int, *, rng: np.random.Generator, invalid: bool = False) -> Episode:
+def toy_episode(number: int, length: int, *, rng: np.random.Generator, invalid: bool = False,
+                origin: str = "unknown") -> Episode:
     start = rng.normal(size=(ATOMS, 3)) * 0.3
     drift = np.linspace(0.0, 1.0, length)[:, None, None] * np.array([0.0, 0.0, 1.0])
     positions = start + drift + rng.normal(size=(length, ATOMS, 3)) * 0.01
@@ -46,12 +47,16 @@ def toy_episode(number: int, length: int, *, rng: np.random.Generator, invalid: 
     names = {"observation.state": [f"atom{60 + a}.{axis}" for a in range(ATOMS) for axis in "xyz"],
              "action": list(ACTION_NAMES)}
     return Episode(steps=steps, names=names, metadata={"source": f"toy-{number}", "frame_interval_s": 1 / 30,
-                                                       "system_hash": "toy", "success": number != 2})
+                                                       "system_hash": "toy", "success": number != 2,
+                                                       "origin": origin})
 
 
-def write_toy(directory: Path, *, episodes: int = 4, length: int = 40, seed: int = 0, task: str = "toy") -> Path:
+def write_toy(directory: Path, *, episodes: int = 4, length: int = 40, seed: int = 0, task: str = "toy",
+              origins: tuple[str, ...] = ()) -> Path:
+    """``origins``: the first episodes' origins (the others: ``unknown``)."""
     rng = np.random.default_rng(seed)
-    made = [toy_episode(number, length, rng=rng, invalid=number == 1) for number in range(episodes)]
+    named = [*origins, *["unknown"] * episodes]
+    made = [toy_episode(number, length, rng=rng, invalid=number == 1, origin=named[number]) for number in range(episodes)]
     return write_dataset(made, directory, task=task)
 
 

@@ -57,6 +57,13 @@ def test_unknown_actions_are_neither_samples_nor_learned_in_chunks(toy_dataset: 
     assert np.isfinite(windows[list(range(len(windows)))]["action"].numpy()).all()
 
 
+def test_each_sample_carries_its_episodes_weight(toy_dataset: Path, normaliser: Normaliser) -> None:
+    windows = EpisodeWindows(toy_dataset, normaliser, history=1, chunk=2, episodes=[0, 2], weights={2: 10.0, 3: 5.0})
+    episode = windows.history_index[:, 0] // 40
+    assert windows.weight[episode == 0].eq(1.0).all() and windows.weight[episode == 2].eq(10.0).all()
+    assert windows[[0, len(windows) - 1]]["weight"].tolist() == [1.0, 10.0]
+
+
 def test_split_is_by_episode_seeded_and_holds_one_out_at_least() -> None:
     train, held = split_episodes(10, validation_fraction=0.2, seed=3)
     assert len(held) == 2 and sorted(train + held) == list(range(10))

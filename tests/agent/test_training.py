@@ -54,6 +54,24 @@ def test_lead_frames_are_kept_in_the_checkpoint_and_default_to_the_plain_lag(toy
         TrainOptions(lead_frames=0)
 
 
+def test_origin_weights_change_the_training_and_are_kept_in_the_checkpoint(make_toy, tmp_path: Path) -> None:
+    dataset = make_toy("mixed", origins=("human", "synthetic", "synthetic", "synthetic"))
+
+    def trained(name: str, **weights: float) -> dict:
+        options = TrainOptions(epochs=2, batch_size=32, progress=False, validation_fraction=0.0, origin_weights=weights)
+        return read_checkpoint(train_policy(dataset, "mlp", tmp_path / name, options=options, config={"hidden": 8}).checkpoint)
+
+    plain, ones, human = trained("plain.pt"), trained("ones.pt", human=1.0), trained("human.pt", human=10.0)
+    assert plain["training"]["options"]["origin_weights"] == {} and human["training"]["options"]["origin_weights"] == {"human": 10.0}
+    assert all(torch.equal(plain["state_dict"][key], ones["state_dict"][key]) for key in plain["state_dict"])
+    assert not all(torch.equal(plain["state_dict"][key], human["state_dict"][key]) for key in plain["state_dict"])
+    with pytest.raises(ValueError, match=r"no episode of .* has origin 'correction' \(its origins: human, synthetic\)"):
+        trained("none.pt", correction=2.0)
+    for weight in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="--weight human=.*use ORIGIN=W with a positive number"):
+            TrainOptions(origin_weights={"human": weight})
+
+
 def test_early_stopping_keeps_the_best_epoch(toy_dataset: Path, tmp_path: Path) -> None:
     options = TrainOptions(epochs=30, batch_size=64, lr=0.5, patience=2, progress=False)  # a rate too high to keep improving
     result = train_policy(toy_dataset, "mlp", tmp_path / "mlp.pt", options=options, config={"hidden": 8})

@@ -20,7 +20,8 @@ def session_dataset(shared_data: Path, tmp_path_factory: pytest.TempPathFactory)
 def test_train_writes_a_checkpoint_of_a_real_session(session_dataset: Path, tmp_path: Path, capsys) -> None:
     output = tmp_path / "eq.pt"
     code = main(["train", "--dataset", str(session_dataset), "--policy", "equivariant", "-o", str(output),
-                 "--epochs", "1", "--threads", "1", "--lead-frames", "3", "--set", "hidden=8", "--set", "history=1"])
+                 "--epochs", "1", "--threads", "1", "--lead-frames", "3", "--weight", "unknown=2.5", "--set", "hidden=8",
+                 "--set", "history=1"])
     assert code == 0
     assert f"wrote {output}" in capsys.readouterr().out
     content = read_checkpoint(output, expect_task="nanotube")
@@ -28,7 +29,9 @@ def test_train_writes_a_checkpoint_of_a_real_session(session_dataset: Path, tmp_
     assert content["observation_names"][0] == "atom60.x" and content["config"]["history"] == 1
     command = content["training"]["command"]
     assert command[:3] == ["costeer", "train", "--dataset"] and command[-4:] == ["--set", "hidden=8", "--set", "history=1"]
-    assert command[-6:-4] == ["--lead-frames", "3"] and content["training"]["options"]["lead_frames"] == 3
+    assert command[-8:-4] == ["--lead-frames", "3", "--weight", "unknown=2.5"]
+    assert content["training"]["options"]["lead_frames"] == 3
+    assert content["training"]["options"]["origin_weights"] == {"unknown": 2.5}  # NanoVer's recordings do not say
 
 
 @pytest.mark.parametrize(("extra", "message"), [
@@ -37,6 +40,9 @@ def test_train_writes_a_checkpoint_of_a_real_session(session_dataset: Path, tmp_
     (["--policy", "mlp", "--set", "hidden=0"], "hidden=0: use an int from 1"),
     (["--policy", "mlp", "--epochs", "0"], "--epochs 0: use a positive int"),
     (["--policy", "mlp", "--lead-frames", "0"], "--lead-frames 0: use an int >= 1"),
+    (["--policy", "mlp", "--weight", "human"], "--weight 'human': write ORIGIN=W with a number W"),
+    (["--policy", "mlp", "--weight", "human=0"], "--weight human=0.0: use ORIGIN=W with a positive number"),
+    (["--policy", "mlp", "--weight", "human=2"], "no episode of"),
 ])
 def test_bad_options_are_one_clear_line(session_dataset: Path, tmp_path: Path, capsys, extra: list[str], message: str) -> None:
     code = main(["train", "--dataset", str(session_dataset), "-o", str(tmp_path / "x.pt"), *extra])

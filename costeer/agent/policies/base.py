@@ -4,7 +4,9 @@ A policy works in normalised space (see :mod:`costeer.agent.normalise`). A batch
 
 - ``observation``: ``(B, history, observation_dim)`` float, oldest first;
 - ``action``: ``(B, chunk, 5)``: target x/y/z and strength (normalised), on (0 or 1);
-- ``mask``: ``(B, chunk)`` bool, False for steps past the episode's end or without a valid action.
+- ``mask``: ``(B, chunk)`` bool, False for steps past the episode's end or without a valid action;
+- ``weight`` (optional): ``(B,)`` float, each sample's weight in the loss (1 without it; see
+  :func:`step_weights`).
 
 ``predict(observation)`` returns ``(B, chunk, 5)``: target, strength and the *logit* of on.
 
@@ -20,7 +22,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-__all__ = ["ACTION_WIDTH", "Policy", "PolicyConfig", "action_loss", "feedforward", "require"]
+__all__ = ["ACTION_WIDTH", "Policy", "PolicyConfig", "action_loss", "feedforward", "require", "step_weights"]
 
 ACTION_WIDTH = 5
 """A policy's action per chunk step: target x/y/z, strength, on (logit when predicted)."""
@@ -117,9 +119,23 @@ class Policy(nn.Module):
         raise NotImplementedError(f"{type(self).__name__} must define predict")
 
 
+def step_weights(batch: dict[str, torch.Tensor], dtype: torch.dtype) -> torch.Tensor:
+    """``(B, chunk)``: each chunk step's weight in a loss, the mask times its sample's ``weight``.
+
+    Losses are means weighted by these (sum of weight x term over sum of weight), so a sample of
+    weight ``w`` counts as ``w`` samples of weight 1 in its batch; all weights 1 is the plain mean.
+    """
+    mask = batch["mask"].to(dtype)
+    weight = batch.get("weight")
+    return mask if weight is None else mask * weight.to(dtype)[:, None]
+
+
 def action_loss(predicted: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Mean squared error of target and strength where on, plus binary cross-entropy of on, over valid steps."""
-    action, mask = batch["action"], batch["mask"].to(predicted.dtype)
+    """Mean squared error of target and strength where on, plus binary cross-entropy of on, over valid steps.
+
+    Both means are weighted by :func:`step_weights`.
+    """
+    action, mask = batch["action"], step_weights(batch, predicted.dtype)
     on = action[..., 4] * mask
     squared = ((predicted[..., :4] - action[..., :4]) ** 2).sum(-1)
     regression = (squared * on).sum() / on.sum().clamp(min=1.0) / 4

@@ -73,3 +73,27 @@ def test_config_round_trips_through_plain_values() -> None:
     policy = make_policy("equivariant", observation_dim=15, atom_types=[6, 1, 1, 1, 1])
     values = json.loads(json.dumps(policy.config.to_dict()))
     assert make_policy("equivariant", **values).config == policy.config
+
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn", "flow", "equivariant"])
+def test_a_sample_of_weight_w_counts_as_w_copies_of_it(name: str, toy_dataset: Path) -> None:
+    torch.manual_seed(0)
+    policy = make_policy(name, observation_dim=15, hidden=16)
+    windows = _windows(toy_dataset, policy.config.history, policy.config.chunk, policy.isotropic)
+    first_on = windows.action[windows.chunk_index[:, 0], 4]
+    samples = torch.cat([torch.nonzero(first_on > 0.5)[:3, 0], torch.nonzero(first_on < 0.5)[:3, 0]])
+
+    def loss(batch: dict[str, torch.Tensor]) -> float:
+        torch.manual_seed(1)  # flow's loss draws noise per sample: the same draw for batches of one size
+        with torch.no_grad():
+            return float(policy.loss(batch))
+
+    plain = windows[samples]
+    assert plain["weight"].tolist() == [1.0] * 6
+    unweighted = {key: value for key, value in plain.items() if key != "weight"}
+    assert loss(plain) == pytest.approx(loss(unweighted)) == pytest.approx(loss({**plain, "weight": torch.full((6,), 7.0)}))
+    weighted = {**plain, "weight": torch.tensor([3.0, 1, 1, 1, 1, 1])}
+    assert loss(weighted) != pytest.approx(loss(plain), rel=1e-3)
+    if name != "flow":  # deterministic losses: weight 3 is exactly the sample three times
+        assert loss(weighted) == pytest.approx(loss(windows[torch.cat([samples[:1], samples[:1], samples])]), rel=1e-5)

@@ -15,7 +15,7 @@ import math
 import torch
 from torch import nn
 
-from costeer.agent.policies.base import Policy, feedforward
+from costeer.agent.policies.base import Policy, feedforward, step_weights
 from costeer.agent.policies.flow.config import FlowConfig
 from costeer.agent.policies.registry import register_policy
 
@@ -50,7 +50,7 @@ class FlowPolicy(Policy):
         return self.time(torch.cat([torch.sin(angles), torch.cos(angles)], dim=-1))
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        action, mask = batch["action"], batch["mask"].to(batch["action"].dtype)
+        action, mask = batch["action"], step_weights(batch, batch["action"].dtype)
         encoding = self.encoder(batch["observation"].flatten(1))
         target = action[..., :SAMPLED].flatten(1)
         noise = torch.randn_like(target)
