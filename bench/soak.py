@@ -54,11 +54,18 @@ WINDOW_S = 10.0
 
 
 class Server:
-    """``costeer serve --record PATH --port 0`` as a subprocess; its log goes to a file."""
+    """``costeer serve --record PATH --port 0`` as a subprocess; its log goes to a file.
 
-    def __init__(self, record: Path, log: Path) -> None:
+    With ``probe`` it runs under ``soak_probe.py``, sampling its memory into that file
+    (``trace``: Python's allocations too).
+    """
+
+    def __init__(self, record: Path, log: Path, *, probe: Path | None = None, trace: bool = False) -> None:
         script = Path(sys.executable).parent / "costeer"
         command = [str(script)] if script.exists() else [sys.executable, "-m", "costeer.cli.main"]
+        if probe is not None:
+            command = [sys.executable, str(Path(__file__).with_name("soak_probe.py")), "--out", str(probe),
+                       *(["--trace"] if trace else [])]
         self.log = log
         self._log_file = open(log, "w")
         self.process = subprocess.Popen(
@@ -235,6 +242,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--wave-seconds", type=float, default=20.0, help="a new wave of clients this often (default 20)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the crowd's choices (default 1)")
     parser.add_argument("--out", type=Path, help="JSON output (default bench/results/soak-TIME.json)")
+    parser.add_argument("--probe", type=Path, help="run the server under soak_probe.py, its memory samples to this file")
+    parser.add_argument("--trace", action="store_true", help="with --probe: trace Python's allocations too (tracemalloc)")
     return parser.parse_args(argv)
 
 
@@ -242,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
     with tempfile.TemporaryDirectory(prefix="costeer-soak-") as temp:
         record, log = Path(temp) / "soak.nanover.zip", Path(temp) / "serve.log"
-        server = Server(record, log)
+        server = Server(record, log, probe=args.probe, trace=args.trace)
         _log(f"serving {server.url}; {args.minutes:g} min, {args.clients} clients a wave every {args.wave_seconds:g} s")
         try:
             run = asyncio.run(soak(server, minutes=args.minutes, clients=args.clients,
