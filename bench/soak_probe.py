@@ -3,7 +3,8 @@
     .venv/bin/python bench/soak_probe.py --out probe.jsonl [--trace] serve --record x.nanover.zip ...
 
 Everything after the probe's own options is ``costeer``'s command line, run in this process.
-Every ``--every`` seconds (default 30) one JSON line goes to ``--out``: the RSS, glibc's
+Every ``--every`` seconds (default 30) one JSON line goes to ``--out``: the RSS (anonymous and
+file-backed), Python's allocated blocks, glibc's
 ``mallinfo2`` (bytes the heap arenas hold, in use and free; bytes in mmapped blocks) and,
 with ``--trace``, what ``tracemalloc`` sees Python holding. With ``--trace`` it also takes a
 snapshot after ``--baseline`` seconds (default 60) and, at exit, writes the allocation sites
@@ -52,6 +53,19 @@ def _mallinfo() -> dict[str, int]:
             "mmapped_blocks": info.hblks}
 
 
+def _rss_parts() -> dict[str, int]:
+    """Resident bytes of anonymous memory (heap, Python's arenas, stacks) and of mapped files (code)."""
+    parts = {}
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name in ("RssAnon", "RssFile"):
+                parts[name.lower().replace("rss", "rss_")] = int(value.split()[0]) * 1024
+    except OSError:
+        pass
+    return parts
+
+
 class Probe:
     """Samples memory in a daemon thread; ``finish`` writes the growth since the baseline."""
 
@@ -69,7 +83,8 @@ class Probe:
 
     def sample(self) -> None:
         record: dict[str, Any] = {"seconds": round(time.monotonic() - self.start, 1),
-                                  "rss": psutil.Process().memory_info().rss, **_mallinfo()}
+                                  "rss": psutil.Process().memory_info().rss, **_rss_parts(),
+                                  **_mallinfo(), "python_blocks": sys.getallocatedblocks()}
         if self.trace:
             record["python"] = tracemalloc.get_traced_memory()[0]
         self._write(record)
