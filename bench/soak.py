@@ -1,6 +1,6 @@
 """Soak: a hostile but fair crowd against ``costeer serve`` for minutes, a well-behaved watcher measuring.
 
-    .venv/bin/python bench/soak.py [--minutes 10] [--clients 4] [--wave-seconds 20] [--seed 1]
+    .venv/bin/python bench/soak.py [--minutes 10] [--clients 4] [--wave-seconds 20] [--seed 1] [--probe PATH [--trace]]
 
 Starts ``costeer serve`` (built-in nanotube task, ``--record`` to a temporary file) on
 127.0.0.1. In waves, scripted clients join, pull hard (scales of ±1e6, absurd fields),
@@ -14,7 +14,8 @@ newcomer still gets a frame and the state. Reports the watcher's frames/s over 1
 windows, the server's memory each minute, recoveries (``costeer.recovery``), exception
 and non-finite frames, unanswered requests, the server's log, and whether the recording
 reads with costeer's reader and holds only finite frames. Prints a markdown table and
-writes JSON under bench/results/.
+writes JSON under bench/results/. With ``--probe`` the server runs under ``soak_probe.py``,
+which says where its memory goes (Python objects, glibc's heap, in use or kept free).
 
 The crowd is in ``soak_crowd.py``, the watchers and the recording's check in ``soak_watch.py``;
 this file starts the server, runs the waves and reports.
