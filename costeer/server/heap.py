@@ -5,10 +5,10 @@ up to ~0.5 MiB. glibc's malloc serves blocks over ``M_MMAP_THRESHOLD`` (128 KiB 
 with their own ``mmap``, returned to the system by ``free``; but it raises that threshold to
 the size of each such block freed (up to 32 MiB), so after one 1.2 MB message every later
 buffer up to 1.2 MB is cut from the heap arenas instead. Those arenas (one per thread that
-allocates: the event loop, the simulation, the recorder, the command pool) keep what is
-freed in them, and what they keep grows with each new peak of large buffers: in a 5-minute
-soak (``bench/soak.py --probe``) the arenas' free bytes went from 6 to 10 MB while what was in
-use stayed at 13.8 MB.
+allocates: the event loop, the simulation, the recorder, the command pool) keep much of what
+is freed in them, more after each new peak of large buffers: over a 10-minute soak
+(``bench/soak.py --probe``, after its first minute) they held 20-25 MB of which 6-11 MB free,
+for 13.5-15 MB in use. With the threshold pinned: 17-19 MB, of which 3-6 MB free.
 
 ``pin_mmap_threshold`` sets the threshold once (which also stops glibc moving it), so every
 buffer over it is mapped and unmapped on its own and leaves nothing behind. The cost is a
