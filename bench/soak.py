@@ -1,6 +1,6 @@
 """Soak: a hostile but fair crowd against ``costeer serve`` for minutes, a well-behaved watcher measuring.
 
-    .venv/bin/python bench/soak.py [--minutes 10] [--clients 4] [--wave-seconds 20] [--seed 1]
+    .venv/bin/python bench/soak.py [--minutes 10] [--clients 4] [--wave-seconds 20] [--seed 1] [--probe PATH [--trace]]
 
 Starts ``costeer serve`` (built-in nanotube task, ``--record`` to a temporary file) on
 127.0.0.1. In waves, scripted clients join, pull hard (scales of ±1e6, absurd fields),
@@ -14,7 +14,8 @@ newcomer still gets a frame and the state. Reports the watcher's frames/s over 1
 windows, the server's memory each minute, recoveries (``costeer.recovery``), exception
 and non-finite frames, unanswered requests, the server's log, and whether the recording
 reads with costeer's reader and holds only finite frames. Prints a markdown table and
-writes JSON under bench/results/.
+writes JSON under bench/results/. With ``--probe`` the server runs under ``soak_probe.py``,
+which says where its memory goes (Python objects, glibc's heap, in use or kept free).
 
 The crowd is in ``soak_crowd.py``, the watchers and the recording's check in ``soak_watch.py``;
 this file starts the server, runs the waves and reports.
@@ -54,11 +55,18 @@ WINDOW_S = 10.0
 
 
 class Server:
-    """``costeer serve --record PATH --port 0`` as a subprocess; its log goes to a file."""
+    """``costeer serve --record PATH --port 0`` as a subprocess; its log goes to a file.
 
-    def __init__(self, record: Path, log: Path) -> None:
+    With ``probe`` it runs under ``soak_probe.py``, sampling its memory into that file
+    (``trace``: Python's allocations too).
+    """
+
+    def __init__(self, record: Path, log: Path, *, probe: Path | None = None, trace: bool = False) -> None:
         script = Path(sys.executable).parent / "costeer"
         command = [str(script)] if script.exists() else [sys.executable, "-m", "costeer.cli.main"]
+        if probe is not None:
+            command = [sys.executable, str(Path(__file__).with_name("soak_probe.py")), "--out", str(probe),
+                       *(["--trace"] if trace else [])]
         self.log = log
         self._log_file = open(log, "w")
         self.process = subprocess.Popen(
@@ -235,6 +243,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--wave-seconds", type=float, default=20.0, help="a new wave of clients this often (default 20)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the crowd's choices (default 1)")
     parser.add_argument("--out", type=Path, help="JSON output (default bench/results/soak-TIME.json)")
+    parser.add_argument("--probe", type=Path, help="run the server under soak_probe.py, its memory samples to this file")
+    parser.add_argument("--trace", action="store_true", help="with --probe: trace Python's allocations too (tracemalloc)")
     return parser.parse_args(argv)
 
 
@@ -242,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
     with tempfile.TemporaryDirectory(prefix="costeer-soak-") as temp:
         record, log = Path(temp) / "soak.nanover.zip", Path(temp) / "serve.log"
-        server = Server(record, log)
+        server = Server(record, log, probe=args.probe, trace=args.trace)
         _log(f"serving {server.url}; {args.minutes:g} min, {args.clients} clients a wave every {args.wave_seconds:g} s")
         try:
             run = asyncio.run(soak(server, minutes=args.minutes, clients=args.clients,

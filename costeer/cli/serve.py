@@ -240,7 +240,10 @@ def run(args: argparse.Namespace) -> int:
     simulations = build_simulations(args)
     info = session_info(args, parse_labels(args.label))
     from ..server.app import CosteerServer
+    from ..server.heap import pin_mmap_threshold
     from ..server.web import page_url
+
+    pin_mmap_threshold()  # clients' large messages must not grow the heap for good (server.heap)
 
     server = CosteerServer(
         simulations,
