@@ -64,6 +64,10 @@ def _serve(
             process.wait()
 
 
+_LOADED = re.compile(r"particles on the .+ platform")
+"""``costeer serve``'s log line once a simulation has loaded."""
+
+
 def _costeer_url(line: str) -> str | None:
     match = re.search(r"costeer serving (ws://\S+)", line)
     return match.group(1) if match else None
@@ -76,9 +80,19 @@ def _nanover_url(line: str) -> str | None:
         return None
 
 
-def costeer(args: list[str], *, log: list[str] | None = None) -> AbstractContextManager[str]:
-    """``costeer serve ARGS --port 0``; yields the ws:// URL; its stderr lines go to ``log``."""
-    return _serve([*_costeer_command(), "serve", *args, "--port", "0"], _costeer_url, log=log)
+@contextmanager
+def costeer(args: list[str], *, log: list[str] | None = None) -> Iterator[str]:
+    """``costeer serve ARGS --port 0``; yields the ws:// URL once the simulation has loaded (its
+    platform chosen: ``serve`` listens while the simulation thread loads, and a bench window
+    started then would take the cores from the platform's timing); stderr lines go to ``log``."""
+    lines: list[str] = [] if log is None else log
+    with _serve([*_costeer_command(), "serve", *args, "--port", "0"], _costeer_url, log=lines) as url:
+        deadline = time.monotonic() + START_TIMEOUT
+        while not any(_LOADED.search(line) for line in list(lines)):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"costeer serve {' '.join(args)} did not load its simulation:\n{''.join(lines[-30:])}")
+            time.sleep(0.05)
+        yield url
 
 
 def nanover(args: list[str], *, cpu_threads: int | None = None) -> AbstractContextManager[str]:
