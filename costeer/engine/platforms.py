@@ -8,8 +8,11 @@ Which platform is fastest depends on the machine as much as on the system: on on
 machine the nanotube (65 atoms) ran 7,170 steps/s on Reference against 1,890 on CPU, on
 another of the same kind 4,050-4,560 against 4,330-4,920 (PERF-NOTES). So no size rule: at
 load each candidate runs the actual system for a fraction of a second, in interleaved
-rounds (A, B, C, A, B, C, ...: drift on a shared machine hits every candidate alike), and
-the best median rate wins. The CPU platform is tried with all cores and with one left to
+rounds (A, B, C, then B, C, A, ...: drift on a shared machine hits every candidate alike,
+and no candidate always follows the same one), and the best median rate wins. A candidate
+under half the fastest's rate after the first round is not timed again: on villin, a slice
+right after Reference's (at a third of the CPU platform's rate) ran the 2-thread CPU platform
+~20% slower, enough to hand the choice to 1 thread, which in steady state runs 20-25% slower. The CPU platform is tried with all cores and with one left to
 the server's own threads (network, recording, co-pilot), and, given cores to pin to, with one
 thread kept on one of them (``costeer.engine.affinity``: on 2-core machines the nanotube ran
 20-26% faster so). The timing runs without clients:
@@ -56,6 +59,8 @@ SLICE_SECONDS = 0.04
 """Wall time each candidate steps for in one round (at least one ``step`` call)."""
 BUDGET_SECONDS = 0.6
 """No new round starts once the rounds so far took this long."""
+SLOW_FRACTION = 0.5
+"""After the first round, candidates under this share of the fastest one's rate are dropped."""
 """No new round starts once the rounds so far took this long."""
 _GPU_PLATFORMS = ("CUDA", "HIP", "OpenCL")
 
@@ -250,14 +255,19 @@ def choose_platform(
         (candidate, trial), = trials.items()
         return PlatformChoice(candidate, trial)
     rates: dict[PlatformCandidate, list[float]] = {candidate: [] for candidate in trials}
+    timed = list(trials)
     started = clock()
-    for _ in range(max(1, rounds)):
-        for candidate, trial in trials.items():
-            rates[candidate].append(trial.steps_per_second(slice_seconds))
+    for round_index in range(max(1, rounds)):
+        shift = round_index % len(timed)
+        for candidate in timed[shift:] + timed[:shift]:
+            rates[candidate].append(trials[candidate].steps_per_second(slice_seconds))
+        if round_index == 0:  # far behind after one round: not timed again (its slices would cool the caches)
+            fastest = max(rates[candidate][0] for candidate in timed)
+            timed = [candidate for candidate in timed if rates[candidate][0] >= SLOW_FRACTION * fastest]
         if clock() - started >= budget_seconds:
             break
     medians = {candidate: statistics.median(values) for candidate, values in rates.items()}
-    best = max(medians, key=medians.get)
+    best = max(timed, key=medians.get)
     for candidate, trial in trials.items():
         if candidate != best:
             trial.close()

@@ -63,7 +63,15 @@ def test_rounds_interleave_candidates() -> None:
 
     trials = {CPU_2: Recording("a"), CPU_1: Recording("b")}
     choose_platform([CPU_2, CPU_1], open_trial=trials.__getitem__, rounds=3, clock=lambda: 0.0)
-    assert order == ["a", "b", "a", "b", "a", "b"]
+    assert order == ["a", "b", "b", "a", "a", "b"]  # each round starts one candidate later
+
+
+def test_a_candidate_far_behind_after_the_first_round_is_not_timed_again() -> None:
+    trials = {CPU_2: FakeTrial([5000.0]), CPU_1: FakeTrial([4000.0]), REFERENCE: FakeTrial([2400.0])}
+    choice = choose_platform([CPU_2, CPU_1, REFERENCE], open_trial=trials.__getitem__, rounds=4, clock=lambda: 0.0)
+    assert choice.candidate == CPU_2
+    assert (trials[CPU_2].rounds, trials[CPU_1].rounds, trials[REFERENCE].rounds) == (4, 4, 1)
+    assert trials[REFERENCE].closed and choice.steps_per_second[REFERENCE] == 2400.0
 
 
 def test_rounds_stop_once_the_budget_is_spent() -> None:
