@@ -24,6 +24,7 @@ import jsonschema
 import pytest
 
 from costeer.events import SCHEMA_PATH
+from tests.waiting import first_arrival
 
 MOSQUITTO = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
 
@@ -154,17 +155,10 @@ class MessageLog:
 
     def wait_for(self, probe: Callable[[Message], bool], *, timeout: float = 30.0, after: int = 0) -> Message:
         """The first message (from index ``after``) for which ``probe`` holds; waits for it."""
-        deadline = time.monotonic() + timeout
-        with self._condition:
-            while True:
-                for message in self.messages[after:]:
-                    if probe(message):
-                        return message
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    kinds = [m.kind for m in self.messages[-30:]]
-                    raise AssertionError(f"no such message within {timeout} s; the last ones: {kinds}")
-                self._condition.wait(left)
+        return first_arrival(
+            self.messages, self._condition, probe, after=after, timeout=timeout,
+            what=lambda: f"no such message within {timeout} s; the last ones: {[m.kind for m in self.messages[-30:]]}",
+        )
 
     def close(self) -> None:
         self._stop = True

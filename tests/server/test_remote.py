@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ssl
 import threading
-import time
 from typing import Any, Callable
 
 import msgpack
@@ -19,7 +18,7 @@ from costeer.core import keys
 from costeer.server.backoff import Backoff
 from costeer.server.remote import RemoteLink, check_hub_url, remote_transport
 from costeer.server.transport import SessionParts
-from tests.waiting import wait_until
+from tests.waiting import first_arrival, wait_until
 
 PULL = {"position": [0.0, 0.0, 1.0], "particles": [1], "type": "spring", "scale": 10.0, "owner.id": "u1"}
 
@@ -47,16 +46,8 @@ class StandInHub:
                 self._changed.notify_all()
 
     def wait_for(self, found: Callable[[dict[str, Any]], bool], *, after: int = 0, timeout: float = 5.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                for message in self.received[after:]:
-                    if found(message):
-                        return message
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"the hub never got such a message; it got {len(self.received)}")
-                self._changed.wait(left)
+        return first_arrival(self.received, self._changed, found, after=after, timeout=timeout,
+                             what=lambda: f"the hub never got such a message; it got {len(self.received)}")
 
     def wait_connections(self, count: int, timeout: float = 5.0) -> None:
         with self._changed:
