@@ -232,7 +232,7 @@ class OpenMMSimulation:
 
     def advance(self, seconds: float) -> FrameDict:
         """Run ``steps_per_frame`` steps (``seconds`` is ignored) and return the delta frame."""
-        self._run(self.steps_per_frame)
+        self._run(self.steps_per_frame, refresh=self._user.needed(self._interactions))
         return self.current_frame()
 
     def _reinitialize(self) -> None:
@@ -249,21 +249,21 @@ class OpenMMSimulation:
         """Free-running: ``steps_per_frame`` steps while anyone interacts (then the user forces are
         refreshed), else about ``IDLE_CHUNK_SECONDS`` of steps (at least ``steps_per_frame``)."""
         if self._user.needed(self._interactions):
-            self._run(self.steps_per_frame)
+            self._run(self.steps_per_frame, refresh=True)
             return
         started = time.perf_counter()
-        self._run(self._idle_steps)
+        self._run(self._idle_steps, refresh=False)
         seconds_per_step = max(time.perf_counter() - started, 1e-9) / self._idle_steps
         self._idle_steps = max(self.steps_per_frame, min(MAX_IDLE_CHUNK_STEPS, int(IDLE_CHUNK_SECONDS / seconds_per_step)))
 
-    def _run(self, steps: int) -> None:
-        """Run ``steps`` steps, then refresh the user forces if anyone interacts."""
+    def _run(self, steps: int, *, refresh: bool) -> None:
+        """Run ``steps`` steps, then refresh the user forces if ``refresh`` (someone interacts, or did last chunk)."""
         keep_thread_on(self.core)
         try:
             self._integrator.step(steps)
             self.steps_taken += steps
             self._chunk_positions = None
-            if self._user.needed(self._interactions):
+            if refresh:
                 positions = self._positions()
                 self._user.update(self._context, positions, self._interactions, max_force=self.max_force)
                 self._chunk_positions = positions
