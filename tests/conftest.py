@@ -182,13 +182,30 @@ def costeer_cli() -> list[str]:
     return costeer_command()
 
 
+def _started_servers(request: pytest.FixtureRequest) -> list[ServerProcess]:
+    """The servers this test started (every server fixture adds to the same list)."""
+    if not hasattr(request.node, "started_servers"):
+        request.node.started_servers = []
+    return request.node.started_servers
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """A failed test shows what the servers it started printed (a crash, a recovery, a pause)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        for number, server in enumerate(getattr(item, "started_servers", ()), start=1):
+            report.sections.append((f"server {number} ({server.process.args[0]}) printed", server.output()))
+
+
 @pytest.fixture
-def costeer_server() -> Iterator[Callable[..., ServerProcess]]:
+def costeer_server(request: pytest.FixtureRequest) -> Iterator[Callable[..., ServerProcess]]:
     """Start ``costeer serve ARGS --port 0`` (on 127.0.0.1); stopped after the test.
 
     ``command`` runs another ``costeer`` (e.g. another interpreter's ``-m costeer.cli.main``).
     """
-    started: list[ServerProcess] = []
+    started = _started_servers(request)
 
     def start(*args: str, command: list[str] | None = None) -> ServerProcess:
         server = _start([*(command or costeer_command()), "serve", *args, "--port", "0"], _costeer_url)
@@ -201,9 +218,11 @@ def costeer_server() -> Iterator[Callable[..., ServerProcess]]:
 
 
 @pytest.fixture
-def nanover_server(nanover_python: Path, nanover_side: Path) -> Iterator[Callable[..., ServerProcess]]:
+def nanover_server(
+    request: pytest.FixtureRequest, nanover_python: Path, nanover_side: Path
+) -> Iterator[Callable[..., ServerProcess]]:
     """Start NanoVer 0.1.3018's own server (side venv, loopback, no discovery)."""
-    started: list[ServerProcess] = []
+    started = _started_servers(request)
 
     def start(*args: str) -> ServerProcess:
         command = [str(nanover_python), str(nanover_side / "nanover_server.py"), *args]

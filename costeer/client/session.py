@@ -72,6 +72,7 @@ class NanoverSession:
         self._changed = asyncio.Condition()
         self._pending: dict[int, asyncio.Future] = {}
         self._ids = itertools.count(1)
+        self._closed = False
         self._receiver = asyncio.create_task(self._receive())
 
     @classmethod
@@ -150,13 +151,17 @@ class NanoverSession:
         *,
         timeout: float = 10.0,
     ) -> FrameDict:
-        """Wait until the merged frame satisfies ``predicate``; return it."""
+        """Wait until the merged frame satisfies ``predicate``; return it.
+
+        Raises ``TimeoutError`` after ``timeout`` seconds, ``ConnectionError`` at once if the
+        connection closes first (a server that went away is not waited on).
+        """
         return await self._wait(lambda: self.frame if predicate(self.frame) else None, timeout)
 
     async def wait_for_state(
         self, predicate: Callable[[dict[str, Any]], bool], *, timeout: float = 10.0
     ) -> dict[str, Any]:
-        """Wait until the shared state satisfies ``predicate``; return it."""
+        """Wait until the shared state satisfies ``predicate``; return it (raises as ``wait_for_frame``)."""
         return await self._wait(lambda: self.state if predicate(self.state) else None, timeout)
 
     async def wait_closed(self) -> None:
@@ -171,11 +176,16 @@ class NanoverSession:
         await self._websocket.close()
 
     async def _wait(self, probe: Callable[[], Any], timeout: float) -> Any:
+        """Wait until ``probe()`` returns something; ``ConnectionError`` once the connection closed."""
+
+        def probe_or_closed() -> Any:
+            result = probe()
+            if result is None and self._closed:
+                raise ConnectionError("the server closed the connection before what was awaited arrived")
+            return result
+
         async with self._changed:
-            result = await asyncio.wait_for(
-                self._changed.wait_for(probe), timeout
-            )
-        return result
+            return await asyncio.wait_for(self._changed.wait_for(probe_or_closed), timeout)
 
     async def _receive(self) -> None:
         try:
@@ -192,9 +202,12 @@ class NanoverSession:
         except websockets.ConnectionClosed:
             pass
         finally:
+            self._closed = True
             for future in self._pending.values():
                 if not future.done():
                     future.set_exception(ConnectionError("the server closed the connection"))
+            async with self._changed:
+                self._changed.notify_all()
 
     def _on_message(self, message: Mapping[str, Any]) -> None:
         if "frame" in message:

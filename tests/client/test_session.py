@@ -93,6 +93,26 @@ def test_a_malformed_server_message_is_skipped_and_the_session_goes_on():
     assert run_with_server(scenario) == {"value": 7}
 
 
+def test_a_wait_ends_with_connection_error_when_the_server_goes_away():
+    async def hang_up(websocket) -> None:
+        await websocket.send(msgpack.packb({"frame": full_frame(1.0)}))
+        await websocket.close()
+
+    async def main() -> float:
+        async with websockets.serve(hang_up, "127.0.0.1", 0) as listening:
+            port = listening.sockets[0].getsockname()[1]
+            async with NanoverSession.connect(f"ws://127.0.0.1:{port}") as session:
+                started = asyncio.get_running_loop().time()
+                with pytest.raises(ConnectionError, match="closed the connection"):
+                    await session.wait_for_frame(lambda f: keys.USER_FORCES_INDEX in f, timeout=30)
+                with pytest.raises(ConnectionError):
+                    await session.wait_for_state(lambda s: "never" in s, timeout=30)
+                assert keys.PARTICLE_POSITIONS in await session.wait_for_frame(timeout=1)  # already there
+                return asyncio.get_running_loop().time() - started
+
+    assert asyncio.run(main()) < 10
+
+
 def test_commands_return_responses_and_raise_server_exceptions():
     async def scenario(server, session):
         assert await session.run_command("echo", a=1) == {"a": 1}
