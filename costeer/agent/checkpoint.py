@@ -12,6 +12,7 @@ the dataset's fingerprint, costeer's version, the format version and how it was 
 from __future__ import annotations
 
 import pickle
+import re
 import zipfile
 from pathlib import Path
 from typing import Any, Sequence
@@ -82,6 +83,19 @@ def save_checkpoint(path: str | Path, policy: Policy, normaliser: Normaliser, *,
     return path
 
 
+_REFUSED = re.compile(r"WeightsUnpickler error: (.*?)(?: Please use| Check the documentation|$)")
+
+
+def _unreadable(error: BaseException) -> str:
+    """Why torch could not read a file, in a line: for what its weights-only loader refused, only
+    what it met (torch's own advice is to load it unsafely, which costeer never does)."""
+    text = " ".join(str(error).split())
+    refused = _REFUSED.search(text)
+    if refused is not None:
+        return f"torch's weights-only loader refused it, nothing in it was run: {refused.group(1)[:160]}"
+    return text[:200]
+
+
 def read_checkpoint(path: str | Path, *, expect_task: str | None = None) -> dict[str, Any]:
     """The checkpoint's contents, checked: format, version and (with ``expect_task``) task."""
     path = Path(path)
@@ -90,9 +104,8 @@ def read_checkpoint(path: str | Path, *, expect_task: str | None = None) -> dict
     try:
         content = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as error:
-        reason = " ".join(str(error).split())[:200]
-        raise CheckpointError(f"{path}: not a readable checkpoint (corrupt, cut short or not a torch file: {reason}); "
-                              "train it again with `costeer train`") from None
+        raise CheckpointError(f"{path}: not a readable checkpoint (corrupt, cut short or not a torch file: "
+                              f"{_unreadable(error)}); train it again with `costeer train`") from None
     if not isinstance(content, dict) or content.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: not a costeer policy checkpoint (no format {CHECKPOINT_FORMAT!r}): "
                               "load checkpoints written by `costeer train`")

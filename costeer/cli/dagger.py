@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .numbers import seed
+
 __all__ = ["add_parser"]
 
 
@@ -25,7 +27,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--episodes", type=int, default=20, help="corrected rollouts per round (default 20)")
     parser.add_argument("--rollouts", type=int, default=20, help="evaluation rollouts per round (default 20)")
     parser.add_argument("--epochs", type=int, default=50, help="training epochs per round (default 50)")
-    parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    parser.add_argument("--seed", type=seed, default=0, help="seed (default 0)")
     parser.add_argument("--workers", type=int, default=1, help="evaluation worker processes (default 1)")
     parser.add_argument("--max-seconds", type=float, default=40.0, help="time limit per rollout, person's seconds (default 40)")
     parser.add_argument("--gate-nm", type=float, default=0.3, help="the person takes over when targets differ by more (default 0.3)")

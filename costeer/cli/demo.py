@@ -26,6 +26,7 @@ from openmm import unit
 from ..core import keys
 from ..tasks import Chemistry, get_task
 from .files import new_recording
+from .numbers import seed
 from .serve import describe_session
 
 __all__ = ["add_parser"]
@@ -42,7 +43,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "same seed, headless; prints both times and whether each threaded. --served: serve the task, pull the "
         "methane through with a scripted client, record it and summarise instead.",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic person and the thermostat (default 0)")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of the synthetic person and the thermostat (default 0)")
     parser.add_argument("--blend", type=float, default=DEFAULT_BLEND, metavar="A",
                         help=f"the co-pilot's largest share of the pull beside the person (default {DEFAULT_BLEND}); "
                         "0: it yields, pulling only while the person does not")

@@ -18,6 +18,7 @@ import json
 from pathlib import Path
 
 from .connect import add_connection_options, connection_options
+from .numbers import seed
 
 __all__ = ["add_parser"]
 
@@ -35,7 +36,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--server", default="ws://127.0.0.1:38801", metavar="URL", help="the server (default ws://127.0.0.1:38801)"
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic people (default 0; offline, episode i uses seed+i)")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of the synthetic people (default 0; offline, episode i uses seed+i)")
     parser.add_argument("--offline", action="store_true", help="no server: run the episodes in-process and write recordings (-o)")
     parser.add_argument("-o", "--output", type=Path, metavar="DIR", help="with --offline: folder for the episodes' .nanover.zip files")
     parser.add_argument("--workers", type=int, default=1, help="with --offline: worker processes (default 1)")

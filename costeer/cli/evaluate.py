@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from .files import readable_recording
+from .numbers import seed
 
 __all__ = ["add_parser"]
 
@@ -29,7 +30,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--task", default="nanotube", help="task name or task file (default nanotube)")
     parser.add_argument("--rollouts", "--episodes", dest="rollouts", type=int, default=50,
                         help="rollouts per actor, or seeds with --with-person (default 50)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the first rollout (default 0)")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of the first rollout (default 0)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     parser.add_argument("--max-seconds", type=float, default=40.0, help="time limit per rollout, person's seconds (default 40)")
     parser.add_argument(

@@ -15,6 +15,7 @@ from ..server.grpc import DEFAULT_PORT as DEFAULT_GRPC_PORT
 from ..core.interaction import DEFAULT_MAX_FORCE
 from .copilot import add_copilot_options, copilot_settings, load_copilot_policy
 from .files import existing_file, new_recording
+from .numbers import seed
 
 if TYPE_CHECKING:
     from ..server.tls import TlsCredentials
@@ -80,7 +81,7 @@ def add_simulation_options(parser: argparse.ArgumentParser) -> None:
     run_group.add_argument("--include-velocities", action="store_true", help="send particle velocities in frames")
     run_group.add_argument("--include-forces", action="store_true", help="send particle forces in frames")
     run_group.add_argument("--no-energies", action="store_true", help="leave energies and temperature out of frames (each evaluation costs a force evaluation; by default they are refreshed as often as that takes at most 3%% of the time)")
-    run_group.add_argument("--seed", type=int, default=None, help="random number seed of the thermostat (Langevin integrators), for reproducible runs (give --platform too: timing may pick another platform next run); default: a new one each run")
+    run_group.add_argument("--seed", type=seed, default=None, help="random number seed of the thermostat (Langevin integrators), for reproducible runs (give --platform too: timing may pick another platform next run); default: a new one each run")
     run_group.add_argument("--max-force", type=float, default=DEFAULT_MAX_FORCE, help="server-wide cap on every interactive force, kJ/(mol nm), whatever a client asks (clients may only lower it); default 20000, NanoVer's per-interaction default")
 
 

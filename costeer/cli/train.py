@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .numbers import seed
+
 __all__ = ["add_parser"]
 
 POLICIES = ("cnn", "equivariant", "flow", "mlp")
@@ -24,7 +26,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--policy", required=True, metavar="NAME", help=f"policy: {', '.join(POLICIES)}")
     parser.add_argument("-o", "--output", type=Path, required=True, metavar="CKPT", help="checkpoint file to write (e.g. cnn.pt)")
     parser.add_argument("--epochs", type=int, default=100, help="most epochs (default 100; early stopping may end sooner)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the split, initial weights and batches (default 0)")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of the split, initial weights and batches (default 0)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where to train (default cpu)")
     parser.add_argument("--batch-size", type=int, default=256, help="windows per batch and process (default 256)")
     parser.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate (default 1e-3)")

@@ -5,8 +5,8 @@
     opened.context, opened.integrator, opened.candidate     # candidate: platform, threads, core
 
 ``system`` is the simulation's own copy of ``loaded.system`` (with the user force added); each
-candidate gets its context from it and a clone of ``loaded``'s integrator, seeded with
-``seed`` when given. The choice (``costeer.engine.platforms``) and its timings are logged.
+candidate gets its context from it and a clone of ``loaded``'s integrator, seeded from
+``seed`` when given (``openmm_seed``: any integer, 0 included, gives the same noise every run). The choice (``costeer.engine.platforms``) and its timings are logged.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import openmm
 from .affinity import on_core, pin_cores
 from .nanover_xml import LoadedSystem
 from .platforms import ContextTrial, PlatformCandidate, choose_platform, platform_candidates
+from .seeds import openmm_seed
 
 __all__ = ["OpenedContext", "open_context", "new_context"]
 
@@ -40,7 +41,7 @@ def new_context(
     """A context for ``system`` on ``candidate``, in ``loaded``'s initial state."""
     integrator = openmm.XmlSerializer.clone(loaded.integrator)
     if seed is not None and hasattr(integrator, "setRandomNumberSeed"):
-        integrator.setRandomNumberSeed(seed)
+        integrator.setRandomNumberSeed(openmm_seed(seed))  # seed 0 too is a seed, not OpenMM's "pick one"
     with on_core(candidate.core):  # OpenMM's CPU workers start here and stay on the thread's core
         context = openmm.Context(system, integrator, candidate.platform, candidate.properties)
     if loaded.box is not None:

@@ -73,7 +73,11 @@ def test_bad_checkpoints_are_refused_with_the_reason(toy_dataset: Path, tmp_path
     torch.save({"weights": torch.zeros(3)}, tmp_path / "other.pt")
     _refused(tmp_path / "other.pt", "not a costeer policy checkpoint")
     torch.save(torch.nn.Linear(2, 2), tmp_path / "pickled.pt")  # code in a pickle is never run
-    _refused(tmp_path / "pickled.pt", "not a readable checkpoint")
+    _refused(tmp_path / "pickled.pt", r"not a readable checkpoint .*nothing in it was run: Unsupported global")
+    for unreadable in ("noise.pt", "pickled.pt"):  # torch's advice to load it unsafely is not passed on
+        with pytest.raises(CheckpointError) as refusal:
+            load_policy(tmp_path / unreadable)
+        assert "weights_only" not in str(refusal.value) and len(str(refusal.value)) < 400, str(refusal.value)
     _refused(good, "a policy for task 'toy', not 'nanotube'", expect_task="nanotube")
     for change, match in [({"format_version": 99}, "checkpoint format 99"),
                           ({"policy": "transformer"}, "unknown policy 'transformer'"),

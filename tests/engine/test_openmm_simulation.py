@@ -269,10 +269,11 @@ def test_reset_with_a_seed_repeats_its_trajectory_and_other_seeds_differ(simulat
     assert simulation.reset(seed=3)[keys.SIMULATION_TIME] == simulation.reset()[keys.SIMULATION_TIME]
 
 
-def test_a_seeded_simulation_repeats_each_reset_in_a_new_run(nanotube_xml: Path) -> None:
+@pytest.mark.parametrize("seed", [11, 0, -2])  # 0 is a seed like any other (OpenMM's own 0 means "pick one")
+def test_a_seeded_simulation_repeats_each_reset_in_a_new_run(nanotube_xml: Path, seed: int) -> None:
     runs = []
     for _ in range(2):
-        simulation = OpenMMSimulation(read_nanover_xml(nanotube_xml), platform="Reference", seed=11)
+        simulation = OpenMMSimulation(read_nanover_xml(nanotube_xml), platform="Reference", seed=seed)
         simulation.load()
         runs.append([_trajectory(simulation) for _ in range(3)])
         simulation.close()

@@ -1,0 +1,22 @@
+"""Numbers a command takes, refused while its arguments are parsed: argparse prints the rule with the option.
+
+    parser.add_argument("--seed", type=seed, default=0)     # "argument --seed: a seed is a whole number, 0 or more, got -1"
+"""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["seed"]
+
+
+def seed(text: str) -> int:
+    """A seed: a whole number, 0 or more (numpy's generators, which seed the synthetic people and the
+    rollouts, take no negative one; a refusal here comes before any system is built)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a seed is a whole number, 0 or more, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a seed is a whole number, 0 or more, got {value}")
+    return value
