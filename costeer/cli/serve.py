@@ -15,7 +15,7 @@ from ..server.grpc import DEFAULT_PORT as DEFAULT_GRPC_PORT
 from ..core.interaction import DEFAULT_MAX_FORCE
 from .copilot import add_copilot_options, copilot_settings, load_copilot_policy
 from .files import existing_file, new_recording
-from .numbers import seed
+from .numbers import port, seed
 
 if TYPE_CHECKING:
     from ..server.tls import TlsCredentials
@@ -36,20 +36,20 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     add_simulation_options(parser)
     net = parser.add_argument_group("network")
     net.add_argument("--address", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for the LAN)")
-    net.add_argument("--port", type=int, default=38801, help="WebSocket port (default 38801; 0 picks a free one)")
-    net.add_argument("--grpc-port", type=int, nargs="?", const=DEFAULT_GRPC_PORT, default=None, metavar="PORT", help="also serve legacy Narupa / NanoVer (to 2025-09) headsets over gRPC on PORT (off by default; alone: %(const)s, as 38801 is the WebSocket's; 0 picks a free one); needs the grpc extra")
+    net.add_argument("--port", type=port, default=38801, help="WebSocket port (default 38801; 0 picks a free one)")
+    net.add_argument("--grpc-port", type=port, nargs="?", const=DEFAULT_GRPC_PORT, default=None, metavar="PORT", help="also serve legacy Narupa / NanoVer (to 2025-09) headsets over gRPC on PORT (off by default; alone: %(const)s, as 38801 is the WebSocket's; 0 picks a free one); needs the grpc extra")
     net.add_argument("--discovery", action="store_true", help="announce the server by ESSD on UDP 54545 (broadcasts to the LAN)")
     net.add_argument("--name", default="costeer", help="server name shown to clients")
     net.add_argument("--remote", metavar="URL", help="also serve through the hub at URL (ws://HOST:PORT or wss://; e.g. nanover-server with no simulation on a reachable host): the simulation runs here, frames go up, the hub's users' interactions and commands come back; reconnects if the hub goes away; still listens locally on --address:--port (another --port if the hub runs on this host)")
     net.add_argument("--cloud-discovery", metavar="HOST", help="list the server's ws/wss/https URLs (with --remote: the hub's) on the discovery service at HOST (wss://HOST/, as NanoVer; a ws:// or wss:// URL for a local service) while serving; the server runs on without it")
-    net.add_argument("--imd-port", type=int, metavar="PORT", help="also serve IMD v3 here, for MDAnalysis/imdclient (off by default; GROMACS and NAMD use 8888; topology: costeer export --topology)")
-    net.add_argument("--imd-v2-port", type=int, metavar="PORT", help="also serve IMD v2 here, for VMD 1.9 (off by default)")
+    net.add_argument("--imd-port", type=port, metavar="PORT", help="also serve IMD v3 here, for MDAnalysis/imdclient (off by default; GROMACS and NAMD use 8888; topology: costeer export --topology)")
+    net.add_argument("--imd-v2-port", type=port, metavar="PORT", help="also serve IMD v2 here, for VMD 1.9 (off by default)")
     secure = parser.add_argument_group("TLS and access (off by default: anyone reaching the port steers, as with NanoVer)")
     secure.add_argument("--ssl", nargs="+", metavar="CERT KEY [PASSWORD]", help="serve wss (and https for the page) on the WebSocket port, and TLS on --grpc-port, with this PEM certificate (chain) and key (and the key's password); discovery announces wss")
     secure.add_argument("--ssl-auto", action="store_true", help="as --ssl with a self-signed certificate for this machine, made once and kept in ~/.cache/costeer/tls (clients must be told to trust it)")
     secure.add_argument("--token", metavar="TOKEN", help="refuse clients without this token (HTTP 401), on every port; default: $COSTEER_TOKEN. Clients send ?token=TOKEN or 'Authorization: Bearer TOKEN'; NanoVer's XR client cannot; IMD ports then listen on 127.0.0.1 only")
     secure.add_argument("--viewer-token", metavar="TOKEN", help="admit clients with this token as viewers: frames and state, but their state changes and commands are refused; needs --token; default: $COSTEER_VIEWER_TOKEN")
-    net.add_argument("--web-port", type=int, metavar="PORT", help="also serve the web page on PORT (it is always served on the WebSocket's port: http://ADDRESS:PORT/)")
+    net.add_argument("--web-port", type=port, metavar="PORT", help="also serve the web page on PORT (it is always served on the WebSocket's port: http://ADDRESS:PORT/)")
     net.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN", help="let web pages from ORIGIN (scheme://host:port) open WebSocket connections too (repeatable); by default only the server's own page and clients that send no Origin (headsets, Python) may connect")
     net.add_argument("--mqtt", metavar="HOST:PORT", help="publish events (clients, interactions, co-pilot, task, recording, metrics) to this MQTT broker on costeer/<name>/<kind>; the server runs on without it")
     parser.add_argument("--on-blowup", choices=("recover", "pause"), default="recover", help="when the simulation blows up: roll back to a recent good state, release the pulls and run on (default), or pause as NanoVer does (then playback/reset and playback/play)")

@@ -51,7 +51,7 @@ from .good_states import GoodStates
 from .imd_force import NON_IMD_GROUPS, ImdForce
 from .nanover_xml import LoadedSystem
 from .openmm_frames import MOLAR_GAS_CONSTANT, blow_up_message, degrees_of_freedom, float32, require_finite, topology_frame
-from .platforms import PlatformCandidate
+from .platforms import PlatformCandidate, check_platform
 from .recovery import NothingToRollBackTo, RolledBack
 from .seeds import openmm_seed, reset_seed
 from .user_forces import UserForces
@@ -96,6 +96,7 @@ class OpenMMSimulation:
         if cpu_threads is not None and cpu_threads < 1:
             raise ValueError(f"the CPU platform needs at least 1 thread, got {cpu_threads}")
         check_core(cpu_core)
+        check_platform(platform)  # an unknown name stops here, before anything is served
         self.loaded = loaded
         self.name: str = loaded.name
         """Shown to clients as ``simulation.name`` / ``system.simulation.name``."""

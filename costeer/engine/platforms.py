@@ -44,6 +44,7 @@ __all__ = [
     "PlatformChoice",
     "ContextTrial",
     "available_platforms",
+    "check_platform",
     "platform_candidates",
     "choose_platform",
     "REFERENCE_TRIAL_MAX_STEP_SECONDS",
@@ -177,6 +178,20 @@ def available_platforms() -> list[str]:
     return [openmm.Platform.getPlatform(i).getName() for i in range(openmm.Platform.getNumPlatforms())]
 
 
+def check_platform(requested: str | None) -> list[str]:
+    """The installed platforms ``requested`` names (any case; ``None`` or ``"auto"``: all of them).
+
+    Raises ``ValueError`` naming the platforms available here for one that is not installed.
+    """
+    names = available_platforms()
+    if not requested or requested.lower() == "auto":
+        return names
+    match = [name for name in names if name.lower() == requested.lower()]
+    if not match:
+        raise ValueError(f"no OpenMM platform named {requested!r}; available here: auto, {', '.join(names)}")
+    return match
+
+
 def platform_candidates(
     requested: str | None = None, *, cpu_threads: int | None = None, cores: int | None = None,
     pin_cores: Sequence[int] = (), pinned_only: bool = False,
@@ -191,14 +206,7 @@ def platform_candidates(
     """
     if cpu_threads is not None and cpu_threads < 1:
         raise ValueError(f"the CPU thread count must be at least 1, got {cpu_threads}")
-    names = available_platforms()
-    if requested and requested.lower() != "auto":
-        match = [name for name in names if name.lower() == requested.lower()]
-        if not match:
-            raise ValueError(
-                f"no OpenMM platform named {requested!r}; available here: auto, {', '.join(names)}"
-            )
-        names = match
+    names = check_platform(requested)
     cores = cores or len(process_cores())
     thread_counts = [cpu_threads] if cpu_threads is not None else sorted({cores, max(1, cores - 1)}, reverse=True)
     candidates: list[PlatformCandidate] = []

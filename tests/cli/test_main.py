@@ -40,6 +40,13 @@ def test_two_kinds_of_system_is_a_clear_error(capsys, nanotube_xml):
     assert "one kind of system" in capsys.readouterr().err
 
 
+def test_an_unknown_platform_is_refused_before_serving(capsys):
+    assert main(["serve", "--platform", "Bogus", "--port", "0"]) == 2
+    captured = capsys.readouterr()
+    assert "no OpenMM platform named 'Bogus'; available here: auto, " in captured.err
+    assert "serving" not in captured.out
+
+
 def test_missing_file_is_a_clear_error(capsys, tmp_path):
     code = main(["serve", "--omm", str(tmp_path / "absent.xml")])
     assert code == 2

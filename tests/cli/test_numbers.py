@@ -1,4 +1,4 @@
-"""Seeds refused while the arguments are parsed, by every command that takes ``--seed``."""
+"""Seeds and ports refused while the arguments are parsed, naming the option, before any work."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import argparse
 import pytest
 
 from costeer.cli.main import main
-from costeer.cli.numbers import seed
+from costeer.cli.numbers import port, seed
 
 
 def test_a_seed_is_a_whole_number_from_zero():
@@ -32,3 +32,18 @@ def test_a_negative_seed_is_refused_before_any_work(command, capsys, tmp_path, m
     assert exit_.value.code == 2
     assert "argument --seed: a seed is a whole number, 0 or more, got -1" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_port_is_a_whole_number_from_0_to_65535():
+    assert port("0") == 0 and port("65535") == 65535
+    for bad in ("-1", "65536", "70000", "http", "1e3"):
+        with pytest.raises(argparse.ArgumentTypeError, match="a port is a whole number from 0 to 65535"):
+            port(bad)
+
+
+@pytest.mark.parametrize("option", ["--port", "--web-port", "--grpc-port", "--imd-port", "--imd-v2-port"])
+def test_serve_refuses_a_port_out_of_range_while_parsing(option, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["serve", option, "70000"])
+    assert exit_.value.code == 2
+    assert f"argument {option}: a port is a whole number from 0 to 65535 (0: a free one), got 70000" in capsys.readouterr().err
