@@ -7,6 +7,7 @@ microseconds since the connection opened.
 
 from __future__ import annotations
 
+import ssl
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ import msgpack
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from ..core.address import cannot_connect, server_url
 from .format import RECORDED_TYPES, message_metadata
 from .writer import RecordingWriter
 
@@ -45,9 +47,11 @@ def record_server(url: str, path: str | Path, *, duration: float | None = None) 
     if duration is not None and duration < 0:
         raise ValueError(f"duration must be positive, got {duration}")
     try:
-        connection = connect(url, max_size=MAX_MESSAGE_SIZE, open_timeout=10)
+        connection = connect(server_url(url), max_size=MAX_MESSAGE_SIZE, open_timeout=10)
+    except ssl.SSLError:  # the certificate: its own message says what is wrong
+        raise
     except (OSError, TimeoutError) as error:
-        raise ConnectionError(f"cannot connect to {url}: {error}; is the server running?") from error
+        raise cannot_connect(url, error) from error
     started = time.monotonic()
     deadline = None if duration is None else started + duration
     with connection, RecordingWriter(path) as writer:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 
 import msgpack
 import numpy as np
@@ -111,6 +112,21 @@ def test_a_wait_ends_with_connection_error_when_the_server_goes_away():
                 return asyncio.get_running_loop().time() - started
 
     assert asyncio.run(main()) < 10
+
+
+def test_connecting_to_no_server_or_to_a_non_address_is_one_clear_error():
+    async def main() -> None:
+        with socket.socket() as closed:  # a port nothing listens on
+            closed.bind(("127.0.0.1", 0))
+            port = closed.getsockname()[1]
+        with pytest.raises(ConnectionError, match=rf"cannot connect to ws://127.0.0.1:{port}: .*is the server running"):
+            async with NanoverSession.connect(f"ws://127.0.0.1:{port}"):
+                pass
+        with pytest.raises(ValueError, match="'127.0.0.1:38801' is not a server address: give ws://HOST:PORT"):
+            async with NanoverSession.connect("127.0.0.1:38801"):
+                pass
+
+    asyncio.run(main())
 
 
 def test_commands_return_responses_and_raise_server_exceptions():

@@ -1,0 +1,33 @@
+"""A server's address as a client gives it (``ws://HOST:PORT``, ``wss://`` with TLS), checked before
+connecting, and the one-line error of a connection that failed.
+
+    url = server_url("ws://127.0.0.1:38801")          # returned as given
+    server_url("127.0.0.1:38801")                     # ValueError: ... give ws://HOST:PORT ...
+    raise cannot_connect(url, error) from error       # ConnectionError: cannot connect to ...; is the server running?
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+__all__ = ["cannot_connect", "server_url"]
+
+_EXAMPLE = "give ws://HOST:PORT (wss:// for a server with TLS), e.g. ws://127.0.0.1:38801"
+
+
+def server_url(url: str) -> str:
+    """``url`` if it is a WebSocket server's address, else ``ValueError`` saying what one looks like."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise ValueError(f"{url!r} is not a server address: {_EXAMPLE}")
+    try:
+        parts.port
+    except ValueError:
+        raise ValueError(f"{url!r} has no valid port (0 to 65535): {_EXAMPLE}") from None
+    return url
+
+
+def cannot_connect(url: str, error: BaseException) -> ConnectionError:
+    """The error for a connection to ``url`` that failed with ``error`` (refused, unreachable, timed out;
+    not a certificate refused, whose own error says more)."""
+    return ConnectionError(f"cannot connect to {url}: {str(error) or type(error).__name__}; is the server running?")
