@@ -6,7 +6,8 @@
 
 ``system`` is the simulation's own copy of ``loaded.system`` (with the user force added); each
 candidate gets its context from it and a clone of ``loaded``'s integrator, seeded from
-``seed`` when given (``openmm_seed``: any integer, 0 included, gives the same noise every run). The choice (``costeer.engine.platforms``) and its timings are logged.
+``seed`` when given (``openmm_seed``: any integer, 0 included, gives the same noise every
+run). The choice (``costeer.engine.platforms``) and its timings are logged.
 """
 
 from __future__ import annotations
