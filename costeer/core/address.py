@@ -8,9 +8,10 @@ connecting, and the one-line error of a connection that failed.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import re
+from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["cannot_connect", "server_url"]
+__all__ = ["cannot_connect", "server_url", "shown"]
 
 _EXAMPLE = "give ws://HOST:PORT (wss:// for a server with TLS), e.g. ws://127.0.0.1:38801"
 
@@ -19,15 +20,21 @@ def server_url(url: str) -> str:
     """``url`` if it is a WebSocket server's address, else ``ValueError`` saying what one looks like."""
     parts = urlsplit(url)
     if parts.scheme not in ("ws", "wss") or not parts.hostname:
-        raise ValueError(f"{url!r} is not a server address: {_EXAMPLE}")
+        raise ValueError(f"{shown(url)!r} is not a server address: {_EXAMPLE}")
     try:
         parts.port
     except ValueError:
-        raise ValueError(f"{url!r} has no valid port (0 to 65535): {_EXAMPLE}") from None
+        raise ValueError(f"{shown(url)!r} has no valid port (0 to 65535): {_EXAMPLE}") from None
     return url
+
+
+def shown(url: str) -> str:
+    """``url`` as an error may show it: a ``token=`` in its query hidden (errors end up in logs)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(query=re.sub(r"(token=)[^&]*", r"\1***", parts.query))) if parts.query else url
 
 
 def cannot_connect(url: str, error: BaseException) -> ConnectionError:
     """The error for a connection to ``url`` that failed with ``error`` (refused, unreachable, timed out;
     not a certificate refused, whose own error says more)."""
-    return ConnectionError(f"cannot connect to {url}: {str(error) or type(error).__name__}; is the server running?")
+    return ConnectionError(f"cannot connect to {shown(url)}: {str(error) or type(error).__name__}; is the server running?")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from costeer.core.address import cannot_connect, server_url
+from costeer.core.address import cannot_connect, server_url, shown
 
 
 @pytest.mark.parametrize("url", ["ws://127.0.0.1:38801", "wss://gpu-box:443", "ws://localhost", "ws://[::1]:0"])
@@ -30,3 +30,12 @@ def test_a_failed_connection_names_the_server_and_asks_if_it_runs():
     assert isinstance(error, OSError)
     assert str(error) == "cannot connect to ws://127.0.0.1:1: [Errno 111] Connection refused; is the server running?"
     assert "TimeoutError" in str(cannot_connect("ws://h:1", TimeoutError()))
+
+
+def test_a_token_in_the_address_is_not_shown_in_errors():
+    assert shown("ws://h:1/?token=s3cret&x=1") == "ws://h:1/?token=***&x=1"
+    assert shown("ws://h:1") == "ws://h:1"
+    assert "s3cret" not in str(cannot_connect("ws://h:1/?token=s3cret", ConnectionRefusedError()))
+    with pytest.raises(ValueError) as refusal:
+        server_url("http://h:1/?token=s3cret")
+    assert "s3cret" not in str(refusal.value)
