@@ -39,6 +39,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from costeer.core import keys
+from costeer.core.address import shown
 from costeer.core.message import encode_message
 
 from .backoff import Backoff
@@ -126,11 +127,11 @@ class RemoteLink:
         except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as error:
             self._loop_thread.stop(None, what="the remote link", timeout=1)
             raise OSError(
-                f"cannot reach the hub at {self.url} ({type(error).__name__}: {error}); "
+                f"cannot reach the hub at {shown(self.url)} ({type(error).__name__}: {error}); "
                 "check that it runs and that --remote names its WebSocket URL"
             ) from None
         asyncio.run_coroutine_threadsafe(self._begin(first), loop).result()
-        _log.info("linked to the hub at %s", self.url)
+        _log.info("linked to the hub at %s", shown(self.url))
 
     def close(self) -> None:
         """Leave the hub (its users' keys removed here) and stop reconnecting; safe to call twice."""
@@ -150,7 +151,7 @@ class RemoteLink:
         try:
             await asyncio.wait_for(self._task, CLOSE_TIMEOUT)
         except TimeoutError:
-            _log.warning("the link to %s did not finish closing in %.0f s", self.url, CLOSE_TIMEOUT)
+            _log.warning("the link to %s did not finish closing in %.0f s", shown(self.url), CLOSE_TIMEOUT)
 
     async def _connect(self) -> ClientConnection:
         return await connect(
@@ -171,7 +172,7 @@ class RemoteLink:
                 if self._closing.is_set():
                     return
             delay = self._backoff.next()
-            _log.warning("no link to the hub at %s; trying again in %.1f s", self.url, delay)
+            _log.warning("no link to the hub at %s; trying again in %.1f s", shown(self.url), delay)
             try:
                 await asyncio.wait_for(self._closing.wait(), delay)
                 return
@@ -182,9 +183,9 @@ class RemoteLink:
                 if self._closing.is_set():
                     await connection.close()
                     return
-                _log.info("linked to the hub at %s again", self.url)
+                _log.info("linked to the hub at %s again", shown(self.url))
             except (OSError, InvalidHandshake, TimeoutError) as error:
-                _log.info("the hub at %s did not answer (%s: %s)", self.url, type(error).__name__, error)
+                _log.info("the hub at %s did not answer (%s: %s)", shown(self.url), type(error).__name__, error)
                 connection = None
 
     async def _serve(self, connection: ClientConnection) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 
 from costeer.client.session import NanoverSession
 from costeer.core import keys
+from costeer.core.address import shown
 from costeer.core.frame import FrameDict
 from costeer.core.interaction import Interaction, InvalidInteractionError
 
@@ -158,7 +159,7 @@ async def run_client_copilot(
         if not stop.is_set():
             failed = sender.exception() if sender.done() and not sender.cancelled() else None
             reason = f" ({failed})" if failed is not None else ""
-            raise ConnectionError(f"the server at {url} closed the connection{reason}; the co-pilot stopped")
+            raise ConnectionError(f"the server at {shown(url)} closed the connection{reason}; the co-pilot stopped")
 
 
 async def _send(session: NanoverSession, outbox: "asyncio.Queue[CopilotChange | None]") -> None:
