@@ -26,7 +26,7 @@ from openmm import unit
 from ..core import keys
 from ..tasks import Chemistry, get_task
 from .files import new_recording
-from .numbers import seed
+from .numbers import seconds, seed
 from .serve import describe_session
 
 __all__ = ["add_parser"]
@@ -47,10 +47,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--blend", type=float, default=DEFAULT_BLEND, metavar="A",
                         help=f"the co-pilot's largest share of the pull beside the person (default {DEFAULT_BLEND}); "
                         "0: it yields, pulling only while the person does not")
-    parser.add_argument("--max-seconds", type=float, default=40.0, help="time limit, person's seconds (default 40)")
+    parser.add_argument("--max-seconds", type=seconds, default=40.0, help="time limit, person's seconds (default 40)")
     served = parser.add_argument_group("the served tour (--served)")
     served.add_argument("--served", action="store_true", help="serve, pull through with a scripted client, record")
-    served.add_argument("--duration", type=float, default=40.0, help="longest pull in seconds; the hand lets go once the methane is through (default 40)")
+    served.add_argument("--duration", type=seconds, default=40.0, help="longest pull in seconds; the hand lets go once the methane is through (default 40)")
     served.add_argument("--output", type=Path, default=None, help="recording path (implies --served; default out/demo-<time>.nanover.zip)")
     served.add_argument("--steps-per-frame", type=int, default=5, help="MD steps per frame at 30 frames/s (default 5, as NanoVer)")
     parser.set_defaults(run=run)

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from .files import readable_recording
-from .numbers import seed
+from .numbers import seconds, seed
 
 __all__ = ["add_parser"]
 
@@ -32,7 +32,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                         help="rollouts per actor, or seeds with --with-person (default 50)")
     parser.add_argument("--seed", type=seed, default=0, help="seed of the first rollout (default 0)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    parser.add_argument("--max-seconds", type=float, default=40.0, help="time limit per rollout, person's seconds (default 40)")
+    parser.add_argument("--max-seconds", type=seconds, default=40.0, help="time limit per rollout, person's seconds (default 40)")
     parser.add_argument(
         "--baselines", default=DEFAULT_BASELINES, metavar="NAMES",
         help=f"comma-separated baselines to run beside the policy, or '' for none (default {DEFAULT_BASELINES})",

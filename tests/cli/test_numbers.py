@@ -1,4 +1,4 @@
-"""Seeds and ports refused while the arguments are parsed, naming the option, before any work."""
+"""Seeds, ports and times refused while the arguments are parsed, naming the option, before any work."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import argparse
 import pytest
 
 from costeer.cli.main import main
-from costeer.cli.numbers import port, seed
+from costeer.cli.numbers import port, seconds, seed
 
 
 def test_a_seed_is_a_whole_number_from_zero():
@@ -47,3 +47,19 @@ def test_serve_refuses_a_port_out_of_range_while_parsing(option, capsys):
         main(["serve", option, "70000"])
     assert exit_.value.code == 2
     assert f"argument {option}: a port is a whole number from 0 to 65535 (0: a free one), got 70000" in capsys.readouterr().err
+
+
+def test_a_time_is_a_finite_number_of_seconds_above_0():
+    assert seconds("0.5") == 0.5 and seconds("40") == 40.0
+    for bad in ("0", "-5", "nan", "inf", "soon"):
+        with pytest.raises(argparse.ArgumentTypeError, match="give a time"):
+            seconds(bad)
+
+
+@pytest.mark.parametrize("command", [["demo", "--max-seconds"], ["demo", "--served", "--duration"],
+                                     ["evaluate", "--baseline", "none", "--max-seconds"]])
+def test_a_time_limit_of_0_or_less_is_refused_while_parsing(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([*command, "-5"])
+    assert exit_.value.code == 2
+    assert f"argument {command[-1]}: give a time above 0 s, got -5" in capsys.readouterr().err
