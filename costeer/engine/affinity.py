@@ -2,7 +2,9 @@
 
     with on_core(1):                       # this thread on core 1 for the block; threads it
         context = openmm.Context(...)      # starts meanwhile (OpenMM's CPU workers) stay there
-    keep_thread_on(1)                      # before each chunk: costs a syscall only on a change
+    keep_thread_on(1)                      # a thread of our own (the server's simulation thread) stays there;
+    with on_core(1): integrator.step(5)    # then each chunk's on_core costs no syscall; in any other thread
+                                           # (a script stepping a rollout) it pins for the chunk and restores
 
 OpenMM's CPU platform hands every step to worker threads started with the context (one with
 ``Threads=1``) and waits for them. On the 2-core machines of PERF-NOTES, the nanotube (65
@@ -90,8 +92,11 @@ def keep_thread_on(core: int | None) -> None:
 
 @contextmanager
 def on_core(core: int | None) -> Iterator[None]:
-    """The calling thread on ``core`` for the block, then as it was; ``None``: leave it alone."""
-    if core is None or not _PINNABLE:
+    """The calling thread on ``core`` for the block, then as it was; ``None``: leave it alone.
+
+    A thread already kept on ``core`` (``keep_thread_on``) costs nothing. Threads a process starts
+    inherit their starter's cores, so a caller's thread must not stay pinned after the block."""
+    if core is None or not _PINNABLE or getattr(_thread, "core", None) == core:
         yield
         return
     previous = getattr(_thread, "core", None)

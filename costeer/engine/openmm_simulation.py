@@ -43,7 +43,7 @@ from costeer.core import keys
 from costeer.core.frame import FrameDict
 from costeer.core.interaction import DEFAULT_MAX_FORCE, Interaction
 
-from .affinity import check_core, keep_thread_on, on_core
+from .affinity import check_core, on_core
 from .contexts import open_context
 from .energy_schedule import ENERGY_BUDGET, EnergySchedule
 from .frame_guard import SimulationBlowUpError
@@ -259,9 +259,9 @@ class OpenMMSimulation:
 
     def _run(self, steps: int, *, refresh: bool) -> None:
         """Run ``steps`` steps, then refresh the user forces if ``refresh`` (someone interacts, or did last chunk)."""
-        keep_thread_on(self.core)
         try:
-            self._integrator.step(steps)
+            with on_core(self.core):  # the server's simulation thread is kept there already (the runner)
+                self._integrator.step(steps)
             self.steps_taken += steps
             self._chunk_positions = None
             if refresh:

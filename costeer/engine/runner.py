@@ -42,6 +42,7 @@ from costeer.core.frame import FrameDict
 from costeer.core.interaction import Interaction
 from costeer.core.simulation import FramePublisher, FreeRunning, Simulation
 
+from .affinity import keep_thread_on
 from .control import ControlQueue, LatestInteractions
 from .frame_guard import SimulationBlowUpError
 from .outlet import FrameOutlet
@@ -86,7 +87,8 @@ class SimulationRunner:
         self.on_blowup = on_blowup
         """``recover``: roll back and run on after a blow-up; ``pause``: NanoVer's way."""
         self.simulation_changed_listeners: list[Callable[[int, str], None]] = []
-        """Called with (index, name) on the simulation thread after each load."""
+        """Called with (index, name) on the simulation thread after each load, before the new simulation's
+        first frame is published (so a pull made on seeing that frame is not forgotten with the old ones)."""
         if on_simulation_changed is not None:
             self.simulation_changed_listeners.append(on_simulation_changed)
         self._out = FrameOutlet(publisher)
@@ -354,14 +356,20 @@ class SimulationRunner:
             _LOG.exception("could not load simulation %r", simulation.name)
             self._out.publisher.send_clear()
             self._report(error)
+            loaded = False
         else:
-            self._paused = False
-            self._reset()
+            loaded = True
+            keep_thread_on(getattr(simulation, "core", None))  # this thread steps it: on its core, if it has one
+        # Before the new simulation's first frame: what they forget (the previous simulation's pulls)
+        # must not include a pull a client makes on seeing that frame.
         for listener in list(self.simulation_changed_listeners):
             try:
                 listener(index, simulation.name)
             except Exception:
                 _LOG.exception("a simulation-changed listener failed for %r", simulation.name)
+        if loaded:
+            self._paused = False
+            self._reset()
 
     def _publish_checked(self, simulation: Simulation, frame: FrameDict) -> None:
         """Publish a frame of the running simulation if the guard passes it, then keep its state."""

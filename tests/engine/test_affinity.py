@@ -67,7 +67,9 @@ def test_core_settings_are_checked_with_a_reason() -> None:
     assert least_busy_cores(1, sample_seconds=0.01)[0] in CORES
 
 
-def test_a_pinned_simulation_keeps_its_worker_and_stepping_thread_on_its_core(nanotube_xml) -> None:
+def test_a_pinned_simulation_keeps_its_worker_on_its_core_and_a_callers_thread_as_it_was(nanotube_xml) -> None:
+    """A script (or a test) stepping a pinned simulation in its own thread gets that thread back on every
+    core: processes it starts later inherit its cores (a Python 3.13 server so started ran on one core)."""
     from costeer.engine.nanover_xml import read_nanover_xml
     from costeer.engine.openmm_simulation import OpenMMSimulation
 
@@ -78,16 +80,35 @@ def test_a_pinned_simulation_keeps_its_worker_and_stepping_thread_on_its_core(na
     pinned.load()  # a core given: the 1-thread CPU platform only kept on it, not timed against the OS's choice
     assert str(pinned.platform_candidate) == f"CPU (1 thread, core {core})"
     assert len(_threads_on({core}) - before) == 1  # OpenMM's CPU worker, started on the core
-    free = OpenMMSimulation(loaded, platform="Reference")
-    free.load()
 
     def steps():
         pinned.reset()
         pinned.run_chunk()
-        during = _here()
-        free.reset()
-        free.run_chunk()  # a simulation without a core releases the thread
-        return during, _here()
+        pinned.advance(1 / 30)
+        return _here()
 
-    during, after = _in_thread(steps)
-    assert during == {core} and after == set(CORES)
+    assert _in_thread(steps) == set(CORES)
+    pinned.close()
+
+
+def test_the_runners_simulation_thread_is_kept_on_its_simulations_core(nanotube_xml, wait_for) -> None:
+    from costeer.engine.nanover_xml import read_nanover_xml
+    from costeer.engine.openmm_simulation import OpenMMSimulation
+    from costeer.engine.runner import SimulationRunner
+
+    class Frames:
+        def send_clear(self) -> None:
+            pass
+
+        def send_frame(self, frame) -> None:
+            pass
+
+    core = CORES[-1]
+    before = _threads_on({core})
+    runner = SimulationRunner([OpenMMSimulation(read_nanover_xml(nanotube_xml), platform="CPU", cpu_threads=1,
+                                                cpu_core=core)], Frames(), free_run=True)
+    runner.start()
+    try:
+        wait_for(lambda: len(_threads_on({core}) - before) == 2)  # OpenMM's worker and the runner's own thread
+    finally:
+        runner.close()

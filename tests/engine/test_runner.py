@@ -220,6 +220,24 @@ def test_load_and_next_switch_simulations(run, wait_for) -> None:
     assert runner.index == 1
 
 
+def test_a_load_forgets_the_old_pulls_before_the_new_simulation_shows_its_first_frame(run, wait_for) -> None:
+    """A client pulls on seeing the new simulation's first frame; forgetting the previous simulation's
+    pulls (the listeners) must come before that frame, or that pull is forgotten too (a CI failure)."""
+    events: list[str] = []
+
+    class Shown(CountingSimulation):
+        def reset(self) -> FrameDict:
+            events.append(f"first frame of {self.name}")
+            return super().reset()
+
+    a, b = Shown("a"), Shown("b")
+    runner, publisher = run([a, b], on_simulation_changed=lambda i, n: events.append(f"changed to {n}"))
+    wait_for(lambda: publisher.frames())
+    runner.load(1)
+    wait_for(lambda: "first frame of b" in events)
+    assert events == ["changed to a", "first frame of a", "changed to b", "first frame of b"]
+
+
 def test_free_run_makes_many_steps_per_frame_and_paced_one_chunk(nanotube_xml: Path, wait_for) -> None:
     steps_per_frame = {}
     for free in (False, True):
