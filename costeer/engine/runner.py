@@ -349,6 +349,7 @@ class SimulationRunner:
         self._free_running = self.free_run and isinstance(simulation, FreeRunning)
         self._recoverable = isinstance(simulation, Recoverable)  # once: Protocol checks are slow
         self._interactions.clear()
+        keep_thread_on(None)  # the platform trial times unpinned candidates on every core
         try:
             simulation.load()
             simulation.set_interactions({})
