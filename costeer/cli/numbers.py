@@ -8,39 +8,35 @@
 from __future__ import annotations
 
 import argparse
+import math
+from typing import Any, Callable
 
 __all__ = ["port", "seed", "seconds"]
+
+
+def _checked(text: str, parse: type, rule: str, fits: "Callable[[float], bool]") -> Any:
+    """``parse(text)`` if it parses and ``fits``; else argparse's error saying ``rule`` and what was given."""
+    try:
+        value = parse(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{rule}, got {text!r}") from None
+    if not fits(value):
+        raise argparse.ArgumentTypeError(f"{rule}, got {text}")
+    return value
 
 
 def seed(text: str) -> int:
     """A seed: a whole number, 0 or more (numpy's generators, which seed the synthetic people and the
     rollouts, take no negative one; a refusal here comes before any system is built)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a seed is a whole number, 0 or more, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"a seed is a whole number, 0 or more, got {value}")
-    return value
+    return _checked(text, int, "a seed is a whole number, 0 or more", lambda value: value >= 0)
 
 
 def port(text: str) -> int:
     """A TCP port: a whole number from 0 (a free one, picked when listening) to 65535."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a port is a whole number from 0 to 65535, got {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is a whole number from 0 to 65535 (0: a free one), got {value}")
-    return value
+    return _checked(text, int, "a port is a whole number from 0 to 65535 (0: a free one)",
+                    lambda value: 0 <= value <= 65535)
 
 
 def seconds(text: str) -> float:
     """A length of time in seconds, above 0 and finite."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"give a time in seconds, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"give a time above 0 s, got {text}")
-    return value
+    return _checked(text, float, "give a time above 0 s", lambda value: 0 < value < math.inf)
