@@ -12,15 +12,18 @@ table (``SimulationRunner._handlers``), so a new command is one entry there, not
 branch.
 
 ``LatestInteractions`` holds the live interactions set from any thread; the simulation thread
-takes them when their version changed (only the latest set matters, so nothing queues).
+takes them when their version changed (only the latest set matters, so nothing queues). It also
+remembers when the last pull ended, so a blow-up soon after one can be put down to it
+(``pulled_within``).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from concurrent.futures import Future
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from costeer.core.interaction import Interaction
 
@@ -83,9 +86,12 @@ class ControlQueue:
 class LatestInteractions:
     """The live interactions, replaced whole from any thread, versioned for the simulation thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
         self._interactions: dict[str, Interaction] = {}
+        self._clock = clock
+        self._pull_ended = -float("inf")
+        """When the live interactions last went from some to none, in the clock's seconds."""
         self.version = 0
         """Bumped by every change (read without the lock: a hint for the loop)."""
 
@@ -97,17 +103,33 @@ class LatestInteractions:
     def set(self, interactions: Mapping[str, Interaction]) -> None:
         """Replace every live interaction at once."""
         with self._lock:
-            self._interactions = dict(interactions)
-            self.version += 1
+            self._replace(dict(interactions))
 
     def get(self) -> tuple[int, dict[str, Interaction]]:
         """The version and the interactions of that version (do not modify them)."""
         with self._lock:
             return self.version, self._interactions
 
-    def clear(self) -> dict[str, Interaction]:
-        """Forget every live interaction; return the ones forgotten."""
+    def clear(self, *, aftermath: bool = True) -> dict[str, Interaction]:
+        """Forget every live interaction; return the ones forgotten.
+
+        With ``aftermath`` (a release) ``pulled_within`` goes on counting them for a while, as
+        their energy stays in the system; a load passes ``False``: a new system has none of it.
+        """
         with self._lock:
-            cleared, self._interactions = self._interactions, {}
-            self.version += 1
+            cleared = self._interactions
+            self._replace({})
+            if not aftermath:
+                self._pull_ended = -float("inf")
         return cleared
+
+    def pulled_within(self, seconds: float) -> bool:
+        """Whether an interaction is live, or was within the last ``seconds``."""
+        with self._lock:
+            return bool(self._interactions) or self._clock() - self._pull_ended <= seconds
+
+    def _replace(self, interactions: dict[str, Interaction]) -> None:
+        if self._interactions and not interactions:
+            self._pull_ended = self._clock()
+        self._interactions = interactions
+        self.version += 1

@@ -10,7 +10,9 @@ interactions). When nothing is left to roll back to, ``roll_back`` raises
 
 Rolling back helps when a pull blew the system up, not when it blows up on its own: a blow-up
 with nobody pulling, after ``LOOP_RECOVERIES`` such recoveries within ``LOOP_WINDOW_SECONDS``
-of wall time, pauses with a ``RecoveryLoopError`` frame instead of recovering forever.
+of wall time, pauses with a ``RecoveryLoopError`` frame instead of recovering forever. A pull
+that ended less than ``PULL_AFTERMATH_SECONDS`` ago still counts as pulling: the kept states
+the rollback returns to may carry its energy.
 
 ``BlowUpRecovery`` is that path, apart from the runner's loop: the runner hands it the
 blow-up, how to release the live interactions and how to publish a frame::
@@ -32,6 +34,7 @@ from costeer.core.frame import FrameDict
 from costeer.core.interaction import Interaction
 
 from .frame_guard import FrameGuard, UnsafeFrameError
+from .good_states import PROBATION_SECONDS, SAVE_INTERVAL_SECONDS, SAVED_STATES
 
 __all__ = [
     "BlowUpRecovery",
@@ -43,6 +46,7 @@ __all__ = [
     "ON_BLOWUP_CHOICES",
     "LOOP_RECOVERIES",
     "LOOP_WINDOW_SECONDS",
+    "PULL_AFTERMATH_SECONDS",
 ]
 
 _LOG = logging.getLogger(__name__)
@@ -54,10 +58,15 @@ ON_BLOWUP_CHOICES = ("recover", "pause")
 LOOP_RECOVERIES = 5
 LOOP_WINDOW_SECONDS = 10.0
 """A blow-up with nobody pulling, after ``LOOP_RECOVERIES`` recoveries with nobody pulling within
-this many wall seconds, pauses. A pull blowing the system up is what recovery is for (each
-recovery releases the pull, so an unpulled blow-up soon after one counts too); at 5 within
+this many wall seconds, pauses. A pull blowing the system up is what recovery is for; at 5 within
 10 s, a system that blows up alone every 2 s or more often is stopped within seconds, while
 a user who lets go and grabs again still gets every recovery."""
+
+PULL_AFTERMATH_SECONDS = SAVED_STATES * SAVE_INTERVAL_SECONDS + PROBATION_SECONDS
+"""How long after a pull ends (let go, or released by a recovery) a blow-up is still put down to
+it: the kept states span this long (plus the wait before keeping any after a rollback), so a
+rollback may land on a state the pull had already filled with energy, which blows up again
+with nobody pulling. Without it a crowd pulling hard paused the soak's server as unstable."""
 
 
 class NothingToRollBackTo(RuntimeError):
@@ -159,9 +168,10 @@ class BlowUpRecovery:
     ) -> Recovery:
         """Roll back (further while the state returned to is refused), release, publish, tell.
 
-        ``release`` forgets the live interactions and returns them; ``publish`` sends the
-        rolled-back frame. Raises ``RecoveryLoopError`` when, with nobody pulling, it blew up
-        too often lately, and what ``roll_back`` raises (``NothingToRollBackTo``).
+        ``pulled``: someone pulls, or did within ``PULL_AFTERMATH_SECONDS``. ``release``
+        forgets the live interactions and returns them; ``publish`` sends the rolled-back
+        frame. Raises ``RecoveryLoopError`` when, with nobody pulling, it blew up too often
+        lately, and what ``roll_back`` raises (``NothingToRollBackTo``).
         """
         now = time.monotonic()
         recent = self._unpulled

@@ -46,7 +46,7 @@ from .affinity import keep_thread_on
 from .control import ControlQueue, LatestInteractions
 from .frame_guard import SimulationBlowUpError
 from .outlet import FrameOutlet
-from .recovery import ON_BLOWUP_CHOICES, BlowUpRecovery, Recoverable, Recovery, RecoveryLoopError
+from .recovery import ON_BLOWUP_CHOICES, PULL_AFTERMATH_SECONDS, BlowUpRecovery, Recoverable, Recovery, RecoveryLoopError
 
 __all__ = ["SimulationRunner", "FreeRunning", "LOAD_WAIT_SECONDS", "CLOSE_WAIT_SECONDS"]
 
@@ -348,7 +348,7 @@ class SimulationRunner:
         simulation = self.simulations[index]
         self._free_running = self.free_run and isinstance(simulation, FreeRunning)
         self._recoverable = isinstance(simulation, Recoverable)  # once: Protocol checks are slow
-        self._interactions.clear()
+        self._interactions.clear(aftermath=False)
         keep_thread_on(None)  # the platform trial times unpinned candidates on every core
         try:
             simulation.load()
@@ -382,13 +382,12 @@ class SimulationRunner:
         """Recover from a blow-up when asked to and able to; otherwise report and pause."""
         simulation = self.simulations[self._index]
         if self.on_blowup == "recover" and self._recoverable and isinstance(error, SimulationBlowUpError):
-            pulled = bool(self._interactions)
             try:
                 self._blowups.recover(
                     simulation,  # type: ignore[arg-type]
                     error,
                     name=simulation.name,
-                    pulled=pulled,
+                    pulled=self._interactions.pulled_within(PULL_AFTERMATH_SECONDS),
                     release=self._interactions.clear,
                     publish=self._out.publish,
                     last_time=self._out.last_time,

@@ -1,14 +1,16 @@
-"""Fixtures for the engine tests: a publisher that keeps every frame, and waiting on a condition."""
+"""Fixtures for the engine tests: publishers that keep what they are sent, runners, waiting on a condition."""
 
 from __future__ import annotations
 
 import functools
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 
 from costeer.core.frame import FrameDict
+from costeer.engine.runner import SimulationRunner
+from tests.engine.runner_doubles import FakePublisher
 from tests.waiting import wait_until
 
 
@@ -40,3 +42,20 @@ def publisher() -> FramesKept:
 def wait_for() -> Callable[..., Any]:
     """``wait_until`` (``tests.waiting``) with 20 s to wait by default."""
     return functools.partial(wait_until, timeout=20.0)
+
+
+@pytest.fixture
+def run() -> Iterator[Callable[..., tuple[SimulationRunner, FakePublisher]]]:
+    """``run(simulations, **options)`` starts a runner publishing to a ``FakePublisher``; closed after the test."""
+    runners: list[SimulationRunner] = []
+
+    def start(simulations: list, **options: Any) -> tuple[SimulationRunner, FakePublisher]:
+        publisher = FakePublisher()
+        runner = SimulationRunner(simulations, publisher, **options)
+        runners.append(runner)
+        runner.start()
+        return runner, publisher
+
+    yield start
+    for runner in runners:
+        runner.close()

@@ -54,3 +54,24 @@ def test_latest_interactions_are_replaced_whole_versioned_and_cleared() -> None:
     assert latest and latest.get() == (1, {"interaction.a": pull})
     assert latest.clear() == {"interaction.a": pull}
     assert not latest and latest.version == 2
+
+
+def test_a_pull_counts_as_recent_for_a_while_after_it_ends_but_not_after_a_load() -> None:
+    now = [100.0]
+    latest = LatestInteractions(clock=lambda: now[0])
+    pull = Interaction(np.zeros(3), np.array([1]))
+    assert not latest.pulled_within(1.5)  # nothing ever pulled
+    latest.set({"interaction.a": pull})
+    now[0] += 60.0
+    assert latest.pulled_within(0.0)  # live now, however long ago it began
+    latest.set({})  # let go
+    now[0] += 1.0
+    assert latest.pulled_within(1.5) and not latest.pulled_within(0.5)
+    now[0] += 1.0
+    assert not latest.pulled_within(1.5)
+    latest.set({"interaction.a": pull})
+    latest.clear()  # released by a recovery: the same aftermath
+    assert latest.pulled_within(0.1)
+    latest.set({"interaction.a": pull})
+    latest.clear(aftermath=False)  # a load: the new system carries none of it
+    assert not latest.pulled_within(1.5)

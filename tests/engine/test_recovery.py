@@ -14,7 +14,7 @@ from costeer.engine.frame_guard import SimulationBlowUpError
 from costeer.engine.good_states import GoodStates
 from costeer.engine.loading import from_built
 from costeer.engine.openmm_simulation import OpenMMSimulation
-from costeer.engine.recovery import LOOP_RECOVERIES, NothingToRollBackTo, Recovery, RolledBack
+from costeer.engine.recovery import LOOP_RECOVERIES, PULL_AFTERMATH_SECONDS, NothingToRollBackTo, Recovery, RolledBack
 from costeer.engine.runner import SimulationRunner
 from costeer.tasks import build_task_system
 
@@ -125,12 +125,13 @@ def test_a_blow_up_rolls_back_releases_the_pulls_and_runs_on(nanotube_task, publ
 
 
 class DoomedSimulation:
-    """A Recoverable simulation whose every state blows up again at once."""
+    """A Recoverable simulation whose every state blows up again at once (after ``calm`` good frames)."""
 
-    def __init__(self, states: int) -> None:
+    def __init__(self, states: int, calm: int = 2) -> None:
         self.name = "doomed"
         self.particle_count = 1
         self.states = states
+        self.calm = calm
         self.rollbacks = 0
         self.advances = 0
 
@@ -142,7 +143,7 @@ class DoomedSimulation:
 
     def advance(self, seconds: float) -> FrameDict:
         self.advances += 1
-        if self.advances > 2:
+        if self.advances > self.calm:
             raise SimulationBlowUpError("boom")
         return {keys.PARTICLE_POSITIONS: np.zeros((1, 3), dtype=np.float32), keys.SIMULATION_TIME: 0.1 * self.advances}
 
@@ -191,6 +192,25 @@ def test_a_simulation_that_keeps_blowing_up_with_nobody_pulling_pauses_instead_o
     assert "RecoveryLoopError" in message and "nobody pulling" in message and "time step" in message
     assert "playback/reset" in message and "playback/play" in message
     assert advances == simulation.advances  # paused: no stepping after the exception frame
+
+
+def test_blow_ups_soon_after_a_pull_are_put_down_to_it_not_to_the_system(publisher, wait_for) -> None:
+    simulation = DoomedSimulation(states=10**9, calm=30)
+    recoveries: list[tuple[float, Recovery]] = []
+    runner = SimulationRunner([simulation], publisher, frame_rate=100.0, on_blowup="recover")
+    runner.recovery_listeners.append(lambda recovery: recoveries.append((time.monotonic(), recovery)))
+    runner.start()
+    try:
+        wait_for(lambda: publisher.snapshot())
+        runner.set_interactions({"interaction.a": pull("a")})  # it blows up while pulled, and on after the release
+        exception = wait_for(lambda: [f for f in publisher.snapshot() if keys.SIMULATION_EXCEPTION in f], timeout=20.0)[0]
+    finally:
+        runner.close()
+    assert "RecoveryLoopError" in exception[keys.SIMULATION_EXCEPTION]  # unstable on its own: still caught
+    (first, released), *_, (last, _) = recoveries
+    assert released.released == {"interaction.a": "a"}
+    assert len(recoveries) > LOOP_RECOVERIES  # the blow-ups in the pull's aftermath did not count
+    assert last - first >= PULL_AFTERMATH_SECONDS - 0.05
 
 
 def test_pause_mode_keeps_nanovers_behaviour_and_says_play_is_needed_after_reset(nanotube_task, publisher, wait_for) -> None:

@@ -1,11 +1,9 @@
-"""SimulationRunner: pacing, free running, play/pause/step/reset/load, blow-ups."""
+"""SimulationRunner: pacing, free running, play/pause/step/reset/load, blow-ups, seeds (closing: test_runner_closing)."""
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 import pytest
@@ -16,75 +14,12 @@ from costeer.core.interaction import Interaction
 from costeer.engine.nanover_xml import read_nanover_xml
 from costeer.engine.openmm_simulation import OpenMMSimulation
 from costeer.engine.runner import SimulationRunner
-
-
-class FakePublisher:
-    """Records what the runner publishes: ("clear", None) or ("frame", frame)."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[str, FrameDict | None]] = []
-        self.lock = threading.Lock()
-
-    def send_clear(self) -> None:
-        with self.lock:
-            self.events.append(("clear", None))
-
-    def send_frame(self, frame: FrameDict) -> None:
-        with self.lock:
-            self.events.append(("frame", frame))
-
-    def frames(self) -> list[FrameDict]:
-        with self.lock:
-            return [frame for kind, frame in self.events if kind == "frame"]
-
-    def clear_events(self) -> None:
-        with self.lock:
-            self.events.clear()
-
-
-class CountingSimulation:
-    """A minimal Simulation (the four Protocol methods only), like recording playback."""
-
-    def __init__(self, name: str = "counter") -> None:
-        self.name = name
-        self.particle_count = 3
-        self.advances = 0
-        self.interactions: Mapping[str, Interaction] = {}
-
-    def load(self) -> None:
-        pass
-
-    def reset(self) -> FrameDict:
-        self.advances = 0
-        return {keys.PARTICLE_COUNT: 3, keys.SIMULATION_NAME: self.name}
-
-    def advance(self, seconds: float) -> FrameDict:
-        self.advances += 1
-        return {keys.SIMULATION_TIME: float(self.advances)}
-
-    def set_interactions(self, interactions: Mapping[str, Interaction]) -> None:
-        self.interactions = interactions
+from tests.engine.runner_doubles import CountingSimulation, FakePublisher
 
 
 @pytest.fixture
 def nanotube_sim(nanotube_xml: Path) -> OpenMMSimulation:
     return OpenMMSimulation(read_nanover_xml(nanotube_xml), platform="Reference")
-
-
-@pytest.fixture
-def run() -> Iterator[Callable[..., tuple[SimulationRunner, FakePublisher]]]:
-    runners: list[SimulationRunner] = []
-
-    def start(simulations: list, **options: Any) -> tuple[SimulationRunner, FakePublisher]:
-        publisher = FakePublisher()
-        runner = SimulationRunner(simulations, publisher, **options)
-        runners.append(runner)
-        runner.start()
-        return runner, publisher
-
-    yield start
-    for runner in runners:
-        runner.close()
 
 
 def test_start_sends_clear_then_full_frame(run, nanotube_sim, wait_for) -> None:
@@ -287,85 +222,6 @@ def test_free_running_shows_a_new_grab_without_waiting_for_the_frame_clock(run, 
     runner.set_interactions({"interaction.grab": grab})
     grabbed = wait_for(lambda: [f for f in publisher.frames() if len(f.get(keys.USER_FORCES_INDEX, ()))], timeout=30)
     assert grabbed[0][keys.USER_FORCES_INDEX].tolist() == [60]  # well before the clock's next tick
-
-
-class ClosableSimulation(CountingSimulation):
-    """Counts ``close`` calls; ``advance`` takes ``delay`` s (or blocks until ``release`` is set)."""
-
-    def __init__(self, name: str = "closable", delay: float = 0.0) -> None:
-        super().__init__(name)
-        self.delay = delay
-        self.release = threading.Event()
-        self.release.set()
-        self.held = threading.Event()
-        """Set once an ``advance`` is waiting for ``release``."""
-        self.closed = 0
-
-    def advance(self, seconds: float) -> FrameDict:
-        if not self.release.is_set():
-            self.held.set()
-        self.release.wait(10)
-        time.sleep(self.delay)
-        return super().advance(seconds)
-
-    def close(self) -> None:
-        self.closed += 1
-
-
-def test_close_closes_every_simulation_that_can_be_closed(run, wait_for) -> None:
-    a, b, plain = ClosableSimulation("a"), ClosableSimulation("b"), CountingSimulation("plain")
-    runner, publisher = run([a, b, plain])
-    wait_for(lambda: publisher.frames())
-    runner.close()
-    assert a.closed == b.closed == 1
-
-
-def test_stop_jumps_the_queue(run, wait_for) -> None:
-    slow = ClosableSimulation("slow", delay=0.1)
-    runner, publisher = run([slow])
-    wait_for(lambda: publisher.frames())
-    runner.pause()
-    wait_for(lambda: runner.is_paused)
-    before = slow.advances
-    for _ in range(30):
-        runner.step()
-    runner.close()
-    assert slow.advances - before <= 1  # at most the step under way, not the 29 queued behind it
-    assert slow.closed == 1
-
-
-def test_close_gives_up_on_a_stuck_simulation_with_a_warning(run, caplog, wait_for) -> None:
-    stuck = ClosableSimulation("stuck")
-    runner, publisher = run([stuck])
-    wait_for(lambda: publisher.frames())
-    stuck.release.clear()
-    assert stuck.held.wait(10)  # the simulation thread is now stuck in advance
-    pending = runner.request_load(0)  # a switch queued behind it
-    runner.close(timeout=0.3)
-    assert "did not stop" in caplog.text  # close returned with the thread still stuck
-    assert stuck.closed == 0  # never closed under a thread still using it
-    with pytest.raises(RuntimeError, match="stopped"):
-        pending.result(1)
-    stuck.release.set()
-
-
-def test_switches_still_queued_at_close_fail(run, wait_for) -> None:
-    slow = ClosableSimulation("slow")
-    runner, publisher = run([slow, CountingSimulation("other")])
-    wait_for(lambda: publisher.frames())
-    runner.pause()
-    wait_for(lambda: runner.is_paused)
-    slow.release.clear()
-    runner.step()
-    assert slow.held.wait(10)  # the step is under way
-    pending = runner.request_load(1)
-    release = threading.Timer(1.0, slow.release.set)  # the step ends once close has queued the stop
-    release.start()
-    runner.close()
-    release.join()
-    with pytest.raises(RuntimeError, match="stopped"):
-        pending.result(1)
-    assert slow.closed == 1 and runner.index == 0  # the thread stopped itself, without switching
 
 
 def _episodes_after_resets(runner: SimulationRunner, publisher: FakePublisher, wait_for, *, resets: int, frames: int = 8) -> list[np.ndarray]:
