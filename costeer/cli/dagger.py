@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .numbers import seed
+from .files import output_folder
+from .numbers import nanometres, seconds, seed
 
 __all__ = ["add_parser"]
 
@@ -29,8 +30,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--epochs", type=int, default=50, help="training epochs per round (default 50)")
     parser.add_argument("--seed", type=seed, default=0, help="seed (default 0)")
     parser.add_argument("--workers", type=int, default=1, help="evaluation worker processes (default 1)")
-    parser.add_argument("--max-seconds", type=float, default=40.0, help="time limit per rollout, person's seconds (default 40)")
-    parser.add_argument("--gate-nm", type=float, default=0.3, help="the person takes over when targets differ by more (default 0.3)")
+    parser.add_argument("--max-seconds", type=seconds, default=40.0, help="time limit per rollout, person's seconds (default 40)")
+    parser.add_argument("--gate-nm", type=nanometres, default=0.3, help="the person takes over when targets differ by more (default 0.3)")
     parser.set_defaults(run=run)
 
 
@@ -41,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"--policy {args.policy}: no such checkpoint; make one with `costeer train`")
     if not (args.dataset / "meta" / "info.json").is_file():
         raise FileNotFoundError(f"--dataset {args.dataset}: not a dataset folder (no meta/info.json); build one with `costeer dataset build`")
+    output_folder(args.output, option="-o/--output")
     history = run_dagger(
         args.policy, task=args.task, dataset=args.dataset, output=args.output, rounds=args.rounds,
         episodes=args.episodes, rollouts=args.rollouts, epochs=args.epochs, seed=args.seed,

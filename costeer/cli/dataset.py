@@ -7,7 +7,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from .files import readable_recording
+from .files import output_folder, readable_recording
 
 __all__ = ["add_parser"]
 
@@ -57,6 +57,7 @@ def run_build(args: argparse.Namespace) -> int:
 
     for recording in args.recordings:  # every input before any work; cut-short ones are read from a repaired copy
         readable_recording(recording, option="RECORDING", cut_short_ok=True)
+    output_folder(args.output, option="-o/--output")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RepairedRecordingWarning)
         try:
@@ -94,7 +95,7 @@ def run_info(args: argparse.Namespace) -> int:
 def run_plot(args: argparse.Namespace) -> int:
     from ..datasets.plot import plot_dataset
 
-    output = args.output or args.dataset / "figures"
+    output = output_folder(args.output or args.dataset / "figures", option="-o/--output")
     written = plot_dataset(args.dataset, output)
     print(f"wrote {len(written)} figures to {output}")
     return 0

@@ -18,7 +18,8 @@ import json
 from pathlib import Path
 
 from .connect import add_connection_options, connection_options
-from .numbers import seed
+from .files import output_folder
+from .numbers import seconds, seed
 
 __all__ = ["add_parser"]
 
@@ -49,7 +50,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "against the frames. The hand always lives on simulated time, so any pace stays faithful.",
     )
     parser.add_argument(
-        "--max-seconds", type=float, default=60.0, help="longest episode, in a person's seconds (default 60)"
+        "--max-seconds", type=seconds, default=60.0, help="longest episode, in a person's seconds (default 60)"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON line per episode instead of text")
     add_connection_options(parser)
@@ -106,6 +107,7 @@ def run_offline(args: argparse.Namespace) -> int:
 
     if args.output is None:
         raise ValueError("--offline writes recordings: give the folder with -o DIR")
+    output_folder(args.output, option="-o/--output")
     if args.time_compression is not None:
         raise ValueError("--time-compression is for a live server; offline episodes always run at a person's pace")
     with tqdm(total=args.episodes, desc="episodes", unit="episode", disable=args.json or None) as bar:

@@ -7,7 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .files import readable_recording
+from .files import output_file, output_folder, readable_recording
 from .numbers import seconds, seed
 
 __all__ = ["add_parser"]
@@ -52,6 +52,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.json:  # written after the rollouts: refused before them
+        output_file(args.json, option="--json")
+    if args.plot:
+        (output_file if args.with_person and args.plot.suffix == ".png" else output_folder)(args.plot, option="--plot")
     if args.against:
         return _run_against(args)
     if args.with_person:
@@ -72,13 +76,17 @@ def run(args: argparse.Namespace) -> int:
         evaluations.append(evaluation)
         print(_line(evaluation.summary()), flush=True)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(_json(evaluations), indent=1, default=float))
-        print(f"wrote {args.json}")
+        _write_json(args.json, _json(evaluations))
     if args.plot:
         for path in plot_evaluations(evaluations, args.plot):
             print(f"wrote {path}")
     return 0
+
+
+def _write_json(path: Path, data: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1, default=float))
+    print(f"wrote {path}")
 
 
 def _run_against(args: argparse.Namespace) -> int:
@@ -100,9 +108,7 @@ def _run_against(args: argparse.Namespace) -> int:
             f"{comparison.target_error_nm:.3f} nm (median)"
         )
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"policy": str(args.policy), "against": results}, indent=1))
-        print(f"wrote {args.json}")
+        _write_json(args.json, {"policy": str(args.policy), "against": results})
     return 0
 
 
@@ -130,9 +136,7 @@ def _run_with_person(args: argparse.Namespace) -> int:
     verdict = "met" if summary["target_met"] else "not met"
     print(f"{'target':>14s}: time with the co-pilot <= {summary['time_ratio_target']:.0%} of alone: {verdict}")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result.to_json(), indent=1, default=float))
-        print(f"wrote {args.json}")
+        _write_json(args.json, result.to_json())
     if args.plot:
         target = args.plot if args.plot.suffix == ".png" else args.plot / "costeering.png"
         print(f"wrote {plot_costeering(result, target)}")

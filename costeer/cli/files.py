@@ -3,6 +3,8 @@
     existing_file(args.pdb, option="--pdb")
     readable_recording(path, option="RECORDING", cut_short_ok=True)
     new_recording(args.record, option="--record")
+    output_file(args.output, option="-o")        # written at the end: checked at the start
+    output_folder(args.output, option="-o")
 
 The errors are the ones ``costeer``'s entry point prints as one line without a traceback
 (``OSError``, ``RecordingError``).
@@ -14,7 +16,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-__all__ = ["existing_file", "readable_recording", "new_recording", "output_folder_of"]
+__all__ = ["existing_file", "readable_recording", "new_recording", "output_file", "output_folder", "output_folder_of"]
 
 
 def existing_file(path: str | os.PathLike[str], *, option: str) -> Path:
@@ -78,3 +80,26 @@ def output_folder_of(path: str | os.PathLike[str], *, option: str) -> Path:
     if not os.access(folder, os.W_OK | os.X_OK):
         raise PermissionError(f"cannot write {path} ({option}): {folder} is not writable")
     return folder
+
+
+def output_file(path: str | os.PathLike[str], *, option: str) -> Path:
+    """``path`` when a file can be written there (one already there is replaced); otherwise an
+    ``OSError`` saying why. Commands that write their results after minutes of work check first."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{option} {path} is a folder: give a file name")
+    output_folder_of(path, option=option)
+    return path
+
+
+def output_folder(path: str | os.PathLike[str], *, option: str) -> Path:
+    """``path`` when it is a folder this process can write in, or can be made one; otherwise an ``OSError``."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"{option} {path} is a file: give a folder")
+    if path.is_dir():
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise PermissionError(f"cannot write in {path} ({option}): it is not writable")
+        return path
+    output_folder_of(path, option=option)
+    return path

@@ -3,6 +3,7 @@
     parser.add_argument("--seed", type=seed, default=0)     # "argument --seed: a seed is a whole number, 0 or more, got -1"
     parser.add_argument("--port", type=port, default=38801)  # "argument --port: a port is a whole number from 0 to 65535, ..."
     parser.add_argument("--max-seconds", type=seconds)       # "argument --max-seconds: give a time above 0 s, got -5"
+    parser.add_argument("--gate-nm", type=nanometres)        # "argument --gate-nm: give a distance above 0 nm, got nan"
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import argparse
 import math
 from typing import Any, Callable
 
-__all__ = ["port", "seed", "seconds"]
+__all__ = ["nanometres", "port", "seed", "seconds"]
 
 
 def _checked(text: str, parse: type, rule: str, fits: "Callable[[float], bool]") -> Any:
@@ -40,3 +41,8 @@ def port(text: str) -> int:
 def seconds(text: str) -> float:
     """A length of time in seconds, above 0 and finite."""
     return _checked(text, float, "give a time above 0 s", lambda value: 0 < value < math.inf)
+
+
+def nanometres(text: str) -> float:
+    """A distance in nm, above 0 and finite."""
+    return _checked(text, float, "give a distance above 0 nm", lambda value: 0 < value < math.inf)

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .files import output_file
 from .numbers import seed
 
 __all__ = ["add_parser"]
@@ -51,6 +52,7 @@ def run_train(args: argparse.Namespace) -> int:
         from ..agent.training import TrainOptions, train_policy
     except ImportError as error:
         raise ImportError(f"costeer train needs torch ({error}): pip install 'costeer[agent]' (or `make setup`)") from None
+    output_file(args.output, option="-o/--output")  # written after training: refused before it
     options = TrainOptions(epochs=args.epochs, seed=args.seed, device=args.device, batch_size=args.batch_size, lr=args.lr,
                            patience=args.patience, validation_fraction=args.validation, threads=args.threads,
                            successful_only=args.successful_only, lead_frames=args.lead_frames,

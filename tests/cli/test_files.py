@@ -166,3 +166,33 @@ def test_an_existing_recording_file_is_still_refused(tmp_path) -> None:
     taken.write_bytes(b"taken")
     with pytest.raises(FileExistsError, match="never overwritten"):
         new_recording(taken, option="--record")
+
+
+@pytest.fixture
+def outputs(tmp_path: Path) -> dict[str, Path]:
+    """A file where a folder is asked for, a folder where a file is, and the inputs the commands check first."""
+    (tmp_path / "taken.txt").write_text("precious")
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "start.pt").write_bytes(b"a checkpoint, for dagger's first check")
+    (tmp_path / "dataset" / "meta").mkdir(parents=True)
+    (tmp_path / "dataset" / "meta" / "info.json").write_text("{}")
+    return {"file": tmp_path / "taken.txt", "folder": tmp_path / "folder", "policy": tmp_path / "start.pt",
+            "dataset": tmp_path / "dataset"}
+
+
+@pytest.mark.parametrize("argv, wrong, says", [
+    (["train", "--dataset", "{dataset}", "--policy", "mlp", "-o", "{folder}"], "folder", "is a folder: give a file name"),
+    (["evaluate", "--baselines", "none", "--rollouts", "1", "--json", "{folder}"], "folder", "is a folder: give a file name"),
+    (["evaluate", "--baselines", "none", "--rollouts", "1", "--plot", "{file}"], "file", "is a file: give a folder"),
+    (["evaluate", "--policy", "{policy}", "--with-person", "synthetic", "--plot", "{file}/co.png"], "file",
+     "is a file, not a folder"),
+    (["dagger", "--policy", "{policy}", "--dataset", "{dataset}", "-o", "{file}"], "file", "is a file: give a folder"),
+    (["demonstrate", "--offline", "--episodes", "1", "-o", "{file}"], "file", "is a file: give a folder"),
+    (["dataset", "build", "{recording}", "--task", "nanotube", "-o", "{file}"], "file", "is a file: give a folder"),
+    (["dataset", "plot", "{dataset}", "-o", "{file}"], "file", "is a file: give a folder"),
+])
+def test_an_output_of_the_wrong_kind_is_refused_before_the_work_that_fills_it(capsys, files, outputs, argv, wrong, says) -> None:
+    values = {**{key: str(path) for key, path in outputs.items()}, "recording": str(files["complete"])}
+    err = refused(capsys, *(part.format(**values) for part in argv))
+    assert f"{outputs[wrong]}" in err and says in err
+    assert outputs["file"].read_text() == "precious" and list(outputs["folder"].iterdir()) == []

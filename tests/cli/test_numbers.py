@@ -7,7 +7,7 @@ import argparse
 import pytest
 
 from costeer.cli.main import main
-from costeer.cli.numbers import port, seconds, seed
+from costeer.cli.numbers import nanometres, port, seconds, seed
 
 
 def test_a_seed_is_a_whole_number_from_zero():
@@ -57,9 +57,21 @@ def test_a_time_is_a_finite_number_of_seconds_above_0():
 
 
 @pytest.mark.parametrize("command", [["demo", "--max-seconds"], ["demo", "--served", "--duration"],
-                                     ["evaluate", "--baseline", "none", "--max-seconds"]])
+                                     ["evaluate", "--baseline", "none", "--max-seconds"],
+                                     ["demonstrate", "--offline", "-o", "never-written", "--max-seconds"],
+                                     ["dagger", "--policy", "absent.pt", "--dataset", "absent", "-o", "never", "--max-seconds"]])
 def test_a_time_limit_of_0_or_less_is_refused_while_parsing(command, capsys):
     with pytest.raises(SystemExit) as exit_:
         main([*command, "-5"])
     assert exit_.value.code == 2
     assert f"argument {command[-1]}: give a time above 0 s, got -5" in capsys.readouterr().err
+
+
+def test_a_distance_is_a_finite_number_of_nanometres_above_0(capsys):
+    assert nanometres("0.3") == 0.3
+    for bad in ("0", "-0.3", "nan", "inf", "far"):
+        with pytest.raises(argparse.ArgumentTypeError, match="give a distance above 0 nm"):
+            nanometres(bad)
+    with pytest.raises(SystemExit):  # NaN took no correction at all: every comparison with it is false
+        main(["dagger", "--policy", "absent.pt", "--dataset", "absent", "-o", "never", "--gate-nm", "nan"])
+    assert "argument --gate-nm: give a distance above 0 nm, got nan" in capsys.readouterr().err
