@@ -1,7 +1,7 @@
 """Classroom bench: what a class of 32 clients at 30 frames/s costs the simulation, and the server's memory.
 
     .venv/bin/python bench/classroom.py [--pairs 5] [--seconds 5] [--clients 32] [--systems nanotube water]
-                                        [--stall-seconds 25] [--out FILE.json]
+                                        [--stall-seconds 25] [--crowd-core CORE] [--out FILE.json]
 
 One free-running ``CosteerServer`` per system in this process (frames sampled at 30 frames/s,
 platform timed at load as ``serve`` does, ``--cpu-core auto`` included), on NanoVer's nanotube (``../shared/data/systems/
@@ -21,7 +21,9 @@ from a process of their own (``crowd.py``) before the window and leave after it:
 
 The readers run in another process, but this machine has 2 cores shared with everything
 else (the output says how many and the load average): the crowd's own CPU time competes
-with the simulation, so the cost measured here is an upper bound of the server's.
+with the simulation, so the cost measured here is an upper bound of the server's. With
+``--crowd-core CORE`` the clients' process runs on that core only and the server on the
+others, as if the clients were on machines of their own (the server then has one core fewer).
 Prints a markdown table and writes every window as JSON under bench/results/.
 """
 
@@ -111,13 +113,16 @@ class Classroom:
             classroom.window(0); classroom.window(32); classroom.slow_client(32, stall_seconds=30)
     """
 
-    def __init__(self, system: str, *, seconds: float, warmup: float = WARMUP, platform: str | None = None) -> None:
+    def __init__(self, system: str, *, seconds: float, warmup: float = WARMUP, platform: str | None = None,
+                 crowd_core: int | None = None) -> None:
         from costeer.engine.openmm_simulation import OpenMMSimulation
         from costeer.server.app import CosteerServer
 
         self.system = system
         self.seconds = seconds
         self.warmup = warmup
+        self.crowd_core = crowd_core
+        """The core the clients' process runs on (``--crowd-core``), or ``None``."""
         self.simulation = OpenMMSimulation(_load(system), platform=platform, cpu_core="auto", seed=SEED,
                                            steps_per_frame=STEPS_PER_FRAME[system])
         self.server = CosteerServer([self.simulation], port=0, frame_rate=FRAME_RATE, free_run=True)
@@ -185,11 +190,11 @@ class Classroom:
 
     def window(self, clients: int) -> dict[str, Any]:
         """One window with ``clients`` readers (0: nobody connected)."""
-        return self._measure(Crowd(self.url, readers=clients) if clients else None, warmup=self.warmup)
+        return self._measure(Crowd(self.url, readers=clients, core=self.crowd_core) if clients else None, warmup=self.warmup)
 
     def slow_client(self, clients: int, *, stall_seconds: float) -> dict[str, Any]:
         """A window with ``clients`` readers and one client that never reads, connected ``stall_seconds`` before."""
-        crowd = Crowd(self.url, readers=clients, stalled=1)
+        crowd = Crowd(self.url, readers=clients, stalled=1, core=self.crowd_core)
         result = self._measure(crowd, warmup=self.warmup + stall_seconds)
         stalled = crowd.report.stalled[0]
         indices = stalled["indices"][1:]  # after its first frame, the aggregate (frame.index 0)
@@ -200,9 +205,10 @@ class Classroom:
 
 
 def bench_system(system: str, *, clients: int, pairs: int, seconds: float, stall_seconds: float,
-                 platform: str | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
+                 platform: str | None = None, crowd_core: int | None = None,
+                 log: Callable[[str], None] = print) -> dict[str, Any]:
     """Interleaved rounds of 0 and ``clients`` clients on one server, then the slow-client window."""
-    with Classroom(system, seconds=seconds, platform=platform) as classroom:
+    with Classroom(system, seconds=seconds, platform=platform, crowd_core=crowd_core) as classroom:
         log(f"{system}: {classroom.particles} particles on {classroom.simulation.platform_candidate}")
         arms = {"0": lambda: classroom.window(0), str(clients): lambda: classroom.window(clients)}
 
@@ -295,10 +301,21 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def run(systems: list[str], *, clients: int, pairs: int, seconds: float, stall_seconds: float,
-        platform: str | None = None, log: Callable[[str], None] = print) -> list[dict[str, Any]]:
+        platform: str | None = None, crowd_core: int | None = None,
+        log: Callable[[str], None] = print) -> list[dict[str, Any]]:
     """The classroom rows of ``systems``, in order."""
     return [bench_system(system, clients=clients, pairs=pairs, seconds=seconds, stall_seconds=stall_seconds,
-                         platform=platform, log=log) for system in systems]
+                         platform=platform, crowd_core=crowd_core, log=log) for system in systems]
+
+
+def keep_off(core: int) -> set[int]:
+    """Keep this process (the server, and every thread it starts from now on) off ``core``; the cores it keeps."""
+    allowed = os.sched_getaffinity(0)
+    kept = allowed - {core}
+    if core not in allowed or not kept:
+        raise ValueError(f"--crowd-core {core}: choose one of the cores {sorted(allowed)} and leave the server another")
+    os.sched_setaffinity(0, kept)
+    return kept
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -311,14 +328,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stall-seconds", type=float, default=STALL_SECONDS,
                         help="how long the never-reading client is connected before its window (0: no such window; "
                              f"default {STALL_SECONDS:.0f}; with the window it must stay under the server's keepalive, ~40 s)")
+    parser.add_argument("--crowd-core", type=int, default=None, metavar="CORE",
+                        help="run the clients' process on this core only and the server on the others, as if the "
+                             "clients were on other machines (default: both wherever the scheduler puts them)")
     parser.add_argument("--out", type=Path, default=None, help="JSON file (default bench/results/classroom-TIME.json)")
     args = parser.parse_args(argv)
     if args.pairs < 1 or not args.seconds > 0 or args.clients < 1:
         parser.error("--pairs and --clients must be at least 1 and --seconds positive")
+    if args.crowd_core is not None:
+        try:
+            print(f"the clients on core {args.crowd_core}, the server on {sorted(keep_off(args.crowd_core))}")
+        except ValueError as error:
+            parser.error(str(error))
     load_before = os.getloadavg()
     started = time.time()
     rows = run(args.systems, clients=args.clients, pairs=args.pairs, seconds=args.seconds,
-               stall_seconds=args.stall_seconds, platform=args.platform)
+               stall_seconds=args.stall_seconds, platform=args.platform, crowd_core=args.crowd_core)
     load_after = os.getloadavg()
     print(table(rows))
     print(f"\n{psutil.cpu_count()} CPUs shared by the server, its {args.clients} clients (one process of their own) "

@@ -20,7 +20,9 @@ Run as a script it is the child: ``python bench/crowd.py URL READERS STALLED`` p
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -60,14 +62,16 @@ class CrowdReport:
 class Crowd:
     """Starts the child process and collects its report on exit; see the module docstring."""
 
-    def __init__(self, url: str, *, readers: int, stalled: int = 0) -> None:
-        self.url, self.readers, self.stalled = url, readers, stalled
+    def __init__(self, url: str, *, readers: int, stalled: int = 0, core: int | None = None) -> None:
+        self.url, self.readers, self.stalled, self.core = url, readers, stalled, core
+        """``core``: run the crowd's process on that CPU core only (``None``: wherever the scheduler puts it)."""
         self.report = CrowdReport()
         self._process: subprocess.Popen[str] | None = None
 
     def __enter__(self) -> "Crowd":
         command = [sys.executable, str(Path(__file__).resolve()), self.url, str(self.readers), str(self.stalled)]
-        self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        pin = None if self.core is None else functools.partial(os.sched_setaffinity, 0, {self.core})
+        self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, preexec_fn=pin)
         assert self._process.stdout is not None
         if self._process.stdout.readline().strip() != "connected":
             self._process.kill()
