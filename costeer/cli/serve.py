@@ -105,7 +105,26 @@ def _check_options(args: argparse.Namespace) -> None:
         raise ValueError(f"--frame-rate must be in (0, 1000], got {args.frame_rate}")
     if args.max_force is not None and not (args.max_force > 0 and not math.isnan(args.max_force)):
         raise ValueError(f"--max-force must be positive, got {args.max_force}")
+    _check_ports(args)
     _check_files(args)
+
+
+PORT_OPTIONS = ("port", "grpc_port", "imd_port", "imd_v2_port", "web_port")
+"""Every option that listens on a port: each needs its own (0, a free one, may repeat)."""
+
+
+def _check_ports(args: argparse.Namespace) -> None:
+    """Two listeners on one port: refused by name, before the first of them fails to bind."""
+    taken: dict[int, str] = {}
+    for name in PORT_OPTIONS:
+        number = getattr(args, name, None)
+        if not number:
+            continue
+        option = "--" + name.replace("_", "-")
+        if number in taken:
+            raise ValueError(f"{taken[number]} and {option} are both {number}: give each its own port"
+                             + (" (the web page is served on --port already)" if (taken[number], option) == ("--port", "--web-port") else ""))
+        taken[number] = option
 
 
 def _check_files(args: argparse.Namespace) -> None:

@@ -101,3 +101,17 @@ def test_cpu_core_is_auto_by_default_and_refused_with_the_cores_there(capsys, na
     with pytest.raises(SystemExit):
         parse("serve", "--cpu-core", "first")
     assert "give auto, off or a core number" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("first, second", [("--port", "--web-port"), ("--port", "--imd-port"),
+                                           ("--imd-port", "--imd-v2-port"), ("--grpc-port", "--web-port")])
+def test_two_listeners_on_one_port_are_refused_by_name_before_listening(capsys, first, second):
+    assert main(["serve", first, "38999", second, "38999"]) == 2
+    err = capsys.readouterr().err
+    assert f"{first} and {second} are both 38999: give each its own port" in err and "Traceback" not in err
+
+
+def test_port_0_may_repeat_each_listener_gets_a_free_one():
+    from costeer.cli.serve import _check_ports
+
+    _check_ports(parse("serve", "--port", "0", "--web-port", "0", "--imd-port", "0"))
