@@ -2,7 +2,8 @@
 
 The WebSocket and IMD transports each serve from one: start it, open the listening socket on
 it (a taken port is an ``OSError`` that names the address and the option to change), and stop
-it after a last coroutine has closed the connections::
+it after a last coroutine has closed the connections (then whatever tasks are left are
+cancelled and given a moment to clean up, before the loop closes)::
 
     loop_thread = LoopThread("costeer-imd3")
     server = loop_thread.listen(lambda: asyncio.start_server(handle, "127.0.0.1", 0),
@@ -22,6 +23,9 @@ __all__ = ["LoopThread"]
 Listening = TypeVar("Listening")
 
 _log = logging.getLogger(__name__)
+
+LEFTOVER_SECONDS = 2.0
+"""How long ``stop`` lets the tasks still on the loop after ``shutdown`` finish once cancelled."""
 
 
 class LoopThread:
@@ -64,9 +68,25 @@ class LoopThread:
                 asyncio.run_coroutine_threadsafe(shutdown(), loop).result(timeout=timeout)  # type: ignore[arg-type]
         except Exception:
             _log.exception("closing %s failed; stopping anyway", what)
+        try:
+            if loop.is_running():  # e.g. a connection accepted as the listener closed: its handler began after shutdown looked
+                asyncio.run_coroutine_threadsafe(_cancel_the_rest(LEFTOVER_SECONDS), loop).result(timeout=LEFTOVER_SECONDS + 1)
+        except Exception:
+            _log.exception("cancelling what was left of %s failed; stopping anyway", what)
         finally:
             loop.call_soon_threadsafe(loop.stop)
             if self._thread is not None:
                 self._thread.join(timeout=10)
             if not loop.is_running():
                 loop.close()
+
+
+async def _cancel_the_rest(seconds: float) -> None:
+    """Cancel every other task on this loop and wait up to ``seconds`` for them to end, so their
+    clean-up runs on a live loop rather than when a closed loop's tasks are collected."""
+    this = asyncio.current_task()
+    rest = [task for task in asyncio.all_tasks() if task is not this]
+    for task in rest:
+        task.cancel()
+    if rest:
+        await asyncio.wait(rest, timeout=seconds)

@@ -42,3 +42,25 @@ def test_it_serves_then_shuts_down_and_a_second_stop_does_nothing() -> None:
     assert shut == [True] and loop_thread.loop is None
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+def test_a_connection_handler_that_began_during_shutdown_is_cancelled_and_cleans_up_on_the_live_loop() -> None:
+    """A connection accepted as the server closes has its handler scheduled after ``shutdown``
+    took stock of the connections; it must still end (its ``finally`` on a running loop), not be
+    left pending when the loop closes (it then raised "Event loop is closed" when collected)."""
+    loop_thread = LoopThread("test-listener")
+    loop_thread.listen(lambda: asyncio.start_server(_ignore, "127.0.0.1", 0), where="here", option="--port")
+    ended: list[str] = []
+
+    async def handler() -> None:
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            loop = asyncio.get_running_loop()
+            ended.append("closed loop" if loop.is_closed() else "live loop")
+
+    async def shutdown() -> None:
+        asyncio.get_running_loop().create_task(handler())  # as start_server does for a late connection
+
+    loop_thread.stop(shutdown, what="the test connections", timeout=5)
+    assert ended == ["live loop"]
