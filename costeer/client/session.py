@@ -22,7 +22,6 @@ import inspect
 import itertools
 import logging
 import ssl as ssl_module
-import time
 from typing import Any, Awaitable, Callable, Iterable, Mapping
 
 import msgpack
@@ -63,8 +62,6 @@ class NanoverSession:
         self.state: dict[str, Any] = {}
         """The shared state as last received."""
         self.frames_received = 0
-        self.first_frame_time: float | None = None
-        self.last_frame_time: float | None = None
         self._frame_listeners: list[FrameListener] = []
         self._state_listeners: list[StateListener] = []
         self._handlers: dict[str, CommandHandler] = {}
@@ -221,10 +218,6 @@ class NanoverSession:
     def _on_frame(self, delta: FrameDict) -> None:
         self.frame = merge_frames(self.frame, delta)
         self.frames_received += 1
-        now = time.monotonic()
-        self.last_frame_time = now
-        if self.first_frame_time is None:
-            self.first_frame_time = now
         for listener in list(self._frame_listeners):
             try:
                 listener(delta, self.frame)

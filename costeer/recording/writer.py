@@ -23,7 +23,7 @@ import msgpack
 
 from costeer.core.message import encode_message
 
-from .format import INDEX_NAME, MESSAGES_NAME, RECORDED_TYPES, journal_path, message_metadata
+from .format import INDEX_NAME, MESSAGES_NAME, RECORDED_TYPES, IndexEntry, journal_path, message_metadata
 
 __all__ = ["RecordingWriter", "DEFAULT_FLUSH_INTERVAL"]
 
@@ -106,9 +106,7 @@ class RecordingWriter:
         self.states_written += "state" in types
         if self.messages_written == 0:
             metadata = {**metadata, "types": types + [kind for kind in RECORDED_TYPES if kind not in types]}
-        entry = msgpack.packb(
-            {"offset": self._offset, "length": len(data), "metadata": dict(metadata)}, use_bin_type=True
-        )
+        entry = msgpack.packb(IndexEntry(self._offset, len(data), dict(metadata)).as_dict(), use_bin_type=True)
         self._buffer += data
         self._journal_buffer += entry
         self._offset += len(data)
