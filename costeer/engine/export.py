@@ -32,7 +32,9 @@ def export_topology_pdb(loaded: LoadedSystem, path: str | os.PathLike[str]) -> N
     """Write ``loaded``'s topology and starting positions as PDB, one atom per particle, in particle order.
 
     The served frames (and IMD's coordinates) list the particles in this order, so
-    ``MDAnalysis.Universe(path, "imd://host:port")`` lines up atom by atom.
+    ``MDAnalysis.Universe(path, "imd://host:port")`` lines up atom by atom. A system without
+    periodic boundaries gets no ``CRYST1`` record, whatever box its topology carries (NanoVer's
+    nanotube carries a 1 Å placeholder, which MDAnalysis warns about and VMD would draw).
     """
     atoms = loaded.topology.getNumAtoms()
     particles = loaded.system.getNumParticles()
@@ -41,5 +43,11 @@ def export_topology_pdb(loaded: LoadedSystem, path: str | os.PathLike[str]) -> N
             f"the topology has {atoms} atoms but the system {particles} particles, so no PDB lines up with the "
             "served frames; serve a system whose topology lists every particle"
         )
-    with open(path, "w") as handle:
-        app.PDBFile.writeFile(loaded.topology, loaded.positions * unit.nanometer, handle, keepIds=False)
+    topology, box = loaded.topology, loaded.topology.getPeriodicBoxVectors()
+    if not loaded.system.usesPeriodicBoundaryConditions():
+        topology.setPeriodicBoxVectors(None)
+    try:
+        with open(path, "w") as handle:
+            app.PDBFile.writeFile(topology, loaded.positions * unit.nanometer, handle, keepIds=False)
+    finally:
+        topology.setPeriodicBoxVectors(box)

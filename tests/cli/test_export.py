@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+from openmm import app
 
 from costeer.cli.main import main
 from costeer.engine.nanover_xml import read_nanover_xml
+
+SOLVATED = Path(app.__file__).parent / "data" / "test.pdb"
+"""OpenMM's villin in a periodic box of water."""
 
 
 def test_topology_of_a_nanover_xml_lines_up_atom_by_atom(nanotube_xml, tmp_path, capsys):
@@ -20,6 +26,20 @@ def test_topology_of_a_nanover_xml_lines_up_atom_by_atom(nanotube_xml, tmp_path,
     assert universe.atoms.n_atoms == loaded.system.getNumParticles()
     assert list(universe.atoms.names) == [atom.name for atom in loaded.topology.atoms()]
     np.testing.assert_allclose(universe.atoms.positions, loaded.positions * 10.0, atol=1e-3)
+
+
+def test_a_system_without_a_box_gets_no_cryst1_and_one_with_a_box_keeps_it(nanotube_xml, tmp_path, recwarn):
+    import MDAnalysis
+
+    tube = tmp_path / "nanotube.pdb"
+    assert main(["export", "--omm", str(nanotube_xml), "--topology", str(tube)]) == 0
+    assert "CRYST1" not in tube.read_text()  # the XML's topology carries a 1 A placeholder box
+    MDAnalysis.Universe(str(tube))
+    assert not [w for w in recwarn if "CRYST1" in str(w.message)]
+    assert read_nanover_xml(nanotube_xml).topology.getPeriodicBoxVectors() is not None  # the loaded system kept it
+    water = tmp_path / "water.pdb"
+    assert main(["export", "--pdb", str(SOLVATED), "--topology", str(water)]) == 0
+    assert "CRYST1" in water.read_text()
 
 
 def test_topology_of_a_task_is_written_beside_its_xml(tmp_path):
