@@ -102,11 +102,18 @@ def _run_against(args: argparse.Namespace) -> int:
     for recording in args.against:
         comparison = compare_with_recording(runner, recording, task=args.task)
         results.append(comparison.to_json())
-        print(
-            f"{recording.name}: direction cosine {comparison.direction_cosine:.3f} over {comparison.pulling_steps} "
-            f"pulling steps, on/off accuracy {comparison.on_accuracy:.1%}, target error "
-            f"{comparison.target_error_nm:.3f} nm (median)"
-        )
+        if comparison.pulling_steps:
+            print(
+                f"{recording.name}: direction cosine {comparison.direction_cosine:.3f} over {comparison.pulling_steps} "
+                f"pulling steps, on/off accuracy {comparison.on_accuracy:.1%}, target error "
+                f"{comparison.target_error_nm:.3f} nm (median)"
+            )
+        else:
+            print(
+                f"{recording.name}: the person never pulls with a recorded target here (pulls whose interaction is not "
+                f"in the recorded state are left out), so there is no direction or target to compare; on/off accuracy "
+                f"{comparison.on_accuracy:.1%} over {comparison.steps} steps"
+            )
     if args.json:
         _write_json(args.json, {"policy": str(args.policy), "against": results})
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,17 @@ def test_evaluate_a_policy_beside_a_baseline_writes_json_and_plots(checkpoint: P
 def test_against_a_recording_prints_the_agreement(checkpoint: Path, session: Path, capsys) -> None:
     assert main(["evaluate", "--policy", str(checkpoint), "--against", str(session)]) == 0
     assert "direction cosine" in capsys.readouterr().out
+
+
+def test_against_a_recording_whose_pulls_have_no_target_says_so_and_writes_valid_json(
+        checkpoint: Path, shared_data: Path, tmp_path: Path, capsys) -> None:
+    example = shared_data / "recordings" / "nanotube-example.nanover.zip"  # the person's force in frames, no interaction in state
+    out = tmp_path / "against.json"
+    assert main(["evaluate", "--policy", str(checkpoint), "--against", str(example), "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "never pulls with a recorded target" in printed and not re.search(r"\bnan\b", printed)
+    (result,) = json.loads(out.read_text(), parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))["against"]
+    assert result["pulling_steps"] == 0 and result["direction_cosine"] is None and result["target_error_nm"] is None
 
 
 @pytest.mark.parametrize(("arguments", "message"), [

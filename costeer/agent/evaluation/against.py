@@ -15,6 +15,7 @@ trained with ``costeer train --lead-frames K``, the action recorded ``K`` steps 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,9 @@ class Comparison:
     """Median distance between the targets while the person pulls."""
 
     def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        """The fields, with ``None`` for a figure nothing was there to measure (JSON has no NaN)."""
+        return {name: None if isinstance(value, float) and math.isnan(value) else value
+                for name, value in self.__dict__.items()}
 
 
 def compare_with_recording(runner: Any, recording: str | Path, *, task: str) -> Comparison:
