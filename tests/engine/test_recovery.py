@@ -125,13 +125,15 @@ def test_a_blow_up_rolls_back_releases_the_pulls_and_runs_on(nanotube_task, publ
 
 
 class DoomedSimulation:
-    """A Recoverable simulation whose every state blows up again at once (after ``calm`` good frames)."""
+    """A Recoverable simulation whose every state blows up again at once (after two good frames, or,
+    ``after_a_pull``, once it has been handed a pull)."""
 
-    def __init__(self, states: int, calm: int = 2) -> None:
+    def __init__(self, states: int, *, after_a_pull: bool = False) -> None:
         self.name = "doomed"
         self.particle_count = 1
         self.states = states
-        self.calm = calm
+        self.set_off = not after_a_pull
+        """Whether it blows up (from its third frame on)."""
         self.rollbacks = 0
         self.advances = 0
 
@@ -143,12 +145,12 @@ class DoomedSimulation:
 
     def advance(self, seconds: float) -> FrameDict:
         self.advances += 1
-        if self.advances > self.calm:
+        if self.advances > 2 and self.set_off:
             raise SimulationBlowUpError("boom")
         return {keys.PARTICLE_POSITIONS: np.zeros((1, 3), dtype=np.float32), keys.SIMULATION_TIME: 0.1 * self.advances}
 
     def set_interactions(self, interactions) -> None:
-        pass
+        self.set_off = self.set_off or bool(interactions)
 
     def remember_good_state(self) -> None:
         pass
@@ -195,7 +197,7 @@ def test_a_simulation_that_keeps_blowing_up_with_nobody_pulling_pauses_instead_o
 
 
 def test_blow_ups_soon_after_a_pull_are_put_down_to_it_not_to_the_system(publisher, wait_for) -> None:
-    simulation = DoomedSimulation(states=10**9, calm=30)
+    simulation = DoomedSimulation(states=10**9, after_a_pull=True)
     recoveries: list[tuple[float, Recovery]] = []
     runner = SimulationRunner([simulation], publisher, frame_rate=100.0, on_blowup="recover")
     runner.recovery_listeners.append(lambda recovery: recoveries.append((time.monotonic(), recovery)))
