@@ -182,6 +182,7 @@ class Classroom:
             "server_cores": (cpu1["process"] - cpu0["process"]) / (end - start),
             "thread_cores": {name: (cpu1[name] - cpu0.get(name, 0.0)) / (end - start) for name in cpu1 if name != "process"},
             "clients_cores": None if crowd is None else crowd.report.cores,
+            "clients_on_cores": None if crowd is None else crowd.report.on_cores,
             "rss_before": rss_before,
             "rss_during": rss_during,
             "bytes_per_client": (rss_during - rss_before) / clients if clients else None,

@@ -57,6 +57,8 @@ class CrowdReport:
     (closed: the server had closed the connection by the time it read)."""
     cores: float = 0.0
     """The crowd process's CPU seconds per wall second from ``connected`` to the close of its stdin."""
+    on_cores: list[int] = field(default_factory=list)
+    """The CPU cores the crowd's process was allowed to run on."""
 
 
 class Crowd:
@@ -154,13 +156,13 @@ async def _run(url: str, readers: int, stalled: int) -> CrowdReport:
     await asyncio.gather(*(connection.close() for connection in connections))
     drained = [await _drain(connection) for connection in stalled_connections]
     await asyncio.gather(*(connection.close() for connection in stalled_connections))
-    return CrowdReport(readers=arrivals, stalled=drained, cores=cores)
+    return CrowdReport(readers=arrivals, stalled=drained, cores=cores, on_cores=sorted(os.sched_getaffinity(0)))
 
 
 def main(argv: list[str]) -> int:
     url, readers, stalled = argv[0], int(argv[1]), int(argv[2])
     report = asyncio.run(_run(url, readers, stalled))
-    print(json.dumps({"readers": report.readers, "stalled": report.stalled, "cores": report.cores}), flush=True)
+    print(json.dumps(report.__dict__), flush=True)
     return 0
 
 

@@ -39,3 +39,10 @@ def test_a_tiny_classroom_on_the_nanotube_measures_every_target():
     assert row["frames_per_second"]["min"] > 10  # 30 set; the machine is shared
     assert row["slow_client"]["received"] >= 1 and row["slow_client"]["published"] >= row["slow_client"]["received"]
     assert set(row["met"]) == {"ratio", "frames_per_second", "memory", "slow_client"}
+
+
+@pytest.mark.slow
+def test_the_crowd_runs_on_the_core_it_is_given():
+    with classroom.Classroom("nanotube", seconds=0.5, warmup=0.2, crowd_core=0) as room:
+        window = room.window(2)
+    assert window["clients_on_cores"] == [0] and len(window["frames_per_second"]) == 2
