@@ -51,7 +51,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     served = parser.add_argument_group("the served tour (--served)")
     served.add_argument("--served", action="store_true", help="serve, pull through with a scripted client, record")
     served.add_argument("--duration", type=seconds, default=40.0, help="longest pull in seconds; the hand lets go once the methane is through (default 40)")
-    served.add_argument("--output", type=Path, default=None, help="recording path (implies --served; default out/demo-<time>.nanover.zip)")
+    served.add_argument("--output", type=Path, default=None, help="recording path, or a folder for a new one (implies --served; default out/demo-<time>.nanover.zip)")
     served.add_argument("--steps-per-frame", type=int, default=5, help="MD steps per frame at 30 frames/s (default 5, as NanoVer)")
     parser.set_defaults(run=run)
 
@@ -142,8 +142,8 @@ def _run_served(args: argparse.Namespace) -> int:
     from ..server.app import CosteerServer
     from ..tasks import build_task_system
 
-    output = args.output or Path("out") / f"demo-{datetime.now():%Y%m%d-%H%M%S}.nanover.zip"
-    new_recording(output, option="--output")
+    output = new_recording(args.output or Path("out") / f"demo-{datetime.now():%Y%m%d-%H%M%S}.nanover.zip",
+                           option="--output")  # a folder: a new file in it
     output.parent.mkdir(parents=True, exist_ok=True)
     loaded = from_built(build_task_system("nanotube"))
     timestep_ps = loaded.integrator.getStepSize().value_in_unit(unit.picosecond)

@@ -31,7 +31,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "example by SIGKILL), keeping every complete message.",
     )
     repair.add_argument("file", type=Path, help="the damaged .nanover.zip")
-    repair.add_argument("-o", "--output", type=Path, default=None, help="write here instead of repairing in place")
+    repair.add_argument("-o", "--output", type=Path, default=None, help="write here (a new file, or a new one in this folder) instead of repairing in place")
     repair.set_defaults(run=run_repair)
 
 
@@ -52,8 +52,9 @@ def run_repair(args: argparse.Namespace) -> int:
     from ..recording.repair import repair_recording
 
     existing_file(args.file, option="FILE")
-    if args.output is not None and args.output.resolve() != args.file.resolve():
-        new_recording(args.output, option="--output")  # a repair never overwrites another recording
-    report = repair_recording(args.file, output=args.output)
+    output = args.output
+    if output is not None and output.resolve() != args.file.resolve():
+        output = new_recording(output, option="--output")  # never over another recording; a folder gets a new file
+    report = repair_recording(args.file, output=output)
     print(report)
     return 0

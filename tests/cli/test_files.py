@@ -10,7 +10,7 @@ from openmm import app
 
 from costeer.cli.files import new_recording
 from costeer.cli.main import main
-from costeer.recording import RecordingWriter
+from costeer.recording import RecordingReader, RecordingWriter
 
 VILLIN = Path(app.__file__).parent / "data" / "test.pdb"
 
@@ -129,6 +129,15 @@ def test_repair_never_overwrites_another_recording(capsys, files, tmp_path) -> N
     err = refused(capsys, "recording", "repair", str(files["cut-short"]), "-o", str(other))
     assert f"{other} exists already" in err
     assert other.read_bytes() == b"precious"
+
+
+def test_repair_into_a_folder_writes_a_new_recording_there(capsys, files, tmp_path) -> None:
+    folder = tmp_path / "repaired"
+    folder.mkdir()
+    assert main(["recording", "repair", str(files["cut-short"]), "-o", str(folder)]) == 0
+    (repaired,) = folder.iterdir()
+    assert repaired.name.endswith(".nanover.zip") and str(repaired) in capsys.readouterr().out
+    assert RecordingReader(repaired).frame_count > 0
 
 
 def test_dataset_build_checks_every_recording_before_building(capsys, files, tmp_path) -> None:

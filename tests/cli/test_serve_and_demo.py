@@ -39,12 +39,15 @@ def test_playback_replays_frames_and_the_recorded_state(costeer_server, shared_d
 
 
 def test_demo_serves_pulls_records_and_summarises(costeer_cli, tmp_path: Path):
-    output = tmp_path / "demo.nanover.zip"
+    folder = tmp_path / "recordings"  # a folder: the demo records to a new file in it
+    folder.mkdir()
     done = subprocess.run(
-        [*costeer_cli, "demo", "--duration", "4", "--output", str(output)],
+        [*costeer_cli, "demo", "--duration", "4", "--output", str(folder)],
         capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    (output,) = folder.iterdir()
+    assert output.name.endswith(".nanover.zip")
     summary = done.stdout
     for line in ("frames received", "MD steps/s", "methane (atom 60)", "threaded through the tube", str(output)):
         assert line in summary, summary
