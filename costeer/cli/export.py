@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .files import existing_file, output_folder_of
+from .files import existing_file, output_file
 
 __all__ = ["add_parser"]
 
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--omm is already NanoVer XML: use it with --topology only")
     for path, option in ((args.output, "--output"), (args.topology, "--topology")):
         if path is not None:
-            output_folder_of(path, option=option)
+            output_file(path, option=option)
     if args.omm is not None:
         from ..engine.nanover_xml import read_nanover_xml
 

@@ -199,6 +199,8 @@ def outputs(tmp_path: Path) -> dict[str, Path]:
     (["demonstrate", "--offline", "--episodes", "1", "-o", "{file}"], "file", "is a file: give a folder"),
     (["dataset", "build", "{recording}", "--task", "nanotube", "-o", "{file}"], "file", "is a file: give a folder"),
     (["dataset", "plot", "{dataset}", "-o", "{file}"], "file", "is a file: give a folder"),
+    (["export", "--task", "nanotube", "-o", "{folder}"], "folder", "is a folder: give a file name"),
+    (["export", "--task", "nanotube", "--topology", "{folder}"], "folder", "is a folder: give a file name"),
 ])
 def test_an_output_of_the_wrong_kind_is_refused_before_the_work_that_fills_it(capsys, files, outputs, argv, wrong, says) -> None:
     values = {**{key: str(path) for key, path in outputs.items()}, "recording": str(files["complete"])}
