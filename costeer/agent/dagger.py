@@ -118,8 +118,11 @@ def run_dagger(
         raise ValueError(f"--rounds and --episodes must be at least 1, got {rounds} and {episodes}")
     output, policy = Path(output), Path(policy)
     grown = output / "dataset"
-    if grown.exists():
-        raise FileExistsError(f"{grown} exists: give an empty --output folder (DAgger grows its own copy of the dataset)")
+    if output.is_dir() and any(output.iterdir()):
+        raise FileExistsError(
+            f"{output} is not empty: give an empty or new --output folder (DAgger writes round-N/, its own copy of "
+            "the dataset, dagger.json and dagger.png there)"
+        )
     output.mkdir(parents=True, exist_ok=True)
     shutil.copytree(dataset, grown)
     saved = read_checkpoint(policy, expect_task=task)

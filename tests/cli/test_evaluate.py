@@ -79,3 +79,15 @@ def test_evaluate_with_a_synthetic_person_compares_alone_and_with_the_copilot(ch
 def test_evaluate_with_a_person_refuses_a_mode_without_a_pull(checkpoint: Path, capsys) -> None:
     assert main(["evaluate", "--policy", str(checkpoint), "--with-person", "synthetic", "--mode", "suggest"]) == 2
     assert "co-steering is measured in assist" in capsys.readouterr().err
+
+
+def test_dagger_refuses_a_folder_that_is_not_empty_before_any_work(checkpoint: Path, tmp_path: Path, capsys) -> None:
+    dataset = tmp_path / "dataset"
+    (dataset / "meta").mkdir(parents=True)
+    (dataset / "meta" / "info.json").write_text("{}")
+    taken = tmp_path / "another-dataset"  # e.g. the dataset itself, given as -o by mistake
+    taken.mkdir()
+    (taken / "notes.txt").write_text("precious")
+    assert main(["dagger", "--policy", str(checkpoint), "--dataset", str(dataset), "-o", str(taken)]) == 2
+    assert f"{taken} is not empty: give an empty or new --output folder" in capsys.readouterr().err
+    assert [path.name for path in taken.iterdir()] == ["notes.txt"]
