@@ -28,7 +28,7 @@ import msgpack
 import websockets
 
 from ..core import keys
-from ..core.address import cannot_connect, server_url
+from ..core.address import connecting, server_url
 from ..core.frame import FrameDict, merge_frames, unpack_frame
 from ..core.message import encode_message
 
@@ -284,15 +284,11 @@ class _Connector:
 
     async def __aenter__(self) -> NanoverSession:
         options: dict[str, Any] = {} if self._ssl is None else {"ssl": self._ssl}
-        try:
+        with connecting(self._url):
             websocket = await websockets.connect(
                 server_url(self._url), open_timeout=self._open_timeout, max_size=None,
                 additional_headers=self._headers, **options,
             )
-        except ssl_module.SSLError:  # the certificate: its own message says what is wrong
-            raise
-        except (OSError, TimeoutError) as error:
-            raise cannot_connect(self._url, error) from error
         self._session = NanoverSession(websocket)
         return self._session
 

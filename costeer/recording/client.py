@@ -7,7 +7,6 @@ microseconds since the connection opened.
 
 from __future__ import annotations
 
-import ssl
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,7 @@ import msgpack
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from ..core.address import cannot_connect, server_url
+from ..core.address import connecting, server_url
 from .format import RECORDED_TYPES, message_metadata
 from .writer import RecordingWriter
 
@@ -46,12 +45,8 @@ def record_server(url: str, path: str | Path, *, duration: float | None = None) 
     """
     if duration is not None and duration < 0:
         raise ValueError(f"duration must be positive, got {duration}")
-    try:
+    with connecting(url):
         connection = connect(server_url(url), max_size=MAX_MESSAGE_SIZE, open_timeout=10)
-    except ssl.SSLError:  # the certificate: its own message says what is wrong
-        raise
-    except (OSError, TimeoutError) as error:
-        raise cannot_connect(url, error) from error
     started = time.monotonic()
     deadline = None if duration is None else started + duration
     with connection, RecordingWriter(path) as writer:

@@ -92,6 +92,8 @@ class RemoteLink:
         check_hub_url(url)
         self.parts = parts
         self.url = url
+        self.shown_url = shown(url)
+        """The hub's URL as logs and connection events show it (a ``token=`` hidden)."""
         self._backoff = backoff or Backoff()
         self._loop_thread = LoopThread("costeer-remote")
         self._ids = itertools.count(1)
@@ -127,11 +129,11 @@ class RemoteLink:
         except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as error:
             self._loop_thread.stop(None, what="the remote link", timeout=1)
             raise OSError(
-                f"cannot reach the hub at {shown(self.url)} ({type(error).__name__}: {error}); "
+                f"cannot reach the hub at {self.shown_url} ({type(error).__name__}: {error}); "
                 "check that it runs and that --remote names its WebSocket URL"
             ) from None
         asyncio.run_coroutine_threadsafe(self._begin(first), loop).result()
-        _log.info("linked to the hub at %s", shown(self.url))
+        _log.info("linked to the hub at %s", self.shown_url)
 
     def close(self) -> None:
         """Leave the hub (its users' keys removed here) and stop reconnecting; safe to call twice."""
@@ -151,7 +153,7 @@ class RemoteLink:
         try:
             await asyncio.wait_for(self._task, CLOSE_TIMEOUT)
         except TimeoutError:
-            _log.warning("the link to %s did not finish closing in %.0f s", shown(self.url), CLOSE_TIMEOUT)
+            _log.warning("the link to %s did not finish closing in %.0f s", self.shown_url, CLOSE_TIMEOUT)
 
     async def _connect(self) -> ClientConnection:
         return await connect(
@@ -172,7 +174,7 @@ class RemoteLink:
                 if self._closing.is_set():
                     return
             delay = self._backoff.next()
-            _log.warning("no link to the hub at %s; trying again in %.1f s", shown(self.url), delay)
+            _log.warning("no link to the hub at %s; trying again in %.1f s", self.shown_url, delay)
             try:
                 await asyncio.wait_for(self._closing.wait(), delay)
                 return
@@ -183,20 +185,20 @@ class RemoteLink:
                 if self._closing.is_set():
                     await connection.close()
                     return
-                _log.info("linked to the hub at %s again", shown(self.url))
+                _log.info("linked to the hub at %s again", self.shown_url)
             except (OSError, InvalidHandshake, TimeoutError) as error:
-                _log.info("the hub at %s did not answer (%s: %s)", shown(self.url), type(error).__name__, error)
+                _log.info("the hub at %s did not answer (%s: %s)", self.shown_url, type(error).__name__, error)
                 connection = None
 
     async def _serve(self, connection: ClientConnection) -> None:
         link = _HubConnection(self.parts, connection, f"{self.name}-{next(self._ids)}")
         self._link = link
-        self.parts.tell_connection(link.session.connection_id, self.url, True)
+        self.parts.tell_connection(link.session.connection_id, self.shown_url, True)
         try:
             await link.run()
         finally:
             self._link = None
-            self.parts.tell_connection(link.session.connection_id, self.url, False)
+            self.parts.tell_connection(link.session.connection_id, self.shown_url, False)
 
 
 class _HubConnection(PeerConnection):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from costeer.core.address import cannot_connect, server_url, shown
+from costeer.core.address import cannot_connect, connecting, server_url, shown
 
 
 @pytest.mark.parametrize("url", ["ws://127.0.0.1:38801", "wss://gpu-box:443", "ws://localhost", "ws://[::1]:0"])
@@ -39,3 +39,14 @@ def test_a_token_in_the_address_is_not_shown_in_errors():
     with pytest.raises(ValueError) as refusal:
         server_url("http://h:1/?token=s3cret")
     assert "s3cret" not in str(refusal.value)
+
+
+def test_connecting_turns_a_refusal_into_the_one_line_error_and_leaves_certificate_errors_alone():
+    import ssl
+
+    with pytest.raises(ConnectionError, match=r"cannot connect to ws://h:1/\?token=\*\*\*: .*is the server running\?"):
+        with connecting("ws://h:1/?token=s3cret"):
+            raise ConnectionRefusedError(111, "Connection refused")
+    with pytest.raises(ssl.SSLCertVerificationError):
+        with connecting("wss://h:1"):
+            raise ssl.SSLCertVerificationError("certificate verify failed")
