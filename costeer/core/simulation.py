@@ -1,13 +1,17 @@
-"""The contract between the simulation thread and what it runs (OpenMM or a recording)."""
+"""The contract between the simulation thread and what it runs (OpenMM or a recording), and
+``close_simulations`` for the optional ``close`` some of them have."""
 
 from __future__ import annotations
 
-from typing import Mapping, Protocol, runtime_checkable
+import logging
+from typing import Iterable, Mapping, Protocol, runtime_checkable
 
 from .frame import FrameDict
 from .interaction import Interaction
 
-__all__ = ["Simulation", "FreeRunning", "FramePublisher"]
+__all__ = ["Simulation", "FreeRunning", "FramePublisher", "close_simulations"]
+
+_LOG = logging.getLogger(__name__)
 
 
 class Simulation(Protocol):
@@ -62,3 +66,16 @@ class FramePublisher(Protocol):
 
     def send_frame(self, frame: FrameDict) -> None:
         """Publish one (delta) frame; must be cheap and never block on clients."""
+
+
+def close_simulations(simulations: Iterable[Simulation]) -> None:
+    """Release each simulation's resources (OpenMM contexts, open files) through its optional
+    ``close``; one that fails is logged and the others are still closed."""
+    for simulation in simulations:
+        close = getattr(simulation, "close", None)
+        if close is None:
+            continue
+        try:
+            close()
+        except Exception:
+            _LOG.exception("closing simulation %r failed", simulation.name)

@@ -2,8 +2,9 @@
 
 What ``OpenMMSimulation`` needs to turn a context's state into NanoVer's frame keys, apart from
 the stepping: ``topology_frame`` (once per load), ``float32`` (every array sent),
-``require_finite`` (raises ``SimulationBlowUpError``), ``degrees_of_freedom`` (for the
-temperature, as OpenMM's StateDataReporter counts them).
+``require_finite`` (raises ``SimulationBlowUpError``), ``energy_frame`` (energies and temperature,
+one force evaluation), ``degrees_of_freedom`` (for the temperature, as OpenMM's StateDataReporter
+counts them).
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from costeer.core import keys
 from costeer.core.frame import FrameDict
 
 from .frame_guard import SimulationBlowUpError
+from .imd_force import NON_IMD_GROUPS
 
 __all__ = [
     "MOLAR_GAS_CONSTANT",
     "blow_up_message",
     "degrees_of_freedom",
+    "energy_frame",
     "float32",
     "require_finite",
     "topology_frame",
@@ -87,3 +90,17 @@ def degrees_of_freedom(system: openmm.System) -> int:
     if any(isinstance(system.getForce(i), openmm.CMMotionRemover) for i in range(system.getNumForces())):
         dof -= 3
     return dof
+
+
+def energy_frame(context: openmm.Context, time_ps: float, *, name: str, degrees: int = 0) -> FrameDict:
+    """The energies of ``context`` now (without the IMD forces' group), stamped ``time_ps``; with
+    ``degrees`` of freedom, the instantaneous temperature too. One force evaluation; raises
+    ``SimulationBlowUpError`` naming simulation ``name`` if an energy is not finite."""
+    state = context.getState(getEnergy=True, groups=NON_IMD_GROUPS)
+    kinetic = state.getKineticEnergy().value_in_unit(unit.kilojoule_per_mole)
+    potential = state.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
+    require_finite(np.array([kinetic, potential]), "energies", name)
+    frame: FrameDict = {keys.KINETIC_ENERGY: kinetic, keys.POTENTIAL_ENERGY: potential, keys.ENERGY_TIME: time_ps}
+    if degrees > 0:
+        frame[keys.SYSTEM_TEMPERATURE] = 2.0 * kinetic / (degrees * MOLAR_GAS_CONSTANT)
+    return frame

@@ -50,7 +50,9 @@ from .frame_guard import SimulationBlowUpError
 from .good_states import GoodStates
 from .imd_force import NON_IMD_GROUPS, ImdForce
 from .nanover_xml import LoadedSystem
-from .openmm_frames import MOLAR_GAS_CONSTANT, blow_up_message, degrees_of_freedom, float32, require_finite, topology_frame
+from .openmm_frames import (
+    MOLAR_GAS_CONSTANT, blow_up_message, degrees_of_freedom, energy_frame, float32, require_finite, topology_frame,
+)
 from .platforms import PlatformCandidate, check_platform
 from .recovery import NothingToRollBackTo, RolledBack
 from .seeds import openmm_seed, reset_seed
@@ -383,19 +385,9 @@ class OpenMMSimulation:
         return frame
 
     def _energy_frame(self, time_ps: float, *, with_temperature: bool) -> FrameDict:
-        """Energies (and temperature) now, stamped with their simulation time; one force evaluation."""
+        """Energies (and temperature) now, stamped with their simulation time; the schedule told its cost."""
         started = time.perf_counter()
-        state = self._context.getState(getEnergy=True, groups=NON_IMD_GROUPS)
+        frame = energy_frame(self._context, time_ps, name=self.name, degrees=self._dof if with_temperature else 0)
         self._energy_schedule.evaluated(time.perf_counter() - started)
-        kinetic = state.getKineticEnergy().value_in_unit(unit.kilojoule_per_mole)
-        potential = state.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
-        require_finite(np.array([kinetic, potential]), "energies", self.name)
-        frame: FrameDict = {
-            keys.KINETIC_ENERGY: kinetic,
-            keys.POTENTIAL_ENERGY: potential,
-            keys.ENERGY_TIME: time_ps,
-        }
-        if with_temperature and self._dof > 0:
-            frame[keys.SYSTEM_TEMPERATURE] = 2.0 * kinetic / (self._dof * MOLAR_GAS_CONSTANT)
         return frame
 

@@ -40,7 +40,7 @@ from typing import Any, Callable, Mapping, Sequence
 from costeer.core import keys
 from costeer.core.frame import FrameDict
 from costeer.core.interaction import Interaction
-from costeer.core.simulation import FramePublisher, FreeRunning, Simulation
+from costeer.core.simulation import FramePublisher, FreeRunning, Simulation, close_simulations
 
 from .affinity import keep_thread_on
 from .control import ControlQueue, LatestInteractions
@@ -278,7 +278,7 @@ class SimulationRunner:
     def _on_stop(self, _: Any) -> None:
         self._stopped = True
         self._fail_switches()
-        self._close_simulations()
+        close_simulations(self.simulations)
 
     def _on_play(self, _: Any) -> None:
         self._paused = False
@@ -303,17 +303,6 @@ class SimulationRunner:
     def _fail_switches(self) -> None:
         """Fail the ``load``/``next`` requests still queued: the runner is stopping."""
         self._control.fail_switches("the simulation runner stopped before switching simulation")
-
-    def _close_simulations(self) -> None:
-        """Release every simulation's resources (OpenMM contexts, open files)."""
-        for simulation in self.simulations:
-            close = getattr(simulation, "close", None)
-            if close is None:
-                continue
-            try:
-                close()
-            except Exception:
-                _LOG.exception("closing simulation %r failed", simulation.name)
 
     def _forward_interactions(self) -> tuple[int, set[str]]:
         """Hand the latest interactions to the simulation; their version and keys."""
