@@ -67,6 +67,10 @@ class FramePublisher(Protocol):
     def send_frame(self, frame: FrameDict) -> None:
         """Publish one (delta) frame; must be cheap and never block on clients."""
 
+    def wait_for_readers(self, timeout: float) -> bool:
+        """Block until the readers of the last frame are done with it, or ``timeout`` s (the
+        runner calls it, when the simulation's threads need every core, before stepping on)."""
+
 
 def close_simulations(simulations: Iterable[Simulation]) -> None:
     """Release each simulation's resources (OpenMM contexts, open files) through its optional

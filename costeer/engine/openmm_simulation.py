@@ -43,7 +43,7 @@ from costeer.core import keys
 from costeer.core.frame import FrameDict
 from costeer.core.interaction import DEFAULT_MAX_FORCE, Interaction
 
-from .affinity import check_core, on_core
+from .affinity import check_core, on_core, process_cores
 from .contexts import open_context
 from .energy_schedule import ENERGY_BUDGET, EnergySchedule
 from .frame_guard import SimulationBlowUpError
@@ -247,6 +247,12 @@ class OpenMMSimulation:
     def core(self) -> int | None:
         """The core the stepping thread and OpenMM's worker are kept on (after ``load``), if any."""
         return None if self.platform_candidate is None else self.platform_candidate.core
+
+    @property
+    def fills_cores(self) -> bool:
+        """OpenMM's CPU workers take every core the server may use (after ``load``): the runner
+        then lets each frame's readers finish before stepping on (``FrameOutlet.readers_wait``)."""
+        return self.platform_candidate is not None and self.platform_candidate.fills(len(process_cores()))
 
     def run_chunk(self) -> None:
         """Free-running: ``steps_per_frame`` steps while anyone interacts (then the user forces are

@@ -5,8 +5,15 @@
     out.publish_checked(delta)       # raises UnsafeFrameError (a blow-up) instead of publishing
     out.publish(rolled_back_frame)   # unchecked: the caller checked it
     out.publish_exception(error, simulation_name="nanotube")   # NanoVer's exception frame
+    out.let_readers_finish()         # before stepping on, when the simulation's threads take every core
 
 Nothing the guard refuses reaches the publisher, so no client and no recording gets it.
+
+When OpenMM's CPU workers take every core, they wait on each other at every step, so any
+other thread that runs meanwhile stalls them all: a network thread using 3% of a core cost
+villin 10-25% of its steps. So, with ``readers_wait`` set, the runner lets the frame's
+readers (the clients' sends, the recorder) finish before stepping on, up to that long: their
+work then costs the simulation its own time, not several times it.
 """
 
 from __future__ import annotations
@@ -19,9 +26,12 @@ from costeer.core.simulation import FramePublisher
 
 from .frame_guard import FrameGuard, SimulationBlowUpError
 
-__all__ = ["FrameOutlet"]
+__all__ = ["FrameOutlet", "READERS_WAIT_SHARE"]
 
 _LOG = logging.getLogger(__name__)
+
+READERS_WAIT_SHARE = 0.2
+"""The longest the simulation waits for a frame's readers, as a share of the frame interval."""
 
 
 class FrameOutlet:
@@ -34,6 +44,8 @@ class FrameOutlet:
         """Frames sent (exception frames and resets included)."""
         self.last_time: float | None = None
         """Simulation time of the last frame sent that had one, ps."""
+        self.readers_wait = 0.0
+        """How long ``let_readers_finish`` waits, s; 0: it returns at once."""
 
     def start_sequence(self, frame: FrameDict) -> None:
         """A new frame sequence from ``frame``, a full frame: it sets the guard's reach and must pass it."""
@@ -54,6 +66,11 @@ class FrameOutlet:
         time_ps = frame.get(keys.SIMULATION_TIME)
         if time_ps is not None:
             self.last_time = time_ps
+
+    def let_readers_finish(self) -> None:
+        """Wait (up to ``readers_wait``) until the readers of the last frame are done with it."""
+        if self.readers_wait > 0:
+            self.publisher.wait_for_readers(self.readers_wait)
 
     def publish_exception(self, error: Exception, *, simulation_name: str) -> None:
         """NanoVer's ``system.simulation.exception`` frame for ``error`` (the caller pauses); logged."""

@@ -76,6 +76,10 @@ class PlatformCandidate:
     core: int | None = None
     """The core the stepping thread and OpenMM's worker are kept on; ``None``: wherever the OS runs them."""
 
+    def fills(self, cores: int) -> bool:
+        """True when this candidate's CPU workers take all ``cores`` (OpenMM's default: one per core)."""
+        return self.name == "CPU" and (self.threads is None or self.threads >= cores)
+
     @property
     def properties(self) -> dict[str, str]:
         """Platform properties for ``openmm.Context``."""

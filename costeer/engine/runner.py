@@ -45,7 +45,7 @@ from costeer.core.simulation import FramePublisher, FreeRunning, Simulation, clo
 from .affinity import keep_thread_on
 from .control import ControlQueue, LatestInteractions
 from .frame_guard import SimulationBlowUpError
-from .outlet import FrameOutlet
+from .outlet import READERS_WAIT_SHARE, FrameOutlet
 from .recovery import ON_BLOWUP_CHOICES, PULL_AFTERMATH_SECONDS, BlowUpRecovery, Recoverable, Recovery, RecoveryLoopError
 
 __all__ = ["SimulationRunner", "FreeRunning", "LOAD_WAIT_SECONDS", "CLOSE_WAIT_SECONDS"]
@@ -350,6 +350,8 @@ class SimulationRunner:
         else:
             loaded = True
             keep_thread_on(getattr(simulation, "core", None))  # this thread steps it: on its core, if it has one
+            fills_cores = getattr(simulation, "fills_cores", False)  # known once loaded (the platform trial)
+            self._out.readers_wait = READERS_WAIT_SHARE * self._interval if fills_cores else 0.0
         # Before the new simulation's first frame: what they forget (the previous simulation's pulls)
         # must not include a pull a client makes on seeing that frame.
         for listener in list(self.simulation_changed_listeners):
@@ -366,6 +368,7 @@ class SimulationRunner:
         self._out.publish_checked(frame)
         if self._recoverable:
             simulation.remember_good_state()  # type: ignore[attr-defined]
+        self._out.let_readers_finish()
 
     def _fail(self, error: Exception) -> None:
         """Recover from a blow-up when asked to and able to; otherwise report and pause."""

@@ -175,6 +175,7 @@ class ServerEvents:
             if packed is not None and self._task is not None:
                 for event in self._task.frame(unpack_frame(packed), now=now):
                     self._publish(event)
+                self._frames.handled()
         else:
             self._publish(what)
 

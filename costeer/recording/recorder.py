@@ -59,6 +59,9 @@ class FrameSubscription(Protocol):
     def take_packed(self) -> EncodedFrame | None:
         """The merged frame pending since the last take, or ``None``; never blocks."""
 
+    def handled(self) -> None:
+        """Done with the frame taken (written): a publisher waiting for its readers goes on."""
+
     def close(self) -> None:
         """Stop receiving."""
 
@@ -175,6 +178,7 @@ class SessionRecorder:
             if packed is not None:  # the bytes the clients get: not encoded a second time
                 data = packed.encoding(FRAME_MESSAGE_ENCODING, encode_frame_message)
                 writer.write_raw(data, message_metadata({"frame": packed.frame}, writer.elapsed_us()))
+                self._frame_subscription.handled()
             return
         change = self._state_subscription.take()
         if change is not None:

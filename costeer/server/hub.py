@@ -67,7 +67,7 @@ class FrameSubscription(LatestSubscription[SharedFrame]):
     """
 
     def __init__(self, hub: "FrameHub", on_ready: Callable[[], None] | None) -> None:
-        super().__init__(merge=_merge_shared, unsubscribe=hub._unsubscribe, on_ready=on_ready)
+        super().__init__(merge=_merge_shared, unsubscribe=hub._unsubscribe, on_ready=on_ready, on_back=hub._reader_back)
 
     def take(self) -> FrameDict | None:
         """The pending merged packed frame, or ``None``; never blocks."""
@@ -111,6 +111,9 @@ class FrameHub:
         self._next_index = 0
         self._simulation_counter = 0
         self._closed = False
+        self._readers = threading.Condition(threading.Lock())
+        self._awaited: list[FrameSubscription] = []
+        """The subscribers the last frame found idle (the publishing thread's own list)."""
 
     @property
     def current_frame(self) -> FrameDict | None:
@@ -146,7 +149,21 @@ class FrameHub:
             if self._pending_clear is not None:
                 packed, self._pending_clear = self._pending_clear.merged_with(packed), None
             ready = self._publish(packed)
+        self._awaited = [subscription for subscription in ready if subscription.awaited]
         notify_all(ready)
+
+    def wait_for_readers(self, timeout: float) -> bool:
+        """After ``send_frame``: block until each subscriber that was idle when the frame came
+        has handled it (``FrameSubscription.handled``: its client's send done), or ``timeout``
+        s; True if they all did. A publisher whose threads need every core calls it so that the
+        sends run between its steps rather than stalling them."""
+        awaited = self._awaited
+        with self._readers:
+            if self._readers.wait_for(lambda: not any(subscription.awaited for subscription in awaited), timeout):
+                return True
+        for subscription in awaited:  # given up on: not waited for again until it is idle again
+            subscription.awaited = False
+        return False
 
     def subscribe(self, *, on_ready: Callable[[], None] | None = None) -> FrameSubscription:
         """A new subscription whose first frame is the current aggregate (if any).
@@ -180,6 +197,10 @@ class FrameHub:
 
     def _publish(self, frame: SharedFrame) -> list[FrameSubscription]:
         return [subscription for subscription in self._subscriptions if subscription._put(frame)]
+
+    def _reader_back(self, _: LatestSubscription) -> None:
+        with self._readers:
+            self._readers.notify_all()
 
     def _unsubscribe(self, subscription: LatestSubscription) -> None:
         with self._lock:

@@ -57,6 +57,13 @@ class LatestSubscription(Generic[Item]):
     when nothing was pending) and returns ``None`` when the result holds nothing to deliver.
     ``on_ready`` is called by the publisher (never under a lock) when the subscription goes
     from nothing pending to something pending.
+
+    A publisher may also wait for its consumer to finish with what it put: when ``_put``
+    finds the consumer idle (its last take found nothing, or it is waiting), the subscription
+    is ``awaited`` until the consumer has handled the item (it calls ``handled()``, e.g. once
+    the item is on the wire) or comes back for more and finds nothing; then ``on_back(self)``
+    is called from the consumer's thread. A consumer busy with an earlier item (say, waiting
+    for a slow client's socket) is not idle, so a publisher never waits on it.
     """
 
     def __init__(
@@ -65,13 +72,19 @@ class LatestSubscription(Generic[Item]):
         merge: Callable[[Item | None, Item], Item | None],
         unsubscribe: Callable[["LatestSubscription[Item]"], None],
         on_ready: Callable[[], None] | None = None,
+        on_back: "Callable[[LatestSubscription[Item]], None] | None" = None,
     ) -> None:
         self._merge = merge
         self._unsubscribe = unsubscribe
         self._on_ready = on_ready
+        self._on_back = on_back
         self._condition = threading.Condition(threading.Lock())
         self._pending: Item | None = None
         self._closed = False
+        self._idle = True
+        """The consumer's last take found nothing (or it is waiting for an item)."""
+        self.awaited = False
+        """An item was put while the consumer was idle, and it has neither handled it nor come back for more."""
 
     @property
     def closed(self) -> bool:
@@ -86,13 +99,45 @@ class LatestSubscription(Generic[Item]):
     def _take_pending(self) -> Item | None:
         with self._condition:
             pending, self._pending = self._pending, None
+            back = self._note_take(pending)
+        if back:
+            self._come_back()
         return pending
 
     def _wait_pending(self, timeout: float | None) -> Item | None:
         with self._condition:
+            back = self._pending is None and self._note_take(None)  # about to wait: idle from now
+        if back:
+            self._come_back()
+        with self._condition:
             self._condition.wait_for(lambda: self._pending is not None or self._closed, timeout)
             pending, self._pending = self._pending, None
+            back = self._note_take(pending)
+        if back:
+            self._come_back()
         return pending
+
+    def handled(self) -> None:
+        """The consumer is done with what it took (sent it, wrote it): a publisher waiting for it goes on."""
+        with self._condition:
+            back = self.awaited and not self._idle
+            if back:
+                self.awaited = False
+        if back:
+            self._come_back()
+
+    def _note_take(self, taken: Item | None) -> bool:
+        """Under the lock: the consumer took ``taken`` (``None``: found nothing); True when it
+        just came back from an awaited item (call ``_come_back`` outside the lock)."""
+        self._idle = taken is None
+        if taken is None and self.awaited:
+            self.awaited = False
+            return True
+        return False
+
+    def _come_back(self) -> None:
+        if self._on_back is not None:
+            self._on_back(self)
 
     def _put(self, item: Item) -> bool:
         """Merge ``item`` in; True when the subscription just became ready (call ``_notify``)."""
@@ -102,7 +147,10 @@ class LatestSubscription(Generic[Item]):
             was_empty = self._pending is None
             self._pending = self._merge(self._pending, item)
             self._condition.notify_all()
-            return was_empty and self._pending is not None
+            ready = was_empty and self._pending is not None
+            if ready and self._idle:
+                self.awaited = True
+            return ready
 
     @staticmethod
     def close_all(subscriptions: "set[LatestSubscription]") -> None:
@@ -119,7 +167,10 @@ class LatestSubscription(Generic[Item]):
         with self._condition:
             self._closed = True
             self._pending = None
+            back, self.awaited = self.awaited, False
             self._condition.notify_all()
+        if back:
+            self._come_back()
 
     def __enter__(self) -> "LatestSubscription[Item]":
         return self

@@ -28,6 +28,9 @@ class FramesKept:
         with self.lock:
             self.frames.append(frame)
 
+    def wait_for_readers(self, timeout: float) -> bool:
+        return True
+
     def snapshot(self) -> list[FrameDict]:
         with self.lock:
             return list(self.frames)

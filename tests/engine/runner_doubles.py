@@ -17,6 +17,8 @@ class FakePublisher:
     def __init__(self) -> None:
         self.events: list[tuple[str, FrameDict | None]] = []
         self.lock = threading.Lock()
+        self.readers_waits: list[float] = []
+        """The timeout of each ``wait_for_readers`` call."""
 
     def send_clear(self) -> None:
         with self.lock:
@@ -25,6 +27,11 @@ class FakePublisher:
     def send_frame(self, frame: FrameDict) -> None:
         with self.lock:
             self.events.append(("frame", frame))
+
+    def wait_for_readers(self, timeout: float) -> bool:
+        with self.lock:
+            self.readers_waits.append(timeout)
+        return True
 
     def frames(self) -> list[FrameDict]:
         with self.lock:

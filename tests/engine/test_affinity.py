@@ -103,6 +103,9 @@ def test_the_runners_simulation_thread_is_kept_on_its_simulations_core(nanotube_
         def send_frame(self, frame) -> None:
             pass
 
+        def wait_for_readers(self, timeout: float) -> bool:
+            return True
+
     core = CORES[-1]
     before = _threads_on({core})
     runner = SimulationRunner([OpenMMSimulation(read_nanover_xml(nanotube_xml), platform="CPU", cpu_threads=1,

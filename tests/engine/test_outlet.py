@@ -20,6 +20,10 @@ class Kept:
     def send_frame(self, frame) -> None:
         self.events.append(frame)
 
+    def wait_for_readers(self, timeout: float) -> bool:
+        self.events.append(("wait", timeout))
+        return True
+
 
 def _frame(x: float, time_ps: float) -> dict:
     return {keys.PARTICLE_POSITIONS: np.full((3, 3), x, dtype=np.float32), keys.SIMULATION_TIME: time_ps}
@@ -47,3 +51,13 @@ def test_an_exception_frame_says_how_to_go_on_after_a_blow_up() -> None:
     assert blown.startswith("SimulationBlowUpError during simulation `nanotube`: it blew up")
     assert "playback/reset" in blown and "playback/play" in blown
     assert other == "ValueError during simulation `nanotube`: bad"
+
+
+def test_letting_the_readers_finish_waits_only_when_a_wait_is_set() -> None:
+    kept = Kept()
+    out = FrameOutlet(kept)
+    out.let_readers_finish()
+    assert kept.events == []
+    out.readers_wait = 0.005
+    out.let_readers_finish()
+    assert kept.events == [("wait", 0.005)]

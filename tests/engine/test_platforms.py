@@ -181,3 +181,9 @@ def test_cpu_with_one_thread_is_also_timed_on_each_core_to_pin_to() -> None:
     assert platform_candidates("CPU", cpu_threads=2, cores=2, pin_cores=[0]) == [CPU_2]  # pinned: one thread only
     assert platform_candidates("reference", pin_cores=[0]) == [REFERENCE]
     assert platform_candidates("CPU", cores=2, pin_cores=[1], pinned_only=True) == [CPU_2, PlatformCandidate("CPU", 1, 1)]
+
+
+def test_a_cpu_candidate_fills_the_cores_when_its_workers_cover_them() -> None:
+    assert CPU_2.fills(2) and PlatformCandidate("CPU").fills(2)  # no thread count: OpenMM's one per core
+    assert CPU_1.fills(1) and not CPU_1.fills(2)
+    assert not REFERENCE.fills(1) and not PlatformCandidate("CUDA").fills(1)

@@ -13,6 +13,7 @@ from costeer.core.frame import FrameDict
 from costeer.core.interaction import Interaction
 from costeer.engine.nanover_xml import read_nanover_xml
 from costeer.engine.openmm_simulation import OpenMMSimulation
+from costeer.engine.outlet import READERS_WAIT_SHARE
 from costeer.engine.runner import SimulationRunner
 from tests.engine.runner_doubles import CountingSimulation, FakePublisher
 
@@ -257,3 +258,28 @@ def test_seeded_servers_repeat_reset_by_reset(run, nanotube_xml: Path, wait_for)
     for episode_a, episode_b in zip(*runs):
         assert np.array_equal(episode_a, episode_b)
     assert not np.array_equal(runs[0][1][-1], runs[0][2][-1])  # each reset has noise of its own
+
+
+def test_the_runner_lets_a_frames_readers_finish_only_when_the_simulation_fills_the_cores(run, wait_for) -> None:
+    class FillingSimulation(CountingSimulation):
+        fills_cores = True  # OpenMM's CPU workers on every core: a send meanwhile would stall them
+
+    _, filling = run([FillingSimulation()], frame_rate=20.0)
+    _, sharing = run([CountingSimulation()], frame_rate=20.0)
+    wait_for(lambda: len(filling.readers_waits) >= 3 and len(sharing.frames()) >= 3)
+    assert filling.readers_waits[0] == pytest.approx(READERS_WAIT_SHARE / 20.0)
+    assert sharing.readers_waits == []
+
+
+def test_an_openmm_simulation_fills_the_cores_with_one_cpu_worker_per_core(nanotube_xml: Path) -> None:
+    from costeer.engine.affinity import process_cores
+
+    loaded = read_nanover_xml(nanotube_xml)
+    cpu = OpenMMSimulation(loaded, platform="CPU", cpu_threads=len(process_cores()), cpu_core="off")
+    reference = OpenMMSimulation(loaded, platform="Reference")
+    assert not cpu.fills_cores  # not loaded yet: no platform
+    cpu.load(), reference.load()
+    try:
+        assert cpu.fills_cores and not reference.fills_cores
+    finally:
+        cpu.close(), reference.close()

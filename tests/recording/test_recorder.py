@@ -50,6 +50,12 @@ class FakeSubscription:
 
     take_packed = take  # the frame source publishes SharedFrames
 
+    def handled(self) -> None:
+        self.handled_count += 1
+
+    handled_count = 0
+    """How often the recorder said it was done with a frame."""
+
     def close(self) -> None:
         self.closed = True
 
@@ -98,6 +104,7 @@ def test_records_every_frame_and_change_from_fakes(tmp_path, make_frame):
     assert indices == list(range(60))
     assert [change.state.get("avatar.a") for change in states] == [0, 10, 20, 30, 40, 50, None]
     assert recorder.frames_recorded == 60
+    assert frames.subscriptions[0].handled_count == 60  # each frame written was said done (the runner may wait on it)
 
 
 def test_records_a_real_hub_and_shared_state(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import msgpack
 import numpy as np
@@ -164,3 +165,60 @@ def test_closed_subscription_gets_nothing_more():
     sub.close()
     hub.send_frame({"a": 1})
     assert sub.take() is None and hub.subscriber_count == 0
+
+
+def test_wait_for_readers_returns_once_each_idle_reader_has_handled_the_frame():
+    hub = FrameHub()
+    sub = hub.subscribe()
+    sub.take(), sub.take()  # the first aggregate handled: idle
+    handled = threading.Event()
+
+    def read() -> None:
+        assert sub.wait(timeout=5) is not None
+        handled.set()
+        sub.wait(timeout=0.5)  # back for more
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    time.sleep(0.05)  # the reader is waiting
+    hub.send_frame({"a": 1})
+    assert hub.wait_for_readers(5.0) is True
+    assert handled.is_set()
+    reader.join()
+
+
+def test_wait_for_readers_gives_up_after_its_timeout_then_skips_that_reader_while_it_is_busy():
+    hub = FrameHub()
+    sub = hub.subscribe()
+    sub.take(), sub.take()  # idle
+    hub.send_frame({"a": 1})
+    assert sub.take() is not None  # taken, and neither handled nor back for more (a stuck client)
+    assert hub.wait_for_readers(0.05) is False  # waited, then given up
+    started = time.monotonic()
+    hub.send_frame({"a": 2})
+    assert hub.wait_for_readers(5.0) is True  # still busy with the first frame: not waited for
+    assert time.monotonic() - started < 1.0
+
+
+def test_a_reader_that_handled_its_frame_is_waited_for_again_only_once_idle():
+    hub = FrameHub()
+    sub = hub.subscribe()
+    sub.take(), sub.take()
+    hub.send_frame({"a": 1})
+    sub.take()
+    sub.handled()  # sent: the publisher goes on
+    assert hub.wait_for_readers(5.0) is True
+    hub.send_frame({"a": 2})  # it has not come back for more (its socket is full, say): not waited for
+    assert hub.wait_for_readers(5.0) is True
+    assert sub.take() is not None and sub.take() is None  # idle again
+    hub.send_frame({"a": 3})
+    assert hub.wait_for_readers(0.05) is False
+
+
+def test_wait_for_readers_returns_when_an_awaited_reader_closes():
+    hub = FrameHub()
+    sub = hub.subscribe()
+    sub.take(), sub.take()
+    hub.send_frame({"a": 1})
+    threading.Timer(0.05, sub.close).start()
+    assert hub.wait_for_readers(5.0) is True

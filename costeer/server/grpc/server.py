@@ -232,6 +232,7 @@ class GrpcTransport:
             if data is None:
                 continue
             yield data
+            subscription.handled()  # gRPC asks for the next item once this one is sent
             stream.pause(interval)
 
     def _get_frame(self, data: bytes, context: grpc.ServicerContext, method: str) -> bytes:

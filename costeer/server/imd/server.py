@@ -317,11 +317,10 @@ class _ImdConnection:
                 self._take(shared)
             if self._frames.closed:
                 raise _ClientGone("")
-            if not self.session.started:
-                continue
-            data = self._due_frame()
+            data = self._due_frame() if self.session.started else None
             if data is not None:
                 await self._send(data)
+            self._frames.handled()
 
     def _take(self, shared: Any) -> None:
         frame = shared.frame

@@ -57,9 +57,12 @@ async def wait_for_room(transport: Any, limit_bytes: int) -> None:
         delay = min(2 * delay, longest)
 
 
-async def send_fresh(connection: Any, next_message: Callable[[], "bytes | None"], last_bytes: int) -> int:
+async def send_fresh(
+    connection: Any, next_message: Callable[[], "bytes | None"], last_bytes: int, *, sent: Callable[[], None] | None = None,
+) -> int:
     """Send ``next_message()`` on the websockets ``connection`` until it gives ``None``, taking each
-    message only once the backlog has room (so frames merge meanwhile); returns the last size sent."""
+    message only once the backlog has room (so frames merge meanwhile); returns the last size sent.
+    ``sent()`` is called after each message is written."""
     while True:
         await wait_for_room(connection.transport, backlog_limit(last_bytes))
         data = next_message()
@@ -67,3 +70,5 @@ async def send_fresh(connection: Any, next_message: Callable[[], "bytes | None"]
             return last_bytes
         await connection.send(data)
         last_bytes = len(data)
+        if sent is not None:
+            sent()

@@ -130,7 +130,7 @@ class PeerConnection:
                 await self.connection.send(message)
             last_bytes = 0
             while True:  # a slow reader's frames merge here rather than queue in the kernel
-                last_bytes = await send_fresh(self.connection, self._next_message, last_bytes)
+                last_bytes = await send_fresh(self.connection, self._next_message, last_bytes, sent=self._sent)
                 await self._wake.wait()
                 self._wake.clear()
         except ConnectionClosed:
@@ -146,6 +146,11 @@ class PeerConnection:
         if frame is not None:
             return frame.encoding(FRAME_MESSAGE_ENCODING, encode_frame_message)
         return self._next_state()
+
+    def _sent(self) -> None:
+        # done with the frame once this loop turn is over: the other clients' sends and this
+        # one's return to waiting run before a simulation waiting for its readers steps on
+        self._loop.call_soon(self._frames.handled)
 
     def _wake_threadsafe(self) -> None:
         self._wake_from_thread(self._wake)

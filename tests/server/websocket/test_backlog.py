@@ -5,7 +5,14 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from costeer.server.websocket.backlog import MESSAGES_IN_FLIGHT, MIN_BACKLOG_BYTES, backlog_limit, unsent_bytes, wait_for_room
+from costeer.server.websocket.backlog import (
+    MESSAGES_IN_FLIGHT,
+    MIN_BACKLOG_BYTES,
+    backlog_limit,
+    send_fresh,
+    unsent_bytes,
+    wait_for_room,
+)
 
 
 class FakeTransport:
@@ -57,5 +64,34 @@ def test_waiting_ends_when_the_backlog_drains_or_the_connection_closes():
         await asyncio.wait_for(waiting, 1.0)
         transport.buffered, transport.closing = 10 * MIN_BACKLOG_BYTES, True
         await asyncio.wait_for(wait_for_room(transport, MIN_BACKLOG_BYTES), 1.0)
+
+    asyncio.run(scenario())
+
+
+def test_each_message_sent_is_said_sent_before_waiting_for_room_for_the_next():
+    transport = FakeTransport(0)
+    events: list[str] = []
+
+    class Connection:
+        def __init__(self) -> None:
+            self.transport = transport
+
+        async def send(self, data: bytes) -> None:
+            events.append(f"send {data.decode()}")
+            if data == b"a":
+                transport.buffered = 10 * MIN_BACKLOG_BYTES  # the peer stopped reading for a while
+
+    messages = [b"a", b"b"]
+
+    def next_message() -> bytes | None:
+        return messages.pop(0) if messages else None
+
+    async def scenario() -> None:
+        sending = asyncio.create_task(send_fresh(Connection(), next_message, 0, sent=lambda: events.append("sent")))
+        await asyncio.sleep(0.05)
+        assert events == ["send a", "sent"]  # said sent while it waits for room for "b"
+        transport.buffered = 0
+        assert await asyncio.wait_for(sending, 1.0) == 1
+        assert events == ["send a", "sent", "send b", "sent"]
 
     asyncio.run(scenario())

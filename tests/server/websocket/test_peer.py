@@ -77,3 +77,28 @@ def test_a_malformed_message_is_refused_and_the_peer_stays_connected():
 
     reply = asyncio.run(scenario())
     assert reply["request"]["id"] == 7 and "response" in reply
+
+
+def test_a_peer_says_when_a_frame_is_sent_so_a_simulation_waiting_for_its_readers_steps_on():
+    parts = SessionParts.standalone(state=SharedState())
+
+    async def handle(connection: Any) -> None:
+        await PeerConnection(parts, connection, "peer-1", max_bytes=2**20).run()
+
+    def publish_and_wait() -> bool:
+        parts.hub.send_frame({"particle.count": 4})
+        return parts.hub.wait_for_readers(5.0)
+
+    async def scenario() -> tuple[bool, dict[str, Any]]:
+        async with serve(handle, "127.0.0.1", 0, compression=None) as server:
+            port = server.sockets[0].getsockname()[1]
+            async with connect(f"ws://127.0.0.1:{port}", compression=None) as client:
+                parts.hub.send_frame({"particle.count": 3})
+                await asyncio.wait_for(client.recv(), 5)
+                await asyncio.sleep(0.05)  # the peer is idle: waiting for the next frame
+                all_back = await asyncio.to_thread(publish_and_wait)
+                return all_back, msgpack.unpackb(await asyncio.wait_for(client.recv(), 5))
+
+    all_back, message = asyncio.run(scenario())
+    assert all_back is True
+    assert message["frame"]["particle.count"] == 4
