@@ -155,33 +155,32 @@ def _single_interaction(
     if interaction.interaction_type == FORCE_VECTORS:
         return _force_vectors(interaction, _force_cap(interaction, server_cap))
     particle_masses = masses[particles]
-    if particles.size == 1:
-        centre = positions[particles[0]]
-    else:
-        total_mass = particle_masses.sum()
-        if total_mass == 0.0:
-            _warn(f"interaction on particles {_short(particles)} ignored: their total mass is zero")
-            return None
-        selected = positions[particles]
-        if box is not None:
-            selected = selected - np.floor(selected / box) * box
-        centre = (selected * particle_masses[:, np.newaxis]).sum(axis=0) / total_mass
-
     if interaction.mass_weighted:
         weights = particle_masses
     else:
         weights = (particle_masses != 0.0).astype(np.float64)
     total_weight = weights.sum()
+    total_mass = particle_masses.sum()
+    if particles.size > 1 and total_mass == 0.0:
+        _warn(f"interaction on particles {_short(particles)} ignored: their total mass is zero")
+        return None
     if total_weight == 0.0:
         return None
 
-    diff = centre - interaction.position
-    if box is not None:
-        diff = diff - box * np.round(diff / box)
     potential = _POTENTIALS[interaction.interaction_type]
     scale = interaction.scale
     cap = _force_cap(interaction, server_cap)
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):  # absurd (finite) positions may overflow: such a force is refused below
+        if particles.size == 1:
+            centre = positions[particles[0]]
+        else:
+            selected = positions[particles]
+            if box is not None:
+                selected = selected - np.floor(selected / box) * box
+            centre = (selected * particle_masses[:, np.newaxis]).sum(axis=0) / total_mass
+        diff = centre - interaction.position
+        if box is not None:
+            diff = diff - box * np.round(diff / box)
         raw_energy, raw_force = potential(diff, None if cap is None or scale == 0.0 else cap / abs(scale))
         energy = scale * raw_energy
         force = _within(scale * raw_force, cap)

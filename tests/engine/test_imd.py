@@ -6,6 +6,7 @@ import json
 import logging
 import math
 import subprocess
+import warnings
 
 import numpy as np
 import pytest
@@ -174,6 +175,17 @@ def test_minimum_image_only_when_periodic():
     periodic = compute_imd_forces(positions, np.ones(1), [interaction], periodic_box=np.diag([3.0, 3.0, 3.0]))
     np.testing.assert_allclose(free.forces, [[5.6, 0.0, 0.0]])
     np.testing.assert_allclose(periodic.forces, [[-0.4, 0.0, 0.0]])
+
+
+@pytest.mark.parametrize("particles", [[0], [0, 1]])
+def test_absurd_positions_in_a_periodic_box_are_left_out_without_a_numpy_warning(particles):
+    positions = np.array([[1.5e308, 0.0, 0.0], [-1.5e308, 0.0, 0.0]])  # finite, beyond any box: overflow when wrapped
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        result = compute_imd_forces(
+            positions, np.ones(2), [_interaction(particles, [0.0, 0.0, 0.0])], periodic_box=np.array([0.5, 0.5, 0.5])
+        )
+    assert result.indices.size == 0 and result.energy == 0.0  # the force is not finite: left out
 
 
 def test_non_orthorhombic_box_is_refused():
