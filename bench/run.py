@@ -104,16 +104,19 @@ def _log_round(number: int, rates: dict[str, float]) -> None:
 
 
 class _Paused:
-    """A costeer server kept paused except while one of its windows is measured."""
+    """A server kept paused, and its process frozen, except while one of its windows is measured
+    (so that no server waiting for its turn takes CPU from the one measured)."""
 
-    def __init__(self, url: str, *, timestep_ps: float, seconds: float) -> None:
+    def __init__(self, url: servers.ServerUrl, *, timestep_ps: float, seconds: float) -> None:
         self.url = url
         self.timestep_ps = timestep_ps
         self.seconds = seconds
         self.fps: list[float] = []
         clients.command(url, "playback/pause")
+        url.freeze()
 
     def window(self, client_count: int) -> float:
+        self.url.thaw()
         clients.command(self.url, "playback/play")
         try:
             if client_count == 0:
@@ -126,6 +129,7 @@ class _Paused:
             return rates.steps_per_second
         finally:
             clients.command(self.url, "playback/pause")
+            self.url.freeze()
 
 
 def _chosen_platform(log: list[str], *, wait: float = 0.0) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -20,7 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
-__all__ = ["REPO", "costeer", "nanover"]
+__all__ = ["REPO", "ServerUrl", "costeer", "nanover"]
 
 REPO = Path(__file__).resolve().parents[1]
 NANOVER_PYTHON = REPO / ".venv-nanover" / "bin" / "python"
@@ -33,11 +34,26 @@ def _costeer_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "costeer.cli.main"]
 
 
+class ServerUrl(str):
+    """A server's ws:// URL that also knows the server's process, to freeze it between windows."""
+
+    process: subprocess.Popen
+
+    def freeze(self) -> None:
+        """Stop the process (SIGSTOP): a server waiting for its next window takes no CPU at all
+        (NanoVer's unpaced server, paused, still spins a whole core)."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """Let a frozen process run again (SIGCONT)."""
+        self.process.send_signal(signal.SIGCONT)
+
+
 @contextmanager
 def _serve(
     command: list[str], find_url: Callable[[str], str | None], *, env: dict[str, str] | None = None,
     log: list[str] | None = None,
-) -> Iterator[str]:
+) -> Iterator[ServerUrl]:
     process = subprocess.Popen(
         command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=None if env is None else {**os.environ, **env},
@@ -54,8 +70,12 @@ def _serve(
             if url is None and (process.poll() is not None or time.monotonic() > deadline):
                 raise RuntimeError(f"server did not start: {' '.join(command)}\n{''.join(errors[-30:])}")
             time.sleep(0.05)
-        yield url
+        served = ServerUrl(url)
+        served.process = process
+        yield served
     finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGCONT)  # a frozen server must run to end
         process.terminate()
         try:
             process.wait(10)
@@ -81,7 +101,7 @@ def _nanover_url(line: str) -> str | None:
 
 
 @contextmanager
-def costeer(args: list[str], *, log: list[str] | None = None) -> Iterator[str]:
+def costeer(args: list[str], *, log: list[str] | None = None) -> Iterator[ServerUrl]:
     """``costeer serve ARGS --port 0``; yields the ws:// URL once the simulation has loaded (its
     platform chosen: ``serve`` listens while the simulation thread loads, and a bench window
     started then would take the cores from the platform's timing); stderr lines go to ``log``."""
@@ -95,7 +115,7 @@ def costeer(args: list[str], *, log: list[str] | None = None) -> Iterator[str]:
         yield url
 
 
-def nanover(args: list[str], *, cpu_threads: int | None = None) -> AbstractContextManager[str]:
+def nanover(args: list[str], *, cpu_threads: int | None = None) -> AbstractContextManager[ServerUrl]:
     """NanoVer 0.1.3018's server (side venv); yields the ws:// URL."""
     if not NANOVER_PYTHON.exists():
         raise RuntimeError("NanoVer's side venv is missing: run `make setup-nanover`")
