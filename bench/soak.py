@@ -1,6 +1,7 @@
 """Soak: a hostile but fair crowd against ``costeer serve`` for minutes, a well-behaved watcher measuring.
 
     .venv/bin/python bench/soak.py [--minutes 10] [--clients 4] [--wave-seconds 20] [--seed 1] [--probe PATH [--trace]]
+                                   [--platform CPU --cpu-threads 2]
 
 Starts ``costeer serve`` (built-in nanotube task, ``--record`` to a temporary file) on
 127.0.0.1. In waves, scripted clients join, pull hard (scales of ±1e6, absurd fields),
@@ -61,7 +62,8 @@ class Server:
     (``trace``: Python's allocations too).
     """
 
-    def __init__(self, record: Path, log: Path, *, probe: Path | None = None, trace: bool = False) -> None:
+    def __init__(self, record: Path, log: Path, *, probe: Path | None = None, trace: bool = False,
+                 serve_options: list[str] = ()) -> None:
         script = Path(sys.executable).parent / "costeer"
         command = [str(script)] if script.exists() else [sys.executable, "-m", "costeer.cli.main"]
         if probe is not None:
@@ -70,7 +72,7 @@ class Server:
         self.log = log
         self._log_file = open(log, "w")
         self.process = subprocess.Popen(
-            [*command, "serve", "--record", str(record), "--port", "0"],
+            [*command, "serve", "--record", str(record), "--port", "0", *serve_options],
             stdout=subprocess.PIPE, stderr=self._log_file, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         self.url = self._wait_for_url()
@@ -245,6 +247,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, help="JSON output (default bench/results/soak-TIME.json)")
     parser.add_argument("--probe", type=Path, help="run the server under soak_probe.py, its memory samples to this file")
     parser.add_argument("--trace", action="store_true", help="with --probe: trace Python's allocations too (tracemalloc)")
+    parser.add_argument("--platform", help="the server's OpenMM platform (default: serve's, timed at load)")
+    parser.add_argument("--cpu-threads", type=int, help="the server's CPU platform threads (e.g. 2: OpenMM on every core)")
     return parser.parse_args(argv)
 
 
@@ -252,7 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
     with tempfile.TemporaryDirectory(prefix="costeer-soak-") as temp:
         record, log = Path(temp) / "soak.nanover.zip", Path(temp) / "serve.log"
-        server = Server(record, log, probe=args.probe, trace=args.trace)
+        serve_options = [*(["--platform", args.platform] if args.platform else []),
+                         *(["--cpu-threads", str(args.cpu_threads)] if args.cpu_threads else [])]
+        server = Server(record, log, probe=args.probe, trace=args.trace, serve_options=serve_options)
         _log(f"serving {server.url}; {args.minutes:g} min, {args.clients} clients a wave every {args.wave_seconds:g} s")
         try:
             run = asyncio.run(soak(server, minutes=args.minutes, clients=args.clients,
