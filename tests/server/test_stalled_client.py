@@ -49,9 +49,12 @@ def drained_indices(connection, seconds: float) -> list[int]:
     return indices
 
 
-def test_a_stalled_client_drops_frames_and_costs_the_others_nothing(fake_simulation, connect_client):
+@pytest.mark.parametrize("fills_cores", [False, True], ids=["overlapped", "waiting-for-readers"])
+def test_a_stalled_client_drops_frames_and_costs_the_others_nothing(fake_simulation, connect_client, fills_cores):
     process = psutil.Process()
-    with CosteerServer([fake_simulation("big", PARTICLES)], port=0, frame_rate=FRAME_RATE) as server:
+    simulation = fake_simulation("big", PARTICLES)
+    simulation.fills_cores = fills_cores  # True: the runner waits for each frame's readers, never for this one
+    with CosteerServer([simulation], port=0, frame_rate=FRAME_RATE) as server:
         url = f"ws://127.0.0.1:{server.port}"
         reader = connect_client(url, max_kept=2)
         reader.wait_for(lambda: reader.frame_count > 10)
