@@ -38,7 +38,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import psutil
 
@@ -63,7 +63,7 @@ class Server:
     """
 
     def __init__(self, record: Path, log: Path, *, probe: Path | None = None, trace: bool = False,
-                 serve_options: list[str] = ()) -> None:
+                 serve_options: Sequence[str] = ()) -> None:
         script = Path(sys.executable).parent / "costeer"
         command = [str(script)] if script.exists() else [sys.executable, "-m", "costeer.cli.main"]
         if probe is not None:
