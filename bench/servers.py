@@ -37,7 +37,10 @@ def _costeer_command() -> list[str]:
 class ServerUrl(str):
     """A server's ws:// URL that also knows the server's process, to freeze it between windows."""
 
-    process: subprocess.Popen
+    def __new__(cls, url: str, process: subprocess.Popen) -> "ServerUrl":
+        served = super().__new__(cls, url)
+        served.process = process
+        return served
 
     def freeze(self) -> None:
         """Stop the process (SIGSTOP): a server waiting for its next window takes no CPU at all
@@ -70,9 +73,7 @@ def _serve(
             if url is None and (process.poll() is not None or time.monotonic() > deadline):
                 raise RuntimeError(f"server did not start: {' '.join(command)}\n{''.join(errors[-30:])}")
             time.sleep(0.05)
-        served = ServerUrl(url)
-        served.process = process
-        yield served
+        yield ServerUrl(url, process)
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGCONT)  # a frozen server must run to end

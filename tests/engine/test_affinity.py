@@ -91,25 +91,15 @@ def test_a_pinned_simulation_keeps_its_worker_on_its_core_and_a_callers_thread_a
     pinned.close()
 
 
-def test_the_runners_simulation_thread_is_kept_on_its_simulations_core(nanotube_xml, wait_for) -> None:
+def test_the_runners_simulation_thread_is_kept_on_its_simulations_core(nanotube_xml, publisher, wait_for) -> None:
     from costeer.engine.nanover_xml import read_nanover_xml
     from costeer.engine.openmm_simulation import OpenMMSimulation
     from costeer.engine.runner import SimulationRunner
 
-    class Frames:
-        def send_clear(self) -> None:
-            pass
-
-        def send_frame(self, frame) -> None:
-            pass
-
-        def wait_for_readers(self, timeout: float) -> bool:
-            return True
-
     core = CORES[-1]
     before = _threads_on({core})
     runner = SimulationRunner([OpenMMSimulation(read_nanover_xml(nanotube_xml), platform="CPU", cpu_threads=1,
-                                                cpu_core=core)], Frames(), free_run=True)
+                                                cpu_core=core)], publisher, free_run=True)
     runner.start()
     try:
         wait_for(lambda: len(_threads_on({core}) - before) == 2)  # OpenMM's worker and the runner's own thread
