@@ -9,10 +9,12 @@ machine the nanotube (65 atoms) ran 7,170 steps/s on Reference against 1,890 on 
 another of the same kind 4,050-4,560 against 4,330-4,920 (PERF-NOTES). So no size rule: at
 load each candidate runs the actual system for a fraction of a second, in interleaved
 rounds (A, B, C, then B, C, A, ...: drift on a shared machine hits every candidate alike,
-and no candidate always follows the same one), and the best median rate wins. A candidate
-under half the fastest's rate after the first round is not timed again: on villin, a slice
-right after Reference's (at a third of the CPU platform's rate) ran the 2-thread CPU platform
-~20% slower, enough to hand the choice to 1 thread, which in steady state runs 20-25% slower. The CPU platform is tried with all cores and with one left to
+and no candidate always follows the same one), and the best median rate wins. The first
+round only warms up: on villin the 2-thread CPU platform's first slice ran at 330-490 steps/s
+against 600-840 later, and counted among four rounds it handed the choice to 1 thread (~470
+steps/s steady against 635) in 1 load of 12. A candidate under half the fastest's rate in
+that round is not timed again: on villin, a slice right after Reference's (at a third of the
+CPU platform's rate) ran the 2-thread CPU platform ~20% slower. The CPU platform is tried with all cores and with one left to
 the server's own threads (network, recording, co-pilot), and, given cores to pin to, with one
 thread kept on one of them (``costeer.engine.affinity``: on 2-core machines the nanotube ran
 20-26% faster so). The timing runs without clients:
@@ -55,14 +57,13 @@ _LOG = logging.getLogger(__name__)
 REFERENCE_TRIAL_MAX_STEP_SECONDS = 0.004
 """Reference is timed only if the best other candidate's step is faster than this."""
 ROUNDS = 5
-"""Timing rounds: every candidate once per round; the median of its rounds counts."""
+"""Timing rounds after the warm-up round: every candidate once per round; the median of its rounds counts."""
 SLICE_SECONDS = 0.04
 """Wall time each candidate steps for in one round (at least one ``step`` call)."""
-BUDGET_SECONDS = 0.6
-"""No new round starts once the rounds so far took this long."""
+BUDGET_SECONDS = 1.0
+"""No new round starts once the rounds so far (the warm-up's included) took this long."""
 SLOW_FRACTION = 0.5
-"""After the first round, candidates under this share of the fastest one's rate are dropped."""
-"""No new round starts once the rounds so far took this long."""
+"""After the warm-up round, candidates under this share of the fastest one's rate are dropped."""
 _GPU_PLATFORMS = ("CUDA", "HIP", "OpenCL")
 
 
@@ -266,19 +267,19 @@ def choose_platform(
     if len(trials) == 1:
         (candidate, trial), = trials.items()
         return PlatformChoice(candidate, trial)
-    rates: dict[PlatformCandidate, list[float]] = {candidate: [] for candidate in trials}
-    timed = list(trials)
     started = clock()
+    warm_up = {candidate: trial.steps_per_second(slice_seconds) for candidate, trial in trials.items()}
+    fastest = max(warm_up.values())  # far behind: not timed again (its slices would cool the caches)
+    timed = [candidate for candidate, rate in warm_up.items() if rate >= SLOW_FRACTION * fastest]
+    rates: dict[PlatformCandidate, list[float]] = {candidate: [] for candidate in timed}
     for round_index in range(max(1, rounds)):
-        shift = round_index % len(timed)
+        if round_index and clock() - started >= budget_seconds:
+            break
+        shift = (round_index + 1) % len(timed)
         for candidate in timed[shift:] + timed[:shift]:
             rates[candidate].append(trials[candidate].steps_per_second(slice_seconds))
-        if round_index == 0:  # far behind after one round: not timed again (its slices would cool the caches)
-            fastest = max(rates[candidate][0] for candidate in timed)
-            timed = [candidate for candidate in timed if rates[candidate][0] >= SLOW_FRACTION * fastest]
-        if clock() - started >= budget_seconds:
-            break
-    medians = {candidate: statistics.median(values) for candidate, values in rates.items()}
+    medians = {candidate: statistics.median(rates[candidate]) if candidate in rates else rate
+               for candidate, rate in warm_up.items()}
     best = max(timed, key=medians.get)
     for candidate, trial in trials.items():
         if candidate != best:
