@@ -23,6 +23,7 @@ import numpy as np
 from costeer.agent.evaluation import PolicyActor, evaluate
 from costeer.core.interaction import Interaction
 from costeer.datasets.build import build_dataset
+from costeer.datasets.lerobot import read_info
 from costeer.rollout import Actor, TaskEnvironment, hand_actor, run_rollout
 
 __all__ = ["CORRECTION_LABEL", "DaggerRound", "GatedActor", "run_dagger"]
@@ -145,7 +146,8 @@ def run_dagger(
             recordings.append(rollout.write_recording(path, labels={"origin": "dagger", "dagger_round": number}))
         if corrected:
             build_dataset(recordings, task=task, output=grown, append=True, progress=progress,
-                          actions_labelled=CORRECTION_LABEL)
+                          actions_labelled=CORRECTION_LABEL,
+                          infer_spring=read_info(grown).get("costeer", {}).get("infer_spring"))  # the dataset's own
         current = folder / "policy.pt"
         train_policy(grown, saved["policy"], current, config=saved["config"],
                      options=TrainOptions(epochs=epochs, seed=seed, progress=progress),

@@ -32,6 +32,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     build.add_argument("--per-grab", action="store_true", help="one episode per grab instead of per simulation run")
     build.add_argument("--anonymise", action="store_true", help="replace user ids with pseudonyms and leave out headset and controller poses")
     build.add_argument("--velocities", action="store_true", help="observe velocities too (recordings must include them)")
+    build.add_argument("--infer-spring", type=float, metavar="STRENGTH",
+                       help="frames-only recordings (a user force, no interaction): learn from their pulls, aimed where a "
+                       "spring of this strength would exert the recorded force (the human sessions' pulls: 1201, a scale "
+                       "of 100 on methane's carbon); without it they are left out of learning")
     build.add_argument("--origin", metavar="ORIGIN", help="origin of recordings that carry no costeer.session label (e.g. human)")
     replace = build.add_mutually_exclusive_group()
     replace.add_argument("--overwrite", action="store_true", help="replace DIR if it already holds a dataset")
@@ -71,6 +75,7 @@ def run_build(args: argparse.Namespace) -> int:
                 origin=args.origin,
                 overwrite=args.overwrite,
                 append=args.append,
+                infer_spring=args.infer_spring,
             )
         except RecordingError as error:
             raise ValueError(str(error)) from None

@@ -36,6 +36,7 @@ def build_dataset(
     progress: bool | None = None,
     rows_per_file: int = ROWS_PER_FILE,
     actions_labelled: str | None = None,
+    infer_spring: float | None = None,
 ) -> Path:
     """Write the episodes of ``recordings`` under ``task`` (a name or task file) to ``output``.
 
@@ -46,13 +47,15 @@ def build_dataset(
     ``progress``: progress bars on stderr (``None``: only when stderr is a terminal).
     ``actions_labelled``: learn only from pulls with this ``label`` (e.g. DAgger's
     ``correction``): other steps keep their observations but get ``action.valid`` False.
-    Each recording's system must fit the task, even where nobody pulls; a ``ValueError``
+    ``infer_spring``: frames-only recordings' pulls aim where a spring of this strength would
+    exert their recorded force (see :func:`~costeer.datasets.episodes.build_episode`) instead of
+    being left out of learning. Each recording's system must fit the task, even where nobody pulls; a ``ValueError``
     names the file and what did not match.
     """
     if not recordings:
         raise ValueError("no recordings given: pass one or more .nanover.zip files")
     chosen = resolve_task(task)
-    options = {"per_grab": per_grab, "anonymised": anonymise, "velocities": velocities}
+    options = {"per_grab": per_grab, "anonymised": anonymise, "velocities": velocities, "infer_spring": infer_spring}
     if append:
         _check_same_options(Path(output), options)
     extra_info = {"version": __version__, "sources": sorted({Path(path).name for path in recordings}), **options}
@@ -60,7 +63,8 @@ def build_dataset(
                        overwrite=overwrite, append=append, rows_per_file=rows_per_file) as writer:
         pseudonyms = Pseudonyms(taken=_pseudonyms_taken(Path(output), append)) if anonymise else None
         for episode in _episodes(recordings, chosen, per_grab=per_grab, pseudonyms=pseudonyms, velocities=velocities,
-                                 origin=origin, progress=progress, actions_labelled=actions_labelled):
+                                 origin=origin, progress=progress, actions_labelled=actions_labelled,
+                                 infer_spring=infer_spring):
             writer.add(episode)
         if not writer.episodes_written:
             raise ValueError(
@@ -80,6 +84,7 @@ def _episodes(
     origin: str | None,
     progress: bool | None,
     actions_labelled: str | None = None,
+    infer_spring: float | None = None,
 ) -> Iterator[Episode]:
     """The recordings' episodes, built one at a time; a recording's force law carries over to its later episodes."""
     disable = None if progress is None else not progress
@@ -94,7 +99,8 @@ def _episodes(
             demo.part, kept = kept, kept + 1  # numbered as read_demonstrations does: idle stretches left out
             if origin and demo.origin == "unknown":
                 demo.origin = origin
-            episode = build_episode(demo, task, velocities=velocities, pseudonyms=pseudonyms, strength_factor=factor)
+            episode = build_episode(demo, task, velocities=velocities, pseudonyms=pseudonyms, strength_factor=factor,
+                                    infer_spring=infer_spring)
             factor = episode.metadata["strength_factor"] if episode.metadata["force_ratio"] is not None else factor
             if actions_labelled is not None:
                 episode.steps["action.valid"] &= _labelled(demo, selection.grabbed, actions_labelled)
@@ -115,13 +121,18 @@ def _pseudonyms_taken(output: Path, append: bool) -> int:
     return len({owner for row in owners for owner in row or ()})
 
 
-def _check_same_options(output: Path, options: dict[str, bool]) -> None:
-    """Appending keeps a dataset's build options (one episode split and privacy for all its episodes)."""
+def _check_same_options(output: Path, options: dict[str, bool | float | None]) -> None:
+    """Appending keeps a dataset's build options (one episode split, privacy and force law for all its episodes)."""
     if not (output / INFO_PATH).is_file():
         return
     built = read_info(output).get("costeer", {})
-    differ = [f"--{name.replace('_', '-').replace('anonymised', 'anonymise')} {'on' if built.get(name) else 'off'}"
-              for name, value in options.items() if name in built and bool(built[name]) != value]
+    differ = [f"--{name.replace('_', '-').replace('anonymised', 'anonymise')} {_shown(built.get(name))}"
+              for name, value in options.items() if name in built and built[name] != value]
     if differ:
         raise ValueError(f"{output} was built with {', '.join(differ)}: append with the same options, "
                          "or build another dataset")
+
+
+def _shown(value: bool | float | None) -> str:
+    """An option's value as the refusal names it: on/off, or the number given."""
+    return ("on" if value else "off") if value is None or isinstance(value, bool) else f"{value:g}"

@@ -15,6 +15,7 @@ used (``strength_factor``, :mod:`costeer.datasets.strength`) and the physical sp
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,6 +94,7 @@ def build_episode(
     velocities: bool = False,
     pseudonyms: Pseudonyms | None = None,
     strength_factor: float | None = None,
+    infer_spring: float | None = None,
 ) -> Episode:
     """Steps and metadata of ``demo`` under ``task``.
 
@@ -101,7 +103,13 @@ def build_episode(
     poses) are left out, and session labels other than ``origin`` are dropped.
     ``strength_factor``: the recording's force law (see :mod:`costeer.datasets.strength`),
     used when this episode's own forces cannot tell (too few pulls); 1 when not given.
+    ``infer_spring``: a frames-only recording's pulls (its user force, no interaction) get the
+    target a spring of this strength on the grabbed atoms' centre needs to exert that force
+    (``centre + F / (2 strength)``); without it they are unknown (NaN, ``action.valid`` False).
+    Only the direction is sure: the strength is an assumption about the server that recorded it.
     """
+    if infer_spring is not None and not (math.isfinite(infer_spring) and infer_spring > 0):
+        raise ValueError(f"the spring strength to infer targets with must be a positive number, got {infer_spring}")
     selection = task_selection(demo, task)
     masses = element_masses(demo.chemistry)
     encoder = StepEncoder(task, selection, masses=masses, velocities=velocities)
@@ -110,10 +118,12 @@ def build_episode(
     acting = [acting_interaction(frame.interactions, selection.grabbed) for frame in demo.frames]
     factor, ratio = _force_law(demo, selection, masses, fallback=strength_factor)
     outcome = task.evaluate(positions, selection)
+    motion = _motion_columns(demo, selection, masses, positions, frames)
+    inferred = infer_spring if not demo.has_state else None
     steps = {
         "observation.state": observation,
-        **_action_columns(demo, encoder, acting, positions, frames, factor),
-        **_motion_columns(demo, selection, masses, positions, frames),
+        **_action_columns(demo, encoder, acting, positions, frames, factor, motion["user_force"], inferred),
+        **motion,
         **_time_columns(demo, outcome.success_index),
     }
     names = _names(selection, observation.shape[1] // len(selection.observed))
@@ -123,7 +133,7 @@ def build_episode(
     metadata = {
         **_source_metadata(demo, pseudonyms),
         **_outcome_metadata(outcome, steps),
-        **_force_constants(acting, factor, ratio),
+        **(_force_constants(acting, factor, ratio) if inferred is None else _inferred_constants(inferred)),
         "grabbed_atoms": selection.grabbed.tolist(),
         "observed_atoms": selection.observed.tolist(),
         "owners": _owners(acting, pseudonyms),
@@ -177,10 +187,20 @@ def _action_columns(
     positions: np.ndarray,
     frames: TaskFrame,
     factor: float,
+    user_force: np.ndarray,
+    infer_spring: float | None,
 ) -> dict[str, np.ndarray]:
-    """``action`` and ``action.valid``: pulls with no known target (a frames-only recording's, raw forces) are NaN, invalid."""
+    """``action`` and ``action.valid``: pulls with no known target (a frames-only recording's, raw forces) are NaN, invalid.
+
+    With ``infer_spring``, a frames-only recording's pulls aim where a spring of that strength
+    would exert the recorded ``user_force`` (task axes), and are valid.
+    """
     action = encoder.encode_actions(acting, positions, frames, strength_factor=factor)
     unknown = np.isnan(action[:, 0]) if demo.has_state else demo.pulling
+    if infer_spring is not None:
+        offset = user_force[unknown] / (SPRING_CONSTANT_PER_STRENGTH * infer_spring)
+        action[unknown] = np.column_stack([offset, np.full((len(offset), 3), [infer_spring, INTERACTION_TYPE_CODES["spring"], 1.0])])
+        return {"action": action, "action.valid": np.ones(len(action), dtype=bool)}
     action[unknown] = [np.nan, np.nan, np.nan, np.nan, INTERACTION_TYPE_CODES["unknown"], 1.0]
     return {"action": action, "action.valid": ~unknown}
 
@@ -275,6 +295,12 @@ def _force_constants(acting: list[Interaction | None], factor: float, ratio: flo
         "mass_weighted": bool(np.mean([item.mass_weighted for item in live]) >= 0.5),
         "max_force": float(np.median([item.max_force for item in live])),
     }
+
+
+def _inferred_constants(strength: float) -> dict[str, Any]:
+    """The force law assumed for targets inferred from forces: a spring of ``strength`` on the centre."""
+    return {"interaction_type": "spring", "force_scale": strength, "strength_factor": 1.0, "force_ratio": None,
+            "spring_constant": SPRING_CONSTANT_PER_STRENGTH * strength, "mass_weighted": True, "max_force": None}
 
 
 def _avatar_poses(

@@ -113,6 +113,21 @@ def test_cli_appends_synthetic_episodes_to_human_ones_with_one_strength(sessions
     assert steps["action.valid"].all()
 
 
+def test_cli_learns_from_a_frames_only_recording_given_a_spring_and_keeps_it_on_append(
+        sessions: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    output = tmp_path / "inferred"
+    example = str(sessions["nanotube-example"])
+    assert main(["dataset", "build", example, "--task", "nanotube", "-o", str(output), "--infer-spring", "1201.1"]) == 0
+    assert read_info(output)["costeer"]["infer_spring"] == 1201.1
+    steps = read_steps(output, columns=["action", "action.valid"]).to_pandas()
+    assert steps["action.valid"].all() and np.isfinite(np.stack(steps["action"].to_numpy())).all()
+    assert main(["dataset", "build", str(sessions["nanotube-methane-01"]), "--task", "nanotube", "-o", str(output),
+                 "--append"]) == 2
+    assert "was built with --infer-spring 1201.1: append with the same options" in capsys.readouterr().err
+    assert main(["dataset", "build", str(sessions["nanotube-methane-01"]), "--task", "nanotube", "-o", str(output),
+                 "--append", "--infer-spring", "1201.1"]) == 0
+
+
 def test_a_failed_build_leaves_no_dataset_behind(sessions: dict[str, Path], tmp_path: Path) -> None:
     other = _other_system(tmp_path / "other.nanover.zip")
     output = tmp_path / "dataset"

@@ -9,9 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from costeer.core.interaction import Interaction
 from costeer.datasets.demonstrations import read_demonstrations
-from costeer.datasets.episodes import Pseudonyms, build_episode
+from costeer.datasets.episodes import INTERACTION_TYPE_CODES, Pseudonyms, build_episode
+from costeer.engine.imd import compute_imd_forces
 from costeer.tasks import get_task
+from costeer.tasks.encoding import element_masses
 
 
 def test_actions_follow_the_interaction_on_a_scripted_recording(tmp_path: Path, scripted: type) -> None:
@@ -55,6 +58,28 @@ def test_frames_only_recordings_have_on_off_but_no_target(sessions: dict[str, Pa
     assert (episode.steps["action.valid"] == ~on).all(), "the pulls are masked: no NaN reaches a learner unmasked"
     assert episode.metadata["interaction_type"] is None and not episode.metadata["has_interactions"]
     assert np.isnan(episode.steps["avatar.headset"]).all()
+
+
+def test_a_frames_only_recordings_pulls_aim_where_the_given_spring_exerts_the_recorded_force(
+        sessions: dict[str, Path]) -> None:
+    (demo,) = read_demonstrations(sessions["nanotube-example"])
+    episode = build_episode(demo, get_task("nanotube"), infer_spring=1201.1)
+    action, valid = episode.steps["action"], episode.steps["action.valid"]
+    on = action[:, 5] == 1.0
+    assert on.sum() == demo.pulling.sum() > 300 and valid.all() and np.isfinite(action).all()
+    assert (action[on, 3] == np.float32(1201.1)).all() and (action[on, 4] == INTERACTION_TYPE_CODES["spring"]).all()
+    masses = element_masses(demo.chemistry)
+    for step in np.flatnonzero(on)[::25]:  # the spring on that target, by costeer's force code
+        axes = episode.steps["task_frame"][step, 3:].reshape(3, 3).astype(np.float64)
+        positions = demo.frames[step].positions.astype(np.float64)
+        target = positions[60] + axes.T @ action[step, :3]
+        pull = Interaction(position=target, particles=np.array([60]), interaction_type="spring", scale=1201.1)
+        result = compute_imd_forces(positions, masses, [pull])
+        np.testing.assert_allclose(result.forces[0], demo.frames[step].user_force[0], rtol=1e-3, atol=0.05)
+    meta = episode.metadata
+    assert (meta["interaction_type"], meta["force_scale"], meta["spring_constant"]) == ("spring", 1201.1, 2402.2)
+    with pytest.raises(ValueError, match="must be a positive number, got 0"):
+        build_episode(demo, get_task("nanotube"), infer_spring=0)
 
 
 def test_velocities_join_the_observation_when_recorded(sessions: dict[str, Path]) -> None:
