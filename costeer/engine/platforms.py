@@ -14,7 +14,10 @@ round only warms up: on villin the 2-thread CPU platform's first slice ran at 33
 against 600-840 later, and counted among four rounds it handed the choice to 1 thread (~470
 steps/s steady against 635) in 1 load of 12. A candidate under half the fastest's rate in
 that round is not timed again: on villin, a slice right after Reference's (at a third of the
-CPU platform's rate) ran the 2-thread CPU platform ~20% slower. The CPU platform is tried with all cores and with one left to
+CPU platform's rate) ran the 2-thread CPU platform ~20% slower. A close call (the leader less
+than ``CLOSE_RATIO`` ahead of another platform or thread count) is timed longer, since one
+second of slices on a shared machine still chose 1 thread for villin in 2 loads of 16 (3
+seconds: none of 16). The CPU platform is tried with all cores and with one left to
 the server's own threads (network, recording, co-pilot), and, given cores to pin to, with one
 thread kept on one of them (``costeer.engine.affinity``: on 2-core machines the nanotube ran
 20-26% faster so). The timing runs without clients:
@@ -64,6 +67,12 @@ BUDGET_SECONDS = 1.0
 """No new round starts once the rounds so far (the warm-up's included) took this long."""
 SLOW_FRACTION = 0.5
 """After the warm-up round, candidates under this share of the fastest one's rate are dropped."""
+CLOSE_RATIO = 1.25
+"""A leader less than this factor ahead of another way to run is a close call, timed longer."""
+CLOSE_ROUNDS = 20
+"""Most extra rounds for the two candidates of a close call."""
+CLOSE_BUDGET_SECONDS = 3.0
+"""No extra round starts once the timing (all of it) took this long."""
 _GPU_PLATFORMS = ("CUDA", "HIP", "OpenCL")
 
 
@@ -235,9 +244,15 @@ def choose_platform(
     rounds: int = ROUNDS,
     slice_seconds: float = SLICE_SECONDS,
     budget_seconds: float = BUDGET_SECONDS,
+    close_rounds: int = CLOSE_ROUNDS,
+    close_budget_seconds: float = CLOSE_BUDGET_SECONDS,
     clock: Callable[[], float] = time.perf_counter,
 ) -> PlatformChoice[Trial]:
     """Time every candidate in interleaved rounds and return the fastest, its trial kept open.
+
+    When the leader and the best of another way to run (platform or thread count) are within
+    ``CLOSE_RATIO`` of each other, those two go on for up to ``close_rounds`` more rounds, until
+    ``close_budget_seconds`` from the start.
 
     A single candidate is returned untimed (``trial`` ``None``). Candidates that fail to
     start (a GPU platform without a usable device) are skipped with a warning; the losers'
@@ -272,12 +287,20 @@ def choose_platform(
     fastest = max(warm_up.values())  # far behind: not timed again (its slices would cool the caches)
     timed = [candidate for candidate, rate in warm_up.items() if rate >= SLOW_FRACTION * fastest]
     rates: dict[PlatformCandidate, list[float]] = {candidate: [] for candidate in timed}
-    for round_index in range(max(1, rounds)):
-        if round_index and clock() - started >= budget_seconds:
-            break
-        shift = (round_index + 1) % len(timed)
-        for candidate in timed[shift:] + timed[:shift]:
-            rates[candidate].append(trials[candidate].steps_per_second(slice_seconds))
+
+    def time_rounds(candidates: list[PlatformCandidate], count: int, until: float) -> None:
+        for round_index in range(count):
+            if round_index and clock() >= until:
+                break
+            shift = (round_index + 1) % len(candidates)
+            for candidate in candidates[shift:] + candidates[:shift]:
+                rates[candidate].append(trials[candidate].steps_per_second(slice_seconds))
+
+    time_rounds(timed, max(1, rounds), started + budget_seconds)
+    close = _close_call(rates)
+    if close and close_rounds > 0:
+        _LOG.info("platform timing: %s close, timing them longer", " and ".join(map(str, close)))
+        time_rounds(close, close_rounds, started + close_budget_seconds)
     medians = {candidate: statistics.median(rates[candidate]) if candidate in rates else rate
                for candidate, rate in warm_up.items()}
     best = max(timed, key=medians.get)
@@ -285,3 +308,18 @@ def choose_platform(
         if candidate != best:
             trial.close()
     return PlatformChoice(best, trials[best], medians)
+
+
+def _close_call(rates: dict[PlatformCandidate, list[float]]) -> list[PlatformCandidate]:
+    """The leader and the best candidate of another platform or thread count, when within ``CLOSE_RATIO``; else none.
+
+    Candidates that differ only in the core they are kept on run alike: a close call between them costs nothing.
+    """
+    medians = {candidate: statistics.median(values) for candidate, values in rates.items()}
+    ranked = sorted(medians, key=medians.get, reverse=True)
+    leader = ranked[0]
+    rival = next((candidate for candidate in ranked[1:]
+                  if (candidate.name, candidate.threads) != (leader.name, leader.threads)), None)
+    if rival is None or medians[rival] * CLOSE_RATIO < medians[leader]:
+        return []
+    return [leader, rival]

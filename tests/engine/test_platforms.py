@@ -42,7 +42,7 @@ class FakeTrial:
 def test_the_fastest_median_wins_and_losers_are_closed() -> None:
     trials = {REFERENCE: FakeTrial([3000, 4000, 4100, 4200]), CPU_1: FakeTrial([3000, 4900, 100, 4800]),
               CPU_2: FakeTrial([1900])}
-    choice = choose_platform([CPU_2, CPU_1, REFERENCE], open_trial=trials.__getitem__, rounds=3)
+    choice = choose_platform([CPU_2, CPU_1, REFERENCE], open_trial=trials.__getitem__, rounds=3, close_rounds=0)
     assert choice.candidate == CPU_1  # median 4,800 beats Reference's 4,100 despite one bad round
     assert choice.trial is trials[CPU_1] and not trials[CPU_1].closed
     assert trials[REFERENCE].closed and trials[CPU_2].closed
@@ -63,13 +63,14 @@ def test_rounds_interleave_candidates() -> None:
             return super().steps_per_second(seconds)
 
     trials = {CPU_2: Recording("a"), CPU_1: Recording("b")}
-    choose_platform([CPU_2, CPU_1], open_trial=trials.__getitem__, rounds=3, clock=lambda: 0.0)
+    choose_platform([CPU_2, CPU_1], open_trial=trials.__getitem__, rounds=3, close_rounds=0, clock=lambda: 0.0)
     assert order == ["a", "b", "b", "a", "a", "b", "b", "a"]  # the warm-up, then each round starts one candidate later
 
 
 def test_a_candidate_far_behind_in_the_warm_up_round_is_not_timed_again() -> None:
     trials = {CPU_2: FakeTrial([5000.0]), CPU_1: FakeTrial([4000.0]), REFERENCE: FakeTrial([2400.0])}
-    choice = choose_platform([CPU_2, CPU_1, REFERENCE], open_trial=trials.__getitem__, rounds=4, clock=lambda: 0.0)
+    choice = choose_platform([CPU_2, CPU_1, REFERENCE], open_trial=trials.__getitem__, rounds=4, close_rounds=0,
+                             clock=lambda: 0.0)
     assert choice.candidate == CPU_2
     assert (trials[CPU_2].rounds, trials[CPU_1].rounds, trials[REFERENCE].rounds) == (5, 5, 1)  # warm-up + 4
     assert trials[REFERENCE].closed and choice.steps_per_second[REFERENCE] == 2400.0
@@ -87,6 +88,25 @@ def test_the_warm_up_round_does_not_count() -> None:
     choice = choose_platform([CPU_2, CPU_1], open_trial=trials.__getitem__, rounds=2, clock=lambda: 0.0)
     assert choice.candidate == CPU_2  # a slow first slice (OpenMM's threads starting) is not held against it
     assert choice.steps_per_second == {CPU_2: 700.0, CPU_1: 600.0}
+
+
+def test_a_close_call_between_thread_counts_is_timed_longer_and_a_clear_lead_is_not() -> None:
+    def villin() -> dict[PlatformCandidate, FakeTrial]:  # 2 threads read no faster than 1 for a while, then 1.4x
+        return {CPU_2: FakeTrial([300.0, 500.0, 500.0, 700.0]), CPU_1: FakeTrial([500.0, 520.0]),
+                PlatformCandidate("CPU", 1, 0): FakeTrial([510.0])}
+
+    trials = villin()
+    choice = choose_platform(list(trials), open_trial=trials.__getitem__, rounds=2, close_rounds=6, clock=lambda: 0.0)
+    assert choice.candidate == CPU_2
+    assert [trial.rounds for trial in trials.values()] == [9, 9, 3]  # the pinned twin of the rival is not timed on
+    trials, ticks = villin(), iter(range(100))
+    choose_platform(list(trials), open_trial=trials.__getitem__, rounds=2, budget_seconds=10, close_rounds=6,
+                    close_budget_seconds=5, clock=lambda: next(ticks))
+    assert trials[CPU_2].rounds == 1 + 2 + 4  # the warm-up, two rounds, then extra rounds until the close budget
+
+    clear = {CPU_2: FakeTrial([1000.0]), CPU_1: FakeTrial([500.0])}
+    choose_platform(list(clear), open_trial=clear.__getitem__, rounds=2, close_rounds=6, clock=lambda: 0.0)
+    assert [trial.rounds for trial in clear.values()] == [3, 3]
 
 
 def test_reference_is_not_timed_when_a_step_elsewhere_is_slow() -> None:
