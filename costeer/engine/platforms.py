@@ -60,7 +60,8 @@ _LOG = logging.getLogger(__name__)
 REFERENCE_TRIAL_MAX_STEP_SECONDS = 0.004
 """Reference is timed only if the best other candidate's step is faster than this."""
 ROUNDS = 5
-"""Timing rounds after the warm-up round: every candidate once per round; the median of its rounds counts."""
+"""Timing rounds after the warm-up round: every candidate once per round; the median of its rounds counts
+(of the warm-up's alone, for a system so slow to step that the budget is spent by then)."""
 SLICE_SECONDS = 0.04
 """Wall time each candidate steps for in one round (at least one ``step`` call)."""
 BUDGET_SECONDS = 1.0
@@ -290,32 +291,34 @@ def choose_platform(
 
     def time_rounds(candidates: list[PlatformCandidate], count: int, until: float) -> None:
         for round_index in range(count):
-            if round_index and clock() >= until:
+            if clock() >= until:  # a system slow to step may get no round beyond the warm-up
                 break
             shift = (round_index + 1) % len(candidates)
             for candidate in candidates[shift:] + candidates[:shift]:
                 rates[candidate].append(trials[candidate].steps_per_second(slice_seconds))
 
-    time_rounds(timed, max(1, rounds), started + budget_seconds)
-    close = _close_call(rates)
+    def medians() -> dict[PlatformCandidate, float]:
+        return {candidate: statistics.median(rates[candidate]) if rates.get(candidate) else rate
+                for candidate, rate in warm_up.items()}
+
+    time_rounds(timed, rounds, started + budget_seconds)
+    close = _close_call({candidate: medians()[candidate] for candidate in timed})
     if close and close_rounds > 0:
         _LOG.info("platform timing: %s close, timing them longer", " and ".join(map(str, close)))
         time_rounds(close, close_rounds, started + close_budget_seconds)
-    medians = {candidate: statistics.median(rates[candidate]) if candidate in rates else rate
-               for candidate, rate in warm_up.items()}
-    best = max(timed, key=medians.get)
+    rate_of = medians()
+    best = max(timed, key=rate_of.get)
     for candidate, trial in trials.items():
         if candidate != best:
             trial.close()
-    return PlatformChoice(best, trials[best], medians)
+    return PlatformChoice(best, trials[best], rate_of)
 
 
-def _close_call(rates: dict[PlatformCandidate, list[float]]) -> list[PlatformCandidate]:
+def _close_call(medians: dict[PlatformCandidate, float]) -> list[PlatformCandidate]:
     """The leader and the best candidate of another platform or thread count, when within ``CLOSE_RATIO``; else none.
 
     Candidates that differ only in the core they are kept on run alike: a close call between them costs nothing.
     """
-    medians = {candidate: statistics.median(values) for candidate, values in rates.items()}
     ranked = sorted(medians, key=medians.get, reverse=True)
     leader = ranked[0]
     rival = next((candidate for candidate in ranked[1:]

@@ -80,7 +80,11 @@ def test_rounds_stop_once_the_budget_is_spent() -> None:
     ticks = iter(range(100))
     trials = {CPU_2: FakeTrial([1.0]), CPU_1: FakeTrial([2.0])}
     choose_platform([CPU_2, CPU_1], open_trial=trials.__getitem__, rounds=5, budget_seconds=2, clock=lambda: next(ticks))
-    assert trials[CPU_1].rounds == 3  # the warm-up and two rounds
+    assert trials[CPU_1].rounds == 2  # the warm-up and one round
+    slow = {CPU_2: FakeTrial([1.0]), CPU_1: FakeTrial([2.0])}
+    choice = choose_platform([CPU_2, CPU_1], open_trial=slow.__getitem__, budget_seconds=0, close_budget_seconds=0)
+    assert (slow[CPU_2].rounds, slow[CPU_1].rounds) == (1, 1)  # a slow system: the warm-up alone decides
+    assert choice.candidate == CPU_1 and choice.steps_per_second == {CPU_2: 1.0, CPU_1: 2.0}
 
 
 def test_the_warm_up_round_does_not_count() -> None:
@@ -102,7 +106,7 @@ def test_a_close_call_between_thread_counts_is_timed_longer_and_a_clear_lead_is_
     trials, ticks = villin(), iter(range(100))
     choose_platform(list(trials), open_trial=trials.__getitem__, rounds=2, budget_seconds=10, close_rounds=6,
                     close_budget_seconds=5, clock=lambda: next(ticks))
-    assert trials[CPU_2].rounds == 1 + 2 + 4  # the warm-up, two rounds, then extra rounds until the close budget
+    assert trials[CPU_2].rounds == 1 + 2 + 2  # the warm-up, two rounds, then extra rounds until the close budget
 
     clear = {CPU_2: FakeTrial([1000.0]), CPU_1: FakeTrial([500.0])}
     choose_platform(list(clear), open_trial=clear.__getitem__, rounds=2, close_rounds=6, clock=lambda: 0.0)
