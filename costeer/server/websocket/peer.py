@@ -31,7 +31,6 @@ from typing import Callable, Iterable
 from websockets.asyncio.connection import Connection
 from websockets.exceptions import ConnectionClosed, PayloadTooBig
 
-from costeer.core.message import FRAME_MESSAGE_ENCODING, encode_frame_message
 
 from ..access import Role
 from ..replies import CommandReplies
@@ -39,6 +38,7 @@ from ..session import ClientSession
 from ..transport import SessionParts
 from .backlog import send_fresh
 from .codec import ProtocolError, decode_message, encode_state_message
+from .framed import FramedMessage, framed_frame
 
 __all__ = ["PeerConnection"]
 
@@ -139,12 +139,12 @@ class PeerConnection:
             _log.exception("sending to %s failed; closing the connection", self.session.connection_id)
             await self.connection.close(code=1011, reason="error while sending")
 
-    def _next_message(self) -> bytes | None:
+    def _next_message(self) -> bytes | FramedMessage | None:
         if (reply := self._replies.take()) is not None:
             return reply
         frame = self._frames.take_packed()
         if frame is not None:
-            return frame.encoding(FRAME_MESSAGE_ENCODING, encode_frame_message)
+            return framed_frame(frame)
         return self._next_state()
 
     def _sent(self) -> None:

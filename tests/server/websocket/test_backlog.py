@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from typing import Callable
 
 from costeer.server.websocket.backlog import (
     MESSAGES_IN_FLIGHT,
@@ -68,26 +69,40 @@ def test_waiting_ends_when_the_backlog_drains_or_the_connection_closes():
     asyncio.run(scenario())
 
 
+class CountingTransport(FakeTransport):
+    def __init__(self, buffered: int) -> None:
+        super().__init__(buffered)
+        self.looks = 0
+
+    def get_write_buffer_size(self) -> int:
+        self.looks += 1
+        return self.buffered
+
+
+class FakeConnection:
+    def __init__(self, transport: FakeTransport, on_send: Callable[[bytes], None] = lambda data: None) -> None:
+        self.transport, self.on_send = transport, on_send
+
+    async def send(self, data: bytes) -> None:
+        self.on_send(data)
+
+
+def _sender(messages: list[bytes]) -> Callable[[], bytes | None]:
+    return lambda: messages.pop(0) if messages else None
+
+
 def test_each_message_sent_is_said_sent_before_waiting_for_room_for_the_next():
-    transport = FakeTransport(0)
+    transport = FakeTransport(3 * MIN_BACKLOG_BYTES // 4)  # most of a backlog not yet taken by the peer
     events: list[str] = []
+    big = b"a" * (MIN_BACKLOG_BYTES // 2 + 1)
 
-    class Connection:
-        def __init__(self) -> None:
-            self.transport = transport
-
-        async def send(self, data: bytes) -> None:
-            events.append(f"send {data.decode()}")
-            if data == b"a":
-                transport.buffered = 10 * MIN_BACKLOG_BYTES  # the peer stopped reading for a while
-
-    messages = [b"a", b"b"]
-
-    def next_message() -> bytes | None:
-        return messages.pop(0) if messages else None
+    def on_send(data: bytes) -> None:
+        events.append(f"send {data[:1].decode()}")
+        transport.buffered += len(data)  # and the peer stops reading for a while
 
     async def scenario() -> None:
-        sending = asyncio.create_task(send_fresh(Connection(), next_message, 0, sent=lambda: events.append("sent")))
+        connection = FakeConnection(transport, on_send)
+        sending = asyncio.create_task(send_fresh(connection, _sender([big, b"b"]), 0, sent=lambda: events.append("sent")))
         await asyncio.sleep(0.05)
         assert events == ["send a", "sent"]  # said sent while it waits for room for "b"
         transport.buffered = 0
@@ -95,3 +110,10 @@ def test_each_message_sent_is_said_sent_before_waiting_for_room_for_the_next():
         assert events == ["send a", "sent", "send b", "sent"]
 
     asyncio.run(scenario())
+
+
+def test_the_backlog_is_asked_again_only_when_what_was_sent_since_could_fill_it():
+    transport = CountingTransport(0)
+    small = b"x" * 1000  # a nanotube frame: 32 of them fit the least backlog
+    assert asyncio.run(send_fresh(FakeConnection(transport), _sender([small] * 40), 0)) == 1000
+    assert transport.looks == 2, "asked once at the start and once after 32 kB had been sent, not 41 times"

@@ -86,17 +86,22 @@ def test_a_published_frame_wakes_every_ready_client_with_one_threadsafe_call(ser
             assert during_send == 1, calls
 
 
-def test_a_frame_is_encoded_once_for_a_classroom_of_32_clients(served, monkeypatch):
-    import costeer.server.websocket.peer as websocket_peer
+def test_a_frame_is_encoded_and_framed_once_for_a_classroom_of_32_clients(served, monkeypatch):
+    import costeer.server.websocket.framed as websocket_framed
 
-    encoded = []
+    encoded, framed = [], []
 
     def counted(frame):
         encoded.append(np.frombuffer(frame["particle.positions"], dtype=np.float32)[0])
         return original(frame)
 
-    original = websocket_peer.encode_frame_message
-    monkeypatch.setattr(websocket_peer, "encode_frame_message", counted)
+    def counted_framing(payload):
+        framed.append(payload)
+        return original_framing(payload)
+
+    original, original_framing = websocket_framed.encode_frame_message, websocket_framed._framed
+    monkeypatch.setattr(websocket_framed, "encode_frame_message", counted)
+    monkeypatch.setattr(websocket_framed, "_framed", counted_framing)
     url = f"ws://127.0.0.1:{served.port}"
     with contextlib.ExitStack() as stack:
         clients = [stack.enter_context(connect(url, compression=None)) for _ in range(32)]
@@ -109,6 +114,7 @@ def test_a_frame_is_encoded_once_for_a_classroom_of_32_clients(served, monkeypat
             positions = msgpack.unpackb(received.pop())["frame"]["particle.positions"]
             assert np.frombuffer(positions, dtype=np.float32)[0] == index
     assert encoded == list(range(1, 11)), "a frame was encoded more than once (or not at all) for 32 clients"
+    assert len(framed) == 10, "a frame was framed for the wire more than once (or not at all) for 32 clients"
 
 
 def test_a_slow_command_of_one_client_does_not_hold_up_anothers_play(connect_client):
