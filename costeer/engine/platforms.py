@@ -10,8 +10,8 @@ another of the same kind 4,050-4,560 against 4,330-4,920 (PERF-NOTES). So no siz
 load each candidate runs the actual system for a fraction of a second, in interleaved
 rounds (A, B, C, then B, C, A, ...: drift on a shared machine hits every candidate alike,
 and no candidate always follows the same one), and the best median rate wins. The first
-round only warms up: on villin the 2-thread CPU platform's first slice ran at 330-490 steps/s
-against 600-840 later, and counted among four rounds it handed the choice to 1 thread (~470
+round only warms up: on villin the 2-thread CPU platform's first slice mostly ran at 330-570
+steps/s against 600-840 later, and counted among four rounds it handed the choice to 1 thread (~470
 steps/s steady against 635) in 1 load of 12. A candidate under half the fastest's rate in
 that round is not timed again: on villin, a slice right after Reference's (at a third of the
 CPU platform's rate) ran the 2-thread CPU platform ~20% slower. A close call (the leader less
