@@ -302,7 +302,8 @@ def choose_platform(
                 for candidate, rate in warm_up.items()}
 
     time_rounds(timed, rounds, started + budget_seconds)
-    close = _close_call({candidate: medians()[candidate] for candidate in timed})
+    so_far = medians()
+    close = _close_call({candidate: so_far[candidate] for candidate in timed})
     if close and close_rounds > 0:
         _LOG.info("platform timing: %s close, timing them longer", " and ".join(map(str, close)))
         time_rounds(close, close_rounds, started + close_budget_seconds)

@@ -81,12 +81,10 @@ async def send_fresh(
         data = next_message()
         if data is None:
             return last_bytes
-        if not isinstance(data, FramedMessage):
-            await connection.send(data)
-        elif not write_framed(connection, data):
-            data = data.payload
-            await connection.send(data)
-        last_bytes = len(data.payload) if isinstance(data, FramedMessage) else len(data)
+        payload = data.payload if isinstance(data, FramedMessage) else data
+        if payload is data or not write_framed(connection, data):
+            await connection.send(payload)
+        last_bytes = len(payload)
         most_unsent += last_bytes
         if sent is not None:
             sent()

@@ -14,20 +14,7 @@ from costeer.server.websocket.backlog import (
     unsent_bytes,
     wait_for_room,
 )
-
-
-class FakeTransport:
-    def __init__(self, buffered: int, sock: socket.socket | None = None) -> None:
-        self.buffered, self.sock, self.closing = buffered, sock, False
-
-    def get_write_buffer_size(self) -> int:
-        return self.buffered
-
-    def get_extra_info(self, name: str):
-        return self.sock if name == "socket" else None
-
-    def is_closing(self) -> bool:
-        return self.closing
+from tests.server.websocket.doubles import FakeConnection, FakeTransport
 
 
 def test_small_messages_get_the_floor_large_ones_some_in_flight():
@@ -69,24 +56,6 @@ def test_waiting_ends_when_the_backlog_drains_or_the_connection_closes():
     asyncio.run(scenario())
 
 
-class CountingTransport(FakeTransport):
-    def __init__(self, buffered: int) -> None:
-        super().__init__(buffered)
-        self.looks = 0
-
-    def get_write_buffer_size(self) -> int:
-        self.looks += 1
-        return self.buffered
-
-
-class FakeConnection:
-    def __init__(self, transport: FakeTransport, on_send: Callable[[bytes], None] = lambda data: None) -> None:
-        self.transport, self.on_send = transport, on_send
-
-    async def send(self, data: bytes) -> None:
-        self.on_send(data)
-
-
 def _sender(messages: list[bytes]) -> Callable[[], bytes | None]:
     return lambda: messages.pop(0) if messages else None
 
@@ -113,7 +82,7 @@ def test_each_message_sent_is_said_sent_before_waiting_for_room_for_the_next():
 
 
 def test_the_backlog_is_asked_again_only_when_what_was_sent_since_could_fill_it():
-    transport = CountingTransport(0)
+    transport = FakeTransport(0)
     small = b"x" * 1000  # a nanotube frame: 32 of them fit the least backlog
     assert asyncio.run(send_fresh(FakeConnection(transport), _sender([small] * 40), 0)) == 1000
     assert transport.looks == 2, "asked once at the start and once after 32 kB had been sent, not 41 times"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from types import SimpleNamespace
 
 import msgpack
 import numpy as np
@@ -15,36 +14,7 @@ from costeer.core.frame import pack_frame
 from costeer.server.hub import SharedFrame
 from costeer.server.websocket.backlog import send_fresh
 from costeer.server.websocket.framed import FramedMessage, framed_frame, write_framed
-
-
-class Transport:
-    def __init__(self) -> None:
-        self.written: list[bytes] = []
-        self.closing = False
-
-    def write(self, data: bytes) -> None:
-        self.written.append(data)
-
-    def is_closing(self) -> bool:
-        return self.closing
-
-    def get_write_buffer_size(self) -> int:
-        return 0
-
-    def get_extra_info(self, name: str) -> None:
-        return None
-
-
-class Connection:
-    """The parts of a websockets connection that framing and sending look at."""
-
-    def __init__(self, *, side: Side = Side.SERVER, state: State = State.OPEN, extensions: list | None = None) -> None:
-        self.protocol = SimpleNamespace(side=side, state=state, extensions=extensions or [])
-        self.transport = Transport()
-        self.sent: list[bytes] = []
-
-    async def send(self, data: bytes) -> None:
-        self.sent.append(data)
+from tests.server.websocket.doubles import FakeConnection
 
 
 def _shared() -> SharedFrame:
@@ -75,12 +45,12 @@ def test_the_wire_bytes_are_one_unmasked_binary_frame_of_the_frame_message() -> 
 
 def test_only_an_open_server_side_connection_without_extensions_is_written_to_directly() -> None:
     message = framed_frame(_shared())
-    open_server = Connection()
+    open_server = FakeConnection()
     assert write_framed(open_server, message) and open_server.transport.written == [message.wire]
-    closing_transport = Connection()
+    closing_transport = FakeConnection()
     closing_transport.transport.closing = True
-    for refused in (Connection(side=Side.CLIENT), Connection(state=State.CLOSING),
-                    Connection(extensions=["permessage-deflate"]), closing_transport):
+    for refused in (FakeConnection(side=Side.CLIENT), FakeConnection(state=State.CLOSING),
+                    FakeConnection(extensions=["permessage-deflate"]), closing_transport):
         assert not write_framed(refused, message)
         assert refused.transport.written == [], "a client must mask its frames; a closing one takes no more"
 
@@ -88,13 +58,13 @@ def test_only_an_open_server_side_connection_without_extensions_is_written_to_di
 def test_the_send_loop_sends_the_payload_where_the_frame_cannot_be_written_as_it_is() -> None:
     message = framed_frame(_shared())
 
-    def sending(connection: Connection) -> int:
+    def sending(connection: FakeConnection) -> int:
         messages: list[FramedMessage | bytes] = [message, b"state"]
         return asyncio.run(send_fresh(connection, lambda: messages.pop(0) if messages else None, 0))
 
-    dialled_out = Connection(side=Side.CLIENT)
+    dialled_out = FakeConnection(side=Side.CLIENT)
     assert sending(dialled_out) == len(b"state")
     assert dialled_out.sent == [message.payload, b"state"] and dialled_out.transport.written == []
-    served = Connection()
+    served = FakeConnection()
     sending(served)
     assert served.transport.written == [message.wire] and served.sent == [b"state"]
