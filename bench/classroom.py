@@ -56,7 +56,7 @@ from interleave import interleave, paired_ratio, rate_between  # noqa: E402
 from costeer.core import keys  # noqa: E402
 from costeer.engine.nanover_xml import LoadedSystem, read_nanover_xml  # noqa: E402
 
-__all__ = ["main", "run", "summarise", "table", "water_box", "Classroom", "CLIENTS", "STALL_SECONDS", "SYSTEMS"]
+__all__ = ["main", "run", "summarise", "table", "load_system", "water_box", "Classroom", "CLIENTS", "STALL_SECONDS", "SYSTEMS"]
 
 RESULTS = REPO / "bench" / "results"
 NANOTUBE = REPO / ".." / "shared" / "data" / "systems" / "nanotube.xml"
@@ -98,7 +98,8 @@ def water_box(edge_nm: float = 3.2, *, seed: int = SEED) -> LoadedSystem:
                         positions=positions, box=box)
 
 
-def _load(system: str) -> LoadedSystem:
+def load_system(system: str) -> LoadedSystem:
+    """The bench system ``system`` (one of ``SYSTEMS``), loaded afresh."""
     if system == "nanotube":
         if not NANOTUBE.is_file():
             raise FileNotFoundError(f"NanoVer's nanotube is not at {NANOTUBE.resolve()}: check out ../shared/data")
@@ -123,7 +124,7 @@ class Classroom:
         self.warmup = warmup
         self.crowd_core = crowd_core
         """The core the clients' process runs on (``--crowd-core``), or ``None``."""
-        self.simulation = OpenMMSimulation(_load(system), platform=platform, cpu_core="auto", seed=SEED,
+        self.simulation = OpenMMSimulation(load_system(system), platform=platform, cpu_core="auto", seed=SEED,
                                            steps_per_frame=STEPS_PER_FRAME[system])
         self.server = CosteerServer([self.simulation], port=0, frame_rate=FRAME_RATE, free_run=True)
         self.url = ""

@@ -6,7 +6,7 @@ Each round therefore measures every arm once, starting one arm later each round,
 arms are compared within rounds: the median and range of the paired ratios.
 
     rates = interleave({"0 clients": idle_window, "32 clients": crowd_window}, pairs=5)
-    paired_ratio(rates["32 clients"], rates["0 clients"])   # {"median": .., "min": .., "max": .., "pairs": 5}
+    paired_ratio(rates["32 clients"], rates["0 clients"])   # {"median": .., "q1": .., "q3": .., "min": .., "max": .., "pairs": 5}
 """
 
 from __future__ import annotations
@@ -41,11 +41,15 @@ def interleave(
 
 
 def paired_ratio(numerators: list[float], denominators: list[float]) -> dict[str, float]:
-    """Median, min and max of the ratios of each pair (pairs with a NaN or a zero denominator left out)."""
+    """Median, quartiles (``q1``, ``q3``), min and max of the ratios of each pair (pairs with a NaN or
+    a zero denominator left out)."""
     ratios = [a / b for a, b in zip(numerators, denominators) if a == a and b == b and b > 0]
     if not ratios:
-        return {"median": float("nan"), "min": float("nan"), "max": float("nan"), "pairs": 0}
-    return {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios), "pairs": len(ratios)}
+        nan = float("nan")
+        return {"median": nan, "q1": nan, "q3": nan, "min": nan, "max": nan, "pairs": 0}
+    q1, _, q3 = statistics.quantiles(ratios, n=4, method="inclusive") if len(ratios) > 1 else ratios * 3
+    return {"median": statistics.median(ratios), "q1": q1, "q3": q3, "min": min(ratios), "max": max(ratios),
+            "pairs": len(ratios)}
 
 
 def rate_between(arrivals: list[float], start: float, end: float) -> float:

@@ -16,7 +16,7 @@ from pathlib import Path
 import openmm
 
 from costeer.engine.affinity import can_pin, least_busy_cores, on_core
-from costeer.engine.nanover_xml import read_nanover_xml
+from costeer.engine.nanover_xml import LoadedSystem, read_nanover_xml
 
 __all__ = ["RawOpenMM", "raw_candidates", "timestep_ps", "particle_count"]
 
@@ -30,10 +30,11 @@ and one of its steps on solvated villin takes over a second)."""
 
 
 class RawOpenMM:
-    """A context of ``path``'s system on one platform, stepped in windows."""
+    """A context of a system (a NanoVer XML file, or one already loaded) on one platform, stepped in windows."""
 
-    def __init__(self, path: Path, *, platform: str, threads: int | None = None, core: int | None = None) -> None:
-        loaded = read_nanover_xml(path)
+    def __init__(self, source: Path | LoadedSystem, *, platform: str, threads: int | None = None,
+                 core: int | None = None) -> None:
+        loaded = read_nanover_xml(source) if isinstance(source, Path) else source
         self.platform = platform
         self.threads = threads
         self.core = core

@@ -20,7 +20,9 @@ _LOG = logging.getLogger(__name__)
 
 IMD_FORCE_GROUP: int = 31
 """The force group that holds the user force and nothing else (NanoVer's choice)."""
-NON_IMD_GROUPS: int = 0xFFFFFFFF ^ (1 << IMD_FORCE_GROUP)
+_ALL_GROUPS = 0xFFFFFFFF
+_IMD_BIT = 1 << IMD_FORCE_GROUP
+NON_IMD_GROUPS: int = _ALL_GROUPS ^ _IMD_BIT
 """Bitmask of every other group: ``context.getState(getEnergy=True, groups=NON_IMD_GROUPS)``."""
 IMD_FORCE_EXPRESSION = "-fx*x-fy*y-fz*z"
 """A constant force (fx, fy, fz) per particle, set from Python every frame."""
@@ -50,25 +52,45 @@ class ImdForce:
         """The OpenMM force; one entry per particle, in particle order."""
         self._indices = np.zeros(0, dtype=np.uint32)
         self._forces = np.zeros((0, 3), dtype=np.float64)
+        self._integrated: bool | None = None
 
     def apply(self, context: openmm.Context, result: ImdResult) -> None:
-        """Make ``context`` feel ``result``'s forces, and no force on particles released since."""
+        """Make ``context`` feel ``result``'s forces, and no force on particles released since.
+
+        With no user force the force's group is left out of the integration (``integrated``):
+        evaluated at zero, a custom force over every particle still costs time every step (the
+        nanotube's step: 4%; a 3,222-atom water box's: 2-3%).
+        """
         indices = np.asarray(result.indices, dtype=np.uint32)
         forces = np.asarray(result.forces, dtype=np.float64)
-        if np.array_equal(indices, self._indices) and np.array_equal(forces, self._forces):
-            return
-        released = np.setdiff1d(self._indices, indices, assume_unique=True)
-        for particle in released.tolist():
-            self.force.setParticleParameters(particle, particle, (0.0, 0.0, 0.0))
-        for particle, force in zip(indices.tolist(), forces.tolist()):
-            self.force.setParticleParameters(particle, particle, force)
-        self.force.updateParametersInContext(context)
-        self._indices = indices.copy()
-        self._forces = forces.copy()
+        if not (np.array_equal(indices, self._indices) and np.array_equal(forces, self._forces)):
+            released = np.setdiff1d(self._indices, indices, assume_unique=True)
+            for particle in released.tolist():
+                self.force.setParticleParameters(particle, particle, (0.0, 0.0, 0.0))
+            for particle, force in zip(indices.tolist(), forces.tolist()):
+                self.force.setParticleParameters(particle, particle, force)
+            self.force.updateParametersInContext(context)
+            self._indices = indices.copy()
+            self._forces = forces.copy()
+        self._integrate(context.getIntegrator(), bool(indices.size))
 
     def clear(self, context: openmm.Context) -> None:
-        """Remove every user force from ``context``."""
+        """Remove every user force from ``context`` (and the force's group from its integration)."""
         self.apply(context, ImdResult.EMPTY)
+
+    def _integrate(self, integrator: openmm.Integrator, felt: bool) -> None:
+        """Add the force's group to the integrator's force groups, or take it out; other groups kept."""
+        if felt == self._integrated:
+            return
+        groups = integrator.getIntegrationForceGroups() & _ALL_GROUPS
+        groups = groups | _IMD_BIT if felt else groups & ~_IMD_BIT
+        integrator.setIntegrationForceGroups(groups - (1 << 32) if groups & _IMD_BIT else groups)  # a signed C int
+        self._integrated = felt
+
+    @property
+    def integrated(self) -> bool:
+        """Whether the integrator includes the user force's group now (only while a user force is applied)."""
+        return bool(self._integrated)
 
 
 def _remove_leftover_imd_forces(system: openmm.System) -> None:

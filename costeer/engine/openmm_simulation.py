@@ -180,6 +180,7 @@ class OpenMMSimulation:
         opened = open_context(loaded, system, platform=self.platform_name, cpu_threads=self.cpu_threads,
                               cpu_core=self.cpu_core, seed=self.seed, steps_per_call=self.steps_per_frame, name=self.name)
         context, self._integrator = opened.context, opened.integrator
+        imd.clear(context)  # nobody pulls yet: the user force's group is left out of the steps until someone does
         self.platform_candidate = opened.candidate
         self._context = context
         self._checkpoint = context.createCheckpoint()

@@ -36,5 +36,8 @@ def test_a_window_with_fewer_than_two_frames_has_no_rate():
 
 def test_paired_ratio_is_taken_within_each_pair_and_leaves_out_broken_pairs():
     ratio = paired_ratio([90.0, 50.0, 99.0, float("nan"), 1.0], [100.0, 100.0, 100.0, 100.0, 0.0])
-    assert ratio == {"median": 0.9, "min": 0.5, "max": 0.99, "pairs": 3}
+    assert ratio == pytest.approx({"median": 0.9, "q1": 0.7, "q3": 0.945, "min": 0.5, "max": 0.99, "pairs": 3})
+    assert paired_ratio([1.0, 2.0, 3.0, 4.0, 5.0], [1.0] * 5) == {
+        "median": 3.0, "q1": 2.0, "q3": 4.0, "min": 1.0, "max": 5.0, "pairs": 5}  # quartiles within the range
+    assert paired_ratio([2.0], [1.0]) == {"median": 2.0, "q1": 2.0, "q3": 2.0, "min": 2.0, "max": 2.0, "pairs": 1}
     assert math.isnan(paired_ratio([], [])["median"])

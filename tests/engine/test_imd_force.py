@@ -102,6 +102,46 @@ def test_updates_the_context_only_when_something_changed(setup):
     assert len(calls) == 3
 
 
+def _integrated_groups(context: openmm.Context) -> set[int]:
+    mask = context.getIntegrator().getIntegrationForceGroups() & 0xFFFFFFFF
+    return {group for group in range(32) if mask & (1 << group)}
+
+
+def test_the_user_group_is_stepped_only_while_a_user_force_is_applied(setup):
+    imd, context = setup
+    assert _integrated_groups(context) == set(range(32))  # OpenMM's default, before the first apply
+    imd.clear(context)
+    assert _integrated_groups(context) == set(range(31)) and not imd.integrated
+    imd.apply(context, _result([0, 1], [2.0, 0.0, 0.0]))
+    assert _integrated_groups(context) == set(range(32)) and imd.integrated
+    imd.apply(context, ImdResult.EMPTY)
+    assert _integrated_groups(context) == set(range(31)) and not imd.integrated
+
+
+def test_a_pull_moves_the_atoms_only_while_applied_and_no_stale_force_is_stepped(setup):
+    imd, context = setup
+    imd.apply(context, _result([2], [5.0, 0.5, 0.0], kind="constant", scale=100.0))
+    context.getIntegrator().step(20)
+    pulled = context.getState(getPositions=True).getPositions(asNumpy=True)._value[2].copy()
+    assert pulled[0] > POSITIONS[2][0] + 1e-4  # pushed along +x
+    context.setVelocities(np.zeros_like(POSITIONS))
+    imd.clear(context)
+    context.getIntegrator().step(20)
+    still = context.getState(getPositions=True).getPositions(asNumpy=True)._value[2]
+    np.testing.assert_allclose(still, pulled, atol=1e-12)  # atom 2 has no bonds: with no user force it stays
+
+
+def test_the_integrators_own_force_groups_are_kept():
+    system = _system()
+    imd = ImdForce(system)
+    context = _context(system)
+    context.getIntegrator().setIntegrationForceGroups({0, 3})  # e.g. a system whose file steps two groups
+    imd.apply(context, _result([1], [1.0, 0.0, 0.0]))
+    assert _integrated_groups(context) == {0, 3, IMD_FORCE_GROUP}
+    imd.clear(context)
+    assert _integrated_groups(context) == {0, 3}
+
+
 def test_user_force_energy_is_left_out_of_other_groups(setup):
     imd, context = setup
     unit = openmm.unit.kilojoule_per_mole

@@ -132,11 +132,17 @@ def test_reset_returns_to_the_start(simulation: OpenMMSimulation) -> None:
     np.testing.assert_array_equal(again[keys.PARTICLE_POSITIONS], first[keys.PARTICLE_POSITIONS])
 
 
+def _steps_the_user_group(simulation: OpenMMSimulation) -> bool:
+    return bool(simulation.context.getIntegrator().getIntegrationForceGroups() & (1 << IMD_FORCE_GROUP))
+
+
 def test_spring_pulls_atom_60_towards_target(simulation: OpenMMSimulation) -> None:
     start = simulation.reset()[keys.PARTICLE_POSITIONS][60].astype(np.float64)
+    assert not _steps_the_user_group(simulation)  # nobody pulls: the zero user force costs no step time
     target = start + np.array([1.0, 0.0, 0.0])
     simulation.set_interactions({"interaction.test": spring_on_60(target)})
     frame = simulation.advance(0.0)
+    assert _steps_the_user_group(simulation)
     assert frame[keys.USER_FORCES_INDEX].tolist() == [60]
     assert frame[keys.USER_ENERGY] > 0
     assert frame[keys.USER_FORCES_SPARSE][0, 0] > 0  # towards +x
@@ -151,6 +157,7 @@ def test_spring_pulls_atom_60_towards_target(simulation: OpenMMSimulation) -> No
     simulation.set_interactions({})
     frame = simulation.advance(0.0)
     assert frame[keys.USER_FORCES_INDEX].size == 0 and frame[keys.USER_ENERGY] == 0.0
+    assert not _steps_the_user_group(simulation)
     force = simulation.context.getState(getForces=True, groups=1 << IMD_FORCE_GROUP).getForces(asNumpy=True)
     assert not np.any(force._value)
 
