@@ -6,6 +6,9 @@
                                            # OpenMM's worker kept on core 0 (costeer.engine.affinity)
 
 One context per platform, kept for the whole bench, so interleaved windows cost no set-up.
+The system is stepped as costeer steps it while nobody pulls: without the user forces that
+NanoVer's files carry (zero, yet on the nanotube each one cost ~4% of a step until 2026-12-02,
+when the bench's raw arms still had both and costeer one of its own).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 import openmm
 
 from costeer.engine.affinity import can_pin, least_busy_cores, on_core
+from costeer.engine.imd_force import remove_leftover_user_forces
 from costeer.engine.nanover_xml import LoadedSystem, read_nanover_xml
 
 __all__ = ["RawOpenMM", "raw_candidates", "timestep_ps", "particle_count"]
@@ -35,6 +39,8 @@ class RawOpenMM:
     def __init__(self, source: Path | LoadedSystem, *, platform: str, threads: int | None = None,
                  core: int | None = None) -> None:
         loaded = read_nanover_xml(source) if isinstance(source, Path) else source
+        system = openmm.XmlSerializer.clone(loaded.system)
+        remove_leftover_user_forces(system)  # as costeer does: NanoVer's saved user forces are zero, not free
         self.platform = platform
         self.threads = threads
         self.core = core
@@ -45,7 +51,7 @@ class RawOpenMM:
         self.integrator = loaded.integrator
         with on_core(core):  # OpenMM's CPU worker starts on the core, as costeer's pinned platform does
             self.context = openmm.Context(
-                loaded.system, self.integrator, openmm.Platform.getPlatformByName(platform), properties
+                system, self.integrator, openmm.Platform.getPlatformByName(platform), properties
             )
         if loaded.box is not None:
             self.context.setPeriodicBoxVectors(*loaded.box)

@@ -14,7 +14,7 @@ import openmm
 
 from costeer.engine.imd import ImdResult
 
-__all__ = ["IMD_FORCE_GROUP", "NON_IMD_GROUPS", "IMD_FORCE_EXPRESSION", "ImdForce"]
+__all__ = ["IMD_FORCE_GROUP", "NON_IMD_GROUPS", "IMD_FORCE_EXPRESSION", "ImdForce", "remove_leftover_user_forces"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class ImdForce:
     """
 
     def __init__(self, system: openmm.System) -> None:
-        _remove_leftover_imd_forces(system)
+        remove_leftover_user_forces(system)
         force = openmm.CustomExternalForce(IMD_FORCE_EXPRESSION)
         force.setName("costeer user force")
         force.setForceGroup(IMD_FORCE_GROUP)
@@ -93,7 +93,9 @@ class ImdForce:
         return bool(self._integrated)
 
 
-def _remove_leftover_imd_forces(system: openmm.System) -> None:
+def remove_leftover_user_forces(system: openmm.System) -> None:
+    """Remove the user forces a NanoVer XML file carries (its server's, saved with the system);
+    refuse any other force in the user group. They are zero, but each still costs time every step."""
     for index in reversed(range(system.getNumForces())):
         force = system.getForce(index)
         if force.getForceGroup() != IMD_FORCE_GROUP:
