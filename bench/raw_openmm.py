@@ -7,8 +7,8 @@
 
 One context per platform, kept for the whole bench, so interleaved windows cost no set-up.
 The system is stepped as costeer steps it while nobody pulls: without the user forces that
-NanoVer's files carry (zero, yet on the nanotube each one cost ~4% of a step until 2026-12-02,
-when the bench's raw arms still had both and costeer one of its own).
+NanoVer's files carry (zero, yet each costs time every step: ~4% of the nanotube's; until
+2026-12-02 the raw arms stepped the nanotube's two).
 """
 
 from __future__ import annotations

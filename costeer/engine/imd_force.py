@@ -72,7 +72,9 @@ class ImdForce:
             self.force.updateParametersInContext(context)
             self._indices = indices.copy()
             self._forces = forces.copy()
-        self._integrate(context.getIntegrator(), bool(indices.size))
+        felt = bool(indices.size)
+        if felt != self._integrated:
+            self._integrate(context.getIntegrator(), felt)
 
     def clear(self, context: openmm.Context) -> None:
         """Remove every user force from ``context`` (and the force's group from its integration)."""
@@ -80,8 +82,6 @@ class ImdForce:
 
     def _integrate(self, integrator: openmm.Integrator, felt: bool) -> None:
         """Add the force's group to the integrator's force groups, or take it out; other groups kept."""
-        if felt == self._integrated:
-            return
         groups = integrator.getIntegrationForceGroups() & _ALL_GROUPS
         groups = groups | _IMD_BIT if felt else groups & ~_IMD_BIT
         integrator.setIntegrationForceGroups(groups - (1 << 32) if groups & _IMD_BIT else groups)  # a signed C int
