@@ -91,6 +91,11 @@ class LatestSubscription(Generic[Item]):
         """True once the subscription or its publisher was closed."""
         return self._closed
 
+    @property
+    def pending(self) -> bool:
+        """Something is waiting to be taken (a hint from another thread: it may change at once)."""
+        return self._pending is not None
+
     def close(self) -> None:
         """Stop receiving; pending data is dropped and waiters wake up."""
         self._unsubscribe(self)

@@ -187,6 +187,21 @@ def test_wait_for_readers_returns_once_each_idle_reader_has_handled_the_frame():
     reader.join()
 
 
+def test_only_the_last_awaited_reader_wakes_the_waiting_publisher(monkeypatch):
+    hub = FrameHub()
+    subs = [hub.subscribe() for _ in range(4)]
+    for sub in subs:
+        sub.take(), sub.take()  # idle
+    wake_ups = []
+    monkeypatch.setattr(hub._readers, "notify_all", lambda: wake_ups.append(1))
+    hub.send_frame({"a": 1})
+    for sub in subs:
+        assert sub.take() is not None
+        sub.handled()
+    assert len(wake_ups) == 1  # one wake-up a frame, not one per client
+    assert hub.wait_for_readers(0.05) is True
+
+
 def test_wait_for_readers_gives_up_after_its_timeout_then_skips_that_reader_while_it_is_busy():
     hub = FrameHub()
     sub = hub.subscribe()

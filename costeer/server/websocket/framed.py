@@ -26,7 +26,7 @@ from costeer.core.message import FRAME_MESSAGE_ENCODING, encode_frame_message
 
 from ..hub import SharedFrame
 
-__all__ = ["FRAMED_ENCODING", "FramedMessage", "framed_frame", "write_framed"]
+__all__ = ["FRAMED_ENCODING", "FramedMessage", "framed_frame", "takes_framed", "write_framed"]
 
 FRAMED_ENCODING = "nanover-msgpack-websocket-frame"
 """The name under which a shared frame keeps its framed message."""
@@ -46,14 +46,20 @@ def framed_frame(shared: SharedFrame) -> FramedMessage:
     return shared.encoding(FRAMED_ENCODING, lambda _frame: _framed(payload))
 
 
-def write_framed(connection: Any, message: FramedMessage) -> bool:
-    """Write ``message`` whole to ``connection``'s transport; ``False`` (nothing written) where it cannot go so."""
-    protocol, transport = connection.protocol, connection.transport
+def takes_framed(connection: Any) -> bool:
+    """Whether a framed message can go to ``connection`` as it is: an open server-side connection
+    without extensions, whose transport is not closing."""
+    protocol = connection.protocol
     if protocol.side is not Side.SERVER or protocol.state is not State.OPEN or protocol.extensions:
         return False
-    if transport.is_closing():
+    return not connection.transport.is_closing()
+
+
+def write_framed(connection: Any, message: FramedMessage) -> bool:
+    """Write ``message`` whole to ``connection``'s transport; ``False`` (nothing written) where it cannot go so."""
+    if not takes_framed(connection):
         return False
-    transport.write(message.wire)
+    connection.transport.write(message.wire)
     return True
 
 

@@ -12,7 +12,10 @@ both one ``PeerConnection``, on the event loop that owns the connection:
   opening messages (``_opening_messages``) once, then command replies first, then the latest
   merged frame (encoded once for every peer), then the merged state (``_next_state``), taken
   only while the connection's backlog is small (``backlog``); a peer that reads no replies,
-  or a failed send, closes the connection;
+  or a failed send, closes the connection. A new frame for a peer whose send loop is waiting,
+  with nothing else to send and room in the backlog, is written where the wake-up lands
+  (``_ready``) without waking the loop's task: the frame's message is the same bytes for
+  every peer, and the task's round trip cost more than the write itself;
 - tear-down: the subscriptions closed, the peer's queued commands cancelled, its keys removed.
 
 A subclass changes what it must by overriding ``_receive``, ``_next_state`` or
@@ -36,9 +39,9 @@ from ..access import Role
 from ..replies import CommandReplies
 from ..session import ClientSession
 from ..transport import SessionParts
-from .backlog import send_fresh
+from .backlog import backlog_limit, send_fresh, unsent_bytes
 from .codec import ProtocolError, decode_message, encode_state_message
-from .framed import FramedMessage, framed_frame
+from .framed import FramedMessage, framed_frame, takes_framed
 
 __all__ = ["PeerConnection"]
 
@@ -49,7 +52,7 @@ class PeerConnection:
     """One peer's session on an open WebSocket ``connection``: a receive loop and a send loop
     sharing one wake-up (see the module's docstring). Create it on the connection's event loop.
 
-    ``wake(event)`` sets ``event`` on this loop from any thread (default: one
+    ``wake(callback)`` runs ``callback`` on this loop soon, from any thread (default: one
     ``call_soon_threadsafe`` each time); a server with many peers passes one that batches.
     """
 
@@ -61,7 +64,7 @@ class PeerConnection:
         *,
         max_bytes: int,
         role: Role = Role.STEER,
-        wake: Callable[[asyncio.Event], None] | None = None,
+        wake: Callable[[Callable[[], None]], None] | None = None,
     ) -> None:
         self.parts = parts
         self.connection = connection
@@ -69,7 +72,11 @@ class PeerConnection:
         """The largest message taken from the peer."""
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
-        self._wake_from_thread = wake or self._set_soon
+        self._wake_from_thread = wake or self._call_soon
+        self._parked = False
+        """The send loop is waiting for ``_wake``, having sent all it had."""
+        self._last_bytes = 0
+        """The size of the last message sent (the backlog allowed depends on it)."""
         self._sender: asyncio.Task | None = None
         self._replies = CommandReplies(self._wake, on_overflow=self._too_many_replies)
         self._lane = parts.command_lane()
@@ -128,10 +135,13 @@ class PeerConnection:
         try:
             for message in self._opening_messages():
                 await self.connection.send(message)
-            last_bytes = 0
             while True:  # a slow reader's frames merge here rather than queue in the kernel
-                last_bytes = await send_fresh(self.connection, self._next_message, last_bytes, sent=self._sent)
-                await self._wake.wait()
+                self._last_bytes = await send_fresh(self.connection, self._next_message, self._last_bytes, sent=self._sent)
+                self._parked = True
+                try:
+                    await self._wake.wait()
+                finally:
+                    self._parked = False
                 self._wake.clear()
         except ConnectionClosed:
             pass
@@ -153,13 +163,38 @@ class PeerConnection:
         self._loop.call_soon(self._frames.handled)
 
     def _wake_threadsafe(self) -> None:
-        self._wake_from_thread(self._wake)
+        self._wake_from_thread(self._ready)
 
-    def _set_soon(self, event: asyncio.Event) -> None:
+    def _call_soon(self, callback: Callable[[], None]) -> None:
         try:
-            self._loop.call_soon_threadsafe(event.set)
+            self._loop.call_soon_threadsafe(callback)
         except RuntimeError:  # the loop is closed: the connection is going
             pass
+
+    def _ready(self) -> None:
+        """On the loop: the hub or the state has something for this peer. Frames alone, for a
+        waiting send loop, are written here; anything else wakes the loop's task."""
+        if not (self._parked and not self._wake.is_set() and self._write_frames()):
+            self._wake.set()
+
+    def _write_frames(self) -> bool:
+        """Write the pending frame(s) straight to the transport; ``False`` when the send loop's
+        task must go on instead (state pending, a transport that takes no framed message, or
+        a backlog too big, which the task waits out)."""
+        if self._state.pending or not takes_framed(self.connection):
+            return False
+        transport = self.connection.transport
+        most_unsent = unsent_bytes(transport)
+        while most_unsent <= backlog_limit(self._last_bytes):
+            shared = self._frames.take_packed()
+            if shared is None:
+                return True
+            message = framed_frame(shared)
+            transport.write(message.wire)
+            self._last_bytes = len(message.payload)
+            most_unsent += self._last_bytes
+            self._frames.handled()
+        return False
 
     def _too_many_replies(self, waiting: int) -> None:
         _log.warning(

@@ -235,26 +235,28 @@ async def _closed_within(server: Server, seconds: float) -> bool:
 
 
 class _Waker:
-    """Wakes clients' send loops from other threads, with one ``call_soon_threadsafe`` per batch.
+    """Runs wake-up callbacks from other threads on the loop, with one ``call_soon_threadsafe`` per batch.
 
     A frame published to N clients makes N subscriptions ready in the simulation thread; each
-    ``wake`` adds its client's event to a set, and the loop callback that sets them all is
+    ``wake`` adds its client's callback to a set, and the loop callback that runs them all is
     scheduled once, after the publisher's ``notify_all`` batch (each ``call_soon_threadsafe`` writes to the loop's
-    self-pipe, which cost the simulation thread 3.8% with 4 clients). Setting an event never
-    waits on its client, so a slow client still cannot stall the others.
+    self-pipe, which cost the simulation thread 3.8% with 4 clients). A client's callback never
+    waits on its client, so a slow client still cannot stall the others; one that raises is
+    logged and the others still run.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._lock = threading.Lock()
-        self._pending: set[asyncio.Event] = set()
+        self._pending: dict[Callable[[], None], None] = {}
         self._scheduled = False
 
-    def wake(self, event: asyncio.Event) -> None:
-        """Set ``event`` on the loop soon; callable from any thread. Within a publisher's
-        ``notify_all`` the loop is called once, after every subscription of the batch."""
+    def wake(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` on the loop soon (once, however often it is woken meanwhile); callable
+        from any thread. Within a publisher's ``notify_all`` the loop is called once, after every
+        subscription of the batch."""
         with self._lock:
-            self._pending.add(event)
+            self._pending[callback] = None
             if self._scheduled:
                 return
         if not once_after_notify(self._schedule):
@@ -266,14 +268,17 @@ class _Waker:
                 return
             self._scheduled = True
         try:
-            self._loop.call_soon_threadsafe(self._set_pending)
+            self._loop.call_soon_threadsafe(self._run_pending)
         except RuntimeError:  # the loop is closed: the server is shutting down
             with self._lock:
                 self._scheduled = False
 
-    def _set_pending(self) -> None:
+    def _run_pending(self) -> None:
         with self._lock:
-            pending, self._pending = self._pending, set()
+            pending, self._pending = self._pending, {}
             self._scheduled = False
-        for event in pending:
-            event.set()
+        for callback in pending:
+            try:
+                callback()
+            except Exception:
+                _log.exception("waking a client's send loop failed")

@@ -102,3 +102,47 @@ def test_a_peer_says_when_a_frame_is_sent_so_a_simulation_waiting_for_its_reader
     all_back, message = asyncio.run(scenario())
     assert all_back is True
     assert message["frame"]["particle.count"] == 4
+
+
+class Counted(PeerConnection):
+    """A peer counting how often its send loop's task looked for something to send."""
+
+    looks = 0
+
+    def _next_message(self) -> Any:
+        Counted.looks += 1
+        return super()._next_message()
+
+
+def test_frames_for_a_waiting_peer_are_written_without_waking_its_send_loop_and_state_still_wakes_it():
+    state = SharedState()
+    parts = SessionParts.standalone(state=state)
+
+    async def handle(connection: Any) -> None:
+        await Counted(parts, connection, "peer-1", max_bytes=2**20).run()
+
+    async def receive(client: Any, key: str) -> dict[str, Any]:
+        while key not in (message := msgpack.unpackb(await asyncio.wait_for(client.recv(), 5))):
+            pass
+        return message[key]
+
+    async def scenario() -> tuple[list[int], int, int, dict[str, Any]]:
+        async with serve(handle, "127.0.0.1", 0, compression=None) as server:
+            port = server.sockets[0].getsockname()[1]
+            async with connect(f"ws://127.0.0.1:{port}", compression=None) as client:
+                parts.hub.send_frame({"particle.count": 0})
+                await receive(client, "frame")
+                await asyncio.sleep(0.05)  # the send loop is waiting
+                looks_before = Counted.looks
+                counts = []
+                for count in (1, 2, 3):
+                    parts.hub.send_frame({"particle.count": count})
+                    counts.append((await receive(client, "frame"))["particle.count"])
+                looks_after_frames = Counted.looks
+                state.update({"scene": {"scale": 2}})
+                return counts, looks_before, looks_after_frames, await receive(client, "state")
+
+    counts, looks_before, looks_after_frames, change = asyncio.run(scenario())
+    assert counts == [1, 2, 3]
+    assert looks_after_frames == looks_before  # written where the wake-up landed
+    assert change["updates"]["scene"] == {"scale": 2}
