@@ -174,8 +174,12 @@ class PeerConnection:
     def _ready(self) -> None:
         """On the loop: the hub or the state has something for this peer. Frames alone, for a
         waiting send loop, are written here; anything else wakes the loop's task."""
-        if not (self._parked and not self._wake.is_set() and self._write_frames()):
-            self._wake.set()
+        try:
+            if self._parked and not self._wake.is_set() and self._write_frames():
+                return
+        except Exception:  # the task tries again, and closes the connection if it fails too
+            _log.exception("writing a frame to %s failed; its send loop takes over", self.session.connection_id)
+        self._wake.set()
 
     def _write_frames(self) -> bool:
         """Write the pending frame(s) straight to the transport; ``False`` when the send loop's
