@@ -16,6 +16,7 @@ from a process of their own (``crowd.py``) before the window and leave after it:
 | cost | the ratio N clients / 0 clients of steps/s within each round: median and range. Target >= 0.95 |
 | frames/s per client | each reader's frames within the window. Target: every frame the server published, 30/s at most (read as >= 95% of the published rate) |
 | CPU | cores busy in this process (the server) during the window, and per thread by name (the runner, the WebSocket loop...), and in the crowd's process while connected |
+| host's steal | CPU time the hypervisor gave other guests during the window (``steal.py``), in cores: a window it took much from measures the host |
 | memory per client | this process's RSS with the N clients connected, at the window's end, minus its RSS just before they connected, over N. Target < 1 MB |
 | slow client | after the rounds, N readers and one client that never reads (4 KiB receive buffer) for ``--stall-seconds`` + a window: the readers' frames/s, and the frames the slow one got (reading its backlog at the end, up to a frame published after it began to read) against the frames published from its second frame to that one (``frame.index``): the gaps are frames the server merged away (it must drop frames, not queue them) |
 
@@ -52,6 +53,7 @@ for _path in (REPO, REPO / "bench"):
 
 from crowd import Crowd  # noqa: E402  (bench/, beside this script)
 from interleave import interleave, paired_ratio, rate_between  # noqa: E402
+from steal import steal_seconds  # noqa: E402
 
 from costeer.core import keys  # noqa: E402
 from costeer.engine.nanover_xml import LoadedSystem, read_nanover_xml  # noqa: E402
@@ -168,10 +170,10 @@ class Classroom:
         with crowd if crowd is not None else contextlib.nullcontext():
             time.sleep(warmup)
             step0, stamp0 = self._mark()
-            published0, start, cpu0 = self.server.runner.frames_published, time.monotonic(), self._cpu()
+            published0, start, cpu0, steal0 = self.server.runner.frames_published, time.monotonic(), self._cpu(), steal_seconds()
             time.sleep(self.seconds)
             step1, stamp1 = self._mark()
-            published1, end, cpu1 = self.server.runner.frames_published, time.monotonic(), self._cpu()
+            published1, end, cpu1, steal1 = self.server.runner.frames_published, time.monotonic(), self._cpu(), steal_seconds()
             rss_during = self._process.memory_info().rss
         clients = 0 if crowd is None else crowd.readers
         fps = [] if crowd is None else [rate_between(arrivals, start, end) for arrivals in crowd.report.readers]
@@ -188,6 +190,7 @@ class Classroom:
             "rss_during": rss_during,
             "bytes_per_client": (rss_during - rss_before) / clients if clients else None,
             "load_average": os.getloadavg()[0],
+            "steal_cores": None if steal0 is None or steal1 is None else (steal1 - steal0) / (end - start),
         }
 
     def window(self, clients: int) -> dict[str, Any]:
@@ -219,7 +222,8 @@ def bench_system(system: str, *, clients: int, pairs: int, seconds: float, stall
             log(f"{system} round {number}: 0 clients {windows['0']['steps_per_second']:,.0f} steps/s, "
                 f"{clients} clients {crowd['steps_per_second']:,.0f} steps/s, frames/s per client "
                 f"{min(crowd['frames_per_second']):.1f}-{max(crowd['frames_per_second']):.1f}, "
-                f"RSS +{crowd['rss_during'] - crowd['rss_before']:,} B; cores by thread "
+                f"RSS +{crowd['rss_during'] - crowd['rss_before']:,} B; host's steal {_steal(windows['0'].get('steal_cores'))} / {_steal(crowd.get('steal_cores'))}; "
+                f"cores by thread "
                 + ", ".join(f"{name} {windows['0']['thread_cores'].get(name, 0.0):.2f} / {cores:.2f}"
                             for name, cores in crowd["thread_cores"].items()))
 
@@ -250,6 +254,8 @@ def summarise(system: str, particles: int, platform: str, clients: int, idle: li
         "thread_cores": {arm: {name: statistics.median(w["thread_cores"].get(name, 0.0) for w in windows)
                                for name in windows[0]["thread_cores"]}
                          for arm, windows in (("0", idle), (str(clients), crowded))},
+        "steal_cores": {arm: _median_or_none([w.get("steal_cores") for w in windows])
+                        for arm, windows in (("0", idle), (str(clients), crowded))},
         "cores": {"server_0": statistics.median(w["server_cores"] for w in idle),
                   "server_n": statistics.median(w["server_cores"] for w in crowded),
                   "clients": statistics.median(w["clients_cores"] for w in crowded)},
@@ -271,6 +277,16 @@ def summarise(system: str, particles: int, platform: str, clients: int, idle: li
     return row
 
 
+def _median_or_none(values: list[float | None]) -> float | None:
+    known = [value for value in values if value is not None]
+    return statistics.median(known) if known else None
+
+
+def _steal(cores: float | None) -> str:
+    """The host's steal in cores, or ``?`` where the kernel does not say."""
+    return "?" if cores is None else f"{cores:.2f}"
+
+
 def _yes(value: bool) -> str:
     return "yes" if value else "**no**"
 
@@ -281,8 +297,9 @@ def table(rows: list[dict[str, Any]]) -> str:
         "| system (particles, platform) | clients | steps/s 0 / N clients (median) | N / 0 steps/s (paired median, range) "
         "| frames/s per client (min, median; published) | cores busy: server 0 / N clients; the N clients "
         "| RSS per connected client (median, max) "
-        "| a client that never reads: frames received / published; the others' min frames/s | targets met |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| a client that never reads: frames received / published; the others' min frames/s "
+        "| host's steal, cores (median, 0 / N clients) | targets met |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         ratio, fps, memory, slow = row["ratio"], row["frames_per_second"], row["bytes_per_client"], row["slow_client"]
@@ -297,7 +314,8 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"| {ratio['median']:.1%} ({ratio['min']:.1%}–{ratio['max']:.1%}, {ratio['pairs']} pairs) "
             f"| {fps['min']:.1f}, {fps['median']:.1f}; {fps['published']:.1f} "
             f"| {cores['server_0']:.2f} / {cores['server_n']:.2f}; {cores['clients']:.2f} "
-            f"| {memory['median'] / 1e3:,.0f} kB, {memory['max'] / 1e3:,.0f} kB | {stalled} | {met} |"
+            f"| {memory['median'] / 1e3:,.0f} kB, {memory['max'] / 1e3:,.0f} kB | {stalled} "
+            f"| {_steal(row['steal_cores'].get('0'))} / {_steal(row['steal_cores'].get(str(row['clients'])))} | {met} |"
         )
     return "\n".join(lines)
 

@@ -18,11 +18,15 @@ def window(steps: float, clients: int = 0, fps: float = 30.0, *, grew: int = 0) 
 def test_the_row_pairs_each_crowded_window_with_the_idle_one_of_its_round():
     idle = [window(100.0), window(50.0), window(200.0)]
     crowded = [window(97.0, 2, grew=200_000), window(40.0, 2, grew=100_000), window(198.0, 2, grew=400_000)]
+    for crowd, steal in zip(crowded, (0.01, 0.12, 0.02)):
+        crowd["steal_cores"] = steal  # the host's; the idle windows' went unmeasured
     row = classroom.summarise("nanotube", 65, "CPU", 2, idle, crowded, None)
     assert row["ratio"] == pytest.approx({"median": 0.97, "q1": 0.885, "q3": 0.98, "min": 0.8, "max": 0.99, "pairs": 3})
     assert row["bytes_per_client"] == {"median": 100_000, "max": 200_000}
     assert row["met"] == {"ratio": True, "frames_per_second": True, "memory": True}
+    assert row["steal_cores"] == {"0": None, "2": pytest.approx(0.02)}
     assert "| nanotube (65, CPU) | 2 | 100 / 97 | 97.0% (80.0%–99.0%, 3 pairs) |" in classroom.table([row])
+    assert "| ? / 0.02 |" in classroom.table([row])
 
 
 def test_a_reader_below_the_published_rate_a_big_client_or_a_client_that_never_skipped_misses_the_targets():
@@ -39,6 +43,7 @@ def test_a_tiny_classroom_on_the_nanotube_measures_every_target():
     assert row["frames_per_second"]["min"] > 10  # 30 set; the machine is shared
     assert row["slow_client"]["received"] >= 1 and row["slow_client"]["published"] >= row["slow_client"]["received"]
     assert set(row["met"]) == {"ratio", "frames_per_second", "memory", "slow_client"}
+    assert row["steal_cores"]["0"] is not None and row["steal_cores"]["0"] >= 0  # Linux counts it
 
 
 @pytest.mark.slow
