@@ -84,7 +84,7 @@ class ImdForce:
         """Add the force's group to the integrator's force groups, or take it out; other groups kept."""
         groups = integrator.getIntegrationForceGroups() & _ALL_GROUPS
         groups = groups | _IMD_BIT if felt else groups & ~_IMD_BIT
-        integrator.setIntegrationForceGroups(groups - (1 << 32) if groups & _IMD_BIT else groups)  # a signed C int
+        integrator.setIntegrationForceGroups(groups - (1 << 32) if groups & (1 << 31) else groups)  # a signed C int
         self._integrated = felt
 
     @property
