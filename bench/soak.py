@@ -12,7 +12,8 @@ resets and plays it, as someone in the room would. Two watchers stay connected t
 (reconnecting if dropped): one accepting any message size, one with websockets' default
 1 MiB limit, as most clients have; at each wave a late joiner with that limit checks that a
 newcomer still gets a frame and the state. Reports the watcher's frames/s over 10 s
-windows, the server's memory each minute, recoveries (``costeer.recovery``), exception
+windows, the server's memory each minute beside the shared state's size (keys, bytes
+encoded and decoded, from the watcher's copy), recoveries (``costeer.recovery``), exception
 and non-finite frames, unanswered requests, the server's log, and whether the recording
 reads with costeer's reader and holds only finite frames. Prints a markdown table and
 writes JSON under bench/results/. With ``--probe`` the server runs under ``soak_probe.py``,
@@ -116,6 +117,7 @@ async def soak(server: Server, *, minutes: float, clients: int, wave_seconds: fl
     start = time.monotonic()
     end = start + minutes * 60
     rss: list[tuple[float, float]] = [(0.0, server.rss_mb())]
+    state: list[tuple[float, int, int, int]] = [(0.0, *seen.state_size())]
     joiners: list[str] = []
     crowd_tasks: set[asyncio.Task] = set()
     next_sample = start + 5
@@ -131,15 +133,17 @@ async def soak(server: Server, *, minutes: float, clients: int, wave_seconds: fl
             await asyncio.sleep(0.5)
             if time.monotonic() >= next_sample:
                 rss.append((time.monotonic() - start, server.rss_mb()))
+                state.append((rss[-1][0], *seen.state_size()))
                 next_sample += 5
         _log(f"{(time.monotonic() - start) / 60:4.1f} min: {len(seen.frame_times)} frames watched, "
-             f"RSS {rss[-1][1]:.0f} MB, {crowd.tally.joins} joins")
+             f"RSS {rss[-1][1]:.0f} MB, state {state[-1][1]} keys {state[-1][2] / 1024:.0f} KiB "
+             f"({state[-1][3] / 1e6:.1f} MB decoded), {crowd.tally.joins} joins")
     if crowd_tasks:
         await asyncio.wait(crowd_tasks, timeout=REPLY_WAIT_S + 10)
     rss.append((time.monotonic() - start, server.rss_mb()))
     for watcher in watchers:
         watcher.cancel()
-    return {"watch": seen, "limited": limited, "tally": crowd.tally, "rss": rss, "late_joiners": joiners, "start": start,
+    return {"watch": seen, "limited": limited, "tally": crowd.tally, "rss": rss, "state": state, "late_joiners": joiners, "start": start,
             "seconds": time.monotonic() - start}
 
 
@@ -149,10 +153,10 @@ def _frame_rates(times: list[float], start: float, seconds: float) -> list[float
     return [counts.get(window, 0) / WINDOW_S for window in range(int(seconds // WINDOW_S))]
 
 
-def _rss_by_minute(rss: list[tuple[float, float]]) -> list[float]:
-    """The RSS sample nearest the start and each whole minute of the run."""
-    minutes = int(rss[-1][0] // 60)
-    return [min(rss, key=lambda sample: abs(sample[0] - 60 * minute))[1] for minute in range(minutes + 1)]
+def _by_minute(samples: Sequence[tuple[float, ...]]) -> list[tuple[float, ...]]:
+    """The sample (time first) nearest the start and each whole minute of the run."""
+    minutes = int(samples[-1][0] // 60)
+    return [min(samples, key=lambda sample: abs(sample[0] - 60 * minute)) for minute in range(minutes + 1)]
 
 
 def log_summary(log: Path) -> dict[str, Any]:
@@ -183,7 +187,7 @@ def _watcher_report(seen: Watch, run: dict[str, Any]) -> dict[str, Any]:
 
 def summarise(run: dict[str, Any], recording: dict[str, Any], log: dict[str, Any], exit_code: int | None) -> dict[str, Any]:
     tally: Tally = run["tally"]
-    by_minute = _rss_by_minute(run["rss"])
+    by_minute = [rss for _, rss in _by_minute(run["rss"])]
     after_first = by_minute[1:]
     growth = (max(after_first) / min(after_first) - 1) if len(after_first) > 1 else 0.0
     return {
@@ -194,6 +198,8 @@ def summarise(run: dict[str, Any], recording: dict[str, Any], log: dict[str, Any
         "recovery_values": run["watch"].recovery_values,
         "rss_mb": {"samples": run["rss"], "by_minute": by_minute, "growth_after_first_minute": growth,
                    "flat_within_10_percent": growth <= 0.10},
+        "state_by_minute": [{"keys": keys, "bytes": size, "python_bytes": python}
+                            for _, keys, size, python in _by_minute(run["state"])],
         "late_joiners": collections.Counter(run["late_joiners"]),
         "crowd": {"joins": tally.joins, "connect_failures": tally.connect_failures, "aborted_leaves": tally.aborted_leaves,
                   "actions": dict(tally.actions), "requests": tally.requests, "unanswered": dict(tally.unanswered),
@@ -218,6 +224,9 @@ def table(report: dict[str, Any]) -> str:
          f"median {limited['fps_median']:.1f}, min {limited['fps_min']:.1f}; {len(limited['drops'])}"),
         ("late joiners (1 MiB limit) that got a frame and the state", f"{joiners.get('ok', 0)} of {sum(joiners.values())}"),
         ("server RSS by minute, MB", ", ".join(f"{value:.0f}" for value in rss["by_minute"])),
+        ("shared state by minute (the watcher's copy), keys / KiB encoded / MB decoded",
+         ", ".join(f"{state['keys']} / {state['bytes'] / 1024:.0f} / {state['python_bytes'] / 1e6:.1f}"
+                   for state in report["state_by_minute"])),
         ("RSS flat within 10% after minute 1", f"{'yes' if rss['flat_within_10_percent'] else 'no'} ({rss['growth_after_first_minute']:+.0%})"),
         ("recoveries (`costeer.recovery` updates)", str(report["recoveries"])),
         ("exception frames (watcher / recording)", f"{watcher['exception_frames']} / {recording['exception_frames']}"),

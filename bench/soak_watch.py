@@ -8,6 +8,7 @@ Used by ``bench/soak.py``: ``watch`` stays connected and checks every frame into
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from websockets.exceptions import ConnectionClosed
 from costeer.core import keys
 from costeer.core.frame import unpack_frame
 from costeer.recording.reader import RecordingReader
+from costeer.server.state_values import encoded_size
 
 __all__ = ["Watch", "watch", "late_joiner", "check_recording", "ABSURD_NM", "DEFAULT_MAX_SIZE", "RECOVERY_KEY"]
 
@@ -44,6 +46,24 @@ class Watch:
     recovery_values: list[Any] = field(default_factory=list)
     drops: list[str] = field(default_factory=list)
     particle_count: int | None = None
+    state: dict[str, Any] = field(default_factory=dict)
+    """The shared state as this watcher's updates built it (started afresh at each reconnection)."""
+
+    def state_size(self) -> tuple[int, int, int]:
+        """Keys in the shared state; their bytes, each ``{key: value}`` msgpack-encoded (the server's
+        measure); and the bytes their decoded Python objects take (as the server holds them)."""
+        return (len(self.state), sum(encoded_size(key, value) or 0 for key, value in self.state.items()),
+                _python_bytes(self.state))
+
+
+def _python_bytes(value: Any) -> int:
+    """``sys.getsizeof`` of ``value`` and of everything in it (maps, lists and their items)."""
+    size = sys.getsizeof(value)
+    if isinstance(value, dict):
+        size += sum(_python_bytes(key) + _python_bytes(item) for key, item in value.items())
+    elif isinstance(value, (list, tuple)):
+        size += sum(_python_bytes(item) for item in value)
+    return size
 
 
 
@@ -52,6 +72,7 @@ async def watch(url: str, seen: Watch, *, max_size: int | None) -> None:
     while True:
         try:
             async with websockets.connect(url, max_size=max_size, open_timeout=10, close_timeout=2) as connection:
+                seen.state.clear()  # the first state message after joining carries all of it
                 async for data in connection:
                     _watch_message(msgpack.unpackb(data, raw=False, strict_map_key=False), seen)
                 seen.drops.append(f"{time.strftime('%H:%M:%S')} closed by the server")
@@ -77,6 +98,10 @@ def _watch_message(message: dict[str, Any], seen: Watch) -> None:
             elif positions.size and np.max(np.abs(positions)) > ABSURD_NM:
                 seen.absurd_frames += 1
     state = message.get("state")
+    if isinstance(state, dict):
+        seen.state.update(state.get("updates") or {})
+        for key in state.get("removals") or ():
+            seen.state.pop(key, None)
     if isinstance(state, dict) and RECOVERY_KEY in (state.get("updates") or {}):
         seen.recoveries += 1
         seen.recovery_values = [*seen.recovery_values[-4:], state["updates"][RECOVERY_KEY]]
