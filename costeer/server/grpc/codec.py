@@ -24,7 +24,7 @@ import math
 from typing import Any, Mapping
 
 import numpy as np
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import struct_pb2
 
 from costeer.core import keys
 from costeer.core.frame import ARRAY_FORMATS, FrameDict
@@ -83,7 +83,7 @@ def decode_frame(response: Any) -> FrameDict:
         values = getattr(array, kind).values if kind is not None else []
         frame[key] = np.asarray(values, dtype=dtype).reshape(shape)
     for key, value in response.frame.values.items():
-        frame[key] = json_format.MessageToDict(value)
+        frame[key] = _from_value(value)
     return frame
 
 
@@ -118,7 +118,7 @@ def to_struct(values: Mapping[str, Any]) -> struct_pb2.Struct:
 
 def from_struct(struct: struct_pb2.Struct) -> dict[str, Any]:
     """A Struct as plain Python values (every number a float, as Struct holds them)."""
-    return {key: json_format.MessageToDict(value) for key, value in struct.fields.items()}
+    return {key: _from_value(value) for key, value in struct.fields.items()}
 
 
 def state_from_struct(struct: struct_pb2.Struct) -> tuple[dict[str, Any], list[str]]:
@@ -134,11 +134,24 @@ def state_from_struct(struct: struct_pb2.Struct) -> tuple[dict[str, Any], list[s
         if value.WhichOneof("kind") == "null_value":
             removals.append(key)
             continue
-        python = json_format.MessageToDict(value)
+        python = _from_value(value)
         if key.startswith(keys.INTERACTION_PREFIX) and isinstance(python, dict):
             python = _with_whole_particles(python)
         updates[key] = python
     return updates, removals
+
+
+def _from_value(value: struct_pb2.Value) -> Any:
+    """A protobuf ``Value`` as a plain Python value. NaN and infinities are kept (``json_format``
+    raises on them) for the rules that judge a value to refuse by name, as on every transport."""
+    kind = value.WhichOneof("kind")
+    if kind == "struct_value":
+        return {key: _from_value(item) for key, item in value.struct_value.fields.items()}
+    if kind == "list_value":
+        return [_from_value(item) for item in value.list_value.values]
+    if kind is None or kind == "null_value":
+        return None
+    return getattr(value, kind)
 
 
 def _with_whole_particles(interaction: dict[str, Any]) -> dict[str, Any]:

@@ -330,6 +330,25 @@ def test_bad_input_fails_that_call_only(server, legacy, grpc_port, caplog):
     assert not server.runner.is_paused
 
 
+def test_infinities_and_nan_from_a_legacy_client_are_judged_by_the_rules_not_failed_as_calls(server, legacy, caplog):
+    # json_format cannot write NaN or infinity into Python values; every other transport lets the
+    # ownership rules, the lock rules and the commands judge them (and NanoVer's clients send
+    # an interaction's max_force as +infinity to mean "no cap of their own")
+    client = legacy("nanover", "token-a")
+    with caplog.at_level(logging.WARNING):
+        assert client.update_state({"interaction.uncapped": {**spring(1), "max_force": float("inf")}})
+        assert not client.update_state({"avatar.nan": {"position": [float("nan"), 0.0, 0.0]}})
+        assert "avatar.nan" in caplog.text and "NaN" in caplog.text
+        assert not client.update_locks({"scene": float("nan")})
+        assert "finite number of seconds" in caplog.text
+        with pytest.raises(grpc.RpcError) as failure:
+            client.run_command(keys.RADIALLY_ORIENT_COMMAND, radius=float("inf"))
+        assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "Traceback" not in caplog.text and "Exception calling application" not in caplog.text
+    wait_until(lambda: "interaction.uncapped" in server.runner.simulation.interactions, what="the uncapped interaction applied")
+    assert "avatar.nan" not in server.state.snapshot()
+
+
 def test_close_ends_streams_and_lets_clients_leave():
     parts = SessionParts.standalone()
     left: list[tuple[str, bool]] = []
