@@ -238,9 +238,10 @@ class _ImdConnection:
                 done, _ = await asyncio.wait({receiving, sending}, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
                     task.result()
-            finally:
+            finally:  # both end here: asyncio.timeout, unlike 3.11's wait_for, never swallows the cancel
                 receiving.cancel()
                 sending.cancel()
+                await asyncio.gather(receiving, sending, return_exceptions=True)  # their errors read, none lost
         except _ClientGone as gone:
             if str(gone):
                 _log.warning("%s %s; closed its connection (the simulation and the other clients go on)", self.client_id, gone)
@@ -266,7 +267,8 @@ class _ImdConnection:
     async def _greet(self) -> None:
         """Wait for a frame (the atom count and what frames hold), then send the handshake (and session info)."""
         try:
-            await asyncio.wait_for(self._wake.wait(), FIRST_FRAME_SECONDS)
+            async with asyncio.timeout(FIRST_FRAME_SECONDS):
+                await self._wake.wait()
         except TimeoutError:
             raise _ClientGone(f"got no frame from the simulation within {FIRST_FRAME_SECONDS:g} s to describe") from None
         shared = self._frames.take_packed()
@@ -291,7 +293,8 @@ class _ImdConnection:
         while True:
             timeout = None if self.session.started else go_deadline - asyncio.get_running_loop().time()
             try:
-                data = await asyncio.wait_for(self.reader.read(_READ_BYTES), timeout)
+                async with asyncio.timeout(timeout):
+                    data = await self.reader.read(_READ_BYTES)
             except TimeoutError:
                 raise _ClientGone(f"did not answer the handshake with GO within {GO_SECONDS:g} s") from None
             try:
@@ -351,7 +354,8 @@ class _ImdConnection:
     async def _send(self, data: bytes) -> None:
         self.writer.write(data)
         try:
-            await asyncio.wait_for(self.writer.drain(), self.server.send_timeout)
+            async with asyncio.timeout(self.server.send_timeout):
+                await self.writer.drain()
         except TimeoutError:
             raise _ClientGone(f"read nothing for {self.server.send_timeout:g} s and was dropped") from None
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import struct
 import time
+import types
 from typing import Any, Callable
 
 import numpy as np
@@ -359,3 +361,31 @@ def test_an_unknown_version_is_refused_when_built():
 
     with pytest.raises(ValueError, match="IMD version 4 is not served"):
         imd_transport(port=0, version=4)(SessionParts.standalone())
+
+
+def test_a_send_cancelled_as_its_drain_completes_ends_rather_than_living_on():
+    # When a client goes, the connection cancels its send loop; if the socket's drain finished in
+    # the same turn of the event loop, Python 3.11's asyncio.wait_for returned its result and
+    # swallowed the cancellation, so the loop lived on, pending, until collected with an error.
+    class Writer:
+        def __init__(self, drained: asyncio.Future) -> None:
+            self.drained = drained
+
+        def write(self, data: bytes) -> None:
+            pass
+
+        async def drain(self) -> None:
+            await self.drained
+
+    async def scenario() -> None:
+        connection = imd_server._ImdConnection.__new__(imd_server._ImdConnection)
+        connection.server = types.SimpleNamespace(send_timeout=5.0)
+        connection.writer = Writer(asyncio.get_running_loop().create_future())
+        sending = asyncio.create_task(connection._send(b"frame"))
+        await asyncio.sleep(0.01)  # waiting for the drain
+        connection.writer.drained.set_result(None)
+        sending.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await sending
+
+    asyncio.run(scenario())
