@@ -50,7 +50,8 @@ class NotARecordingError(RecordingError):
 
 
 class TruncatedRecordingError(RecordingError):
-    """The recording was cut short (writer killed); ``costeer recording repair`` fixes it."""
+    """The recording was cut short (writer killed) or its index or zip directory is damaged;
+    ``costeer recording repair`` recovers its messages."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +113,8 @@ def read_local_header(file: BinaryIO, offset: int = 0) -> tuple[str, int]:
 
     Raises ``ValueError`` when there is no local header there.
     """
+    if offset < 0:  # a damaged zip directory's offsets, less the bytes it believes precede the zip
+        raise ValueError(f"no zip local header at offset {offset}")
     file.seek(offset)
     header = file.read(LOCAL_HEADER_SIZE)
     if len(header) < LOCAL_HEADER_SIZE or header[:4] != LOCAL_HEADER_SIGNATURE:

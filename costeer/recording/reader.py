@@ -8,6 +8,7 @@ first frame (only ``frame.index`` 0) and ``system.reset.counter`` in place of
 
 from __future__ import annotations
 
+import zlib
 from io import BytesIO
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator, NamedTuple
@@ -31,6 +32,9 @@ from .format import (
 )
 
 __all__ = ["RecordingReader", "RecordedMessage", "RecordedFrame", "RecordedState", "normalize_frame"]
+
+_DAMAGED_MEMBER = (BadZipFile, ValueError, OSError, EOFError, zlib.error)
+"""What ``ZipFile.read`` raises on a damaged member (bad CRC, bad offsets, bad deflate data)."""
 
 
 class RecordedMessage(NamedTuple):
@@ -69,6 +73,16 @@ def normalize_frame(packed: dict[str, Any]) -> FrameDict:
     if keys.RESET_COUNTER in frame and keys.SIMULATION_COUNTER not in frame:
         frame[keys.SIMULATION_COUNTER] = int(frame[keys.RESET_COUNTER])
     return frame
+
+
+def _state_change(change: Any) -> tuple[dict[str, Any], list[str]] | None:
+    """A recorded state change as (updates, removals); ``None`` if it is not one."""
+    if not isinstance(change, dict):
+        return None
+    updates, removals = change.get("updates") or {}, change.get("removals") or []
+    if not isinstance(updates, dict) or not isinstance(removals, list) or not all(isinstance(key, str) for key in removals):
+        return None
+    return dict(updates), list(removals)
 
 
 def _is_empty(frame: FrameDict) -> bool:
@@ -122,12 +136,15 @@ class RecordingReader:
                 self._messages: BinaryIO = self._file
             else:
                 self._base = 0
-                self._messages = BytesIO(archive.read(MESSAGES_NAME))
+                try:
+                    self._messages = BytesIO(archive.read(MESSAGES_NAME))
+                except _DAMAGED_MEMBER as error:
+                    raise RecordingError(f"{self.path}: its compressed {MESSAGES_NAME} is damaged ({error})") from None
             self._size = info.file_size
             try:
                 raw = msgpack.unpackb(archive.read(INDEX_NAME))
                 entries = [IndexEntry.from_dict(item) for item in raw]
-            except (ValueError, TypeError, msgpack.UnpackException) as error:
+            except (*_DAMAGED_MEMBER, TypeError, KeyError, msgpack.UnpackException) as error:
                 raise TruncatedRecordingError(
                     f"{self.path} has a damaged index ({error}): run `costeer recording repair {self.path}`"
                 ) from None
@@ -153,7 +170,10 @@ class RecordingReader:
         try:
             return read_local_header(self._file, header_offset)[1]
         except ValueError:
-            raise NotARecordingError(f"{self.path}: damaged zip (no local header for {MESSAGES_NAME})") from None
+            raise TruncatedRecordingError(
+                f"{self.path}: damaged zip (its directory points to no {MESSAGES_NAME}): "
+                f"run `costeer recording repair {self.path}` to recover the messages"
+            ) from None
 
     def _first_message_padding(self) -> tuple[int, int]:
         """Kinds (frame, state) the first entry lists but its message lacks: see ``write_raw``."""
@@ -211,10 +231,13 @@ class RecordingReader:
             packed = self.read(entry).get("frame")
             if packed is None:
                 continue
+            if not isinstance(packed, dict):
+                raise RecordingError(f"{self.path}: bad frame at offset {entry.offset}: not a map")
             try:
-                yield RecordedFrame(entry.timestamp_us, normalize_frame(packed))
-            except ValueError as error:
+                frame = normalize_frame(packed)
+            except (ValueError, TypeError) as error:
                 raise RecordingError(f"{self.path}: bad frame at offset {entry.offset}: {error}") from None
+            yield RecordedFrame(entry.timestamp_us, frame)
 
     def frames(self) -> Iterator[RecordedFrame]:
         """The full frame after each recorded frame; empty frames are skipped.
@@ -236,9 +259,13 @@ class RecordingReader:
             change = self.read(entry).get("state")
             if change is None:
                 continue
-            if not isinstance(change, dict):
-                raise RecordingError(f"{self.path}: bad state change at offset {entry.offset}")
-            yield entry.timestamp_us, dict(change.get("updates") or {}), list(change.get("removals") or [])
+            parts = _state_change(change)
+            if parts is None:
+                raise RecordingError(
+                    f"{self.path}: bad state change at offset {entry.offset}: "
+                    "not a map of updates and a list of removed keys"
+                )
+            yield entry.timestamp_us, *parts
 
     def states(self) -> Iterator[RecordedState]:
         """The whole shared state after each recorded change (updates, then removals)."""

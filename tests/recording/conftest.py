@@ -57,3 +57,17 @@ def make_frame() -> Callable[..., dict[str, Any]]:
 def recordings(shared_data: Path) -> dict[str, Path]:
     """The real sessions in ``../shared/data/recordings`` by short name."""
     return {name: shared_data / "recordings" / f"{name}.nanover.zip" for name in RECORDINGS}
+
+
+def damage_index(path: Path) -> None:
+    """Flip a byte inside a complete recording's ``index.msgpack``, so that its CRC fails."""
+    import zipfile
+
+    from costeer.recording.format import INDEX_NAME, read_local_header
+
+    with zipfile.ZipFile(path) as archive:
+        header_offset = archive.getinfo(INDEX_NAME).header_offset
+    data = bytearray(path.read_bytes())
+    with open(path, "rb") as file:
+        data[read_local_header(file, header_offset)[1] + 3] ^= 0xFF
+    path.write_bytes(bytes(data))

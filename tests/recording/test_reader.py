@@ -7,9 +7,10 @@ import zipfile
 import numpy as np
 import pytest
 
-from costeer.recording.format import NotARecordingError, TruncatedRecordingError
+from costeer.recording.format import NotARecordingError, RecordingError, TruncatedRecordingError
 from costeer.recording.reader import RecordingReader, normalize_frame
 from costeer.recording.writer import RecordingWriter
+from tests.recording.conftest import damage_index
 
 EXPECTED = {
     # name: (index entries, frame messages, state messages, full frames, frames with a user force)
@@ -96,3 +97,42 @@ def test_truncated_recording_says_run_repair(tmp_path, make_frame):
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(TruncatedRecordingError, match=r"costeer recording repair .*cut.nanover.zip"):
         RecordingReader(path)
+
+
+def _complete(path, make_frame, count: int = 6):
+    with RecordingWriter(path) as writer:
+        for index in range(count):
+            writer.write({"frame": make_frame(index)})
+            writer.write({"state": {"updates": {"n": index}, "removals": []}})
+    return path
+
+
+def test_a_damaged_index_says_run_repair(tmp_path, make_frame):
+    path = _complete(tmp_path / "flipped.nanover.zip", make_frame)
+    damage_index(path)
+    with pytest.raises(TruncatedRecordingError, match=r"flipped.nanover.zip.*index.*costeer recording repair"):
+        RecordingReader(path)
+
+
+def test_a_zip_directory_that_points_nowhere_says_run_repair(tmp_path, make_frame):
+    path = _complete(tmp_path / "spliced.nanover.zip", make_frame)
+    data = path.read_bytes()
+    path.write_bytes(data[:100] + data[400:])  # bytes lost mid-file: the directory's offsets miss
+    with pytest.raises(TruncatedRecordingError, match=r"spliced.nanover.zip.*costeer recording repair"):
+        RecordingReader(path)
+
+
+@pytest.mark.parametrize("message", [
+    {"state": {"updates": {}, "removals": [{"a map": "as a key"}]}},
+    {"state": {"updates": ["not", "a", "map"], "removals": []}},
+    {"frame": ["not", "a", "map"]},
+    {"frame": {"frame.index": 1, "system.reset.counter": "three"}},
+], ids=["removal-not-a-key", "updates-not-a-map", "frame-not-a-map", "counter-not-a-number"])
+def test_a_malformed_message_is_refused_naming_where_it_is(tmp_path, make_frame, message):
+    path = tmp_path / "odd.nanover.zip"
+    with RecordingWriter(path) as writer:
+        writer.write({"frame": make_frame(0)})
+        writer.write(message)
+    with RecordingReader(path) as reader, pytest.raises(RecordingError, match=r"odd.nanover.zip: bad (frame|state change) at offset \d+"):
+        list(reader.frames())
+        list(reader.states())

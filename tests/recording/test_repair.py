@@ -16,6 +16,7 @@ from costeer.recording.format import NotARecordingError, TruncatedRecordingError
 from costeer.recording.reader import RecordingReader
 from costeer.recording.repair import repair_recording
 from costeer.recording.writer import RecordingWriter
+from tests.recording.conftest import damage_index
 
 HERE = Path(__file__).resolve().parent
 
@@ -143,3 +144,18 @@ def test_sigkill_loses_at_most_the_last_second(tmp_path, nanover_read):
     assert seen["entries"] == report.frames + report.states
     assert [frame["frame_index"] for frame in seen["frames"]] == list(range(report.frames))
     assert seen["final_state"] == {"avatar.me": {"step": 3 * (report.states - 1)}}
+
+
+def test_repair_recovers_a_recording_whose_index_is_damaged(tmp_path, make_frame):
+    path = tmp_path / "flipped.nanover.zip"
+    with RecordingWriter(path) as writer:
+        for index in range(6):
+            frame = dict(make_frame(index))
+            frame["server.timestamp"] = 100.0 + index / 30
+            writer.write({"frame": frame})
+    damage_index(path)
+    journal_path(path).unlink(missing_ok=True)
+    report = repair_recording(path)
+    assert not report.already_complete and report.frames == 6 and report.bytes_lost == 0
+    with RecordingReader(path) as reader:
+        assert [frame["frame.index"] for _, frame in reader.frame_updates()] == list(range(6))
