@@ -14,6 +14,7 @@ from __future__ import annotations
 import pickle
 import re
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -96,11 +97,27 @@ def _unreadable(error: BaseException) -> str:
     return text[:200]
 
 
+def _check_crcs(path: Path) -> None:
+    """Refuse a checkpoint whose bytes fail the CRC-32s stored with them: ``torch.load`` does not
+    check them, and would read a damaged weight as it is. A file that is not a zip is left to it."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+    except zipfile.BadZipFile:
+        return
+    except (OSError, EOFError, ValueError, zlib.error) as error:
+        raise CheckpointError(f"{path}: corrupt ({error}); train it again with `costeer train`") from None
+    if damaged is not None:
+        raise CheckpointError(f"{path}: corrupt: {damaged} fails its CRC check; train it again with `costeer train` "
+                              "(or copy it again from where it was written)")
+
+
 def read_checkpoint(path: str | Path, *, expect_task: str | None = None) -> dict[str, Any]:
     """The checkpoint's contents, checked: format, version and (with ``expect_task``) task."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file: train one with `costeer train`")
+    _check_crcs(path)
     try:
         content = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as error:

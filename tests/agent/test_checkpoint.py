@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -85,3 +86,17 @@ def test_bad_checkpoints_are_refused_with_the_reason(toy_dataset: Path, tmp_path
                           ({"state_dict": {}}, "cannot rebuild its policy")]:
         torch.save({**content, **change}, tmp_path / "changed.pt")
         _refused(tmp_path / "changed.pt", match)
+
+
+def test_a_checkpoint_whose_weights_were_damaged_is_refused_not_loaded(toy_dataset: Path, tmp_path: Path) -> None:
+    # torch.load reads a bit-flipped weight as it is: the policy would act on the damage
+    good, _ = _save(tmp_path / "good.pt", toy_dataset)
+    with zipfile.ZipFile(good) as archive:
+        weights = next(info for info in archive.infolist() if "/data/" in info.filename and info.file_size > 8)
+    data = bytearray(good.read_bytes())
+    with open(good, "rb") as file:  # the local header's own extra field may differ from the directory's
+        file.seek(weights.header_offset + 28)
+        start = weights.header_offset + 30 + len(weights.filename.encode()) + int.from_bytes(file.read(2), "little")
+    data[start + 5] ^= 0x10
+    (tmp_path / "flipped.pt").write_bytes(bytes(data))
+    _refused(tmp_path / "flipped.pt", rf"flipped.pt: corrupt: {weights.filename} .*CRC.*train it again")
