@@ -12,7 +12,6 @@ weights of the epoch with the lowest validation loss) and the PNG of the loss cu
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from costeer.agent.elements import observed_atoms
 from costeer.agent.normalise import Normaliser
 from costeer.agent.plot import plot_losses
 from costeer.agent.policies import Policy, get_policy_class
-from costeer.datasets.lerobot import STATS_PATH, read_episodes, read_info
+from costeer.datasets.lerobot import read_episodes, read_info, read_stats
 from costeer.tasks.encoding import ACTION_LAG
 
 __all__ = ["TrainOptions", "TrainResult", "train_policy"]
@@ -171,7 +170,7 @@ def _build(dataset: Path, info: dict[str, Any], cls: type[Policy], config: dict[
     """The policy sized to the dataset's observation, and the normaliser its kind needs."""
     names = info["features"]["observation.state"]["names"]
     action_names = info["features"]["action"]["names"]
-    stats = json.loads((dataset / STATS_PATH).read_text())
+    stats = read_stats(dataset)
     normaliser = Normaliser.from_stats(stats, names, action_names, isotropic=cls.isotropic)
     sized = {"observation_dim": len(names), "atom_features": len(names) // len(observed_atoms(names))}
     settings = {**sized, **cls.dataset_defaults(dataset), **config}

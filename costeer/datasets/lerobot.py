@@ -38,9 +38,11 @@ __all__ = [
     "ROWS_PER_FILE",
     "STATS_PATH",
     "TASKS_PATH",
+    "DatasetError",
     "DatasetWriter",
     "read_episodes",
     "read_info",
+    "read_stats",
     "read_steps",
     "write_dataset",
 ]
@@ -257,28 +259,75 @@ class DatasetWriter:
         }
 
 
+class DatasetError(ValueError):
+    """A dataset file that is missing or damaged; the message names it and says to build the dataset again."""
+
+
+_REBUILD = "build the dataset again with `costeer dataset build`"
+
+
 def read_info(directory: str | Path) -> dict[str, Any]:
-    """``meta/info.json``; a clear error when ``directory`` is not a dataset."""
+    """``meta/info.json``; a clear error when ``directory`` is not a dataset, or the file is damaged."""
     path = Path(directory) / INFO_PATH
     if not path.is_file():
         raise FileNotFoundError(f"{directory} is not an episode dataset (no {INFO_PATH}): build one with `costeer dataset build`")
-    return json.loads(path.read_text())
+    info = _read_json(path)
+    features = info.get("features") if isinstance(info, dict) else None
+    if not isinstance(features, dict) or not isinstance(info.get("total_episodes"), int) or not all(
+        isinstance(features.get(name), dict) and isinstance(features[name].get("names"), list)
+        for name in ("observation.state", "action")
+    ):
+        raise DatasetError(f"{path} lacks the features' names or the episode count: {_REBUILD}")
+    return info
+
+
+def read_stats(directory: str | Path) -> dict[str, Any]:
+    """``meta/stats.json``: per-feature statistics."""
+    path = Path(directory) / STATS_PATH
+    if not path.is_file():
+        raise DatasetError(f"{path} is missing: {_REBUILD}")
+    stats = _read_json(path)
+    if not isinstance(stats, dict):
+        raise DatasetError(f"{path} is not a map of feature statistics: {_REBUILD}")
+    return stats
 
 
 def read_steps(directory: str | Path, *, columns: Sequence[str] | None = None) -> pa.Table:
     """Every data file's steps, in order, as one table."""
     directory = Path(directory)
     read_info(directory)
-    files = sorted((directory / "data").glob("chunk-*/file-*.parquet"))
-    return pa.concat_tables([pq.read_table(file, columns=list(columns) if columns else None) for file in files])
+    return _read_tables(directory, "data/chunk-*/file-*.parquet", columns=columns)
 
 
 def read_episodes(directory: str | Path) -> pa.Table:
     """The episodes table (one row per episode, in order)."""
     directory = Path(directory)
     read_info(directory)
-    files = sorted((directory / "meta" / "episodes").glob("chunk-*/file-*.parquet"))
-    return pa.concat_tables([pq.read_table(file) for file in files], promote_options="default")
+    return _read_tables(directory, "meta/episodes/chunk-*/file-*.parquet", promote_options="default")
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (ValueError, OSError) as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise DatasetError(f"{path} is damaged ({error}): {_REBUILD}") from None
+
+
+def _read_tables(directory: Path, pattern: str, *, columns: Sequence[str] | None = None, **concat: Any) -> pa.Table:
+    """The Parquet files matching ``pattern`` in ``directory``, in order, as one table."""
+    files = sorted(directory.glob(pattern))
+    if not files:
+        raise DatasetError(f"{directory} has no {pattern}: {_REBUILD}")
+    tables = []
+    for file in files:
+        try:
+            tables.append(pq.read_table(file, columns=list(columns) if columns else None))
+        except (pa.ArrowException, OSError) as error:
+            raise DatasetError(f"{file} is damaged ({' '.join(str(error).split())[:200]}): {_REBUILD}") from None
+    try:
+        return pa.concat_tables(tables, **concat)
+    except pa.ArrowException as error:
+        raise DatasetError(f"{directory}: the files {pattern} do not fit together ({error}): {_REBUILD}") from None
 
 
 def _existing_dataset(directory: Path, *, task: str, overwrite: bool, append: bool) -> dict[str, Any] | None:
@@ -294,7 +343,7 @@ def _existing_dataset(directory: Path, *, task: str, overwrite: bool, append: bo
                              "append only episodes of the same task (or choose another -o)")
         stats = directory / STATS_PATH
         intervals = read_episodes(directory).column("frame_interval_s").to_pylist()
-        return {"info": info, "stats": json.loads(stats.read_text()) if stats.is_file() else {},
+        return {"info": info, "stats": read_stats(directory) if stats.is_file() else {},
                 "intervals": [value for value in intervals if value]}
     if not overwrite:
         hint = "--append to add to it, or --overwrite" if is_dataset else "--overwrite"

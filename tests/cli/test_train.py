@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -53,3 +55,38 @@ def test_bad_options_are_one_clear_line(session_dataset: Path, tmp_path: Path, c
 def test_a_folder_that_is_not_a_dataset_is_named(tmp_path: Path, capsys) -> None:
     assert main(["train", "--dataset", str(tmp_path), "--policy", "mlp", "-o", str(tmp_path / "x.pt")]) == 2
     assert f"{tmp_path} is not an episode dataset" in capsys.readouterr().err
+
+
+def _damaged(dataset: Path, tmp_path: Path, damage: str) -> Path:
+    copy = tmp_path / "damaged"
+    shutil.copytree(dataset, copy)
+    data = next((copy / "data").glob("chunk-*/file-*.parquet"))
+    if damage == "info not json":
+        (copy / "meta/info.json").write_text('{"features": {')
+    elif damage == "info without names":
+        info = json.loads((copy / "meta/info.json").read_text())
+        del info["features"]["action"]["names"]
+        (copy / "meta/info.json").write_text(json.dumps(info))
+    elif damage == "no stats":
+        (copy / "meta/stats.json").unlink()
+    elif damage == "data cut short":
+        data.write_bytes(data.read_bytes()[:-100])
+    elif damage == "no data":
+        data.unlink()
+    return copy
+
+
+@pytest.mark.parametrize(("damage", "names"), [
+    ("info not json", "meta/info.json"),
+    ("info without names", "meta/info.json"),
+    ("no stats", "meta/stats.json"),
+    ("data cut short", "file-000.parquet"),
+    ("no data", "data/chunk-*/file-*.parquet"),
+])
+def test_a_damaged_dataset_is_refused_naming_the_file_and_what_to_do(session_dataset: Path, tmp_path: Path, capsys,
+                                                                      damage: str, names: str) -> None:
+    damaged = _damaged(session_dataset, tmp_path, damage)
+    assert main(["train", "--dataset", str(damaged), "--policy", "mlp", "-o", str(tmp_path / "x.pt"), "--epochs", "1"]) == 2
+    error = capsys.readouterr().err
+    assert names in error and "costeer dataset build" in error, error
+    assert "Traceback" not in error
