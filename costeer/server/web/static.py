@@ -103,7 +103,10 @@ class StaticPage:
         if "\x00" in relative or "\\" in relative:
             return None
         root = self.root.resolve()
-        file = (root / relative).resolve()
-        if not file.is_relative_to(root) or not file.is_file():
+        try:
+            file = (root / relative).resolve()
+            if not file.is_relative_to(root) or not file.is_file():
+                return None
+        except OSError:  # a name too long for the file system, say: no such file either way
             return None
         return file

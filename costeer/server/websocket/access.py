@@ -28,6 +28,8 @@ __all__ = ["AccessGate", "Admission", "admit", "presented_token", "remember_toke
 
 TOKEN_QUERY = "token"
 TOKEN_COOKIE = "costeer_token"
+SINGLE_HEADERS = ("Host", "Origin", "Authorization", "Upgrade")
+"""Headers the checks read as one value: a request that repeats one is refused (400), not guessed at."""
 
 
 
@@ -78,14 +80,14 @@ def admit(policy: AccessPolicy, request: Request, remote: str | None, *, refusal
     reason = "a wrong token" if token is not None else "no token"
     refusals.note(f"refused {request.path.split('?')[0]!r} from {host}: {reason} (HTTP 401)", kind=f"{host} {reason}")
     body = refusal_message(token is not None) + "\n"
-    headers = Headers({
-        "WWW-Authenticate": 'Bearer realm="costeer"',
-        "Content-Type": "text/plain; charset=utf-8",
-        "Content-Length": str(len(body.encode())),
-        "Connection": "close",
-    })
-    status = http.HTTPStatus.UNAUTHORIZED
-    return Admission(None, Response(status.value, status.phrase, headers, body.encode()))
+    return Admission(None, _refusal(http.HTTPStatus.UNAUTHORIZED, body, {"WWW-Authenticate": 'Bearer realm="costeer"'}))
+
+
+def _refusal(status: http.HTTPStatus, body: str, headers: dict[str, str] | None = None) -> Response:
+    """A plain-text response refusing a request; the connection closes after it."""
+    data = body.encode()
+    fields = {**(headers or {}), "Content-Type": "text/plain; charset=utf-8", "Content-Length": str(len(data)), "Connection": "close"}
+    return Response(status.value, status.phrase, Headers(fields), data)
 
 
 def remember_token(response: Response, token: str, *, secure: bool) -> None:
@@ -123,6 +125,12 @@ class AccessGate:
         first hook's response (``None`` when no hook answers: the WebSocket handshake follows)."""
         remote = connection.remote_address
         address = None if not remote else f"{remote[0]}:{remote[1]}"
+        repeated = next((name for name in SINGLE_HEADERS if len(request.headers.get_all(name)) > 1), None)
+        if repeated is not None:
+            host = (address or "an unknown address").rsplit(":", 1)[0]
+            self._refusals.note(f"refused a request from {host} that repeats its {repeated} header (HTTP 400)",
+                                kind=f"{host} repeated {repeated}")
+            return None, _refusal(http.HTTPStatus.BAD_REQUEST, f"the request repeats its {repeated} header: send it once\n")
         admission = admit(self.policy, request, address, refusals=self._refusals)
         if admission.refusal is not None:
             return None, admission.refusal

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import urllib.error
 import urllib.request
 
@@ -108,3 +109,19 @@ def test_the_web_port_keeps_the_sessions_token_and_tls(fake_simulation, site, tm
         with urllib.request.urlopen(web + "?token=t0ken", context=trust, timeout=5) as reply:
             assert reply.status == 200 and "Secure" in reply.headers["Set-Cookie"]
         assert server.discovery_services == {"wss": server.port, "https": pages.port}
+
+
+@pytest.mark.parametrize("repeated", ["Origin", "Host", "Authorization"])
+def test_a_request_repeating_a_header_read_once_gets_400_and_the_server_serves_on(fake_simulation, site, caplog, repeated):
+    # which of two Origins (or Hosts, or tokens) would the checks judge? Neither: say so
+    with CosteerServer([fake_simulation()], port=0, web=WebSettings(static_dir=site)) as server:
+        values = {"Origin": "http://evil.example", "Host": "127.0.0.1", "Authorization": "Bearer x"}
+        lines = ["GET / HTTP/1.1", f"Host: 127.0.0.1:{server.port}", "Upgrade: websocket", "Connection: Upgrade",
+                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13",
+                 f"{repeated}: {values[repeated]}", f"{repeated}: {values[repeated]}"]
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+            answer = sock.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 400 ") and f"repeats its {repeated} header".encode() in answer, answer
+        assert "Traceback" not in caplog.text and "process_request failed" not in caplog.text
+        assert _opens(f"ws://127.0.0.1:{server.port}", None)
