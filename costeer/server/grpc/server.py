@@ -43,7 +43,7 @@ from ..ownership import LockRefusedError
 from ..state import StateRefusedError
 from ..transport import SessionParts
 from . import DEFAULT_PORT
-from .clients import ClientBook
+from .clients import ClientBook, TooManyClientsError
 from .codec import encode_frame_response, encode_state_update, from_struct, state_from_struct, to_struct
 from .access import AccessInterceptor
 from .generate import NAMESPACES, protocol
@@ -199,12 +199,36 @@ class GrpcTransport:
                     handlers.append(grpc.method_handlers_generic_handler(service.full_name, table))
         return handlers
 
+    def _parse(self, message_type: Any, data: bytes, context: grpc.ServicerContext, method: str) -> Any:
+        """The request as ``message_type``; a malformed one is refused (logged once per connection and method)."""
+        try:
+            return message_type.FromString(data)
+        except DecodeError as error:
+            peer = context.peer()
+            self._clients.mistakes(peer).note(
+                f"sent {len(data)} bytes that are not a {message_type.DESCRIPTOR.name} to {method} ({error}); "
+                "that call was refused", kind=f"malformed {method}",
+            )
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"the request is not a valid {message_type.DESCRIPTOR.full_name.split('.', 1)[1]} message: {error}",
+            )
+
+    def _client(self, token: str, context: grpc.ServicerContext) -> str:
+        """The client id of ``token`` on this call's connection; a refused new token aborts the call."""
+        peer = context.peer()
+        try:
+            return self._clients.client_for(token, peer)
+        except TooManyClientsError as error:
+            self._clients.mistakes(peer).note(f"was refused a new access token: {error}", kind="too many clients")
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
+
     def _subscribe_frames(self, data: bytes, context: grpc.ServicerContext, method: str) -> Iterator[bytes]:
-        _parse(_wire.trajectory.GetFrameRequest, data, context, method)
+        self._parse(_wire.trajectory.GetFrameRequest, data, context, method)
         return self._frames(context, interval=0.0)
 
     def _subscribe_latest_frames(self, data: bytes, context: grpc.ServicerContext, method: str) -> Iterator[bytes]:
-        request = _parse(_wire.trajectory.GetFrameRequest, data, context, method)
+        request = self._parse(_wire.trajectory.GetFrameRequest, data, context, method)
         return self._frames(context, interval=_interval(request.frame_interval))
 
     def _frames(self, context: grpc.ServicerContext, *, interval: float) -> Iterator[bytes]:
@@ -236,20 +260,20 @@ class GrpcTransport:
             stream.pause(interval)
 
     def _get_frame(self, data: bytes, context: grpc.ServicerContext, method: str) -> bytes:
-        _parse(_wire.trajectory.GetFrameRequest, data, context, method)
+        self._parse(_wire.trajectory.GetFrameRequest, data, context, method)
         current = self.parts.hub.current_frame
         return encode_frame_response(current if current is not None else {})
 
     def _subscribe_state_updates(self, data: bytes, context: grpc.ServicerContext, method: str) -> Iterator[bytes]:
-        request = _parse(_wire.state.SubscribeStateUpdatesRequest, data, context, method)
+        request = self._parse(_wire.state.SubscribeStateUpdatesRequest, data, context, method)
         return self._stream(
             context, self.parts.state.subscribe, lambda subscription: subscription.encoded_take(encode_state_update),
             interval=_interval(request.update_interval),
         )
 
     def _update_state(self, data: bytes, context: grpc.ServicerContext, method: str) -> bytes:
-        request = _parse(_wire.state.UpdateStateRequest, data, context, method)
-        client = self._clients.client_for(request.access_token, context.peer())
+        request = self._parse(_wire.state.UpdateStateRequest, data, context, method)
+        client = self._client(request.access_token, context)
         updates, removals = state_from_struct(request.update.changed_keys)
         try:
             stored = self.parts.state.update(updates, removals, origin=client, atomic=True)
@@ -260,20 +284,21 @@ class GrpcTransport:
         return _wire.state.UpdateStateResponse(success=success).SerializeToString()
 
     def _update_locks(self, data: bytes, context: grpc.ServicerContext, method: str) -> bytes:
-        request = _parse(_wire.state.UpdateLocksRequest, data, context, method)
-        client = self._clients.client_for(request.access_token, context.peer())
+        request = self._parse(_wire.state.UpdateLocksRequest, data, context, method)
+        client = self._client(request.access_token, context)
         wanted = from_struct(request.lock_keys)
         ownership = self.parts.state.ownership
         try:
             ownership.acquire(client, {key: value for key, value in wanted.items() if value is not None})
         except LockRefusedError as error:
-            _log.warning("%s's lock request was refused as a whole (nothing taken or released): %s", client, error)
+            self._clients.mistakes(context.peer()).note(
+                f"({client}) had a lock request refused as a whole (nothing taken or released): {error}", kind="lock refused")
             return _wire.state.UpdateLocksResponse(success=False).SerializeToString()
         ownership.release(client, [key for key, value in wanted.items() if value is None])
         return _wire.state.UpdateLocksResponse(success=True).SerializeToString()
 
     def _get_commands(self, data: bytes, context: grpc.ServicerContext, method: str) -> bytes:
-        _parse(_wire.command.GetCommandsRequest, data, context, method)
+        self._parse(_wire.command.GetCommandsRequest, data, context, method)
         reply = _wire.command.GetCommandsReply()
         for name in self.parts.commands.names:
             registration = self.parts.commands.get(name)
@@ -287,7 +312,7 @@ class GrpcTransport:
         return reply.SerializeToString()
 
     def _run_command(self, data: bytes, context: grpc.ServicerContext, method: str) -> bytes:
-        request = _parse(_wire.command.CommandMessage, data, context, method)
+        request = self._parse(_wire.command.CommandMessage, data, context, method)
         arguments = from_struct(request.arguments)
         future = self.parts.commands.run(request.name, arguments)
         try:
@@ -297,7 +322,7 @@ class GrpcTransport:
         except CommandFailure as error:
             context.abort(grpc.StatusCode.INTERNAL, str(error))
         except CommandError as error:
-            _log.warning("%s: command %r refused: %s", context.peer(), request.name, error)
+            self._clients.mistakes(context.peer()).note(f"requested {request.name!r}, refused: {error}")
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
         if result is None:
             result = {}
@@ -365,21 +390,6 @@ class _Stream:
 def _named(behaviour: Callable[..., Any], method: str) -> Callable[[bytes, grpc.ServicerContext], Any]:
     """``behaviour(data, context, method)`` as grpc calls it, ``(data, context)``."""
     return lambda data, context: behaviour(data, context, method)
-
-
-def _parse(message_type: Any, data: bytes, context: grpc.ServicerContext, method: str) -> Any:
-    """The request as ``message_type``; a malformed one is logged and the call refused."""
-    try:
-        return message_type.FromString(data)
-    except DecodeError as error:
-        _log.warning(
-            "%s sent %d bytes that are not a %s to %s (%s); that call was refused",
-            context.peer(), len(data), message_type.DESCRIPTOR.name, method, error,
-        )
-        context.abort(
-            grpc.StatusCode.INVALID_ARGUMENT,
-            f"the request is not a valid {message_type.DESCRIPTOR.full_name.split('.', 1)[1]} message: {error}",
-        )
 
 
 def _interval(seconds: float) -> float:

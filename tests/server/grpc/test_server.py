@@ -22,6 +22,7 @@ from costeer.core.frame import merge_frames  # noqa: E402
 from costeer.server.app import CosteerServer  # noqa: E402
 from costeer.server.grpc import server as grpc_server  # noqa: E402
 from costeer.server.grpc.codec import decode_frame, from_struct, state_from_struct, to_struct  # noqa: E402
+from costeer.server.grpc.clients import MAX_TOKENS_PER_CONNECTION  # noqa: E402
 from costeer.server.grpc.generate import NAMESPACES, protocol  # noqa: E402
 from costeer.server.grpc.server import DISCOVERY_NAMES, GrpcTransport, grpc_transport  # noqa: E402
 from costeer.server.transport import SessionParts, Transport  # noqa: E402
@@ -298,9 +299,10 @@ def test_bad_input_fails_that_call_only(server, legacy, grpc_port, caplog):
         with caplog.at_level(logging.WARNING, logger="costeer.server.grpc"):
             for method in ("/nanover.protocol.state.State/UpdateState", "/narupa.protocol.command.Command/RunCommand"):
                 raw = channel.unary_unary(method)
-                with pytest.raises(grpc.RpcError) as failure:
-                    raw(b"\x0a\xff\xff\xff\xff\x0f", timeout=10)  # a field whose length runs past the end
-                assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+                for _ in range(3):  # refused each time, logged once
+                    with pytest.raises(grpc.RpcError) as failure:
+                        raw(b"\x0a\xff\xff\xff\xff\x0f", timeout=10)  # a field whose length runs past the end
+                    assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
                 assert method.rsplit("/", 1)[1] in caplog.text
             stream = channel.unary_stream("/narupa.protocol.trajectory.TrajectoryService/SubscribeLatestFrames")
             with pytest.raises(grpc.RpcError) as failure:
@@ -347,6 +349,26 @@ def test_infinities_and_nan_from_a_legacy_client_are_judged_by_the_rules_not_fai
     assert "Traceback" not in caplog.text and "Exception calling application" not in caplog.text
     wait_until(lambda: "interaction.uncapped" in server.runner.simulation.interactions, what="the uncapped interaction applied")
     assert "avatar.nan" not in server.state.snapshot()
+
+
+def test_a_connection_naming_access_token_after_access_token_is_refused_past_the_limit(server, grpc_port, caplog):
+    modules = protocol("nanover")
+    channel = grpc.insecure_channel(f"127.0.0.1:{grpc_port}")
+    states = modules.state_grpc.StateStub(channel)
+
+    def write(token: str) -> bool:
+        change = modules.state.StateUpdate(changed_keys=to_struct({f"selection.{token}": {"n": 1}}))
+        return states.UpdateState(modules.state.UpdateStateRequest(access_token=token, update=change), timeout=10).success
+
+    try:
+        assert all(write(f"token-{number}") for number in range(MAX_TOKENS_PER_CONNECTION))
+        with caplog.at_level(logging.WARNING), pytest.raises(grpc.RpcError) as refused:
+            write("one-token-too-many")
+        assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "access tokens from one connection" in refused.value.details() and "access tokens" in caplog.text
+        assert write("token-0"), "its known tokens still work"
+    finally:
+        channel.close()
 
 
 def test_close_ends_streams_and_lets_clients_leave():
