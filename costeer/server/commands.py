@@ -12,13 +12,19 @@ client, without doing any I/O itself: it is given a ``send`` callable.
 
 from __future__ import annotations
 
+import functools
+import heapq
 import inspect
 import itertools
 import logging
 import threading
-from concurrent.futures import Executor, Future
+import time
+import weakref
+from concurrent.futures import Executor, Future, InvalidStateError
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
+
+import msgpack
 
 from costeer.core import keys
 
@@ -35,6 +41,18 @@ __all__ = [
 
 CommandHandler = Callable[..., Any]
 """Called with the request's arguments as keywords; returns the response (or a Future of it)."""
+
+MAX_COMMANDS_PER_CLIENT = 32
+"""Commands one client may provide at once."""
+MAX_CLIENT_COMMANDS = 256
+"""Commands all clients together may provide at once."""
+MAX_REGISTRATION_BYTES = 2048
+"""Largest description of a client's command (name, default arguments, label, icon), msgpack-encoded:
+with ``MAX_CLIENT_COMMANDS`` of them ``commands/list`` stays well under websockets' default 1 MiB message."""
+FORWARD_TIMEOUT_S = 30.0
+"""Longest a request waits for the client providing the command before it fails, saying so."""
+MAX_PENDING_FORWARDS = 64
+"""Requests a client providing commands may leave unanswered at once; more fail at once."""
 
 _log = logging.getLogger(__name__)
 
@@ -104,13 +122,31 @@ class CommandRegistry:
         icon: str | None = None,
         owner: str | None = None,
     ) -> CommandRegistration:
-        """Add (or replace) a command; returns its registration."""
+        """Add (or replace) a command; returns its registration.
+
+        A client's command (``owner`` given) is refused with ``CommandError`` past
+        ``MAX_COMMANDS_PER_CLIENT``, ``MAX_CLIENT_COMMANDS`` or ``MAX_REGISTRATION_BYTES``.
+        """
         if not isinstance(name, str) or not name:
             raise CommandError(f"a command name must be a non-empty string, got {name!r}")
         registration = CommandRegistration(
             name=name, handler=handler, arguments=dict(arguments or {}), label=label, icon=icon, owner=owner
         )
+        if owner is not None:
+            try:
+                size = len(msgpack.packb(registration.to_dict(), use_bin_type=True))
+            except (TypeError, ValueError, OverflowError) as error:
+                raise CommandError(f"its description cannot travel in a message ({error})") from None
+            if size > MAX_REGISTRATION_BYTES:
+                raise CommandError(f"its description takes {size} bytes, over {MAX_REGISTRATION_BYTES}: "
+                                   "give shorter default arguments, label and icon")
         with self._lock:
+            if owner is not None and name not in self._commands:
+                owned = [command.owner for command in self._commands.values() if command.owner is not None]
+                if owned.count(owner) >= MAX_COMMANDS_PER_CLIENT:
+                    raise CommandError(f"this client provides {MAX_COMMANDS_PER_CLIENT} commands already (the most allowed)")
+                if len(owned) >= MAX_CLIENT_COMMANDS:
+                    raise CommandError(f"the clients provide {MAX_CLIENT_COMMANDS} commands already (the most allowed)")
             self._commands[name] = registration
         return registration
 
@@ -186,8 +222,10 @@ class CommandChannel:
         client: str,
         executor: Executor | None = None,
         mistakes: MistakeLog | None = None,
+        forward_timeout: float = FORWARD_TIMEOUT_S,
     ) -> None:
         self._registry = registry
+        self._forward_timeout = forward_timeout
         self._send = send
         self._client = client
         self._executor = executor
@@ -216,7 +254,7 @@ class CommandChannel:
         for name in registered:
             self._registry.unregister(name, owner=self._client)
         for name, future in pending.values():
-            future.set_exception(CommandFailure(f"the client providing {name!r} disconnected before answering"))
+            _fail(future, CommandFailure(f"the client providing {name!r} disconnected before answering"))
 
     def _handle_request(self, request: Mapping[str, Any]) -> None:
         name, arguments = request["name"], request.get("arguments") or {}
@@ -246,14 +284,18 @@ class CommandChannel:
         def forward(**arguments: Any) -> Future:
             return self._forward(name, arguments)
 
-        self._registry.register(
-            name,
-            forward,
-            arguments=register.get("arguments") or {},
-            label=register.get("label"),
-            icon=register.get("icon"),
-            owner=self._client,
-        )
+        try:
+            self._registry.register(
+                name,
+                forward,
+                arguments=register.get("arguments") or {},
+                label=register.get("label"),
+                icon=register.get("icon"),
+                owner=self._client,
+            )
+        except CommandError as error:
+            self._mistakes.note(f"tried to register {name!r}, refused: {error}", kind=f"register refused: {error}")
+            return
         with self._lock:
             self._registered.add(name)
 
@@ -263,10 +305,24 @@ class CommandChannel:
             if self._closed:
                 future.set_exception(CommandFailure(f"the client providing {name!r} has disconnected"))
                 return future
+            if len(self._pending) >= MAX_PENDING_FORWARDS:
+                future.set_exception(CommandFailure(
+                    f"the client providing {name!r} has {len(self._pending)} requests unanswered: try again later"))
+                return future
             request_id = next(self._ids)
             self._pending[request_id] = (name, future)
+        _EXPIRY.add(time.monotonic() + self._forward_timeout, functools.partial(_expire, weakref.ref(self), request_id))
         self._send({"request": {"name": name, "arguments": arguments, "id": request_id}})
         return future
+
+    def _expire(self, request_id: int) -> None:
+        """The forwarded request ``request_id`` had its time: fail it, if still unanswered."""
+        with self._lock:
+            entry = self._pending.pop(request_id, None)
+        if entry is not None:
+            name, future = entry
+            _fail(future, CommandFailure(
+                f"the client providing {name!r} did not answer within {self._forward_timeout:g} s"))
 
     def _handle_reply(self, message: Mapping[str, Any]) -> None:
         request_id = message["request"].get("id")
@@ -277,9 +333,60 @@ class CommandChannel:
             return
         name, future = entry
         if "exception" in message:
-            future.set_exception(CommandFailure(str(message["exception"])))
+            _fail(future, CommandFailure(str(message["exception"])))
         else:
-            future.set_result(message.get("response"))
+            try:
+                future.set_result(message.get("response"))
+            except InvalidStateError:  # failed meanwhile (the provider left)
+                pass
+
+
+def _expire(channel: "weakref.ref[CommandChannel]", request_id: int) -> None:
+    """A forwarded request's time is up (the expiry holds no channel alive: a client's goes when it leaves)."""
+    live = channel()
+    if live is not None:
+        live._expire(request_id)
+
+
+def _fail(future: Future, error: CommandError) -> None:
+    """Fail ``future`` with ``error`` unless it is done already (answered, expired or left)."""
+    try:
+        future.set_exception(error)
+    except InvalidStateError:
+        pass
+
+
+class _Expiry:
+    """One daemon thread that runs callbacks at their deadlines (forwarded requests' timeouts)."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._heap: list[tuple[float, int, Callable[[], None]]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def add(self, deadline: float, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` at ``time.monotonic()`` ``deadline`` (in this object's thread)."""
+        with self._condition:
+            heapq.heappush(self._heap, (deadline, next(self._order), callback))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="costeer-command-expiry", daemon=True)
+                self._thread.start()
+            self._condition.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                while not self._heap or self._heap[0][0] > time.monotonic():
+                    self._condition.wait(None if not self._heap else self._heap[0][0] - time.monotonic())
+                _, _, callback = heapq.heappop(self._heap)
+            try:
+                callback()
+            except Exception:
+                _log.exception("expiring a forwarded command request failed")
+
+
+_EXPIRY = _Expiry()
 
 
 def _chain(outer: Future, reply: Callable[[Future], None]) -> None:

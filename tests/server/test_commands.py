@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
 
+import msgpack
 import pytest
 
-from costeer.server.commands import CommandChannel, CommandError, CommandRegistry
+from costeer.server.commands import (
+    MAX_CLIENT_COMMANDS,
+    MAX_COMMANDS_PER_CLIENT,
+    MAX_PENDING_FORWARDS,
+    MAX_REGISTRATION_BYTES,
+    CommandChannel,
+    CommandError,
+    CommandRegistry,
+)
+from tests.waiting import wait_until
 
 
 def test_list_has_nanovers_shape():
@@ -138,3 +148,51 @@ def test_handler_may_return_a_future():
     result = registry.run("later")
     future.set_result(5)
     assert result.result() == 5
+
+
+def test_a_request_to_a_client_that_never_answers_fails_after_the_timeout():
+    registry = CommandRegistry()
+    provider_sent, caller_sent = [], []
+    provider = CommandChannel(registry, send=provider_sent.append, client="provider", forward_timeout=0.2)
+    caller = CommandChannel(registry, send=caller_sent.append, client="caller")
+    provider.handle({"register": {"name": "custom/silent"}})
+    caller.handle({"request": {"name": "custom/silent", "arguments": {}, "id": 1}})
+    wait_until(lambda: caller_sent, timeout=5)
+    assert caller_sent == [{"request": {"name": "custom/silent", "arguments": {}, "id": 1},
+                            "exception": "the client providing 'custom/silent' did not answer within 0.2 s"}]
+    provider.handle({"request": provider_sent[0]["request"], "response": "too late"})  # ignored
+    assert len(caller_sent) == 1
+
+
+def test_a_client_that_leaves_requests_unanswered_gets_no_more_until_it_answers():
+    registry = CommandRegistry()
+    caller_sent = []
+    provider = CommandChannel(registry, send=lambda message: None, client="provider")
+    caller = CommandChannel(registry, send=caller_sent.append, client="caller")
+    provider.handle({"register": {"name": "custom/slow"}})
+    for number in range(MAX_PENDING_FORWARDS + 1):
+        caller.handle({"request": {"name": "custom/slow", "arguments": {}, "id": number}})
+    assert caller_sent == [{"request": {"name": "custom/slow", "arguments": {}, "id": MAX_PENDING_FORWARDS},
+                            "exception": f"the client providing 'custom/slow' has {MAX_PENDING_FORWARDS} requests "
+                                         "unanswered: try again later"}]
+    provider.close()
+    assert len(caller_sent) == MAX_PENDING_FORWARDS + 1, "the rest fail when it leaves"
+
+
+def test_what_clients_provide_is_bounded_so_the_command_list_fits_one_message(caplog):
+    registry = CommandRegistry()
+    channels = [CommandChannel(registry, send=lambda message: None, client=f"c{number}") for number in range(10)]
+    for number in range(MAX_COMMANDS_PER_CLIENT + 1):
+        channels[0].handle({"register": {"name": f"c0/{number}"}})
+    assert f"c0/{MAX_COMMANDS_PER_CLIENT}" not in registry.names
+    assert f"provides {MAX_COMMANDS_PER_CLIENT} commands already" in caplog.text
+    channels[0].handle({"register": {"name": "c0/0", "label": "again"}})  # replacing its own is fine
+    assert registry.get("c0/0").label == "again"
+    channels[1].handle({"register": {"name": "c1/huge", "arguments": {"pad": "x" * MAX_REGISTRATION_BYTES}}})
+    assert "c1/huge" not in registry.names and "give shorter default arguments" in caplog.text
+    for name, channel in zip([f"c{number}" for number in range(1, 10)], channels[1:]):
+        for number in range(MAX_COMMANDS_PER_CLIENT):
+            channel.handle({"register": {"name": f"{name}/{number}", "arguments": {"pad": "x" * 1900}}})
+    client_commands = [name for name in registry.names if registry.get(name).owner is not None]
+    assert len(client_commands) == MAX_CLIENT_COMMANDS
+    assert len(msgpack.packb(registry.run("commands/list").result())) < 1024 * 1024

@@ -23,10 +23,18 @@ pytestmark = pytest.mark.slow
 VISITORS = 12
 
 
-def live(kind: type) -> int:
-    """Instances of ``kind`` that anything still holds."""
+def held(clients: set[str]) -> dict[str, int]:
+    """What anything still holds of the connections ``clients``: sessions, peers, mistake logs."""
     gc.collect()
-    return sum(1 for thing in gc.get_objects() if isinstance(thing, kind))
+    counts = {"sessions": 0, "peers": 0, "mistake logs": 0}
+    for thing in gc.get_objects():
+        if isinstance(thing, ClientSession) and thing.connection_id in clients:
+            counts["sessions"] += 1
+        elif isinstance(thing, PeerConnection) and thing.session.connection_id in clients:
+            counts["peers"] += 1
+        elif isinstance(thing, MistakeLog) and thing.client in clients:
+            counts["mistake logs"] += 1
+    return counts
 
 
 def visit(url: str, number: int, make_spring) -> None:
@@ -52,23 +60,27 @@ def visit(url: str, number: int, make_spring) -> None:
 def test_clients_that_misbehave_and_leave_leave_only_their_shared_keys(fake_simulation, connect_client, make_spring):
     with CosteerServer([fake_simulation("alpha", 5)], port=0, frame_rate=60.0) as server:
         url = f"ws://127.0.0.1:{server.port}"
+        arrivals: list[str] = []
+        server.connection_listeners.append(lambda client, address, connected: connected and arrivals.append(client))
         watcher = connect_client(url)
         watcher.update_state({"avatar.watcher": {"playarea": [1.0, 0.0, 0.0]}})
         watcher.wait_for(lambda: "avatar.watcher" in watcher.state)
-        sessions, mistake_logs = live(ClientSession), live(MistakeLog)
+        ownership = server.state.ownership
+        watcher_id = ownership.owner_of("avatar.watcher")
 
         for number in range(VISITORS):
             visit(url, number, make_spring)
 
+        visitors = set(arrivals) - {watcher_id}
         departed = [f"visitor-{number}" for number in range(VISITORS)]
+        assert len(visitors) == VISITORS
         watcher.wait_for(lambda: not any(key.startswith(("avatar.visitor", "interaction.visitor")) for key in watcher.state))
-        wait_until(lambda: live(PeerConnection) == 1 and server.runner.simulation.interactions == {})
-        ownership = server.state.ownership
+        wait_until(lambda: held(visitors)["peers"] == 0 and server.runner.simulation.interactions == {})
 
-        assert live(ClientSession) == sessions == 1
-        assert live(MistakeLog) == mistake_logs  # the watcher's and the server's own: none of a visitor's
+        assert held(visitors) == {"sessions": 0, "peers": 0, "mistake logs": 0}
+        assert held({watcher_id}) == {"sessions": 1, "peers": 1, "mistake logs": 1}
         assert sorted(ownership.left_behind()) == sorted(f"selection.{user}" for user in departed)
-        assert set(ownership.last_writers().values()) == {"ws-1"}  # the watcher's keys only
+        assert set(ownership.last_writers().values()) == {watcher_id}
         assert all(ownership.owner_of(f"avatar.{user}") is None for user in departed)
         assert server.interactions.released == {}
         assert watcher.state["avatar.watcher"] == {"playarea": [1.0, 0.0, 0.0]}
