@@ -62,9 +62,10 @@ def run_build(args: argparse.Namespace) -> int:
     for recording in args.recordings:  # every input before any work; cut-short ones are read from a repaired copy
         readable_recording(recording, option="RECORDING", cut_short_ok=True)
     output_folder(args.output, option="-o/--output")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", RepairedRecordingWarning)
-        try:
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RepairedRecordingWarning)
             output = build_dataset(
                 args.recordings,
                 task=args.task,
@@ -77,14 +78,12 @@ def run_build(args: argparse.Namespace) -> int:
                 append=args.append,
                 infer_spring=args.infer_spring,
             )
-        except RecordingError as error:
-            raise ValueError(str(error)) from None
-        finally:  # what repairs lost is worth saying even when the build then fails
-            for warning in caught:
-                if issubclass(warning.category, RepairedRecordingWarning):
-                    print(f"costeer dataset build: warning: {warning.message}", file=sys.stderr)
-                else:
-                    warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
+    except RecordingError as error:
+        raise ValueError(str(error)) from None
+    finally:  # what repairs lost is worth saying even when the build then fails; said once the
+        # catching is over (re-shown inside it, each warning was caught again, without end)
+        for warning in caught:
+            print(f"costeer dataset build: warning: {warning.message}", file=sys.stderr)
     print(f"wrote {output}")
     print(summarise_dataset(output))
     return 0

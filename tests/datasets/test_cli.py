@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -60,3 +61,20 @@ def test_a_truncated_recording_is_built_with_a_warning(
     captured = capsys.readouterr()
     assert "warning: " in captured.err and "was cut short" in captured.err and "lost" in captured.err
     assert "episodes      1 from 1 recording(s)" in captured.out
+
+
+def test_a_warning_during_the_build_is_printed_once(sessions, tmp_path: Path, capsys, monkeypatch) -> None:
+    # the warnings caught during the build were shown again inside the catching block, which
+    # caught them again: the list grew while being read, until the machine ran out of memory
+    from costeer.datasets import build as build_module
+
+    real = build_module.build_dataset
+
+    def build_with_a_warning(*args, **kwargs):
+        warnings.warn("these forces look odd", UserWarning)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(build_module, "build_dataset", build_with_a_warning)
+    recording = str(sessions["nanotube-methane-01"])
+    assert main(["dataset", "build", recording, "--task", "nanotube", "-o", str(tmp_path / "out")]) == 0
+    assert capsys.readouterr().err.count("these forces look odd") == 1
