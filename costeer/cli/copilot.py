@@ -58,16 +58,17 @@ def copilot_settings(args: argparse.Namespace, *, prefix: str) -> CopilotSetting
     return CopilotSettings(mode=mode, blend=blend, max_force=max_force)
 
 
-def load_copilot_policy(path: Path, *, option: str) -> Any:
+def load_copilot_policy(path: Path, *, option: str, expect_task: str | None = None) -> Any:
     """The checkpoint's ``PolicyRunner`` (one torch thread: the simulation needs the cores); a
-    ``ValueError``/``OSError`` naming the file and what to do when it cannot be used."""
+    ``ValueError``/``OSError`` naming the file and what to do when it cannot be used (or, with
+    ``expect_task``, when it was trained for another task)."""
     existing_file(path, option=option)
     import torch
 
     from ..agent.checkpoint import load_policy
 
     torch.set_num_threads(1)
-    return load_policy(path)
+    return load_policy(path, expect_task=expect_task)
 
 
 def run(args: argparse.Namespace) -> int:

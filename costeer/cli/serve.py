@@ -241,8 +241,10 @@ def parse_labels(items: list[str]) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     copilot = None
-    if args.copilot is not None:  # a bad checkpoint stops serve before anything loads
-        copilot = (load_copilot_policy(args.copilot, option="--copilot"), copilot_settings(args, prefix="copilot-"))
+    if args.copilot is not None:  # a bad checkpoint, or one for another task than served, stops serve before anything loads
+        served_task = None if (args.omm or args.pdb or args.playback) else (args.task or DEFAULT_TASK)
+        copilot = (load_copilot_policy(args.copilot, option="--copilot", expect_task=served_task),
+                   copilot_settings(args, prefix="copilot-"))
     if args.mqtt is not None:  # a bad --mqtt is refused before anything loads
         from ..events import parse_broker
 

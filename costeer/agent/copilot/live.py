@@ -41,6 +41,7 @@ from typing import Any
 from costeer.core import keys
 from costeer.core.frame import FrameDict
 from costeer.core.interaction import Interaction
+from costeer.tasks.chemistry import ChemistryError
 
 from .copilot import COPILOT_INTERACTION_KEY, Copilot
 from .settings import CopilotChange, CopilotSettings, check_blend, check_mode
@@ -228,7 +229,11 @@ class LiveCopilot:
 
     def _fail(self, error: Exception) -> CopilotChange:
         """The policy (or building the co-pilot) raised: let go, turn off, say why."""
-        _log.exception("the co-pilot failed; it lets go and stays off until a copilot/mode command")
+        if isinstance(error, ChemistryError):  # the served system is not its task's: a mistake to name, not a bug
+            _log.error("the co-pilot cannot act on this system (%s); it stays off until a copilot/mode command: "
+                       "serve the system its policy was trained on", error)
+        else:
+            _log.exception("the co-pilot failed; it lets go and stays off until a copilot/mode command")
         self._failed = True
         reason = f"the co-pilot failed ({type(error).__name__}: {error}); send copilot/mode to turn it on again"
         if self._copilot is not None:

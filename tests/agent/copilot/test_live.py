@@ -13,6 +13,7 @@ from costeer.agent.copilot import COPILOT_INTERACTION_KEY, Copilot, CopilotChang
 from costeer.agent.copilot.live import LiveCopilot, combine_changes
 from costeer.core import keys
 from costeer.core.frame import FrameDict
+from costeer.tasks.chemistry import ChemistryError
 
 INTERVAL = 0.02
 """Seconds between frames in these tests (the watchdog's unit)."""
@@ -205,7 +206,7 @@ def test_changes_combine_in_order() -> None:
     assert np.array_equal(sorted(combine_changes(second, first).removals), ["c"])
 
 
-def test_a_system_the_policy_cannot_work_on_turns_it_off_with_the_reason(nanotube_frame: FrameDict) -> None:
+def test_a_system_the_policy_cannot_work_on_turns_it_off_with_the_reason(nanotube_frame: FrameDict, caplog) -> None:
     written: list[CopilotChange] = []
     frames = [{**nanotube_frame, keys.FRAME_INDEX: 0}]
     done = threading.Event()
@@ -218,7 +219,7 @@ def test_a_system_the_policy_cannot_work_on_turns_it_off_with_the_reason(nanotub
         return None
 
     def make(frame: FrameDict) -> Copilot:
-        raise ValueError("no methane in this system")
+        raise ChemistryError("no methane in this system")
 
     live = LiveCopilot(make, next_frame=next_frame, live_interactions=dict, write=written.append,
                        frame_interval=lambda: INTERVAL, settings=CopilotSettings(mode="apply"))
@@ -228,6 +229,8 @@ def test_a_system_the_policy_cannot_work_on_turns_it_off_with_the_reason(nanotub
         status = live.status
         assert status["mode"] == "off" and "no methane in this system" in status["error"]
         assert not any(COPILOT_INTERACTION_KEY in change.updates for change in written)
+        assert "cannot act on this system (no methane in this system)" in caplog.text
+        assert "Traceback" not in caplog.text, "a system it was not trained for is the user's mistake, not a bug"
     finally:
         live.close()
 

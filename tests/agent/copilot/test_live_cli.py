@@ -34,6 +34,12 @@ def test_serve_refuses_a_missing_checkpoint_and_a_bad_blend(shipped_path: Path, 
     assert "--copilot-blend" in capsys.readouterr().err
 
 
+def test_serve_refuses_a_copilot_trained_for_another_task_than_the_one_served(shipped_path: Path, capsys) -> None:
+    assert main(["serve", "--task", "helix", "--copilot", str(shipped_path), "--port", "0"]) == 2
+    error = capsys.readouterr().err
+    assert "a policy for task 'nanotube', not 'helix'" in error and "Traceback" not in error, error
+
+
 @pytest.mark.slow
 def test_serve_with_a_copilot_suggests_and_says_so_in_the_session(costeer_server, shipped_path: Path) -> None:
     server = costeer_server("--copilot", str(shipped_path), "--copilot-mode", "suggest", "--copilot-max-force", "1500")
