@@ -146,16 +146,33 @@ class SessionRecorder:
                 self._drain(self._writer)
                 self._writer.flush_if_due()
             self._drain(self._writer, last=True)
-        except Exception as error:  # a full disk must not take the server down
+        except OSError as error:  # a full disk, a lost drive: no bug, and it must not take the server down
+            self.error = error
+            _log.error("recording to %s stopped: %s; the session goes on unrecorded; what reached the disk is "
+                       "kept: make room, then run `costeer recording repair %s`", self.path, error, self.path)
+        except Exception as error:
             self.error = error
             _log.exception("recording to %s stopped", self.path)
         finally:
             for subscription in self._subscriptions:
                 subscription.close()
-            try:
-                self._writer.close()
-            except Exception:
-                _log.exception("could not finish the recording %s: run `costeer recording repair`", self.path)
+            self._finish(self._writer)
+
+    def _finish(self, writer: RecordingWriter) -> None:
+        """Finish the file; after a disk error, only let it go (repair recovers it)."""
+        if isinstance(self.error, OSError):
+            writer.abandon()
+            return
+        try:
+            writer.close()
+        except OSError as error:
+            self.error = error
+            writer.abandon()
+            _log.error("could not finish the recording %s (%s): make room, then run `costeer recording repair %s`",
+                       self.path, error, self.path)
+        except Exception:
+            writer.abandon()
+            _log.exception("could not finish the recording %s: run `costeer recording repair %s`", self.path, self.path)
 
     def _arrived(self, kind: str) -> None:
         self._arrivals.append(kind)

@@ -157,6 +157,18 @@ class RecordingWriter:
         self._journal_path.unlink(missing_ok=True)
         self._closed = True
 
+    def abandon(self) -> None:
+        """Stop writing without finishing the file (the disk is full, say): close every handle and
+        keep the journal, so ``costeer recording repair`` recovers what reached the disk; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        for handle in (self._messages, self._zip, self._file, self._journal):
+            try:
+                handle.close()
+            except (OSError, ValueError):  # what could not be flushed is lost; repair keeps the rest
+                pass
+
     def __enter__(self) -> "RecordingWriter":
         return self
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import gc
+import sys
 import threading
 from typing import Any, Callable
 
@@ -9,6 +12,7 @@ import numpy as np
 
 from costeer.recording.reader import RecordingReader
 from costeer.recording.recorder import SessionRecorder
+from costeer.recording.repair import repair_recording
 from costeer.server.hub import FrameHub, SharedFrame
 from costeer.server.state import SharedState
 from tests.waiting import wait_until
@@ -172,3 +176,31 @@ def test_a_change_that_arrived_before_a_frame_is_recorded_before_it(tmp_path, ma
         order = [("frame", message["frame"]["frame.index"]) if "frame" in message
                  else ("state", message["state"]["updates"]["interaction.a"]) for _, message in reader.messages()]
     assert order == [("state", 0), ("state", 1), ("frame", 0), ("frame", 1), ("state", 2)]
+
+
+def test_a_full_disk_stops_the_recording_in_one_line_and_leaves_it_repairable(tmp_path, make_frame, caplog, monkeypatch):
+    path = tmp_path / "full.nanover.zip"
+    frames, state = FakeSource(_merge_packed), FakeSource(_merge_changes)
+    recorder = SessionRecorder(path, frames=frames, state=state, flush_interval=0.0)
+    recorder.start()
+    for index in range(3):
+        frames.publish(SharedFrame(make_frame(index)))
+        frames.subscriptions[0].wait_until_taken()
+    wait_until(lambda: recorder._writer.messages_written == 3)
+
+    def no_space(data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(recorder._writer._messages, "write", no_space)
+    unraisable: list[Any] = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    frames.publish(SharedFrame(make_frame(3)))
+    wait_until(lambda: recorder.error is not None)
+    recorder.close()
+    del recorder
+    gc.collect()
+    assert f"recording to {path} stopped: [Errno 28] No space left on device" in caplog.text
+    assert f"costeer recording repair {path}" in caplog.text
+    assert "Traceback" not in caplog.text and unraisable == [], "a full disk is no bug: one line, nothing left open"
+    report = repair_recording(path)
+    assert report.frames == 3
