@@ -32,7 +32,6 @@ from costeer.core import keys
 from costeer.core.frame import FrameDict
 from costeer.core.interaction import Interaction, InvalidInteractionError
 from costeer.recording import RecordingReader, TruncatedRecordingError, repair_recording
-from costeer.recording.reader import normalize_frame
 from costeer.tasks.chemistry import Chemistry
 
 __all__ = [
@@ -206,17 +205,15 @@ def read_frames(reader: RecordingReader) -> Iterator[tuple[bool, DemonstrationFr
     start_us: int | None = None
     seen = restart = False
     last_counter: int | None = None
-    for timestamp_us, message in reader.messages():
+    for timestamp_us, delta, change in reader.updates():  # a malformed message raises RecordingError
         start_us = timestamp_us if start_us is None else start_us
-        change = message.get("state")
-        if isinstance(change, Mapping):
-            state = {**state, **(change.get("updates") or {})}
-            for key in change.get("removals") or ():
+        if change is not None:
+            updates, removals = change
+            state = {**state, **updates}
+            for key in removals:
                 state.pop(key, None)
-        packed = message.get("frame")
-        if not isinstance(packed, Mapping):
+        if delta is None:
             continue
-        delta = normalize_frame(packed)
         if delta.get(keys.FRAME_INDEX) == 0:
             merged, restart = dict(delta), restart or seen
         else:

@@ -22,7 +22,7 @@ from costeer.core.interaction import Interaction
 from costeer.server.commands import CommandError
 
 from .format import RecordingError
-from .reader import RecordingReader, normalize_frame
+from .reader import RecordingReader
 
 __all__ = ["RecordingPlayback", "SCENE_IDENTITY", "SERVER_OWNED_KEYS", "SEEK_COMMAND"]
 
@@ -191,17 +191,11 @@ class RecordingPlayback:
         assert self._reader is not None
         entry = self._reader.entries[self._next]
         self._next += 1
-        message = self._reader.read(entry)
-        change = message.get("state")
-        if isinstance(change, dict):
-            self._emit_state(dict(change.get("updates") or {}), list(change.get("removals") or []))
-        packed = message.get("frame")
-        if isinstance(packed, dict):
-            try:
-                delta = normalize_frame(packed)
-            except ValueError as error:
-                raise RecordingError(f"{self.path}: bad frame at offset {entry.offset}: {error}") from None
-            frame = merge_frames(frame or {}, delta)
+        update = self._reader.update(entry)  # a malformed message raises RecordingError naming it
+        if update.change is not None:
+            self._emit_state(*update.change)
+        if update.frame is not None:
+            frame = merge_frames(frame or {}, update.frame)
         return frame
 
     def _emit_state(self, updates: dict[str, Any], removals: list[str]) -> None:

@@ -31,7 +31,7 @@ from .format import (
     read_local_header,
 )
 
-__all__ = ["RecordingReader", "RecordedMessage", "RecordedFrame", "RecordedState", "normalize_frame"]
+__all__ = ["RecordingReader", "RecordedMessage", "RecordedFrame", "RecordedState", "RecordedUpdate", "normalize_frame"]
 
 _DAMAGED_MEMBER = (BadZipFile, ValueError, OSError, EOFError, zlib.error)
 """What ``ZipFile.read`` raises on a damaged member (bad CRC, bad offsets, bad deflate data)."""
@@ -49,6 +49,15 @@ class RecordedFrame(NamedTuple):
 
     timestamp_us: int
     frame: FrameDict
+
+
+class RecordedUpdate(NamedTuple):
+    """One recorded message's frame delta and state change (either may be ``None``)."""
+
+    timestamp_us: int
+    frame: FrameDict | None
+    change: tuple[dict[str, Any], list[str]] | None
+    """``(updates, removals)``."""
 
 
 class RecordedState(NamedTuple):
@@ -76,7 +85,7 @@ def normalize_frame(packed: dict[str, Any]) -> FrameDict:
 
 
 def _state_change(change: Any) -> tuple[dict[str, Any], list[str]] | None:
-    """A recorded state change as (updates, removals); ``None`` if it is not one."""
+    """A recorded state change (a message's ``state``) as (updates, removals); ``None`` if it is not one."""
     if not isinstance(change, dict):
         return None
     updates, removals = change.get("updates") or {}, change.get("removals") or []
@@ -223,21 +232,45 @@ class RecordingReader:
 
     # -- frames and state -----------------------------------------------------------------
 
+    def update(self, entry: IndexEntry) -> RecordedUpdate:
+        """The message ``entry`` points at, read and checked: its frame as sent (a delta, or a full
+        frame at ``frame.index`` 0) and its state change, each ``None`` where it has none. A
+        malformed frame or state change raises ``RecordingError`` naming its offset."""
+        message = self.read(entry)
+        return RecordedUpdate(entry.timestamp_us, self._frame_in(message, entry), self._change_in(message, entry))
+
+    def updates(self) -> Iterator[RecordedUpdate]:
+        """``update`` of every message, in order."""
+        for entry in self.entries:
+            yield self.update(entry)
+
+    def _frame_in(self, message: dict[str, Any], entry: IndexEntry) -> FrameDict | None:
+        packed = message.get("frame")
+        if packed is None:
+            return None
+        if not isinstance(packed, dict):
+            raise RecordingError(f"{self.path}: bad frame at offset {entry.offset}: not a map")
+        try:
+            return normalize_frame(packed)
+        except (ValueError, TypeError) as error:
+            raise RecordingError(f"{self.path}: bad frame at offset {entry.offset}: {error}") from None
+
+    def _change_in(self, message: dict[str, Any], entry: IndexEntry) -> tuple[dict[str, Any], list[str]] | None:
+        change = message.get("state")
+        if change is None:
+            return None
+        parts = _state_change(change)
+        if parts is None:
+            raise RecordingError(
+                f"{self.path}: bad state change at offset {entry.offset}: not a map of updates and a list of removed keys"
+            )
+        return parts
+
     def frame_updates(self) -> Iterator[RecordedFrame]:
         """Each recorded frame as it was sent (a delta, or a full frame at ``frame.index`` 0)."""
         for entry in self.entries:
-            if "frame" not in entry.types:
-                continue
-            packed = self.read(entry).get("frame")
-            if packed is None:
-                continue
-            if not isinstance(packed, dict):
-                raise RecordingError(f"{self.path}: bad frame at offset {entry.offset}: not a map")
-            try:
-                frame = normalize_frame(packed)
-            except (ValueError, TypeError) as error:
-                raise RecordingError(f"{self.path}: bad frame at offset {entry.offset}: {error}") from None
-            yield RecordedFrame(entry.timestamp_us, frame)
+            if "frame" in entry.types and (frame := self.update(entry).frame) is not None:
+                yield RecordedFrame(entry.timestamp_us, frame)
 
     def frames(self) -> Iterator[RecordedFrame]:
         """The full frame after each recorded frame; empty frames are skipped.
@@ -254,18 +287,8 @@ class RecordingReader:
     def state_updates(self) -> Iterator[tuple[int, dict[str, Any], list[str]]]:
         """Each recorded state change as ``(timestamp_us, updates, removals)``."""
         for entry in self.entries:
-            if "state" not in entry.types:
-                continue
-            change = self.read(entry).get("state")
-            if change is None:
-                continue
-            parts = _state_change(change)
-            if parts is None:
-                raise RecordingError(
-                    f"{self.path}: bad state change at offset {entry.offset}: "
-                    "not a map of updates and a list of removed keys"
-                )
-            yield entry.timestamp_us, *parts
+            if "state" in entry.types and (change := self.update(entry).change) is not None:
+                yield entry.timestamp_us, *change
 
     def states(self) -> Iterator[RecordedState]:
         """The whole shared state after each recorded change (updates, then removals)."""

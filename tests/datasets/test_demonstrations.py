@@ -14,7 +14,7 @@ from costeer.datasets.demonstrations import (
     read_demonstrations,
     recording_origin,
 )
-from costeer.recording import NotARecordingError, RecordingReader
+from costeer.recording import NotARecordingError, RecordingError, RecordingReader
 from costeer.tasks import get_task
 
 
@@ -162,3 +162,19 @@ def test_iterating_gives_the_episodes_one_at_a_time_as_reading_them_all_does() -
     listed = read_demonstrations(synthetic, per_grab=True)
     assert [(d.part, d.split, d.origin, len(d)) for d in streamed] == [(d.part, d.split, d.origin, len(d)) for d in listed]
     assert [d.part for d in listed] == list(range(len(listed))) and {d.origin for d in listed} == {"synthetic"}
+
+
+@pytest.mark.parametrize("message", [
+    {"state": {"updates": ["not", "a", "map"], "removals": []}},
+    {"state": {"updates": {}, "removals": [{"a map": "as a key"}]}},
+    {"frame": ["not", "a", "map"]},
+], ids=["updates-not-a-map", "removal-not-a-key", "frame-not-a-map"])
+def test_a_malformed_message_is_a_recording_error_naming_where(tmp_path: Path, scripted: type, message: dict) -> None:
+    path = tmp_path / "odd.nanover.zip"
+    rec = scripted(path)
+    rec.frame(0, full=True)
+    rec._write(message)
+    rec.frame(1)
+    rec.close()
+    with pytest.raises(RecordingError, match=r"odd.nanover.zip: bad (frame|state change) at offset \d+"):
+        read_demonstrations(path)
