@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import signal
 from pathlib import Path
 from typing import Any
@@ -53,8 +54,8 @@ def copilot_settings(args: argparse.Namespace, *, prefix: str) -> CopilotSetting
     mode, blend, max_force = (getattr(args, attribute + name) for name in ("mode", "blend", "max_force"))
     if blend is not None and not 0.0 < blend < 1.0:
         raise ValueError(f"--{prefix}blend must be between 0 and 1 (the co-pilot's share of control), got {blend}")
-    if not max_force > 0:
-        raise ValueError(f"--{prefix}max-force must be positive, got {max_force}")
+    if not 0 < max_force < math.inf:
+        raise ValueError(f"--{prefix}max-force must be a finite positive force in kJ/(mol nm), got {max_force}")
     return CopilotSettings(mode=mode, blend=blend, max_force=max_force)
 
 

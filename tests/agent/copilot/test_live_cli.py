@@ -32,6 +32,8 @@ def test_serve_refuses_a_missing_checkpoint_and_a_bad_blend(shipped_path: Path, 
     assert "nowhere.pt" in capsys.readouterr().err
     assert main(["serve", "--copilot", str(shipped_path), "--copilot-blend", "1.5", "--port", "0"]) == 2
     assert "--copilot-blend" in capsys.readouterr().err
+    assert main(["serve", "--copilot", str(shipped_path), "--copilot-max-force", "inf", "--port", "0"]) == 2
+    assert "--copilot-max-force must be a finite positive force" in capsys.readouterr().err
 
 
 def test_serve_refuses_a_copilot_trained_for_another_task_than_the_one_served(shipped_path: Path, capsys) -> None:
