@@ -94,8 +94,11 @@ class SessionRecorder:
         frames: Subscribable,
         state: Subscribable,
         flush_interval: float = DEFAULT_FLUSH_INTERVAL,
+        on_stopped: Callable[[], None] | None = None,
     ) -> None:
         self.path = Path(path)
+        self._on_stopped = on_stopped
+        """Called (in the recording thread) when an error ends the recording before ``close``."""
         self._frames = frames
         self._state = state
         self._flush_interval = flush_interval
@@ -157,6 +160,8 @@ class SessionRecorder:
             for subscription in self._subscriptions:
                 subscription.close()
             self._finish(self._writer)
+            if self.error is not None and self._on_stopped is not None:
+                self._on_stopped()
 
     def _finish(self, writer: RecordingWriter) -> None:
         """Finish the file; after a disk error, only let it go (repair recovers it)."""

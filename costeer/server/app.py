@@ -142,6 +142,8 @@ class CosteerServer:
         "states", "error"}) once the file is complete (or stopped by an error)."""
         self._discovery: DiscoveryBroadcaster | None = None
         self._recorder: Any = None
+        self._recording_lock = threading.Lock()
+        self._recording_told_finished = False
         self._started = False
         self._closed = False
 
@@ -201,7 +203,8 @@ class CosteerServer:
             if self.record is not None:
                 from costeer.recording.recorder import SessionRecorder
 
-                self._recorder = SessionRecorder(self.record, frames=self.hub, state=self.state)
+                self._recorder = SessionRecorder(self.record, frames=self.hub, state=self.state,
+                                                 on_stopped=self._tell_recording_finished)
                 self._recorder.start()
                 self._tell_recording("started", {"path": str(self.record)})
             self.runner.start()
@@ -238,8 +241,17 @@ class CosteerServer:
             raise failure
 
     def _finish_recording(self) -> None:
+        self._recorder.close()
+        self._tell_recording_finished()
+
+    def _tell_recording_finished(self) -> None:
+        """Tell the listeners, once, that the recording ended: closed, or stopped early by an error
+        (a full disk: then at once, from the recording thread, while the session goes on)."""
+        with self._recording_lock:
+            if self._recording_told_finished:
+                return
+            self._recording_told_finished = True
         recorder = self._recorder
-        recorder.close()
         error = recorder.error
         self._tell_recording("finished", {
             "path": str(recorder.path),

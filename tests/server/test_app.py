@@ -273,6 +273,27 @@ def test_a_failing_component_does_not_leave_the_recording_unfinished(fake_simula
     assert not journal_path(path).exists() and server.state.update({"x": 1}) == {}
 
 
+def test_a_recording_stopped_by_a_full_disk_is_told_finished_at_once_and_once(fake_simulation, tmp_path, monkeypatch):
+    from costeer.recording.writer import RecordingWriter
+
+    told: list[tuple[str, dict]] = []
+    real_write = RecordingWriter.write_raw
+
+    def write_until_full(writer, data, metadata):
+        if writer.messages_written >= 5:
+            raise OSError(28, "No space left on device")
+        real_write(writer, data, metadata)
+
+    monkeypatch.setattr(RecordingWriter, "write_raw", write_until_full)
+    with CosteerServer([fake_simulation("alpha")], port=0, frame_rate=60.0, record=tmp_path / "s.nanover.zip") as server:
+        server.recording_listeners.append(lambda event, details: told.append((event, dict(details))))
+        wait_until(lambda: [event for event, _ in told] == ["finished"], what="the recording told finished while serving")
+        assert "No space left on device" in told[0][1]["error"]
+        frames = server.runner.frames_published
+        wait_until(lambda: server.runner.frames_published > frames + 2, what="the session going on unrecorded")
+    assert [event for event, _ in told] == ["finished"]
+
+
 def test_a_slow_load_does_not_hold_up_other_clients_commands(fake_simulation, connect_client):
     import threading
 
