@@ -110,10 +110,17 @@ async def _shows_the_others(page, observer: NanoverSession, atom: int) -> None:
         timeout=10_000,
     )
     assert "1 pull, 1 other user, a co-pilot suggestion" in await page.locator("#status").text_content()
+    # another client's malformed keys are not drawn, and do not stop the page drawing the rest
+    await observer.update_state({"avatar.junk": {"components": 5}, "scene": ["not", "a", "pose"]})
+    await page.wait_for_function(
+        "() => { const s = document.querySelector('#status').dataset;"
+        " return s.pulls === '1' && s.users === '2' && s.suggestion === 'true' }",
+        timeout=10_000,
+    )
     state = await observer.wait_for_state(lambda s: any(k.startswith("avatar.web-") for k in s))
     avatar = next(v for k, v in state.items() if k.startswith("avatar.web-"))
     assert avatar["name"] == "web" and len(avatar["components"][0]["position"]) == 3
-    await observer.update_state({}, ["interaction.tester", "avatar.tester", keys.STATE_COPILOT_SUGGESTION])
+    await observer.update_state({}, ["interaction.tester", "avatar.tester", keys.STATE_COPILOT_SUGGESTION, "avatar.junk", "scene"])
     await page.wait_for_function("() => document.querySelector('#status').dataset.pulls === '0'")
 
 

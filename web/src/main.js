@@ -1,11 +1,13 @@
 // costeer's web client: connects back to the server that served it, draws the live frames
 // and lets the visitor steer. The modules: protocol (the WebSocket and msgpack), frames
-// (merging frames and the shared state), view (three.js), steering (mouse pulls),
-// controls (playback, simulations, seeking) and status (the state panel).
+// (merging frames and the shared state), shared (reading other clients' keys safely), view
+// (three.js), steering (mouse pulls), controls (playback, simulations, seeking) and status
+// (the state panel).
 import * as THREE from "three";
 import { Controls } from "./controls.js";
 import { FrameStore, RateMeter, StateStore } from "./frames.js";
 import { Connection, websocketUrl } from "./protocol.js";
+import { atomsOf, componentPositions, numbers } from "./shared.js";
 import { StatusPanel } from "./status.js";
 import { Steering } from "./steering.js";
 import { View } from "./view.js";
@@ -65,28 +67,26 @@ const controls = new Controls(connection, (error) => status.set({ error }));
 const steering = new Steering(view, connection, frames, { playerId, scale: () => controls.scale, onChange: () => stateVersion++ });
 
 function sceneMatrix() {
-  const pose = state.get("scene");
-  if (!Array.isArray(pose) || pose.length !== 10) return new THREE.Matrix4();
+  const pose = numbers(state.get("scene"), 10);
+  if (!pose) return new THREE.Matrix4();
   const [px, py, pz, qx, qy, qz, qw, sx, sy, sz] = pose;
   return new THREE.Matrix4().compose(new THREE.Vector3(px, py, pz), new THREE.Quaternion(qx, qy, qz, qw), new THREE.Vector3(sx, sy, sz));
 }
 
 function centre(particles) {
   const p = frames.positions;
+  const atoms = atomsOf(particles, Math.floor(p.length / 3));
   const sum = new THREE.Vector3();
-  let n = 0;
-  for (const i of particles ?? []) {
-    if (3 * i + 2 >= p.length) continue;
+  for (const i of atoms) {
     sum.x += p[3 * i]; sum.y += p[3 * i + 1]; sum.z += p[3 * i + 2];
-    n++;
   }
-  return n ? sum.divideScalar(n) : null;
+  return atoms.length ? sum.divideScalar(atoms.length) : null;
 }
 
 function pullOf(value) {
   const from = centre(value?.particles);
-  const position = value?.position;
-  if (!from || !Array.isArray(position) || position.length !== 3) return null;
+  const position = numbers(value?.position, 3);
+  if (!from || !position) return null;
   return { from, to: new THREE.Vector3(...position) };
 }
 
@@ -105,10 +105,8 @@ function overlays() {
   const others = state.withPrefix("avatar.").filter(([key]) => key !== `avatar.${playerId}`);
   const avatars = [];
   for (const [, avatar] of others) {
-    for (const component of avatar?.components ?? []) {
-      if (Array.isArray(component?.position) && component.position.length === 3) {
-        avatars.push({ position: new THREE.Vector3(...component.position).applyMatrix4(toSimulation) });
-      }
+    for (const position of componentPositions(avatar)) {
+      avatars.push({ position: new THREE.Vector3(...position).applyMatrix4(toSimulation) });
     }
   }
   const ghost = pullOf(state.get(SUGGESTION_KEY));
