@@ -24,7 +24,7 @@ from websockets.http11 import Request, Response
 from ..access import AccessPolicy, Role, bearer_token, refusal_message
 from ..mistakes import MistakeLog
 
-__all__ = ["AccessGate", "Admission", "admit", "presented_token", "remember_token", "TOKEN_QUERY", "TOKEN_COOKIE"]
+__all__ = ["AccessGate", "Admission", "admit", "presented_token", "refusal_response", "remember_token", "TOKEN_QUERY", "TOKEN_COOKIE"]
 
 TOKEN_QUERY = "token"
 TOKEN_COOKIE = "costeer_token"
@@ -80,10 +80,10 @@ def admit(policy: AccessPolicy, request: Request, remote: str | None, *, refusal
     reason = "a wrong token" if token is not None else "no token"
     refusals.note(f"refused {request.path.split('?')[0]!r} from {host}: {reason} (HTTP 401)", kind=f"{host} {reason}")
     body = refusal_message(token is not None) + "\n"
-    return Admission(None, _refusal(http.HTTPStatus.UNAUTHORIZED, body, {"WWW-Authenticate": 'Bearer realm="costeer"'}))
+    return Admission(None, refusal_response(http.HTTPStatus.UNAUTHORIZED, body, {"WWW-Authenticate": 'Bearer realm="costeer"'}))
 
 
-def _refusal(status: http.HTTPStatus, body: str, headers: dict[str, str] | None = None) -> Response:
+def refusal_response(status: http.HTTPStatus, body: str, headers: dict[str, str] | None = None) -> Response:
     """A plain-text response refusing a request; the connection closes after it."""
     data = body.encode()
     fields = {**(headers or {}), "Content-Type": "text/plain; charset=utf-8", "Content-Length": str(len(data)), "Connection": "close"}
@@ -130,7 +130,7 @@ class AccessGate:
             host = (address or "an unknown address").rsplit(":", 1)[0]
             self._refusals.note(f"refused a request from {host} that repeats its {repeated} header (HTTP 400)",
                                 kind=f"{host} repeated {repeated}")
-            return None, _refusal(http.HTTPStatus.BAD_REQUEST, f"the request repeats its {repeated} header: send it once\n")
+            return None, refusal_response(http.HTTPStatus.BAD_REQUEST, f"the request repeats its {repeated} header: send it once\n")
         admission = admit(self.policy, request, address, refusals=self._refusals)
         if admission.refusal is not None:
             return None, admission.refusal

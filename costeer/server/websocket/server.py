@@ -23,6 +23,7 @@ gets 401 before any hook sees it, and an admitted client's role (steer or view) 
 from __future__ import annotations
 
 import asyncio
+import http
 import itertools
 import logging
 import threading
@@ -37,14 +38,16 @@ from ..mistakes import MistakeLog
 from ..subscription import once_after_notify
 from ..loop_thread import LoopThread
 from ..transport import SessionParts
-from .access import AccessGate
+from .access import AccessGate, refusal_response
 from .codec import MAX_MESSAGE_BYTES
 from .peer import PeerConnection
 
-__all__ = ["WebSocketServer", "RequestHook", "DEFAULT_PORT", "CLOSE_GRACE_SECONDS"]
+__all__ = ["WebSocketServer", "RequestHook", "DEFAULT_PORT", "CLOSE_GRACE_SECONDS", "MAX_CLIENTS"]
 
 DEFAULT_PORT = 38801
 """NanoVer's default WebSocket port."""
+MAX_CLIENTS = 256
+"""WebSocket clients connected at once (a classroom is 30; every one holds a socket and its buffers)."""
 CLOSE_GRACE_SECONDS = 1.0
 """How long ``close`` waits for clients to finish the closing handshake."""
 
@@ -73,8 +76,12 @@ class WebSocketServer:
         max_message_bytes: int = MAX_MESSAGE_BYTES,
         write_limit: int = 64 * 1024,
         request_hooks: Sequence[RequestHook] = (),
+        max_clients: int = MAX_CLIENTS,
     ) -> None:
         self.parts = parts
+        self.max_clients = max_clients
+        """Clients connected at once; a newcomer past it is refused with 503 (each holds a socket and buffers)."""
+        self._full_said = False
         self.request_hooks: list[RequestHook] = list(request_hooks)
         """Run in order on every HTTP request before its handshake; the first response wins."""
         self.address = parts.address
@@ -140,8 +147,17 @@ class WebSocketServer:
         )
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        """The access policy first (a refusal ends it), then the hooks in order."""
+        """The access policy first (a refusal ends it), then the hooks in order; a handshake
+        past ``max_clients`` connected clients is refused (503)."""
         role, response = self._gate.answer(connection, request, self.request_hooks)
+        if response is None and role is not None and len(self._clients) >= self.max_clients:
+            if not self._full_said:
+                _log.warning("%d clients are connected, the most this server takes: newcomers are refused (HTTP 503) "
+                             "until one leaves", self.max_clients)
+                self._full_said = True
+            return refusal_response(http.HTTPStatus.SERVICE_UNAVAILABLE,
+                                    f"the server has {self.max_clients} clients already, the most it takes: try again later\n")
+        self._full_said = len(self._clients) >= self.max_clients
         if role is not None:
             self._roles[connection] = role
         return response

@@ -9,13 +9,14 @@ import time
 import msgpack
 import numpy as np
 import pytest
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from costeer.server.commands import CommandRegistry
 from costeer.server.state import SharedState
 from costeer.server.transport import SessionParts
 from costeer.server.websocket.server import WebSocketServer
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -145,3 +146,20 @@ def test_a_slow_command_of_one_client_does_not_hold_up_anothers_play(connect_cli
             release_slow.set()
         first.wait_for(lambda: {1, 2} <= set(first.replies), timeout=10)
         assert first.replies[1]["response"] == "done" and calls == ["slow", "mark"]
+
+
+def test_past_the_most_clients_a_newcomer_is_refused_with_503_until_one_leaves(caplog):
+    with WebSocketServer(SessionParts.standalone(), port=0, max_clients=2) as server:
+        url = f"ws://127.0.0.1:{server.port}"
+        with connect(url), contextlib.ExitStack() as first:
+            first.enter_context(connect(url))
+            wait_until(lambda: server.client_count == 2)
+            with pytest.raises(InvalidStatus) as refused, connect(url, open_timeout=5):
+                pass
+            assert refused.value.response.status_code == 503
+            assert b"the server has 2 clients already, the most it takes" in refused.value.response.body
+            assert "2 clients are connected, the most this server takes" in caplog.text
+            first.close()
+            wait_until(lambda: server.client_count == 1)
+            with connect(url, open_timeout=5):
+                pass
