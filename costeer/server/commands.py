@@ -13,7 +13,6 @@ client, without doing any I/O itself: it is given a ``send`` callable.
 from __future__ import annotations
 
 import functools
-import heapq
 import inspect
 import itertools
 import logging
@@ -28,6 +27,7 @@ import msgpack
 
 from costeer.core import keys
 
+from .deadlines import DEADLINES
 from .mistakes import MistakeLog
 
 __all__ = [
@@ -311,7 +311,7 @@ class CommandChannel:
                 return future
             request_id = next(self._ids)
             self._pending[request_id] = (name, future)
-        _EXPIRY.add(time.monotonic() + self._forward_timeout, functools.partial(_expire, weakref.ref(self), request_id))
+        DEADLINES.add(time.monotonic() + self._forward_timeout, functools.partial(_expire, weakref.ref(self), request_id))
         self._send({"request": {"name": name, "arguments": arguments, "id": request_id}})
         return future
 
@@ -354,39 +354,6 @@ def _fail(future: Future, error: CommandError) -> None:
         future.set_exception(error)
     except InvalidStateError:
         pass
-
-
-class _Expiry:
-    """One daemon thread that runs callbacks at their deadlines (forwarded requests' timeouts)."""
-
-    def __init__(self) -> None:
-        self._condition = threading.Condition()
-        self._heap: list[tuple[float, int, Callable[[], None]]] = []
-        self._order = itertools.count()
-        self._thread: threading.Thread | None = None
-
-    def add(self, deadline: float, callback: Callable[[], None]) -> None:
-        """Call ``callback()`` at ``time.monotonic()`` ``deadline`` (in this object's thread)."""
-        with self._condition:
-            heapq.heappush(self._heap, (deadline, next(self._order), callback))
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="costeer-command-expiry", daemon=True)
-                self._thread.start()
-            self._condition.notify()
-
-    def _run(self) -> None:
-        while True:
-            with self._condition:
-                while not self._heap or self._heap[0][0] > time.monotonic():
-                    self._condition.wait(None if not self._heap else self._heap[0][0] - time.monotonic())
-                _, _, callback = heapq.heappop(self._heap)
-            try:
-                callback()
-            except Exception:
-                _log.exception("expiring a forwarded command request failed")
-
-
-_EXPIRY = _Expiry()
 
 
 def _chain(outer: Future, reply: Callable[[Future], None]) -> None:
