@@ -83,6 +83,11 @@ class GoodStates:
         self._next_save = self._clock() + self.probation
         return self._states.pop() if self._states else None
 
+    def forget_all(self) -> None:
+        """Forget every kept state as a take would, probation included: going back to the start."""
+        self._states.clear()
+        self._next_save = self._clock() + self.probation
+
     def clear(self) -> None:
         """Forget every state (after a reset or a load); the next offer is kept."""
         self._states.clear()

@@ -301,14 +301,18 @@ class OpenMMSimulation:
         if self.good_states.offer(lambda: (context.createCheckpoint(), context.getTime().value_in_unit(unit.picosecond))):
             self._rolled_back_to_start = False
 
-    def roll_back(self) -> RolledBack:
+    def roll_back(self, *, to_start: bool = False) -> RolledBack:
         """Back to the newest good state not yet tried (the initial one last), without user forces.
 
-        Raises ``NothingToRollBackTo`` when the initial state was tried since the last good
-        state was kept.
+        ``to_start``: forget the kept states and go back to the initial one. Raises
+        ``NothingToRollBackTo`` when the initial state was tried since the last good state was kept.
         """
         context = self.context
-        saved = self.good_states.take()
+        if to_start:
+            self.good_states.forget_all()
+            saved = None
+        else:
+            saved = self.good_states.take()
         if saved is None:
             if self._rolled_back_to_start:
                 raise NothingToRollBackTo(

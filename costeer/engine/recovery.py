@@ -10,7 +10,9 @@ interactions). When nothing is left to roll back to, ``roll_back`` raises
 
 Rolling back helps when a pull blew the system up, not when it blows up on its own: a blow-up
 with nobody pulling, after ``LOOP_RECOVERIES`` such recoveries within ``LOOP_WINDOW_SECONDS``
-of wall time, pauses with a ``RecoveryLoopError`` frame instead of recovering forever. A pull
+of wall time, goes back to the initial state instead (the kept states may all carry the energy
+of a pull that filled them); if one of those recoveries had already gone back to the initial
+state, it pauses with a ``RecoveryLoopError`` frame instead of recovering forever. A pull
 that ended less than ``PULL_AFTERMATH_SECONDS`` ago still counts as pulling: the kept states
 the rollback returns to may carry its energy.
 
@@ -58,9 +60,10 @@ ON_BLOWUP_CHOICES = ("recover", "pause")
 LOOP_RECOVERIES = 5
 LOOP_WINDOW_SECONDS = 10.0
 """A blow-up with nobody pulling, after ``LOOP_RECOVERIES`` recoveries with nobody pulling within
-this many wall seconds, pauses. A pull blowing the system up is what recovery is for; at 5 within
-10 s, a system that blows up alone every 2 s or more often is stopped within seconds, while
-a user who lets go and grabs again still gets every recovery."""
+this many wall seconds, goes back to the initial state, and pauses if that was already tried
+within them. A pull blowing the system up is what recovery is for; at 5 within 10 s, a system
+that blows up alone every 2 s or more often is stopped within seconds, while a user who lets go
+and grabs again still gets every recovery."""
 
 PULL_AFTERMATH_SECONDS = SAVED_STATES * SAVE_INTERVAL_SECONDS + PROBATION_SECONDS
 """How long after a pull ends (let go, or released by a recovery) a blow-up is still put down to
@@ -78,8 +81,8 @@ class RecoveryLoopError(RuntimeError):
 
     def __init__(self, *, recoveries: int, seconds: float) -> None:
         super().__init__(
-            f"it blew up again with nobody pulling after {recoveries} recoveries in {seconds:.1f} s, so rolling "
-            "back does not help: the system is unstable on its own (check its time step, constraints and "
+            f"it blew up again with nobody pulling after {recoveries} recoveries in {seconds:.1f} s, one of them "
+            "to its initial state, so rolling back does not help: the system is unstable on its own (check its time step, constraints and "
             "starting structure, or load another with playback/load); paused: to go on, reset it "
             "(playback/reset) and then play it (playback/play)"
         )
@@ -103,8 +106,11 @@ class Recoverable(Protocol):
     def remember_good_state(self) -> None:
         """The current state passed the frame guard: keep it if one is due (cheap when not)."""
 
-    def roll_back(self) -> RolledBack:
-        """Go back to the newest kept state not yet tried, dropping the user forces."""
+    def roll_back(self, *, to_start: bool = False) -> RolledBack:
+        """Go back to the newest kept state not yet tried, dropping the user forces.
+
+        ``to_start``: forget every kept state and go back to the initial state.
+        """
 
 
 @dataclass(frozen=True)
@@ -152,8 +158,9 @@ class BlowUpRecovery:
         """Called with each ``Recovery`` on the simulation thread, before it runs on."""
         self.count = 0
         """Blow-ups recovered from so far."""
-        self._unpulled: deque[float] = deque()
-        """Wall times (``time.monotonic``) of recent recoveries from blow-ups with nobody pulling."""
+        self._unpulled: deque[tuple[float, bool]] = deque()
+        """Recent recoveries from blow-ups with nobody pulling: their wall time (``time.monotonic``)
+        and whether they went back to the initial state."""
 
     def recover(
         self,
@@ -170,22 +177,29 @@ class BlowUpRecovery:
 
         ``pulled``: someone pulls, or did within ``PULL_AFTERMATH_SECONDS``. ``release``
         forgets the live interactions and returns them; ``publish`` sends the rolled-back
-        frame. Raises ``RecoveryLoopError`` when, with nobody pulling, it blew up too often
-        lately, and what ``roll_back`` raises (``NothingToRollBackTo``).
+        frame. With nobody pulling and too many blow-ups lately it goes back to the initial
+        state, or raises ``RecoveryLoopError`` if one of them already did; it raises what
+        ``roll_back`` raises (``NothingToRollBackTo``).
         """
         now = time.monotonic()
         recent = self._unpulled
-        while recent and now - recent[0] > LOOP_WINDOW_SECONDS:
+        while recent and now - recent[0][0] > LOOP_WINDOW_SECONDS:
             recent.popleft()
-        if not pulled and len(recent) >= LOOP_RECOVERIES:
-            loop = RecoveryLoopError(recoveries=len(recent), seconds=now - recent[0])
-            recent.clear()
-            raise loop
+        to_start = not pulled and len(recent) >= LOOP_RECOVERIES
+        if to_start:
+            if any(from_start for _, from_start in recent):
+                loop = RecoveryLoopError(recoveries=len(recent), seconds=now - recent[0][0])
+                recent.clear()
+                raise loop
+            _LOG.warning(
+                "simulation `%s` blew up %d times in %.1f s with nobody pulling: going back to its initial state",
+                name, len(recent) + 1, now - recent[0][0],
+            )
         started = time.perf_counter()
         rollbacks = 0
         while True:
             rollbacks += 1
-            rolled = simulation.roll_back()
+            rolled = simulation.roll_back(to_start=to_start and rollbacks == 1)
             try:
                 self.guard.check(rolled.frame)
             except UnsafeFrameError:
@@ -196,7 +210,7 @@ class BlowUpRecovery:
         publish(rolled.frame)
         self.count += 1
         if not pulled:
-            recent.append(now)
+            recent.append((now, rolled.age is None))
         recovery = Recovery(
             count=self.count,
             simulation=name,

@@ -59,6 +59,16 @@ def test_after_a_take_nothing_is_kept_during_the_probation() -> None:
     assert offer_every(states, clock, seconds=0.2, step=0.05)
 
 
+def test_forgetting_all_leaves_none_to_take_and_keeps_none_during_the_probation() -> None:
+    clock = Clock()
+    states = GoodStates(interval=0.1, capacity=4, probation=0.5, clock=clock)
+    offer_every(states, clock, seconds=0.5, step=0.05)
+    states.forget_all()
+    assert len(states) == 0 and states.take() is None
+    assert offer_every(states, clock, seconds=0.45, step=0.05) == []
+    assert offer_every(states, clock, seconds=0.2, step=0.05)
+
+
 def test_clear_forgets_everything_and_keeps_the_next_offer() -> None:
     clock = Clock()
     states = GoodStates(clock=clock)

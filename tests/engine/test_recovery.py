@@ -79,6 +79,23 @@ def test_roll_back_goes_to_the_newest_good_state_then_older_ones_then_the_start_
         simulation.roll_back()
 
 
+def test_rolling_back_to_the_start_forgets_the_kept_states(nanotube_task) -> None:
+    simulation = OpenMMSimulation(nanotube_task, platform="Reference", seed=3)
+    simulation.load()
+    simulation.reset()
+    simulation.good_states = GoodStates(interval=0.0, capacity=4)
+    for _ in range(4):
+        simulation.advance(0.0)
+        simulation.remember_good_state()
+    assert len(simulation.good_states) == 4
+    poison(simulation)
+    start = simulation.roll_back(to_start=True)
+    assert start.age is None and start.simulation_time == pytest.approx(0.0)
+    assert len(simulation.good_states) == 0 and np.isfinite(start.frame[keys.PARTICLE_POSITIONS]).all()
+    with pytest.raises(NothingToRollBackTo):  # the start was tried and no good state kept since
+        simulation.roll_back()
+
+
 def test_a_blow_up_inside_openmm_is_a_blow_up(nanotube_task) -> None:
     simulation = OpenMMSimulation(nanotube_task, platform="CPU")
     simulation.load()
@@ -126,14 +143,15 @@ def test_a_blow_up_rolls_back_releases_the_pulls_and_runs_on(nanotube_task, publ
 
 class DoomedSimulation:
     """A Recoverable simulation whose every state blows up again at once (after two good frames, or,
-    ``after_a_pull``, once it has been handed a pull)."""
+    ``after_a_pull``, once it has been handed a pull); ``start_holds``: except its initial state."""
 
-    def __init__(self, states: int, *, after_a_pull: bool = False) -> None:
+    def __init__(self, states: int, *, after_a_pull: bool = False, start_holds: bool = False) -> None:
         self.name = "doomed"
         self.particle_count = 1
         self.states = states
         self.set_off = not after_a_pull
         """Whether it blows up (from its third frame on)."""
+        self.start_holds = start_holds
         self.rollbacks = 0
         self.advances = 0
 
@@ -155,11 +173,14 @@ class DoomedSimulation:
     def remember_good_state(self) -> None:
         pass
 
-    def roll_back(self) -> RolledBack:
+    def roll_back(self, *, to_start: bool = False) -> RolledBack:
         self.rollbacks += 1
         if self.rollbacks > self.states:
             raise NothingToRollBackTo("nothing holds: playback/reset, then playback/play")
-        return RolledBack({keys.PARTICLE_POSITIONS: np.zeros((1, 3), dtype=np.float32), keys.SIMULATION_TIME: 0.0}, 0.0, 0.1)
+        if to_start and self.start_holds:
+            self.set_off = False
+        frame = {keys.PARTICLE_POSITIONS: np.zeros((1, 3), dtype=np.float32), keys.SIMULATION_TIME: 0.0}
+        return RolledBack(frame, 0.0, None if to_start else 0.1)
 
 
 def test_when_nothing_holds_the_runner_pauses_with_a_clear_message(publisher, wait_for) -> None:
@@ -178,7 +199,7 @@ def test_when_nothing_holds_the_runner_pauses_with_a_clear_message(publisher, wa
 
 
 def test_a_simulation_that_keeps_blowing_up_with_nobody_pulling_pauses_instead_of_recovering_forever(publisher, wait_for) -> None:
-    simulation = DoomedSimulation(states=10**9)  # every rollback works, and it blows up again two frames later
+    simulation = DoomedSimulation(states=10**9)  # every rollback works, and it blows up again at once, from the start too
     recoveries: list[Recovery] = []
     runner = SimulationRunner([simulation], publisher, frame_rate=100.0, on_blowup="recover")
     runner.recovery_listeners.append(recoveries.append)
@@ -189,11 +210,29 @@ def test_a_simulation_that_keeps_blowing_up_with_nobody_pulling_pauses_instead_o
         advances = simulation.advances
     finally:
         runner.close()
-    assert len(recoveries) == LOOP_RECOVERIES
+    assert len(recoveries) == LOOP_RECOVERIES + 1  # the last one went back to the initial state, in vain
+    assert [r.state_age is None for r in recoveries] == [False] * LOOP_RECOVERIES + [True]
     message = exception[keys.SIMULATION_EXCEPTION]
     assert "RecoveryLoopError" in message and "nobody pulling" in message and "time step" in message
-    assert "playback/reset" in message and "playback/play" in message
+    assert "playback/reset" in message and "playback/play" in message and "initial state" in message
     assert advances == simulation.advances  # paused: no stepping after the exception frame
+
+
+def test_when_the_kept_states_keep_blowing_up_with_nobody_pulling_it_goes_back_to_the_start_and_runs_on(publisher, wait_for) -> None:
+    simulation = DoomedSimulation(states=10**9, start_holds=True)  # as kept states a hard pull had filled
+    recoveries: list[Recovery] = []
+    runner = SimulationRunner([simulation], publisher, frame_rate=100.0, on_blowup="recover")
+    runner.recovery_listeners.append(recoveries.append)
+    runner.start()
+    try:
+        wait_for(lambda: len(recoveries) == LOOP_RECOVERIES + 1, timeout=20.0)
+        advances = simulation.advances
+        wait_for(lambda: simulation.advances >= advances + 20)
+    finally:
+        runner.close()
+    assert [r.state_age is None for r in recoveries] == [False] * LOOP_RECOVERIES + [True]
+    assert "its initial state" in recoveries[-1].message
+    assert not runner.is_paused and not [f for f in publisher.snapshot() if keys.SIMULATION_EXCEPTION in f]
 
 
 def test_blow_ups_soon_after_a_pull_are_put_down_to_it_not_to_the_system(publisher, wait_for) -> None:
