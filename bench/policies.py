@@ -59,7 +59,7 @@ def measure(policy: str, dataset: Path, workdir: Path, *, epochs: int, steps: in
 
     from costeer.agent.checkpoint import load_policy
     from costeer.agent.training import TrainOptions, train_policy
-    from costeer.datasets.lerobot import read_steps
+    from costeer.datasets.reading import read_steps
 
     torch.set_num_threads(1)
     rss_start = _rss_mib()

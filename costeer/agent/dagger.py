@@ -23,7 +23,7 @@ import numpy as np
 from costeer.agent.evaluation import PolicyActor, evaluate
 from costeer.core.interaction import Interaction
 from costeer.datasets.build import build_dataset
-from costeer.datasets.lerobot import read_info
+from costeer.datasets.reading import read_info
 from costeer.rollout import Actor, TaskEnvironment, hand_actor, run_rollout
 
 __all__ = ["CORRECTION_LABEL", "DaggerRound", "GatedActor", "run_dagger"]
@@ -184,7 +184,7 @@ def plot_rounds(history: list[DaggerRound], path: Path) -> Path:
 
 def _round(number: int, checkpoint: Path, corrected: int, dataset: Path, *, task: str, rollouts: int, seed: int,
            max_s: float, workers: int) -> DaggerRound:
-    from costeer.datasets.lerobot import read_steps
+    from costeer.datasets.reading import read_steps
 
     summary = evaluate(str(checkpoint), task=task, rollouts=rollouts, seed=seed, max_s=max_s, workers=workers,
                        progress=False).summary()

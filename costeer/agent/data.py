@@ -24,7 +24,7 @@ import pyarrow as pa
 import torch
 
 from costeer.agent.normalise import Normaliser
-from costeer.datasets.lerobot import read_info, read_steps
+from costeer.datasets.reading import read_info, read_steps
 from costeer.tasks.encoding import ACTION_LAG
 
 __all__ = ["EpisodeWindows", "dataset_fingerprint", "split_episodes"]

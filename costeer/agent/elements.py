@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from costeer.datasets.lerobot import read_episodes, read_info
+from costeer.datasets.reading import read_episodes, read_info
 from costeer.tasks import Chemistry, get_task, task_names
 
 __all__ = ["observed_atoms", "observed_elements"]

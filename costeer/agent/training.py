@@ -31,7 +31,7 @@ from costeer.agent.elements import observed_atoms
 from costeer.agent.normalise import Normaliser
 from costeer.agent.plot import plot_losses
 from costeer.agent.policies import Policy, get_policy_class
-from costeer.datasets.lerobot import read_episodes, read_info, read_stats
+from costeer.datasets.reading import read_episodes, read_info, read_stats
 from costeer.tasks.encoding import ACTION_LAG
 
 __all__ = ["TrainOptions", "TrainResult", "train_policy"]

@@ -15,7 +15,8 @@ from tqdm import tqdm
 from costeer import __version__
 from costeer.datasets.demonstrations import Demonstration, iter_demonstrations
 from costeer.datasets.episodes import Episode, Pseudonyms, build_episode, task_selection
-from costeer.datasets.lerobot import INFO_PATH, ROWS_PER_FILE, DatasetWriter, read_episodes, read_info
+from costeer.datasets.lerobot import ROWS_PER_FILE, DatasetWriter
+from costeer.datasets.reading import INFO_PATH, read_episodes, read_info
 from costeer.tasks import Task, resolve_task
 from costeer.tasks.encoding import acting_interaction
 

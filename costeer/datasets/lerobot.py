@@ -1,16 +1,11 @@
-"""Write and read episode datasets laid out like LeRobot's v3 datasets (without depending on lerobot).
+"""Write episode datasets laid out like LeRobot's v3 datasets (without depending on lerobot).
 
-::
+The layout is in ``costeer.datasets.reading``, which reads them back. Vectors are
+fixed-size-list columns, so pyarrow, pandas and Hugging Face ``datasets`` read the files as
+they are: ``pandas.read_parquet("DIR/data/chunk-000/file-000.parquet")``. Episodes are written
+one at a time (:class:`DatasetWriter`), and a dataset can be appended to::
 
-    DIR/data/chunk-000/file-000.parquet            one row per step (a new file every ROWS_PER_FILE steps)
-    DIR/meta/info.json                             features (dtype, shape, names), fps, counts
-    DIR/meta/episodes/chunk-000/file-000.parquet   one row per episode (lengths, offsets, metadata)
-    DIR/meta/stats.json                            min, max, mean, std, count per numeric feature
-    DIR/meta/tasks.parquet                         task_index, task
-
-Vectors are fixed-size-list columns, so pyarrow, pandas and Hugging Face ``datasets`` read the
-files as they are: ``pandas.read_parquet("DIR/data/chunk-000/file-000.parquet")``.
-Episodes are written one at a time (:class:`DatasetWriter`), and a dataset can be appended to.
+    write_dataset(episodes, "dataset/", task="nanotube")
 """
 
 from __future__ import annotations
@@ -18,7 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -27,33 +22,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from costeer.datasets.episodes import Episode
+from costeer.datasets.reading import DATA_PATH, EPISODES_PATH, INFO_PATH, STATS_PATH, TASKS_PATH, read_episodes, read_info, read_stats
 from costeer.datasets.stats import RunningStats
 from costeer.tasks.encoding import ACTION_NAMES, INTERACTION_TYPE_CODES
 
-__all__ = [
-    "CODEBASE_VERSION",
-    "DATA_PATH",
-    "EPISODES_PATH",
-    "INFO_PATH",
-    "ROWS_PER_FILE",
-    "STATS_PATH",
-    "TASKS_PATH",
-    "DatasetError",
-    "DatasetWriter",
-    "read_episodes",
-    "read_info",
-    "read_stats",
-    "read_steps",
-    "write_dataset",
-]
+__all__ = ["CODEBASE_VERSION", "ROWS_PER_FILE", "DatasetWriter", "write_dataset"]
 
 CODEBASE_VERSION = "v3.0"
-CHUNK_FILE = "chunk-{chunk_index:03d}/file-{file_index:03d}"
-DATA_PATH = f"data/{CHUNK_FILE}.parquet"
-EPISODES_PATH = f"meta/episodes/{CHUNK_FILE}.parquet"
-INFO_PATH = "meta/info.json"
-STATS_PATH = "meta/stats.json"
-TASKS_PATH = "meta/tasks.parquet"
 CHUNKS_SIZE = 1000
 """Files per chunk folder."""
 ROWS_PER_FILE = 100_000
@@ -257,77 +232,6 @@ class DatasetWriter:
             "features": self._features,
             "costeer": costeer,
         }
-
-
-class DatasetError(ValueError):
-    """A dataset file that is missing or damaged; the message names it and says to build the dataset again."""
-
-
-_REBUILD = "build the dataset again with `costeer dataset build`"
-
-
-def read_info(directory: str | Path) -> dict[str, Any]:
-    """``meta/info.json``; a clear error when ``directory`` is not a dataset, or the file is damaged."""
-    path = Path(directory) / INFO_PATH
-    if not path.is_file():
-        raise FileNotFoundError(f"{directory} is not an episode dataset (no {INFO_PATH}): build one with `costeer dataset build`")
-    info = _read_json(path)
-    features = info.get("features") if isinstance(info, dict) else None
-    if not isinstance(features, dict) or not isinstance(info.get("total_episodes"), int) or not all(
-        isinstance(features.get(name), dict) and isinstance(features[name].get("names"), list)
-        for name in ("observation.state", "action")
-    ):
-        raise DatasetError(f"{path} lacks the features' names or the episode count: {_REBUILD}")
-    return info
-
-
-def read_stats(directory: str | Path) -> dict[str, Any]:
-    """``meta/stats.json``: per-feature statistics."""
-    path = Path(directory) / STATS_PATH
-    if not path.is_file():
-        raise DatasetError(f"{path} is missing: {_REBUILD}")
-    stats = _read_json(path)
-    if not isinstance(stats, dict):
-        raise DatasetError(f"{path} is not a map of feature statistics: {_REBUILD}")
-    return stats
-
-
-def read_steps(directory: str | Path, *, columns: Sequence[str] | None = None) -> pa.Table:
-    """Every data file's steps, in order, as one table."""
-    directory = Path(directory)
-    read_info(directory)
-    return _read_tables(directory, "data/chunk-*/file-*.parquet", columns=columns)
-
-
-def read_episodes(directory: str | Path) -> pa.Table:
-    """The episodes table (one row per episode, in order)."""
-    directory = Path(directory)
-    read_info(directory)
-    return _read_tables(directory, "meta/episodes/chunk-*/file-*.parquet", promote_options="default")
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except (ValueError, OSError) as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        raise DatasetError(f"{path} is damaged ({error}): {_REBUILD}") from None
-
-
-def _read_tables(directory: Path, pattern: str, *, columns: Sequence[str] | None = None, **concat: Any) -> pa.Table:
-    """The Parquet files matching ``pattern`` in ``directory``, in order, as one table."""
-    files = sorted(directory.glob(pattern))
-    if not files:
-        raise DatasetError(f"{directory} has no {pattern}: {_REBUILD}")
-    tables = []
-    for file in files:
-        try:
-            tables.append(pq.read_table(file, columns=list(columns) if columns else None))
-        except (pa.ArrowException, OSError) as error:
-            raise DatasetError(f"{file} is damaged ({' '.join(str(error).split())[:200]}): {_REBUILD}") from None
-    try:
-        return pa.concat_tables(tables, **concat)
-    except pa.ArrowException as error:
-        raise DatasetError(f"{directory}: the files {pattern} do not fit together ({error}): {_REBUILD}") from None
 
 
 def _existing_dataset(directory: Path, *, task: str, overwrite: bool, append: bool) -> dict[str, Any] | None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from costeer.datasets.lerobot import read_episodes, read_info, read_steps
+from costeer.datasets.reading import read_episodes, read_info, read_steps
 
 __all__ = ["ORIGIN_COLOURS", "plot_dataset"]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from costeer.datasets.lerobot import read_episodes, read_info, read_steps
+from costeer.datasets.reading import read_episodes, read_info, read_steps
 
 __all__ = ["DatasetSummary", "summarise_dataset"]
 

@@ -10,7 +10,7 @@ import pytest
 
 from costeer.agent.dagger import CORRECTION_LABEL, GatedActor, run_dagger
 from costeer.core.interaction import Interaction
-from costeer.datasets.lerobot import read_episodes, read_steps
+from costeer.datasets.reading import read_episodes, read_steps
 
 
 class Scripted:

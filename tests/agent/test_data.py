@@ -11,7 +11,7 @@ import pytest
 
 from costeer.agent.data import EpisodeWindows, dataset_fingerprint, split_episodes
 from costeer.agent.normalise import Normaliser
-from costeer.datasets.lerobot import read_steps
+from costeer.datasets.reading import read_steps
 
 
 @pytest.fixture()

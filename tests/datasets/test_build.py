@@ -14,7 +14,8 @@ from costeer.core.frame import pack_frame
 from costeer.datasets.build import build_dataset
 from costeer.datasets.demonstrations import read_demonstrations
 from costeer.datasets.episodes import Pseudonyms, build_episode
-from costeer.datasets.lerobot import read_episodes, read_info, read_steps, write_dataset
+from costeer.datasets.lerobot import write_dataset
+from costeer.datasets.reading import read_episodes, read_info, read_steps
 from costeer.recording import RecordingWriter
 from costeer.tasks import get_task
 

@@ -211,7 +211,7 @@ def test_modes_switch_by_command_from_a_client(nanotube_server, shipped_policy) 
 
 def test_the_recording_and_its_dataset_keep_the_copilot_apart_from_the_person(nanotube_server, shipped_policy, tmp_path: Path) -> None:
     from costeer.datasets import build_dataset, read_episodes
-    from costeer.datasets.lerobot import read_steps
+    from costeer.datasets.reading import read_steps
     from costeer.recording import RecordingReader
 
     recording = tmp_path / "costeering.nanover.zip"
