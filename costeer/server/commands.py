@@ -294,7 +294,7 @@ class CommandChannel:
                 owner=self._client,
             )
         except CommandError as error:
-            self._mistakes.note(f"tried to register {name!r}, refused: {error}", kind=f"register refused: {error}")
+            self._mistakes.note(f"tried to register {name!r}, refused: {error}", kind="register refused")
             return
         with self._lock:
             self._registered.add(name)

@@ -190,6 +190,9 @@ def test_what_clients_provide_is_bounded_so_the_command_list_fits_one_message(ca
     assert registry.get("c0/0").label == "again"
     channels[1].handle({"register": {"name": "c1/huge", "arguments": {"pad": "x" * MAX_REGISTRATION_BYTES}}})
     assert "c1/huge" not in registry.names and "give shorter default arguments" in caplog.text
+    for size in range(5):  # refusals that differ only in their figures are logged once per client
+        channels[1].handle({"register": {"name": f"c1/huge{size}", "arguments": {"pad": "x" * (MAX_REGISTRATION_BYTES + size)}}})
+    assert caplog.text.count("c1 tried to register") == 1
     for name, channel in zip([f"c{number}" for number in range(1, 10)], channels[1:]):
         for number in range(MAX_COMMANDS_PER_CLIENT):
             channel.handle({"register": {"name": f"{name}/{number}", "arguments": {"pad": "x" * 1900}}})

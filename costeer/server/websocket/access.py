@@ -67,16 +67,15 @@ def _cookie(headers: Headers) -> str | None:
     return None if morsel is None else morsel.value
 
 
-def admit(policy: AccessPolicy, request: Request, remote: str | None, *, refusals: MistakeLog) -> Admission:
-    """Check one request against ``policy``; a refused one gets its 401 response, and is noted
-    in ``refusals`` (each address and reason logged once: a client retrying cannot flood the log)."""
+def admit(policy: AccessPolicy, request: Request, host: str, *, refusals: MistakeLog) -> Admission:
+    """Check one request from ``host`` against ``policy``; a refused one gets its 401 response, and
+    is noted in ``refusals`` (each host and reason logged once: a client retrying cannot flood the log)."""
     if not policy.enabled:
         return Admission(Role.STEER)
     token, query_token = presented_token(request)
     role = policy.role_for(token)
     if role is not None:
         return Admission(role, query_token=query_token)
-    host = (remote or "an unknown address").rsplit(":", 1)[0]
     reason = "a wrong token" if token is not None else "no token"
     refusals.note(f"refused {request.path.split('?')[0]!r} from {host}: {reason} (HTTP 401)", kind=f"{host} {reason}")
     body = refusal_message(token is not None) + "\n"
@@ -124,14 +123,13 @@ class AccessGate:
         """``(role, response)``: ``(None, 401)`` when refused; else the role the token gives and the
         first hook's response (``None`` when no hook answers: the WebSocket handshake follows)."""
         remote = connection.remote_address
-        address = None if not remote else f"{remote[0]}:{remote[1]}"
+        host = str(remote[0]) if remote else "an unknown address"
         repeated = next((name for name in SINGLE_HEADERS if len(request.headers.get_all(name)) > 1), None)
         if repeated is not None:
-            host = (address or "an unknown address").rsplit(":", 1)[0]
             self._refusals.note(f"refused a request from {host} that repeats its {repeated} header (HTTP 400)",
                                 kind=f"{host} repeated {repeated}")
             return None, refusal_response(http.HTTPStatus.BAD_REQUEST, f"the request repeats its {repeated} header: send it once\n")
-        admission = admit(self.policy, request, address, refusals=self._refusals)
+        admission = admit(self.policy, request, host, refusals=self._refusals)
         if admission.refusal is not None:
             return None, admission.refusal
         for hook in hooks:
