@@ -16,8 +16,8 @@ from costeer.datasets.demonstrations import (
 )
 from costeer.datasets.episodes import ACTION_NAMES, INTERACTION_TYPE_CODES, Episode, Pseudonyms, build_episode
 from costeer.datasets.lerobot import DatasetWriter, write_dataset
-from costeer.datasets.reading import read_episodes, read_info, read_steps
 from costeer.datasets.plot import plot_dataset
+from costeer.datasets.reading import read_episodes, read_info, read_steps
 from costeer.datasets.summary import DatasetSummary, summarise_dataset
 
 __all__ = [
