@@ -7,7 +7,7 @@ after a rollback goes one state further back; after a take nothing is kept for
 ``probation`` seconds, so the descendants of a doomed state are not kept as good ones::
 
     states = GoodStates()
-    states.offer(lambda: (context.createCheckpoint(), time_ps))   # after each good frame
+    states.offer(lambda: (context.getState(getPositions=True, getVelocities=True), time_ps))   # after each good frame
     saved = states.take()    # SavedState or None when none is left
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 __all__ = ["GoodStates", "SavedState", "SAVE_INTERVAL_SECONDS", "SAVED_STATES", "PROBATION_SECONDS"]
 
@@ -30,9 +30,9 @@ PROBATION_SECONDS = 0.5
 
 @dataclass(frozen=True)
 class SavedState:
-    """One kept state: an opaque snapshot (an OpenMM checkpoint), its time, when it was kept."""
+    """One kept state: an opaque snapshot (an OpenMM ``State``), its time, when it was kept."""
 
-    snapshot: bytes
+    snapshot: Any
     simulation_time: float
     """Simulation time of the state, ps."""
     saved_at: float
@@ -68,7 +68,7 @@ class GoodStates:
         """The clock's time, seconds."""
         return self._clock()
 
-    def offer(self, snapshot: Callable[[], tuple[bytes, float]]) -> bool:
+    def offer(self, snapshot: Callable[[], tuple[Any, float]]) -> bool:
         """Keep ``snapshot()`` (snapshot, simulation time) if one is due; whether it was kept."""
         now = self._clock()
         if now < self._next_save:

@@ -14,8 +14,8 @@ Each reset after the first draws new thermostat noise (``reset(seed=...)`` for a
 one; ``costeer.engine.seeds``). The user forces and their work are ``UserForces``
 (``costeer.engine.user_forces``); frame helpers are in ``costeer.engine.openmm_frames``.
 
-It keeps recent good states (``remember_good_state``, an OpenMM checkpoint every 0.25 s of
-wall time, the last four: about 10 µs each at 65 atoms, 20 µs at 584, 0.2 ms at 8,867) and
+It keeps recent good states (``remember_good_state``, an OpenMM ``State`` every 0.25 s of
+wall time, the last four: about 4 µs each at 65 atoms, 7 µs at 584, 0.15 ms at 8,867) and
 ``roll_back`` returns to them after a blow-up (see ``costeer.engine.recovery``).
 
 Frames carry the keys NanoVer 0.1.3018's OpenMM simulation sends: the full frame has the
@@ -144,8 +144,8 @@ class OpenMMSimulation:
         self._context: openmm.Context | None = None
         self._integrator: openmm.Integrator | None = None
         self._user: UserForces | None = None
-        self._checkpoint: bytes | None = None
         self._initial_state: openmm.State | None = None
+        self._steps_at_load = 0
         self._topology_frame: FrameDict = {}
         self._dof = 0
         self._interactions: dict[str, Interaction] = {}
@@ -154,7 +154,7 @@ class OpenMMSimulation:
         """Steps of the next free-running chunk while nobody interacts (sized by the last one's time)."""
         self._failed = False
         self.good_states = GoodStates()
-        """Recent good states (checkpoints) that ``roll_back`` returns to."""
+        """Recent good states (OpenMM ``State``s) that ``roll_back`` returns to."""
         self._rolled_back_to_start = False
 
     @property
@@ -183,8 +183,8 @@ class OpenMMSimulation:
         imd.clear(context)  # nobody pulls yet: the user force's group is left out of the steps until someone does
         self.platform_candidate = opened.candidate
         self._context = context
-        self._checkpoint = context.createCheckpoint()
-        self._initial_state = context.getState(getPositions=True, getVelocities=True, getParameters=True)
+        self._initial_state = _snapshot(context)
+        self._steps_at_load = self.steps_taken
         self.resets = 0
         self._dof = degrees_of_freedom(system)
         self._topology_frame = topology_frame(loaded.topology)
@@ -205,10 +205,12 @@ class OpenMMSimulation:
             # leapfrog integrators): rebuild the context's data, as NanoVer always does.
             self._reinitialize()
             self._failed = False
-        context.loadCheckpoint(self._checkpoint)
+        context.setState(self._initial_state)
         self._drop_user_forces(keep_work=False)
         if seed is not None or self.resets:
             self._reseed(openmm_seed(seed) if seed is not None else reset_seed(self.seed, reset=self.resets))
+        elif self.seed is not None and self.steps_taken != self._steps_at_load:
+            self._reseed(openmm_seed(self.seed))  # stepped since the load: its noise again, from the start
         else:
             self.thermostat_seed = None
         self.resets += 1
@@ -222,8 +224,8 @@ class OpenMMSimulation:
     def _reseed(self, value: int) -> None:
         """Seed the integrator's random numbers and return to the initial state, keeping that seed.
 
-        A checkpoint would restore the old generator; ``setState`` leaves it alone. Integrators
-        without random numbers (Verlet) are left as they are.
+        ``setState`` leaves the generator alone (a checkpoint would restore the old one).
+        Integrators without random numbers (Verlet) are left as they are.
         """
         integrator = self._integrator
         self.thermostat_seed = None
@@ -296,9 +298,9 @@ class OpenMMSimulation:
             raise
 
     def remember_good_state(self) -> None:
-        """The current state passed the frame guard: keep a checkpoint of it if one is due."""
+        """The current state passed the frame guard: keep it if one is due."""
         context = self.context
-        if self.good_states.offer(lambda: (context.createCheckpoint(), context.getTime().value_in_unit(unit.picosecond))):
+        if self.good_states.offer(lambda: (_snapshot(context), context.getTime().value_in_unit(unit.picosecond))):
             self._rolled_back_to_start = False
 
     def roll_back(self, *, to_start: bool = False) -> RolledBack:
@@ -323,7 +325,7 @@ class OpenMMSimulation:
             self._rolled_back_to_start = True
         self._reinitialize()  # a blown-up context may keep non-finite cached values
         self._failed = False
-        context.loadCheckpoint(self._checkpoint if saved is None else saved.snapshot)
+        context.setState(self._initial_state if saved is None else saved.snapshot)
         self._drop_user_forces(keep_work=True)
         self._interactions = {}
         frame = self._state_frame(with_user=True)
@@ -349,7 +351,6 @@ class OpenMMSimulation:
         self._context = None
         self._integrator = None
         self._user = None
-        self._checkpoint = None
         self._initial_state = None
         self._chunk_positions = None
 
@@ -402,3 +403,14 @@ class OpenMMSimulation:
         self._energy_schedule.evaluated(time.perf_counter() - started)
         return frame
 
+
+
+def _snapshot(context: openmm.Context) -> openmm.State:
+    """What a reset or a rollback returns ``context`` to: positions, velocities, box, time, parameters.
+
+    A ``State`` and ``setState``, not a checkpoint: OpenMM 8's CPU platform keeps about 2.6 KB
+    for ever on each ``loadCheckpoint`` (its random generator's state), so a long session that
+    resets and recovers often grew without end. The thermostat's generator is left as it is;
+    ``reset`` reseeds it.
+    """
+    return context.getState(getPositions=True, getVelocities=True, getParameters=True)

@@ -1,9 +1,9 @@
 """Thermostat seeds: OpenMM's seed from any integer, and the seed each reset of a simulation uses.
 
 OpenMM draws a stochastic integrator's random numbers (Langevin's noise) from a generator
-seeded when its kernels initialise, and a checkpoint carries that generator's state, so
-loading the initial checkpoint alone replays the same noise after every reset. A reset
-reseeds instead (see ``OpenMMSimulation.reset``):
+seeded when its kernels initialise; returning to the initial state leaves the generator as it
+is (a checkpoint would restore it, and so replay the same noise after every reset). A reset
+reseeds it (see ``OpenMMSimulation.reset``):
 
     openmm_seed(3)            # what setRandomNumberSeed gets for an episode seeded 3
     reset_seed(7, reset=2)    # the 2nd reset of a run seeded 7: the same in every such run
