@@ -1,7 +1,7 @@
 """Soak: a hostile but fair crowd against ``costeer serve`` for minutes, a well-behaved watcher measuring.
 
     .venv/bin/python bench/soak.py [--minutes 10] [--clients 4] [--wave-seconds 20] [--seed 1] [--probe PATH [--trace]]
-                                   [--platform CPU --cpu-threads 2]
+                                   [--platform CPU --cpu-threads 2] [--legacy]
 
 Starts ``costeer serve`` (built-in nanotube task, ``--record`` to a temporary file) on
 127.0.0.1. In waves, scripted clients join, pull hard (scales of ±1e6, absurd fields),
@@ -20,7 +20,8 @@ writes JSON under bench/results/. With ``--probe`` the server runs under ``soak_
 which says where its memory goes (Python objects, glibc's heap, in use or kept free).
 
 The crowd is in ``soak_crowd.py``, the watchers and the recording's check in ``soak_watch.py``;
-this file starts the server, runs the waves and reports.
+``--legacy`` adds a gRPC and an IMD client to each wave (``soak_legacy.py``); this file starts
+the server, runs the waves and reports.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ class Server:
     """
 
     def __init__(self, record: Path, log: Path, *, probe: Path | None = None, trace: bool = False,
-                 serve_options: Sequence[str] = ()) -> None:
+                 serve_options: Sequence[str] = (), transports: Sequence[str] = ()) -> None:
         script = Path(sys.executable).parent / "costeer"
         command = [str(script)] if script.exists() else [sys.executable, "-m", "costeer.cli.main"]
         if probe is not None:
@@ -76,14 +77,22 @@ class Server:
             [*command, "serve", "--record", str(record), "--port", "0", *serve_options],
             stdout=subprocess.PIPE, stderr=self._log_file, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
-        self.url = self._wait_for_url()
+        self.transports: dict[str, tuple[str, int]] = {}
+        """Host and port of each other transport serve printed (``grpc``, ``imd``)."""
+        self.url = self._wait_for_url(transports)
         threading.Thread(target=self.process.stdout.read, daemon=True).start()  # drain what follows
 
-    def _wait_for_url(self) -> str:
+    def _wait_for_url(self, transports: Sequence[str]) -> str:
+        """The WebSocket URL, once serve has also printed the address of each of ``transports``."""
         deadline = time.monotonic() + 120
+        url = None
         for line in iter(self.process.stdout.readline, ""):
             if match := re.search(r"costeer serving (ws://\S+)", line):
-                return match.group(1)
+                url = match.group(1)
+            elif match := re.search(r"costeer serving (\w+) on (\S+):(\d+)", line):
+                self.transports[match.group(1)] = (match.group(2), int(match.group(3)))
+            if url is not None and set(transports) <= set(self.transports):
+                return url
             if time.monotonic() > deadline:
                 break
         self.process.kill()
@@ -109,9 +118,15 @@ class Server:
 # ---- the run ---------------------------------------------------------------------------------
 
 
-async def soak(server: Server, *, minutes: float, clients: int, wave_seconds: float, rng: random.Random) -> dict[str, Any]:
+async def soak(server: Server, *, minutes: float, clients: int, wave_seconds: float, rng: random.Random,
+               legacy: bool = False) -> dict[str, Any]:
     seen, limited = Watch(), Watch()
     crowd = Crowd(rng=rng, watch=seen)
+    legacy_tally = None
+    if legacy:
+        from soak_legacy import LegacyTally, grpc_client, imd_client  # needs the grpc extra
+
+        legacy_tally = LegacyTally()
     watchers = [asyncio.create_task(watch(server.url, seen, max_size=None)),
                 asyncio.create_task(watch(server.url, limited, max_size=DEFAULT_MAX_SIZE))]
     start = time.monotonic()
@@ -129,6 +144,16 @@ async def soak(server: Server, *, minutes: float, clients: int, wave_seconds: fl
             task = asyncio.create_task(hostile_client(server.url, crowd, until))
             crowd_tasks.add(task)
             task.add_done_callback(crowd_tasks.discard)
+        if legacy:
+            until = min(end, wave_start + wave_seconds * rng.uniform(0.3, 1.0))
+            particles = seen.particle_count or 1
+            (grpc_host, grpc_port), (imd_host, imd_port) = server.transports["grpc"], server.transports["imd"]
+            for task in (asyncio.create_task(asyncio.to_thread(grpc_client, f"{grpc_host}:{grpc_port}", legacy_tally,
+                                                               random.Random(rng.getrandbits(32)), until, particles)),
+                         asyncio.create_task(imd_client(imd_host, imd_port, legacy_tally, random.Random(rng.getrandbits(32)),
+                                                        until, particles))):
+                crowd_tasks.add(task)
+                task.add_done_callback(crowd_tasks.discard)
         while time.monotonic() < min(end, wave_start + wave_seconds):
             await asyncio.sleep(0.5)
             if time.monotonic() >= next_sample:
@@ -144,7 +169,7 @@ async def soak(server: Server, *, minutes: float, clients: int, wave_seconds: fl
     for watcher in watchers:
         watcher.cancel()
     return {"watch": seen, "limited": limited, "tally": crowd.tally, "rss": rss, "state": state, "late_joiners": joiners, "start": start,
-            "seconds": time.monotonic() - start}
+            "seconds": time.monotonic() - start, "legacy": legacy_tally and legacy_tally.report()}
 
 
 def _frame_rates(times: list[float], start: float, seconds: float) -> list[float]:
@@ -204,6 +229,7 @@ def summarise(run: dict[str, Any], recording: dict[str, Any], log: dict[str, Any
         "crowd": {"joins": tally.joins, "connect_failures": tally.connect_failures, "aborted_leaves": tally.aborted_leaves,
                   "actions": dict(tally.actions), "requests": tally.requests, "unanswered": dict(tally.unanswered),
                   "closed_by_server": dict(tally.closed_by_server)},
+        "legacy": run["legacy"],
         "server_log": log,
         "server_exit_code": exit_code,
         "recording": recording,
@@ -235,12 +261,27 @@ def table(report: dict[str, Any]) -> str:
         ("requests with an id left unanswered", f"{sum(unanswered.values())} of {crowd['requests']}"
          + (f" ({', '.join(f'{k}: {v}' for k, v in unanswered.items())})" if unanswered else "")),
         ("oversized messages: sent / logged by the server", f"{oversized_sent} / {log['oversized_logged']}"),
+        *_legacy_rows(report["legacy"]),
         ("server log: warnings / errors / tracebacks", f"{log['warnings']} / {log['errors']} / {log['tracebacks']}"),
         ("server exit code after SIGTERM", str(report["server_exit_code"])),
         ("recording reads", f"{'yes' if recording['reads'] else 'NO: ' + recording['error']}, {recording['frames']} frames, "
          f"{recording.get('states', 0)} state changes, {recording['bytes'] / 1e6:.0f} MB"),
     ]
     return "\n".join(["| soak | result |", "|---|---|", *(f"| {label} | {value} |" for label, value in rows)])
+
+
+def _legacy_rows(legacy: dict[str, Any] | None) -> list[tuple[str, str]]:
+    if legacy is None:
+        return []
+    refused = ", ".join(f"{code} {count}" for code, count in sorted(legacy["grpc_refused"].items())) or "none"
+    return [
+        ("gRPC clients: joins, frames received, calls (refused by code)",
+         f"{legacy['grpc_joins']}, {legacy['grpc_frames']}, {sum(legacy['grpc_calls'].values())} ({refused})"),
+        ("gRPC calls failed as the server's fault (UNKNOWN, INTERNAL)", str(legacy["grpc_server_fault_count"])),
+        ("IMD clients: sessions, bytes received, messages sent, turned away",
+         f"{legacy['imd_joins']}, {legacy['imd_bytes'] / 1e6:.1f} MB, {sum(legacy['imd_actions'].values())}, "
+         f"{legacy['imd_refused_at_start']}"),
+    ]
 
 
 def _log(message: str) -> None:
@@ -258,6 +299,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--trace", action="store_true", help="with --probe: trace Python's allocations too (tracemalloc)")
     parser.add_argument("--platform", help="the server's OpenMM platform (default: serve's, timed at load)")
     parser.add_argument("--cpu-threads", type=int, help="the server's CPU platform threads (e.g. 2: OpenMM on every core)")
+    parser.add_argument("--legacy", action="store_true",
+                        help="also serve gRPC and IMD, and add a hostile client of each to every wave (needs the grpc extra)")
     return parser.parse_args(argv)
 
 
@@ -266,12 +309,14 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="costeer-soak-") as temp:
         record, log = Path(temp) / "soak.nanover.zip", Path(temp) / "serve.log"
         serve_options = [*(["--platform", args.platform] if args.platform else []),
-                         *(["--cpu-threads", str(args.cpu_threads)] if args.cpu_threads else [])]
-        server = Server(record, log, probe=args.probe, trace=args.trace, serve_options=serve_options)
+                         *(["--cpu-threads", str(args.cpu_threads)] if args.cpu_threads else []),
+                         *(["--grpc-port", "0", "--imd-port", "0"] if args.legacy else [])]
+        server = Server(record, log, probe=args.probe, trace=args.trace, serve_options=serve_options,
+                        transports=("grpc", "imd") if args.legacy else ())
         _log(f"serving {server.url}; {args.minutes:g} min, {args.clients} clients a wave every {args.wave_seconds:g} s")
         try:
             run = asyncio.run(soak(server, minutes=args.minutes, clients=args.clients,
-                                   wave_seconds=args.wave_seconds, rng=random.Random(args.seed)))
+                                   wave_seconds=args.wave_seconds, rng=random.Random(args.seed), legacy=args.legacy))
         finally:
             exit_code = server.stop()
         report = summarise(run, check_recording(record), log_summary(log), exit_code)
