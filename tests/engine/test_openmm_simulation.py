@@ -268,6 +268,18 @@ def test_a_reset_does_not_replay_the_thermostat_noise_of_the_last(simulation: Op
     assert simulation.resets == 3 and simulation.thermostat_seed is not None
 
 
+def test_the_first_reset_replays_the_noise_the_load_seeded_even_after_steps(nanotube_xml: Path) -> None:
+    loaded = read_nanover_xml(nanotube_xml)
+    fresh = OpenMMSimulation(loaded, platform="Reference", energy_budget=None, seed=5)
+    fresh.load()
+    expected = _trajectory(fresh)
+    stepped = OpenMMSimulation(loaded, platform="Reference", energy_budget=None, seed=5)  # after: Reference's
+    stepped.load()                                                                         # generator is shared
+    for _ in range(5):
+        stepped.advance(0.0)
+    assert np.array_equal(_trajectory(stepped), expected)
+
+
 def test_reset_with_a_seed_repeats_its_trajectory_and_other_seeds_differ(simulation: OpenMMSimulation) -> None:
     seeded = _trajectory(simulation, seed=3)
     _trajectory(simulation)
