@@ -92,12 +92,18 @@ async def _side_on(page, tube, methane: np.ndarray) -> None:
 
 
 async def _grab(page, observer: NanoverSession, carbon: int, tries: int = 20) -> int:
-    """Press on methane's carbon (again, while a hydrogen in front of it is picked instead)."""
+    """Press on methane's carbon (again, while a hydrogen in front of it is picked instead, or the
+    press found no atom: on a busy machine methane may move between finding it and pressing)."""
+    picked = -1
     for _ in range(tries):
         where = await page.evaluate("atom => window.costeer.atomOnScreen(atom)", carbon)
         await page.mouse.move(where["x"], where["y"])
         await page.mouse.down()
-        state = await observer.wait_for_state(lambda s: any(k.startswith("interaction.web-") for k in s))
+        try:
+            state = await observer.wait_for_state(lambda s: any(k.startswith("interaction.web-") for k in s), timeout=5.0)
+        except TimeoutError:
+            await page.mouse.up()
+            continue
         picked = next(v for k, v in state.items() if k.startswith("interaction.web-"))["particles"][0]
         if picked == carbon:
             return picked
