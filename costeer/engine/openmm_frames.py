@@ -1,7 +1,8 @@
 """Frames from OpenMM's objects: the topology keys, float32 arrays, finiteness, degrees of freedom.
 
 What ``OpenMMSimulation`` needs to turn a context's state into NanoVer's frame keys, apart from
-the stepping: ``topology_frame`` (once per load), ``float32`` (every array sent),
+the stepping: ``topology_frame`` (once per load), ``state_frame`` (each frame's positions, box,
+time and step; velocities and forces when asked), ``float32`` (every array sent),
 ``require_finite`` (raises ``SimulationBlowUpError``), ``energy_frame`` (energies and temperature,
 one force evaluation), ``degrees_of_freedom`` (for the temperature, as OpenMM's StateDataReporter
 counts them).
@@ -28,6 +29,7 @@ __all__ = [
     "energy_frame",
     "float32",
     "require_finite",
+    "state_frame",
     "topology_frame",
 ]
 
@@ -77,6 +79,40 @@ def topology_frame(topology: openmm.app.Topology) -> FrameDict:
         keys.CHAIN_NAMES: [chain.id for chain in chains],
         keys.BOND_PAIRS: np.array(bonds, dtype=np.uint32).reshape(-1, 2),
     }
+
+
+def state_frame(
+    context: openmm.Context,
+    *,
+    name: str,
+    periodic: bool,
+    timestep_ps: float,
+    positions: np.ndarray | None = None,
+    velocities: bool = False,
+    forces: bool = False,
+) -> FrameDict:
+    """The context's positions (``positions`` when already fetched, nm), box, time, step and step
+    size now; its velocities and system forces (the user force's group left out) when asked.
+
+    Raises ``SimulationBlowUpError`` on non-finite positions.
+    """
+    state = context.getState(getPositions=positions is None, getVelocities=velocities, getForces=forces,
+                             enforcePeriodicBox=periodic, groups=NON_IMD_GROUPS)
+    if positions is None:
+        positions = state.getPositions(asNumpy=True).value_in_unit(unit.nanometer)
+        require_finite(positions, "positions", name)
+    frame: FrameDict = {
+        keys.PARTICLE_POSITIONS: float32(positions),
+        keys.BOX_VECTORS: float32(state.getPeriodicBoxVectors(asNumpy=True).value_in_unit(unit.nanometer)),
+        keys.SIMULATION_TIME: state.getTime().value_in_unit(unit.picosecond),
+        keys.SIMULATION_STEP: state.getStepCount(),
+        keys.SIMULATION_TIMESTEP: timestep_ps,
+    }
+    if velocities:
+        frame[keys.PARTICLE_VELOCITIES] = float32(state.getVelocities(asNumpy=True).value_in_unit(unit.nanometer / unit.picosecond))
+    if forces:
+        frame[keys.PARTICLE_FORCES_SYSTEM] = float32(state.getForces(asNumpy=True).value_in_unit(unit.kilojoule_per_mole / unit.nanometer))
+    return frame
 
 
 def degrees_of_freedom(system: openmm.System) -> int:

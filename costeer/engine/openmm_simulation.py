@@ -48,10 +48,10 @@ from .contexts import open_context
 from .energy_schedule import ENERGY_BUDGET, EnergySchedule
 from .frame_guard import SimulationBlowUpError
 from .good_states import GoodStates
-from .imd_force import NON_IMD_GROUPS, ImdForce
+from .imd_force import ImdForce
 from .nanover_xml import LoadedSystem
 from .openmm_frames import (
-    MOLAR_GAS_CONSTANT, blow_up_message, degrees_of_freedom, energy_frame, float32, require_finite, topology_frame,
+    MOLAR_GAS_CONSTANT, blow_up_message, degrees_of_freedom, energy_frame, require_finite, state_frame, topology_frame,
 )
 from .platforms import PlatformCandidate, check_platform
 from .recovery import NothingToRollBackTo, RolledBack
@@ -365,33 +365,14 @@ class OpenMMSimulation:
         return positions
 
     def _state_frame(self, *, with_user: bool) -> FrameDict:
-        positions = self._chunk_positions if with_user else None
-        state = self._context.getState(
-            getPositions=positions is None,
-            getVelocities=self.include_velocities,
-            getForces=self.include_forces,
-            enforcePeriodicBox=self.periodic,
-            groups=NON_IMD_GROUPS,
+        frame = state_frame(
+            self._context, name=self.name, periodic=self.periodic,
+            positions=self._chunk_positions if with_user else None,
+            timestep_ps=self._integrator.getStepSize().value_in_unit(unit.picosecond),
+            velocities=self.include_velocities, forces=self.include_forces,
         )
-        if positions is None:
-            positions = state.getPositions(asNumpy=True).value_in_unit(unit.nanometer)
-            require_finite(positions, "positions", self.name)
-        box = state.getPeriodicBoxVectors(asNumpy=True).value_in_unit(unit.nanometer)
-        frame: FrameDict = {
-            keys.PARTICLE_POSITIONS: float32(positions),
-            keys.BOX_VECTORS: float32(box),
-            keys.SIMULATION_TIME: state.getTime().value_in_unit(unit.picosecond),
-            keys.SIMULATION_STEP: state.getStepCount(),
-            keys.SIMULATION_TIMESTEP: self._integrator.getStepSize().value_in_unit(unit.picosecond),
-        }
         if self.include_energies and (not with_user or self._energy_schedule.due()):
             frame.update(self._energy_frame(frame[keys.SIMULATION_TIME], with_temperature=with_user))
-        if self.include_velocities:
-            velocities = state.getVelocities(asNumpy=True).value_in_unit(unit.nanometer / unit.picosecond)
-            frame[keys.PARTICLE_VELOCITIES] = float32(velocities)
-        if self.include_forces:
-            forces = state.getForces(asNumpy=True).value_in_unit(unit.kilojoule_per_mole / unit.nanometer)
-            frame[keys.PARTICLE_FORCES_SYSTEM] = float32(forces)
         if with_user:
             frame.update(self._user.frame())
         return frame
