@@ -275,8 +275,9 @@ def _legacy_rows(legacy: dict[str, Any] | None) -> list[tuple[str, str]]:
         return []
     refused = ", ".join(f"{code} {count}" for code, count in sorted(legacy["grpc_refused"].items())) or "none"
     return [
-        ("gRPC clients: joins, frames received, calls (refused by code)",
-         f"{legacy['grpc_joins']}, {legacy['grpc_frames']}, {sum(legacy['grpc_calls'].values())} ({refused})"),
+        ("gRPC clients: joins, frames received (non-finite), calls (refused by code)",
+         f"{legacy['grpc_joins']}, {legacy['grpc_frames']} ({legacy['grpc_non_finite_frames']}), "
+         f"{sum(legacy['grpc_calls'].values())} ({refused})"),
         ("gRPC calls failed as the server's fault (UNKNOWN, INTERNAL)", str(legacy["grpc_server_fault_count"])),
         ("IMD clients: sessions, bytes received, messages sent, turned away",
          f"{legacy['imd_joins']}, {legacy['imd_bytes'] / 1e6:.1f} MB, {sum(legacy['imd_actions'].values())}, "
