@@ -55,6 +55,7 @@ ON_AXIS = 0.08
 DAMPING_S = 0.9
 """How much the oracle leans against methane's drift, nm per nm/s (the persons' 0.7-1.1)."""
 UNCAPPED = math.inf
+"""An arm's force cap lifted (the environment's server-wide cap, 20,000 kJ/(mol nm), still applies)."""
 
 
 @dataclass(frozen=True)
