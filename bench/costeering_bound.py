@@ -3,8 +3,9 @@
 The shipped co-pilot imitates people, so beside the synthetic person it moves at a person's
 pace (README "Co-steering": 0.91 of the time with ``assist --blend 0.5``). This bench puts an
 oracle in its place, which needs no learning: it reads the tube's axis from the positions
-(the task frame), brings methane round to the axis before the near end, pushes it along the
-axis with its target ``lead`` nm ahead, and leans against methane's drift as people do. It
+(the task frame), brings methane round to the axis before the near end (the scripted
+baseline's point), pushes it along the axis with its target ``lead`` nm ahead, and leans
+against methane's drift as people do. It
 acts by the co-pilot's own rule (``arbitrate`` in ``assist`` with a blend: its scale capped
 at ``blend / (1 - blend)`` times the person's) and force cap, in the same headless episode
 as ``costeer evaluate --with-person synthetic`` (``run_costeering_episode``, the same
@@ -38,7 +39,7 @@ from costeer.agent.copilot.settings import CopilotChange, CopilotSettings
 from costeer.agent.evaluation.closed_loop import trained_pace
 from costeer.agent.evaluation.costeering import CosteeringEpisode, run_costeering_episode
 from costeer.agent.evaluation.intervals import median_interval, wilson_interval
-from costeer.agent.evaluation.seeds import map_seeds
+from costeer.agent.evaluation.seeds import finite_median, map_seeds
 from costeer.core import keys
 from costeer.core.interaction import Interaction
 from costeer.engine.frame_guard import SimulationBlowUpError
@@ -46,10 +47,9 @@ from costeer.rollout import TaskEnvironment
 from costeer.tasks import resolve_task
 from costeer.tasks.encoding import StepEncoder, grabbed_centres
 from costeer.tasks.hand import human_scale
+from costeer.tasks.hands.nanotube import BESIDE_CLEARANCE
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ENTRY_GAP = 0.4
-"""Where the oracle lines methane up: this far before the near end, nm (``scripted_path``'s point)."""
 ON_AXIS = 0.08
 """Methane this close to the axis (nm) before the near end is lined up: the oracle pushes."""
 DAMPING_S = 0.9
@@ -98,6 +98,8 @@ class AxisOracle:
         self._encoder = StepEncoder(env.task, env.selection, masses=env.masses)
         self._masses = env.masses
         self._hull = env.task.methane_path(env.initial_positions[None], env.selection)[1]
+        self._entry = env.task.scripted_path(env.selection, env.initial_positions)[1]
+        """Where methane is lined up: on the axis before the near end, the scripted baseline's point."""
         self._frame_interval_s = env.frame_interval_s
         self._scale = arm.strength * human_scale(env.chemistry, env.selection)
         self._last: np.ndarray | None = None
@@ -125,14 +127,14 @@ class AxisOracle:
     def _aim(self, methane: np.ndarray) -> np.ndarray:
         """Task-frame target: round to the axis before the near end, then along it, ``lead`` ahead."""
         half_length, radius = self._hull.half_length, self._hull.radius
-        entry = -(half_length + ENTRY_GAP)
         radial = float(np.hypot(*methane[:2]))
         ahead = np.array([0.0, 0.0, methane[2] + self.arm.lead])
         if methane[2] < -(half_length + 0.15):  # before the near end: line up, then push
-            return ahead if radial < ON_AXIS else np.array([0.0, 0.0, entry])
+            return ahead if radial < ON_AXIS else self._entry
         if radial < radius + 0.1:  # in the tube's mouth or inside it
             return ahead
-        return np.array([*(methane[:2] / radial * max(radial, 0.5)), entry])  # beside it: round the outside
+        outward = methane[:2] / radial * max(radial, BESIDE_CLEARANCE)  # beside it: round the outside, as people do
+        return np.array([*outward, self._entry[2]])
 
 
 _worker: dict[str, Any] = {}
@@ -174,10 +176,10 @@ def summarise(arm: Arm, alone: list[dict[str, Any]], together: list[dict[str, An
         "arm": asdict(arm), "name": arm.name, "episodes": len(together), "threaded": threaded,
         "threaded_interval": list(wilson_interval(threaded, len(together))),
         "blew_up": sum(t["blew_up"] for t in together),
-        "time_ratio": float(np.median(times)) if times else None,
+        "time_ratio": finite_median(times),
         "time_ratio_interval": list(median_interval(times, rng=np.random.default_rng(1))),
         "time_pairs": len(times),
-        "person_work_ratio": float(np.median(works)) if works else None,
+        "person_work_ratio": finite_median(works),
         "person_work_interval": list(median_interval(works, rng=np.random.default_rng(2))),
         "person_held_back": sum(not t["blew_up"] and t["person_work"] < 0 for t in together),
     }
@@ -201,7 +203,7 @@ def table(alone: list[dict[str, Any]], rows: list[dict[str, Any]]) -> str:
 
 
 def _fmt(value: float | None) -> str:
-    return "-" if value is None or not math.isfinite(value) else f"{value + 0.0:.2f}".replace("-0.00", "0.00")
+    return "-" if value is None or not math.isfinite(value) else f"{value:.2f}".replace("-0.00", "0.00")
 
 
 def main(argv: list[str] | None = None) -> int:
